@@ -1,0 +1,287 @@
+/* hardsnap backup: arguments and config file in, one summary line out. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char backup_usage[] =
+    "usage: hardsnap backup [OPTIONS] SOURCE... DEST\n"
+    "       hardsnap backup -c FILE [OPTIONS]\n"
+    "\n"
+    "Makes a new snapshot of SOURCE(s) in DEST: unchanged files are hard-linked\n"
+    "to the previous snapshot, changed ones copied. One SOURCE fills the snapshot\n"
+    "root; several go under their basenames.\n"
+    "\n"
+    "  -c, --config FILE      sources, destination and options from FILE\n"
+    "  -n, --dry-run          report what would be linked and copied, write nothing\n"
+    "      --exclude PATTERN  skip matching paths (repeatable; see hardsnap(1))\n"
+    "      --exclude-from F   patterns from file F, one a line\n"
+    "      --checksum         hash every file; link only when the hash matches too\n"
+    "      --dedup            equal new files in one run share an inode\n"
+    "  -x, --one-file-system  do not cross filesystem boundaries\n"
+    "      --progress         live progress on a terminal\n"
+    "      --stats            detailed counts at the end\n"
+    "  -v, --verbose          print each copied path\n"
+    "  -q, --quiet            print errors only\n"
+    "  -h, --help             this help\n";
+
+struct backup_args {
+    const char *config;
+    const char **exclude, **exclude_from, **positional;
+    size_t n_exclude, n_exclude_from, n_positional;
+    unsigned flags;
+    bool stats;
+    bool x_set, checksum_set;
+    struct cli_out out;
+};
+
+enum { OPT_EXCLUDE = 256, OPT_EXCLUDE_FROM, OPT_CHECKSUM, OPT_DEDUP, OPT_PROGRESS, OPT_STATS };
+
+static const struct option backup_options[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"dry-run", no_argument, NULL, 'n'},
+    {"exclude", required_argument, NULL, OPT_EXCLUDE},
+    {"exclude-from", required_argument, NULL, OPT_EXCLUDE_FROM},
+    {"checksum", no_argument, NULL, OPT_CHECKSUM},
+    {"dedup", no_argument, NULL, OPT_DEDUP},
+    {"one-file-system", no_argument, NULL, 'x'},
+    {"progress", no_argument, NULL, OPT_PROGRESS},
+    {"stats", no_argument, NULL, OPT_STATS},
+    {"verbose", no_argument, NULL, 'v'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* 0 = go on, 1 = help shown, -1 = usage error */
+static int parse_args(int argc, char **argv, struct backup_args *a)
+{
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+c:nxvqh", backup_options, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            a->config = optarg;
+            break;
+        case 'n':
+            a->flags |= HS_BACKUP_DRY_RUN;
+            break;
+        case OPT_EXCLUDE:
+            cli_push(&a->exclude, &a->n_exclude, optarg);
+            break;
+        case OPT_EXCLUDE_FROM:
+            cli_push(&a->exclude_from, &a->n_exclude_from, optarg);
+            break;
+        case OPT_CHECKSUM:
+            a->flags |= HS_BACKUP_CHECKSUM;
+            a->checksum_set = true;
+            break;
+        case OPT_DEDUP:
+            a->flags |= HS_BACKUP_DEDUP;
+            break;
+        case 'x':
+            a->flags |= HS_BACKUP_ONE_FS;
+            a->x_set = true;
+            break;
+        case OPT_PROGRESS:
+            a->out.progress = true;
+            break;
+        case OPT_STATS:
+            a->stats = true;
+            break;
+        case 'v':
+            a->out.verbose = true;
+            break;
+        case 'q':
+            a->out.quiet = true;
+            break;
+        case 'h':
+            fputs(backup_usage, stdout);
+            return 1;
+        default:
+            if (optopt)
+                cli_error("backup: unknown option -%c (see hardsnap backup --help)", optopt);
+            else
+                cli_error("backup: unknown or incomplete option %s (see hardsnap backup --help)",
+                          argv[optind - 1]);
+            return -1;
+        }
+    }
+    for (int i = optind; i < argc; i++)
+        cli_push(&a->positional, &a->n_positional, argv[i]);
+    return 0;
+}
+
+/* The basename a source gets under the snapshot root when there are several. */
+static char *source_name(const char *path)
+{
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    size_t start = n;
+    while (start > 0 && path[start - 1] != '/')
+        start--;
+    return strndup(path + start, n - start);
+}
+
+static void print_stats(const struct hs_backup_result *res)
+{
+    const struct hs_backup_stats *s = &res->stats;
+    char b1[32], b2[32], b3[32];
+    printf("entries:        %" PRIu64 " (%" PRIu64 " files, %" PRIu64 " dirs, %" PRIu64
+           " symlinks, %" PRIu64 " special)\n",
+           s->entries, s->files, s->dirs, s->symlinks, s->specials);
+    printf("linked:         %" PRIu64 " from the previous snapshot\n", s->linked);
+    printf("hard links:     %" PRIu64 " names joined to another name's inode\n", s->hardlinked);
+    printf("copied:         %" PRIu64 " files, %s written\n", s->copied,
+           cli_bytes(b1, sizeof b1, s->bytes_copied));
+    printf("created:        %" PRIu64 " symlinks and special files\n", s->created);
+    printf("resumed:        %" PRIu64 " files from an interrupted run\n", s->resumed);
+    printf("hashed:         %" PRIu64 " files, %s read to compare\n", s->hashed,
+           cli_bytes(b2, sizeof b2, s->bytes_hashed));
+    printf("link fallbacks: %" PRIu64 " (too many links or other filesystem: copied)\n",
+           s->link_fallbacks);
+    printf("excluded:       %" PRIu64 "\n", s->excluded);
+    printf("total size:     %s\n", cli_bytes(b3, sizeof b3, s->bytes_total));
+    printf("warnings:       %" PRIu64 "\n", s->warnings);
+    printf("time:           %.2f s\n", s->seconds);
+}
+
+static void print_summary(const struct hs_backup_result *res, bool dry_run)
+{
+    const struct hs_backup_stats *s = &res->stats;
+    char b[32];
+    printf("%s: %" PRIu64 " files, %" PRIu64 " linked, %" PRIu64 " copied, %s %s, %.2f s\n",
+           dry_run ? "dry run" : res->name, s->files, s->linked + s->hardlinked + s->resumed,
+           s->copied, cli_bytes(b, sizeof b, s->bytes_copied), dry_run ? "to copy" : "copied",
+           s->seconds);
+}
+
+/* Builds the sources from the command line (last positional is DEST). */
+static int sources_from_args(struct backup_args *a, struct hs_source **out, size_t *n,
+                             const char **dest)
+{
+    if (a->n_positional < 2) {
+        cli_error("backup: need SOURCE... DEST (or -c FILE); see hardsnap backup --help");
+        return -1;
+    }
+    *n = a->n_positional - 1;
+    *dest = a->positional[*n];
+    struct hs_source *s = calloc(*n, sizeof *s);
+    if (!s)
+        return -1;
+    for (size_t i = 0; i < *n; i++) {
+        s[i].path = a->positional[i];
+        if (*n > 1 && !(s[i].name = source_name(s[i].path)))
+            return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+static int sources_from_config(const struct hs_config *cf, struct backup_args *a,
+                               struct hs_source **out, size_t *n)
+{
+    if (a->n_positional) {
+        cli_error("backup: with -c, sources and destination come from the config file");
+        return -1;
+    }
+    struct hs_source *s = calloc(cf->n_sources ? cf->n_sources : 1, sizeof *s);
+    if (!s)
+        return -1;
+    for (size_t i = 0; i < cf->n_sources; i++) {
+        s[i].path = cf->sources[i].path;
+        s[i].name = strdup(cf->sources[i].name);
+        s[i].exclude = (const char *const *)cf->sources[i].exclude;
+        s[i].n_exclude = cf->sources[i].n_exclude;
+    }
+    *n = cf->n_sources;
+    *out = s;
+    for (size_t i = 0; i < cf->n_exclude; i++)
+        cli_push(&a->exclude, &a->n_exclude, cf->exclude[i]);
+    if (!a->x_set && cf->one_file_system == 1)
+        a->flags |= HS_BACKUP_ONE_FS;
+    if (!a->checksum_set && cf->checksum == 1)
+        a->flags |= HS_BACKUP_CHECKSUM;
+    return 0;
+}
+
+static enum hs_copy_method copy_method_from_env(void)
+{
+    const char *m = getenv("HARDSNAP_COPY_METHOD");
+    if (m && strcmp(m, "read-write") == 0)
+        return HS_COPY_READ_WRITE;
+    if (m && strcmp(m, "copy-file-range") == 0)
+        return HS_COPY_CFR_HASH;
+    return HS_COPY_AUTO;
+}
+
+int cmd_backup(int argc, char **argv)
+{
+    struct backup_args a = {0};
+    struct hs_config cf = {0};
+    struct hs_err err = {0};
+    struct hs_source *sources = NULL;
+    size_t n_sources = 0;
+    const char *dest = NULL;
+    int status = HS_USAGE;
+    int p = parse_args(argc, argv, &a);
+    if (p != 0) {
+        status = p > 0 ? HS_OK : HS_USAGE;
+        goto out;
+    }
+    if (a.config) {
+        enum hs_status st = hs_config_load(&cf, a.config, &err);
+        if (st != HS_OK) {
+            status = cli_fail(&err, st);
+            goto out;
+        }
+        if (sources_from_config(&cf, &a, &sources, &n_sources) < 0)
+            goto out;
+        dest = cf.dest;
+    } else if (sources_from_args(&a, &sources, &n_sources, &dest) < 0) {
+        goto out;
+    }
+    struct hs_backup_opts o = {
+        .sources = sources,
+        .n_sources = n_sources,
+        .dest = dest,
+        .exclude = a.exclude,
+        .n_exclude = a.n_exclude,
+        .exclude_from = a.exclude_from,
+        .n_exclude_from = a.n_exclude_from,
+        .flags = a.flags,
+        .now = getenv("HARDSNAP_NOW"),
+        .copy_method = copy_method_from_env(),
+        .on_event = cli_on_event,
+        .user = &a.out,
+        .verbose_events = a.out.verbose || (a.flags & HS_BACKUP_DRY_RUN),
+    };
+    if (a.flags & HS_BACKUP_DRY_RUN)
+        a.out.verbose = true;
+    struct hs_backup_result res;
+    enum hs_status st = hs_backup(&o, &res, &err);
+    cli_progress_done(&a.out);
+    if (st == HS_OK || st == HS_WARN) {
+        if (a.stats)
+            print_stats(&res);
+        if (!a.out.quiet || a.stats)
+            print_summary(&res, a.flags & HS_BACKUP_DRY_RUN);
+        status = st;
+    } else {
+        status = cli_fail(&err, st);
+    }
+out:
+    for (size_t i = 0; sources && i < n_sources; i++)
+        free((char *)sources[i].name);
+    free(sources);
+    free(a.exclude);
+    free(a.exclude_from);
+    free(a.positional);
+    hs_config_free(&cf);
+    hs_err_clear(&err);
+    return status;
+}

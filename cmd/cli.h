@@ -1,0 +1,31 @@
+/* Shared by the verbs of the command line: output and option helpers. */
+#ifndef HS_CLI_H
+#define HS_CLI_H
+
+#include "hardsnap.h"
+#include <stdbool.h>
+#include <stdio.h>
+
+struct cli_out {
+    bool quiet;    /* errors only */
+    bool verbose;  /* each copied path */
+    bool progress; /* live line on stderr (only if it is a terminal) */
+    bool progress_shown;
+};
+
+/* "hardsnap: msg" on stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints err (or fallback) and returns its status. */
+int cli_fail(const struct hs_err *err, enum hs_status st);
+/* The library's event callback; user is a struct cli_out. */
+void cli_on_event(const struct hs_event *ev, void *user);
+/* Ends the progress line, if one is shown. */
+void cli_progress_done(struct cli_out *out);
+/* 1.5 KiB, 23.4 MiB ... into buf. */
+const char *cli_bytes(char *buf, size_t n, uint64_t bytes);
+/* Appends s to a growable list. */
+int cli_push(const char ***list, size_t *n, const char *s);
+
+int cmd_backup(int argc, char **argv);
+
+#endif

@@ -1,0 +1,57 @@
+/* hardsnap: the command line. Parses the verb and hands over to it. */
+#include "cli.h"
+
+#include <string.h>
+#include <sys/stat.h>
+
+static const char main_usage[] =
+    "usage: hardsnap COMMAND [OPTIONS] ARGS\n"
+    "\n"
+    "Incremental snapshot backups with hard links.\n"
+    "\n"
+    "  backup [OPTIONS] SOURCE... DEST    make a new snapshot of SOURCE(s) in DEST\n"
+    "  backup -c FILE                     the same, from a config file\n"
+    "  run -c FILE                        backup, then prune by the config's [retain]\n"
+    "  list DEST [--json]                 snapshots, oldest first\n"
+    "  diff SNAPSHOT_A SNAPSHOT_B         what changed between two snapshots\n"
+    "  versions DEST PATH                 the distinct versions of one file\n"
+    "  restore SNAPSHOT[/PATH] TARGET     copy a snapshot, or part of it, back out\n"
+    "  prune DEST KEEP-OPTIONS [-n]       delete snapshots the policy does not keep\n"
+    "  verify SNAPSHOT | DEST --all       check files against their stored hashes\n"
+    "  export SNAPSHOT[/PATH] ARCHIVE     write a snapshot as an archive\n"
+    "  import ARCHIVE DEST                make a snapshot from an archive\n"
+    "\n"
+    "hardsnap COMMAND --help shows the command's options; hardsnap --version the version.\n"
+    "Exit status: 0 ok, 1 done with warnings, 2 usage error, 3 failed, 4 DEST is locked.\n";
+
+static const char *const planned[] = {"run",   "list",   "diff",   "versions", "restore",
+                                      "prune", "verify", "export", "import"};
+
+int main(int argc, char **argv)
+{
+    /* modes and owners are set explicitly; the umask must not narrow them meanwhile */
+    umask(077);
+    if (argc < 2) {
+        fputs(main_usage, stderr);
+        return HS_USAGE;
+    }
+    const char *verb = argv[1];
+    if (!strcmp(verb, "--help") || !strcmp(verb, "-h") || !strcmp(verb, "help")) {
+        fputs(main_usage, stdout);
+        return HS_OK;
+    }
+    if (!strcmp(verb, "--version") || !strcmp(verb, "-V")) {
+        printf("hardsnap %s\n", hs_version());
+        return HS_OK;
+    }
+    if (!strcmp(verb, "backup"))
+        return cmd_backup(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof planned / sizeof planned[0]; i++) {
+        if (!strcmp(verb, planned[i])) {
+            cli_error("%s: not available in this version yet", verb);
+            return HS_USAGE;
+        }
+    }
+    cli_error("unknown command \"%s\" (see hardsnap --help)", verb);
+    return HS_USAGE;
+}

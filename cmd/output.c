@@ -1,0 +1,104 @@
+#include "cli.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("hardsnap: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int cli_fail(const struct hs_err *err, enum hs_status st)
+{
+    cli_error("%s", err->msg ? err->msg : "failed");
+    return (int)st;
+}
+
+const char *cli_bytes(char *buf, size_t n, uint64_t bytes)
+{
+    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    double v = (double)bytes;
+    size_t u = 0;
+    while (v >= 1024 && u + 1 < sizeof units / sizeof units[0]) {
+        v /= 1024;
+        u++;
+    }
+    if (u == 0)
+        snprintf(buf, n, "%" PRIu64 " B", bytes);
+    else
+        snprintf(buf, n, "%.1f %s", v, units[u]);
+    return buf;
+}
+
+int cli_push(const char ***list, size_t *n, const char *s)
+{
+    const char **p = realloc(*list, (*n + 1) * sizeof *p);
+    if (!p)
+        return -1;
+    p[(*n)++] = s;
+    *list = p;
+    return 0;
+}
+
+void cli_progress_done(struct cli_out *out)
+{
+    if (out->progress_shown) {
+        fputs("\r\033[K", stderr);
+        out->progress_shown = false;
+    }
+}
+
+static void show_progress(struct cli_out *out, const struct hs_backup_stats *s)
+{
+    if (!out->progress || !isatty(STDERR_FILENO))
+        return;
+    char b[32], r[32];
+    double rate = s->seconds > 0 ? (double)s->bytes_copied / s->seconds : 0;
+    fprintf(stderr, "\r\033[K%" PRIu64 " entries, %" PRIu64 " linked, %" PRIu64 " copied, %s, %s/s",
+            s->entries, s->linked, s->copied, cli_bytes(b, sizeof b, s->bytes_copied),
+            cli_bytes(r, sizeof r, (uint64_t)rate));
+    out->progress_shown = true;
+}
+
+static void print_path(const char *prefix, const char *path)
+{
+    char *esc = hs_escape(path, strlen(path));
+    printf("%s%s\n", prefix, esc ? esc : "?");
+    free(esc);
+}
+
+void cli_on_event(const struct hs_event *ev, void *user)
+{
+    struct cli_out *out = user;
+    switch (ev->type) {
+    case HS_EV_PROGRESS:
+        show_progress(out, ev->stats);
+        break;
+    case HS_EV_WARNING:
+        cli_progress_done(out);
+        cli_error("%s", ev->msg);
+        break;
+    case HS_EV_NOTICE:
+        if (!out->quiet) {
+            cli_progress_done(out);
+            cli_error("%s", ev->msg);
+        }
+        break;
+    case HS_EV_COPY:
+        if (out->verbose && !out->quiet) {
+            cli_progress_done(out);
+            print_path("", ev->path);
+        }
+        break;
+    case HS_EV_LINK:
+        break;
+    }
+}

@@ -1,0 +1,62 @@
+#include "buf.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int hs_buf_reserve(struct hs_buf *b, size_t extra)
+{
+    if (b->len + extra + 1 <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < b->len + extra + 1) {
+        if (cap > SIZE_MAX / 2)
+            return -ENOMEM;
+        cap *= 2;
+    }
+    char *p = realloc(b->data, cap);
+    if (!p)
+        return -ENOMEM;
+    b->data = p;
+    b->cap = cap;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int hs_buf_append(struct hs_buf *b, const void *p, size_t n)
+{
+    int r = hs_buf_reserve(b, n);
+    if (r < 0)
+        return r;
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int hs_buf_puts(struct hs_buf *b, const char *s)
+{
+    return hs_buf_append(b, s, strlen(s));
+}
+
+int hs_buf_putc(struct hs_buf *b, char c)
+{
+    return hs_buf_append(b, &c, 1);
+}
+
+void hs_buf_truncate(struct hs_buf *b, size_t len)
+{
+    if (len < b->len) {
+        b->len = len;
+        b->data[len] = '\0';
+    }
+}
+
+void hs_buf_free(struct hs_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}

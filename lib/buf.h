@@ -1,0 +1,20 @@
+/* A growable byte buffer, always NUL-terminated after len bytes. */
+#ifndef HS_BUF_H
+#define HS_BUF_H
+
+#include <stddef.h>
+
+struct hs_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+};
+
+int hs_buf_reserve(struct hs_buf *b, size_t extra);
+int hs_buf_append(struct hs_buf *b, const void *p, size_t n);
+int hs_buf_puts(struct hs_buf *b, const char *s);
+int hs_buf_putc(struct hs_buf *b, char c);
+void hs_buf_truncate(struct hs_buf *b, size_t len);
+void hs_buf_free(struct hs_buf *b);
+
+#endif

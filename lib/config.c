@@ -1,0 +1,555 @@
+/*
+ * Config files: INI parsed with inih (Debian 12 ships r55).
+ *
+ * What Debian's inih build does, and how this file handles it:
+ *  - INI_HANDLER_LINENO is 0, so the handler gets no line number. We feed
+ *    inih through our own line reader (ini_parse_stream), which counts lines.
+ *    inih calls the handler before it reads the next line, so the reader's
+ *    count is the handler's line.
+ *  - INI_CALL_HANDLER_ON_NEW_SECTION is 0: a section without keys is never
+ *    reported. But an empty [retain] still counts, and an empty [source x]
+ *    or [bogus] is an error. So the reader recognises section headers itself,
+ *    and inih's truncated (49-byte) section argument is never used.
+ *  - INI_ALLOW_MULTILINE is 1: an indented line would continue the previous
+ *    value and come back as a second copy of that key (an extra exclude, or
+ *    a bogus "duplicate key" for anything else). The reader strips leading
+ *    whitespace, so indentation means nothing and continuation lines do not
+ *    exist: an indented "b" on its own is a syntax error, as it looks.
+ *  - INI_ALLOW_INLINE_COMMENTS with ";": a ';' after whitespace starts a
+ *    comment ("exclude = *.tmp ; temp" is "*.tmp"); "a;b" stays intact. '#'
+ *    and ';' start comments at the start of a line only. Values lose their
+ *    surrounding whitespace. "key: value" works like "key = value".
+ *  - INI_MAX_LINE is 200 without realloc: inih would split a longer line and
+ *    parse its tail as a line of its own, shifting every line number after
+ *    it. The reader rejects such lines instead.
+ *  - INI_STOP_ON_FIRST_ERROR is 0, so the reader ends the stream at our
+ *    first error. inih only returns the line of a syntax error, no reason, so
+ *    the reader checks each line by inih's rules first and says what is wrong.
+ */
+#include "hardsnap.h"
+#include "internal.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_COUNT    1000000
+#define MAX_SEC_KEYS 8
+
+enum val_type { V_PATH, V_LIST, V_BOOL, V_COUNT, V_DURATION };
+
+/* A key of a section: where its value goes, as offsets into the section's struct. */
+struct key_def {
+    const char *name;
+    enum val_type type;
+    size_t off;
+    size_t n_off; /* V_LIST: the count beside the array */
+};
+
+static const struct key_def hardsnap_keys[] = {
+    {"dest", V_PATH, offsetof(struct hs_config, dest), 0},
+    {"exclude", V_LIST, offsetof(struct hs_config, exclude), offsetof(struct hs_config, n_exclude)},
+    {"one-file-system", V_BOOL, offsetof(struct hs_config, one_file_system), 0},
+    {"checksum", V_BOOL, offsetof(struct hs_config, checksum), 0},
+    {NULL, 0, 0, 0},
+};
+
+static const struct key_def source_keys[] = {
+    {"path", V_PATH, offsetof(struct hs_config_source, path), 0},
+    {"exclude", V_LIST, offsetof(struct hs_config_source, exclude),
+     offsetof(struct hs_config_source, n_exclude)},
+    {NULL, 0, 0, 0},
+};
+
+static const struct key_def retain_keys[] = {
+    {"keep-last", V_COUNT, offsetof(struct hs_retain, keep_last), 0},
+    {"keep-hourly", V_COUNT, offsetof(struct hs_retain, keep_hourly), 0},
+    {"keep-daily", V_COUNT, offsetof(struct hs_retain, keep_daily), 0},
+    {"keep-weekly", V_COUNT, offsetof(struct hs_retain, keep_weekly), 0},
+    {"keep-monthly", V_COUNT, offsetof(struct hs_retain, keep_monthly), 0},
+    {"keep-yearly", V_COUNT, offsetof(struct hs_retain, keep_yearly), 0},
+    {"keep-within", V_DURATION, offsetof(struct hs_retain, keep_within), 0},
+    {NULL, 0, 0, 0},
+};
+
+struct parse {
+    struct hs_config *c;
+    const char *file;
+    FILE *f;
+    struct hs_err *err;
+    char *line; /* getline's buffer */
+    size_t line_cap;
+    unsigned lineno;
+    /* the current section; keys == NULL before the first one */
+    const struct key_def *keys;
+    size_t src; /* index in c->sources when keys == source_keys */
+    char *label;
+    unsigned key_line[MAX_SEC_KEYS]; /* where each key was set, 0 = not yet */
+    unsigned hardsnap_line, retain_line;
+    /* the first error wins; the reader stops the stream after it */
+    bool failed;
+    unsigned err_line;
+    enum hs_status status;
+};
+
+static int fail(struct parse *p, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int oom(struct parse *p)
+{
+    if (!p->failed) {
+        hs_err_setf(p->err, ENOMEM, "cannot load config %s", p->file);
+        hs_err_kind(p->err, HS_FAILED);
+        p->status = HS_FAILED;
+        p->failed = true;
+    }
+    return -ENOMEM;
+}
+
+/* "FILE:LINE: message" (just "FILE: " without a line), escaped as a whole so
+ * that no byte of the config file can break the line it is reported on. */
+static int fail(struct parse *p, unsigned line, const char *fmt, ...)
+{
+    if (p->failed)
+        return -EINVAL;
+    char *msg = NULL, *full = NULL, *esc = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vasprintf(&msg, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return oom(p);
+    if (line)
+        n = asprintf(&full, "%s:%u: %s", p->file, line, msg);
+    else
+        n = asprintf(&full, "%s: %s", p->file, msg);
+    free(msg);
+    if (n < 0)
+        return oom(p);
+    esc = hs_escape(full, strlen(full));
+    free(full);
+    if (!esc)
+        return oom(p);
+    hs_err_setf(p->err, 0, "%s", esc);
+    hs_err_kind(p->err, HS_USAGE);
+    free(esc);
+    p->status = HS_USAGE;
+    p->failed = true;
+    p->err_line = line;
+    return -EINVAL;
+}
+
+static int read_fail(struct parse *p, int errnum)
+{
+    if (!p->failed) {
+        hs_err_path(p->err, errnum, "cannot read config", p->file);
+        hs_err_kind(p->err, HS_USAGE);
+        p->status = HS_USAGE;
+        p->failed = true;
+    }
+    return -errnum;
+}
+
+/* ---- values ---------------------------------------------------------- */
+
+int hs_parse_duration(const char *s, int64_t *seconds)
+{
+    static const struct {
+        char unit;
+        int64_t secs;
+    } units[] = {
+        {'h', 3600}, {'d', 86400}, {'w', 7 * 86400}, {'m', 30 * 86400}, {'y', 365 * 86400},
+    };
+    if (!s || !isdigit((unsigned char)*s))
+        return -EINVAL;
+    int64_t n = 0;
+    for (; isdigit((unsigned char)*s); s++) {
+        if (n > (INT64_MAX - 9) / 10)
+            return -EINVAL;
+        n = n * 10 + (*s - '0');
+    }
+    if (n == 0 || s[0] == '\0' || s[1] != '\0')
+        return -EINVAL;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (units[i].unit != *s)
+            continue;
+        if (n > INT64_MAX / units[i].secs)
+            return -EINVAL;
+        *seconds = n * units[i].secs;
+        return 0;
+    }
+    return -EINVAL;
+}
+
+static int parse_count(const char *s, int *out)
+{
+    long n = 0;
+    if (!*s)
+        return -EINVAL;
+    for (; *s; s++) {
+        if (!isdigit((unsigned char)*s))
+            return -EINVAL;
+        n = n * 10 + (*s - '0');
+        if (n > MAX_COUNT)
+            return -ERANGE;
+    }
+    *out = (int)n;
+    return 0;
+}
+
+static int parse_bool(const char *s, int *out)
+{
+    static const char *const yes[] = {"yes", "true", "on", "1"};
+    static const char *const no[] = {"no", "false", "off", "0"};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        if (strcasecmp(s, yes[i]) == 0) {
+            *out = 1;
+            return 0;
+        }
+        if (strcasecmp(s, no[i]) == 0) {
+            *out = 0;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+/* Relative paths mean "next to the config file", whatever the cwd of cron. */
+static char *resolve_path(const char *file, const char *v)
+{
+    const char *slash = strrchr(file, '/');
+    if (v[0] == '/' || !slash)
+        return strdup(v);
+    size_t dl = (size_t)(slash - file) + 1, vl = strlen(v);
+    char *r = malloc(dl + vl + 1);
+    if (!r)
+        return NULL;
+    memcpy(r, file, dl);
+    memcpy(r + dl, v, vl + 1);
+    return r;
+}
+
+static int push_str(char ***v, size_t *n, const char *s)
+{
+    char *copy = strdup(s);
+    char **nv = copy ? realloc(*v, (*n + 1) * sizeof **v) : NULL;
+    if (!nv) {
+        free(copy);
+        return -ENOMEM;
+    }
+    nv[(*n)++] = copy;
+    *v = nv;
+    return 0;
+}
+
+static void free_strv(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* ---- keys ------------------------------------------------------------ */
+
+static void *section_base(struct parse *p)
+{
+    if (p->keys == hardsnap_keys)
+        return p->c;
+    if (p->keys == retain_keys)
+        return &p->c->retain;
+    return &p->c->sources[p->src];
+}
+
+static int set_value(struct parse *p, const struct key_def *k, const char *v)
+{
+    char *field = (char *)section_base(p) + k->off;
+    unsigned line = p->lineno;
+    int r;
+
+    switch (k->type) {
+    case V_PATH:
+        *(char **)field = resolve_path(p->file, v);
+        return *(char **)field ? 0 : oom(p);
+    case V_LIST:
+        r = push_str((char ***)field, (size_t *)((char *)section_base(p) + k->n_off), v);
+        return r < 0 ? oom(p) : 0;
+    case V_BOOL:
+        if (parse_bool(v, (int *)field) < 0)
+            return fail(p, line, "bad boolean \"%s\" for %s (use yes/no, true/false, on/off, 1/0)",
+                        v, k->name);
+        return 0;
+    case V_COUNT:
+        if (parse_count(v, (int *)field) < 0)
+            return fail(p, line, "bad number \"%s\" for %s (use 0 to %d)", v, k->name, MAX_COUNT);
+        return 0;
+    case V_DURATION:
+        if (hs_parse_duration(v, (int64_t *)field) < 0)
+            return fail(p, line, "bad duration \"%s\" for %s (use e.g. 36h, 7d, 2w, 6m, 1y)", v,
+                        k->name);
+        return 0;
+    }
+    return fail(p, line, "internal error: key %s has no type", k->name);
+}
+
+static int on_key(struct parse *p, const char *name, const char *value)
+{
+    unsigned line = p->lineno;
+    if (!p->keys)
+        return fail(p, line, "key \"%s\" outside any section", name);
+    size_t i = 0;
+    while (p->keys[i].name && strcmp(p->keys[i].name, name) != 0)
+        i++;
+    const struct key_def *k = &p->keys[i];
+    if (!k->name)
+        return fail(p, line, "unknown key \"%s\" in [%s]", name, p->label);
+    if (k->type != V_LIST && p->key_line[i])
+        return fail(p, line, "duplicate key \"%s\" in [%s] (first at line %u)", name, p->label,
+                    p->key_line[i]);
+    if (!*value)
+        return fail(p, line, "empty value for %s", name);
+    p->key_line[i] = line;
+    return set_value(p, k, value);
+}
+
+/* inih's handler: its section argument is ignored, see the top of the file. */
+static int on_ini_key(void *user, const char *section, const char *name, const char *value)
+{
+    struct parse *p = user;
+    (void)section;
+    if (p->failed)
+        return 0;
+    return on_key(p, name, value) == 0;
+}
+
+/* ---- sections -------------------------------------------------------- */
+
+static bool source_name_ok(const char *n)
+{
+    return *n && !strchr(n, '/') && strcmp(n, ".") != 0 && strcmp(n, "..") != 0 &&
+           strcmp(n, ".hardsnap") != 0;
+}
+
+static int begin_source(struct parse *p, const char *name, unsigned line)
+{
+    struct hs_config *c = p->c;
+    if (!source_name_ok(name))
+        return fail(p, line,
+                    "bad source name \"%s\" (it must be non-empty, without '/', and not \".\", "
+                    "\"..\" or \".hardsnap\")",
+                    name);
+    for (size_t i = 0; i < c->n_sources; i++)
+        if (strcmp(c->sources[i].name, name) == 0)
+            return fail(p, line, "duplicate section [source %s] (first at line %u)", name,
+                        c->sources[i].line);
+    struct hs_config_source *s = realloc(c->sources, (c->n_sources + 1) * sizeof *s);
+    if (!s)
+        return oom(p);
+    c->sources = s;
+    s = &c->sources[c->n_sources];
+    memset(s, 0, sizeof *s);
+    s->line = line;
+    s->name = strdup(name);
+    if (!s->name)
+        return oom(p);
+    p->src = c->n_sources++;
+    p->keys = source_keys;
+    return 0;
+}
+
+/* A section that may appear once; its first line is kept in *first. */
+static int begin_single(struct parse *p, const struct key_def *keys, const char *name,
+                        unsigned *first, unsigned line)
+{
+    if (*first)
+        return fail(p, line, "duplicate section [%s] (first at line %u)", name, *first);
+    *first = line;
+    p->keys = keys;
+    return 0;
+}
+
+static int begin_section(struct parse *p, char *name, unsigned line)
+{
+    int r;
+    free(p->label);
+    p->label = strdup(name);
+    if (!p->label)
+        return oom(p);
+    memset(p->key_line, 0, sizeof p->key_line);
+    if (strcmp(name, "hardsnap") == 0)
+        return begin_single(p, hardsnap_keys, name, &p->hardsnap_line, line);
+    if (strcmp(name, "retain") == 0) {
+        r = begin_single(p, retain_keys, name, &p->retain_line, line);
+        p->c->has_retain = true;
+        return r;
+    }
+    if (strncmp(name, "source", 6) == 0 && (name[6] == '\0' || isspace((unsigned char)name[6]))) {
+        char *n = name + 6;
+        while (isspace((unsigned char)*n))
+            n++;
+        return begin_source(p, n, line);
+    }
+    return fail(p, line, "unknown section [%s]", name);
+}
+
+/* ---- lines ----------------------------------------------------------- */
+
+/* inih's scan: to one of chars, or to an inline comment (';' after a space). */
+static char *scan_to(char *s, const char *chars)
+{
+    bool was_space = false;
+    while (*s && !strchr(chars, *s) && !(was_space && *s == ';')) {
+        was_space = isspace((unsigned char)*s);
+        s++;
+    }
+    return s;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
+/* s is stripped and ours to cut up; checks it by inih's rules, and starts sections. */
+static int check_line(struct parse *p, char *s)
+{
+    unsigned line = p->lineno;
+    if (!*s || *s == ';' || *s == '#')
+        return 0;
+    if (*s != '[') {
+        char *end = scan_to(s, "=:");
+        if (*end != '=' && *end != ':')
+            return fail(p, line, "expected \"key = value\" or \"[section]\", got \"%s\"", s);
+        return 0;
+    }
+    char *end = scan_to(s + 1, "]");
+    if (*end != ']')
+        return fail(p, line, "missing ']' in section header \"%s\"", s);
+    char *rest = trim(end + 1);
+    if (*rest && *rest != ';' && *rest != '#')
+        return fail(p, line, "unexpected \"%s\" after section header", rest);
+    *end = '\0';
+    return begin_section(p, trim(s + 1), line);
+}
+
+/* ini_reader: hands inih one stripped line at a time, counting them. */
+static char *read_line(char *buf, int size, void *stream)
+{
+    struct parse *p = stream;
+    if (p->failed)
+        return NULL;
+    errno = 0;
+    ssize_t n = getline(&p->line, &p->line_cap, p->f);
+    if (n < 0) {
+        if (ferror(p->f))
+            read_fail(p, errno ? errno : EIO);
+        return NULL;
+    }
+    p->lineno++;
+    char *s = p->line;
+    if ((size_t)n != strlen(s)) {
+        fail(p, p->lineno, "NUL byte in line");
+        return NULL;
+    }
+    if (p->lineno == 1 && strncmp(s, "\xef\xbb\xbf", 3) == 0)
+        s += 3;
+    s = trim(s);
+    size_t len = strlen(s);
+    if (len + 1 > (size_t)size) {
+        fail(p, p->lineno, "line too long (at most %d bytes)", size - 1);
+        return NULL;
+    }
+    /* inih's copy first: check_line cuts section names up in place. */
+    memcpy(buf, s, len + 1);
+    if (check_line(p, s) < 0)
+        return NULL;
+    return buf;
+}
+
+/* ---- the whole file -------------------------------------------------- */
+
+static int check_complete(struct parse *p)
+{
+    struct hs_config *c = p->c;
+    for (size_t i = 0; i < c->n_sources; i++)
+        if (!c->sources[i].path)
+            return fail(p, c->sources[i].line, "[source %s] has no path", c->sources[i].name);
+    if (!c->dest)
+        return fail(p, 0, "no dest in [hardsnap]");
+    if (!c->n_sources)
+        return fail(p, 0, "no [source NAME] section");
+    return 0;
+}
+
+static void config_init(struct hs_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->one_file_system = -1;
+    c->checksum = -1;
+    c->retain = (struct hs_retain){-1, -1, -1, -1, -1, -1, -1};
+}
+
+static void parse_file(struct parse *p)
+{
+    int r = ini_parse_stream(read_line, p, on_ini_key, p);
+    if (r == -2) {
+        oom(p);
+    } else if (r > 0 && (!p->failed || (unsigned)r < p->err_line)) {
+        /* Not expected: check_line knows inih's rules. Still say where. */
+        p->failed = false;
+        fail(p, (unsigned)r, "syntax error");
+    }
+    if (!p->failed)
+        check_complete(p);
+}
+
+enum hs_status hs_config_load(struct hs_config *c, const char *file, struct hs_err *err)
+{
+    struct parse p = {.c = c, .file = file, .err = err, .status = HS_OK};
+
+    config_init(c);
+    p.f = fopen(file, "re");
+    if (!p.f) {
+        hs_err_path(err, errno, "cannot read config", file);
+        hs_err_kind(err, HS_USAGE);
+        hs_config_free(c);
+        return HS_USAGE;
+    }
+    parse_file(&p);
+    fclose(p.f);
+    free(p.line);
+    free(p.label);
+    if (!p.failed && !(c->file = strdup(file)))
+        oom(&p);
+    if (p.failed) {
+        hs_config_free(c);
+        return p.status;
+    }
+    return HS_OK;
+}
+
+void hs_config_free(struct hs_config *c)
+{
+    if (!c)
+        return;
+    free(c->file);
+    free(c->dest);
+    free_strv(c->exclude, c->n_exclude);
+    for (size_t i = 0; i < c->n_sources; i++) {
+        free(c->sources[i].name);
+        free(c->sources[i].path);
+        free_strv(c->sources[i].exclude, c->sources[i].n_exclude);
+    }
+    free(c->sources);
+    memset(c, 0, sizeof *c);
+}

@@ -1,0 +1,22 @@
+/*
+ * One error convention for the whole library: a failing function returns
+ * -errno and leaves "what: path: strerror" in a struct hs_err.
+ */
+#ifndef HS_ERR_H
+#define HS_ERR_H
+
+#include "hardsnap.h"
+#include <stddef.h>
+
+/* Sets e to "what: path: strerror(errnum)" (path escaped). Returns -errnum. */
+int hs_err_path(struct hs_err *e, int errnum, const char *what, const char *path);
+
+/* Sets e to the formatted text, then ": strerror(errnum)" if errnum != 0.
+ * Returns -errnum, or -EINVAL when errnum is 0. */
+int hs_err_setf(struct hs_err *e, int errnum, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Marks how bad the error is (default HS_FAILED). */
+void hs_err_kind(struct hs_err *e, enum hs_status kind);
+
+#endif

@@ -1,0 +1,38 @@
+/* Small fd-relative filesystem helpers shared by the modules. */
+#ifndef HS_FSUTIL_H
+#define HS_FSUTIL_H
+#include "internal.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+/* openat(dirfd, name, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC): -1/errno. */
+int hs_open_dir(int dirfd, const char *name);
+
+/* Opens the directory relpath below rootfd one component at a time with
+ * O_NOFOLLOW, for paths of any length. Returns the fd or -errno. */
+int hs_open_dir_beneath(int rootfd, const char *relpath, size_t len);
+
+/* linkat(rootfd, relpath, dirfd, name, 0) for relpath of any length. */
+int hs_link_beneath(int rootfd, const char *relpath, size_t len, int dirfd, const char *name);
+
+/* Writes all n bytes or returns -errno. */
+int hs_write_all(int fd, const void *buf, size_t n);
+
+/* Reads up to n bytes, retrying short reads; returns bytes read or -errno. */
+ssize_t hs_read_full(int fd, void *buf, size_t n);
+
+/* Removes dirfd/name and everything below it without following symlinks or
+ * leaving the filesystem; iterative, fd-relative. Goes on after errors and
+ * returns the first. */
+int hs_remove_tree(int dirfd, const char *name, struct hs_err *e);
+
+/* Raises RLIMIT_NOFILE's soft limit to the hard limit (best effort). */
+void hs_raise_nofile(void);
+
+bool hs_stat_same_file(const struct stat *a, const struct stat *b);
+
+#endif

@@ -1,0 +1,573 @@
+#include "manifest.h"
+#include "buf.h"
+#include "fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+static const char manifest_magic[8] = {'H', 'S', 'N', 'A', 'P', 'M', 'F', 1};
+#define HEADER_SIZE       16
+#define BLOCK_HEADER_SIZE 16
+
+enum hs_ftype hs_ftype_of(mode_t mode)
+{
+    switch (mode & S_IFMT) {
+    case S_IFREG:
+        return HS_FT_REG;
+    case S_IFDIR:
+        return HS_FT_DIR;
+    case S_IFLNK:
+        return HS_FT_LNK;
+    case S_IFIFO:
+        return HS_FT_FIFO;
+    case S_IFCHR:
+        return HS_FT_CHR;
+    case S_IFBLK:
+        return HS_FT_BLK;
+    default:
+        return HS_FT_SOCK;
+    }
+}
+
+void hs_mentry_from_stat(struct hs_mentry *m, const struct stat *st)
+{
+    m->type = (uint8_t)hs_ftype_of(st->st_mode);
+    m->mode = st->st_mode & 07777;
+    m->uid = st->st_uid;
+    m->gid = st->st_gid;
+    m->size = S_ISREG(st->st_mode) || S_ISLNK(st->st_mode) ? (uint64_t)st->st_size : 0;
+    m->mtime_sec = st->st_mtim.tv_sec;
+    m->mtime_nsec = (uint32_t)st->st_mtim.tv_nsec;
+    m->ctime_sec = st->st_ctim.tv_sec;
+    m->ctime_nsec = (uint32_t)st->st_ctim.tv_nsec;
+    m->ino = st->st_ino;
+    m->rdev = S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode) ? st->st_rdev : 0;
+}
+
+int hs_path_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+    size_t n = alen < blen ? alen : blen;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ca = (unsigned char)a[i], cb = (unsigned char)b[i];
+        if (ca == cb)
+            continue;
+        /* '/' ends a component, so it sorts before every byte a name can hold */
+        if (ca == '/')
+            return -1;
+        if (cb == '/')
+            return 1;
+        return ca < cb ? -1 : 1;
+    }
+    return alen < blen ? -1 : alen > blen;
+}
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_le64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get_le32(const unsigned char *p)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++)
+        v |= (uint32_t)p[i] << (8 * i);
+    return v;
+}
+
+static uint64_t get_le64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+/* ---- writer ---------------------------------------------------------- */
+
+struct hs_manifest_writer {
+    int fd;
+    struct hs_buf payload;   /* records of the block being filled */
+    struct hs_buf last_path; /* previous record's path: order check, prefix compression */
+    bool have_last;
+    bool block_has_prefix; /* last_path belongs to the current block */
+    uint32_t block_count;
+    uint64_t seq;
+    uint64_t total;
+    XXH3_state_t *sums; /* hash over every block checksum, for the end block */
+};
+
+static int put_varint(struct hs_buf *b, uint64_t v)
+{
+    unsigned char tmp[10];
+    size_t n = 0;
+    while (v >= 0x80) {
+        tmp[n++] = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    tmp[n++] = (unsigned char)v;
+    return hs_buf_append(b, tmp, n);
+}
+
+static uint64_t zigzag(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static int64_t unzigzag(uint64_t v)
+{
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+static int write_block(struct hs_manifest_writer *w, const void *data, uint32_t len, uint32_t count,
+                       uint64_t sum)
+{
+    unsigned char hdr[BLOCK_HEADER_SIZE];
+    put_le32(hdr, len);
+    put_le32(hdr + 4, count);
+    put_le64(hdr + 8, sum);
+    int r = hs_write_all(w->fd, hdr, sizeof hdr);
+    if (r == 0 && len)
+        r = hs_write_all(w->fd, data, len);
+    return r;
+}
+
+static int flush_block(struct hs_manifest_writer *w)
+{
+    if (w->block_count == 0)
+        return 0;
+    uint64_t sum = XXH3_64bits_withSeed(w->payload.data, w->payload.len, w->seq);
+    unsigned char le[8];
+    put_le64(le, sum);
+    XXH3_64bits_update(w->sums, le, sizeof le);
+    int r = write_block(w, w->payload.data, (uint32_t)w->payload.len, w->block_count, sum);
+    w->seq++;
+    hs_buf_truncate(&w->payload, 0);
+    w->block_count = 0;
+    w->block_has_prefix = false;
+    return r;
+}
+
+int hs_manifest_writer_fdopen(struct hs_manifest_writer **out, int fd, struct hs_err *e)
+{
+    struct hs_manifest_writer *w = calloc(1, sizeof *w);
+    XXH3_state_t *sums = XXH3_createState();
+    if (!w || !sums) {
+        free(w);
+        XXH3_freeState(sums);
+        close(fd);
+        return hs_err_setf(e, ENOMEM, "manifest");
+    }
+    w->fd = fd;
+    w->sums = sums;
+    XXH3_64bits_reset(w->sums);
+    unsigned char hdr[HEADER_SIZE] = {0};
+    memcpy(hdr, manifest_magic, sizeof manifest_magic);
+    int r = hs_write_all(fd, hdr, sizeof hdr);
+    if (r < 0) {
+        hs_manifest_writer_free(w);
+        return hs_err_setf(e, -r, "cannot write manifest");
+    }
+    *out = w;
+    return 0;
+}
+
+int hs_manifest_writer_open(struct hs_manifest_writer **w, int dirfd, const char *name,
+                            struct hs_err *e)
+{
+    int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return hs_err_path(e, errno, "cannot create manifest", name);
+    return hs_manifest_writer_fdopen(w, fd, e);
+}
+
+static size_t common_prefix(const char *a, size_t alen, const char *b, size_t blen)
+{
+    size_t n = alen < blen ? alen : blen, i = 0;
+    while (i < n && a[i] == b[i])
+        i++;
+    return i;
+}
+
+static int encode_entry(struct hs_buf *b, const struct hs_mentry *m, size_t prefix)
+{
+    int r = 0;
+    r |= put_varint(b, prefix);
+    r |= put_varint(b, m->path_len - prefix);
+    r |= hs_buf_append(b, m->path + prefix, m->path_len - prefix);
+    r |= hs_buf_putc(b, (char)m->type);
+    r |= put_varint(b, m->mode);
+    r |= put_varint(b, m->uid);
+    r |= put_varint(b, m->gid);
+    r |= put_varint(b, m->size);
+    r |= put_varint(b, zigzag(m->mtime_sec));
+    r |= put_varint(b, m->mtime_nsec);
+    r |= put_varint(b, zigzag(m->ctime_sec));
+    r |= put_varint(b, m->ctime_nsec);
+    r |= put_varint(b, m->ino);
+    r |= put_varint(b, m->sino);
+    r |= put_varint(b, m->flags & (HS_ME_HASH | HS_ME_XATTR));
+    if (m->flags & HS_ME_HASH)
+        r |= hs_buf_append(b, m->hash, sizeof m->hash);
+    if (m->flags & HS_ME_XATTR) {
+        unsigned char le[8];
+        put_le64(le, m->xattr_hash);
+        r |= hs_buf_append(b, le, sizeof le);
+    }
+    if (m->type == HS_FT_LNK) {
+        r |= put_varint(b, m->target_len);
+        r |= hs_buf_append(b, m->target, m->target_len);
+    }
+    if (m->type == HS_FT_CHR || m->type == HS_FT_BLK)
+        r |= put_varint(b, m->rdev);
+    return r ? -ENOMEM : 0;
+}
+
+int hs_manifest_put(struct hs_manifest_writer *w, const struct hs_mentry *m, struct hs_err *e)
+{
+    if (w->have_last && hs_path_cmp(w->last_path.data, w->last_path.len, m->path, m->path_len) >= 0)
+        return hs_err_path(e, EINVAL, "manifest record out of order", m->path);
+    if (m->path_len + m->target_len > HS_MANIFEST_MAX_BLOCK / 2)
+        return hs_err_path(e, ENAMETOOLONG, "cannot record in manifest", m->path);
+    if (w->payload.len >= HS_MANIFEST_BLOCK) {
+        int r = flush_block(w);
+        if (r < 0)
+            return hs_err_setf(e, -r, "cannot write manifest");
+    }
+    size_t prefix = 0;
+    if (w->block_has_prefix)
+        prefix = common_prefix(w->last_path.data, w->last_path.len, m->path, m->path_len);
+    if (encode_entry(&w->payload, m, prefix) < 0)
+        return hs_err_setf(e, ENOMEM, "manifest");
+    hs_buf_truncate(&w->last_path, 0);
+    if (hs_buf_append(&w->last_path, m->path, m->path_len) < 0)
+        return hs_err_setf(e, ENOMEM, "manifest");
+    w->have_last = w->block_has_prefix = true;
+    w->block_count++;
+    w->total++;
+    return 0;
+}
+
+int hs_manifest_writer_finish(struct hs_manifest_writer *w, bool sync, struct hs_err *e)
+{
+    int r = flush_block(w);
+    if (r == 0)
+        r = write_block(w, NULL, 0, (uint32_t)w->total, XXH3_64bits_digest(w->sums));
+    if (r == 0 && sync && fsync(w->fd) < 0)
+        r = -errno;
+    if (r < 0)
+        return hs_err_setf(e, -r, "cannot write manifest");
+    return 0;
+}
+
+uint64_t hs_manifest_writer_count(const struct hs_manifest_writer *w)
+{
+    return w->total;
+}
+
+void hs_manifest_writer_free(struct hs_manifest_writer *w)
+{
+    if (!w)
+        return;
+    if (w->fd >= 0)
+        close(w->fd);
+    hs_buf_free(&w->payload);
+    hs_buf_free(&w->last_path);
+    XXH3_freeState(w->sums);
+    free(w);
+}
+
+/* ---- reader ---------------------------------------------------------- */
+
+struct hs_manifest_reader {
+    int fd;
+    int error;            /* sticky: once damaged, always damaged */
+    bool done;            /* verified end seen */
+    unsigned char *block; /* current block's payload */
+    size_t block_len, block_cap, pos;
+    uint32_t block_left; /* records still to decode in this block */
+    uint64_t seq, total;
+    XXH3_state_t *sums;
+    struct hs_buf path;      /* current record's path */
+    struct hs_buf last_path; /* previous record's path, for the order check */
+    bool have_last;
+    struct hs_mentry cur;
+    bool cur_valid; /* cur was read but not yet consumed by a seek */
+};
+
+int hs_manifest_reader_fdopen(struct hs_manifest_reader **out, int fd, struct hs_err *e)
+{
+    unsigned char hdr[HEADER_SIZE];
+    ssize_t n = hs_read_full(fd, hdr, sizeof hdr);
+    if (n < 0) {
+        close(fd);
+        return hs_err_setf(e, (int)-n, "cannot read manifest");
+    }
+    if ((size_t)n != sizeof hdr || memcmp(hdr, manifest_magic, sizeof manifest_magic) != 0) {
+        close(fd);
+        return hs_err_setf(e, EBADMSG, "manifest header");
+    }
+    struct hs_manifest_reader *r = calloc(1, sizeof *r);
+    XXH3_state_t *sums = XXH3_createState();
+    if (!r || !sums) {
+        free(r);
+        XXH3_freeState(sums);
+        close(fd);
+        return hs_err_setf(e, ENOMEM, "manifest");
+    }
+    r->fd = fd;
+    r->sums = sums;
+    XXH3_64bits_reset(r->sums);
+    *out = r;
+    return 0;
+}
+
+int hs_manifest_reader_open(struct hs_manifest_reader **r, int dirfd, const char *name,
+                            struct hs_err *e)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return -ENOENT;
+        return hs_err_path(e, errno, "cannot open manifest", name);
+    }
+    return hs_manifest_reader_fdopen(r, fd, e);
+}
+
+void hs_manifest_reader_free(struct hs_manifest_reader *r)
+{
+    if (!r)
+        return;
+    if (r->fd >= 0)
+        close(r->fd);
+    free(r->block);
+    hs_buf_free(&r->path);
+    hs_buf_free(&r->last_path);
+    XXH3_freeState(r->sums);
+    free(r);
+}
+
+static int damaged(struct hs_manifest_reader *r, struct hs_err *e, const char *why)
+{
+    r->error = -EBADMSG;
+    return hs_err_setf(e, EBADMSG, "manifest %s", why);
+}
+
+/* Reads and verifies the next block; 1 = records available, 0 = verified end. */
+static int load_block(struct hs_manifest_reader *r, struct hs_err *e)
+{
+    unsigned char hdr[BLOCK_HEADER_SIZE];
+    ssize_t n = hs_read_full(r->fd, hdr, sizeof hdr);
+    if (n < 0) {
+        r->error = (int)n;
+        return hs_err_setf(e, (int)-n, "cannot read manifest");
+    }
+    if ((size_t)n != sizeof hdr)
+        return damaged(r, e, "is truncated");
+    uint32_t len = get_le32(hdr), count = get_le32(hdr + 4);
+    uint64_t sum = get_le64(hdr + 8);
+    if (len == 0) {
+        unsigned char extra;
+        if (count != (uint32_t)r->total || sum != XXH3_64bits_digest(r->sums))
+            return damaged(r, e, "end block does not match its records");
+        if (hs_read_full(r->fd, &extra, 1) != 0)
+            return damaged(r, e, "has data after its end");
+        r->done = true;
+        return 0;
+    }
+    if (len > HS_MANIFEST_MAX_BLOCK || count == 0 || count > len)
+        return damaged(r, e, "block header is invalid");
+    if (len > r->block_cap) {
+        unsigned char *p = realloc(r->block, len);
+        if (!p) {
+            r->error = -ENOMEM;
+            return hs_err_setf(e, ENOMEM, "manifest");
+        }
+        r->block = p;
+        r->block_cap = len;
+    }
+    n = hs_read_full(r->fd, r->block, len);
+    if (n < 0) {
+        r->error = (int)n;
+        return hs_err_setf(e, (int)-n, "cannot read manifest");
+    }
+    if ((size_t)n != len)
+        return damaged(r, e, "is truncated");
+    if (XXH3_64bits_withSeed(r->block, len, r->seq) != sum)
+        return damaged(r, e, "block checksum mismatch");
+    unsigned char le[8];
+    put_le64(le, sum);
+    XXH3_64bits_update(r->sums, le, sizeof le);
+    r->seq++;
+    r->block_len = len;
+    r->pos = 0;
+    r->block_left = count;
+    hs_buf_truncate(&r->path, 0);
+    return 1;
+}
+
+static bool get_varint(struct hs_manifest_reader *r, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (unsigned shift = 0; shift < 64 && r->pos < r->block_len; shift += 7) {
+        unsigned char c = r->block[r->pos++];
+        if (shift == 63 && c > 1)
+            return false;
+        x |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            *v = x;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool get_u32(struct hs_manifest_reader *r, uint32_t *v, uint32_t max)
+{
+    uint64_t x;
+    if (!get_varint(r, &x) || x > max)
+        return false;
+    *v = (uint32_t)x;
+    return true;
+}
+
+static bool get_bytes(struct hs_manifest_reader *r, const unsigned char **p, size_t n)
+{
+    if (n > r->block_len - r->pos)
+        return false;
+    *p = r->block + r->pos;
+    r->pos += n;
+    return true;
+}
+
+static bool decode_path(struct hs_manifest_reader *r)
+{
+    uint64_t prefix, suffix;
+    const unsigned char *p;
+    if (!get_varint(r, &prefix) || !get_varint(r, &suffix) || prefix > r->path.len ||
+        !get_bytes(r, &p, suffix))
+        return false;
+    hs_buf_truncate(&r->path, prefix);
+    if (hs_buf_append(&r->path, p, suffix) < 0 || memchr(p, '\0', suffix))
+        return false;
+    r->cur.path = r->path.data ? r->path.data : "";
+    r->cur.path_len = r->path.len;
+    return true;
+}
+
+static bool decode_entry(struct hs_manifest_reader *r)
+{
+    struct hs_mentry *m = &r->cur;
+    const unsigned char *p;
+    uint64_t v;
+    memset(m, 0, sizeof *m);
+    if (!decode_path(r) || !get_bytes(r, &p, 1) || p[0] < HS_FT_REG || p[0] > HS_FT_SOCK)
+        return false;
+    m->type = p[0];
+    if (!get_u32(r, &m->mode, 07777) || !get_u32(r, &m->uid, UINT32_MAX) ||
+        !get_u32(r, &m->gid, UINT32_MAX) || !get_varint(r, &m->size))
+        return false;
+    if (!get_varint(r, &v) || !get_u32(r, &m->mtime_nsec, 999999999))
+        return false;
+    m->mtime_sec = unzigzag(v);
+    if (!get_varint(r, &v) || !get_u32(r, &m->ctime_nsec, 999999999))
+        return false;
+    m->ctime_sec = unzigzag(v);
+    if (!get_varint(r, &m->ino) || !get_varint(r, &m->sino) ||
+        !get_u32(r, &m->flags, HS_ME_HASH | HS_ME_XATTR))
+        return false;
+    if (m->flags & HS_ME_HASH) {
+        if (!get_bytes(r, &p, sizeof m->hash))
+            return false;
+        memcpy(m->hash, p, sizeof m->hash);
+    }
+    if (m->flags & HS_ME_XATTR) {
+        if (!get_bytes(r, &p, 8))
+            return false;
+        m->xattr_hash = get_le64(p);
+    }
+    if (m->type == HS_FT_LNK) {
+        if (!get_varint(r, &v) || !get_bytes(r, &p, v) || memchr(p, '\0', v))
+            return false;
+        m->target = (const char *)p;
+        m->target_len = v;
+    }
+    if ((m->type == HS_FT_CHR || m->type == HS_FT_BLK) && !get_varint(r, &m->rdev))
+        return false;
+    return true;
+}
+
+/* Decodes the next record into r->cur: 1, 0 at the end, <0 on damage. */
+static int read_next(struct hs_manifest_reader *r, struct hs_err *e)
+{
+    if (r->error)
+        return hs_err_setf(e, -r->error, "manifest");
+    if (r->done)
+        return 0;
+    if (r->block_left == 0) {
+        if (r->pos != r->block_len)
+            return damaged(r, e, "block has trailing bytes");
+        int k = load_block(r, e);
+        if (k <= 0)
+            return k;
+    }
+    if (!decode_entry(r))
+        return damaged(r, e, "record cannot be decoded");
+    r->block_left--;
+    if (r->have_last &&
+        hs_path_cmp(r->last_path.data, r->last_path.len, r->cur.path, r->cur.path_len) >= 0)
+        return damaged(r, e, "records are out of order");
+    hs_buf_truncate(&r->last_path, 0);
+    if (hs_buf_append(&r->last_path, r->cur.path, r->cur.path_len) < 0) {
+        r->error = -ENOMEM;
+        return hs_err_setf(e, ENOMEM, "manifest");
+    }
+    r->have_last = true;
+    r->total++;
+    return 1;
+}
+
+int hs_manifest_next(struct hs_manifest_reader *r, const struct hs_mentry **m, struct hs_err *e)
+{
+    if (r->cur_valid) {
+        r->cur_valid = false;
+        *m = &r->cur;
+        return 1;
+    }
+    int k = read_next(r, e);
+    if (k == 1)
+        *m = &r->cur;
+    return k;
+}
+
+int hs_manifest_seek(struct hs_manifest_reader *r, const char *path, size_t len,
+                     const struct hs_mentry **m, struct hs_err *e)
+{
+    for (;;) {
+        if (!r->cur_valid) {
+            int k = read_next(r, e);
+            if (k <= 0)
+                return k;
+            r->cur_valid = true;
+        }
+        int c = hs_path_cmp(r->cur.path, r->cur.path_len, path, len);
+        if (c > 0)
+            return 0;
+        r->cur_valid = false;
+        if (c == 0) {
+            *m = &r->cur;
+            return 1;
+        }
+    }
+}

@@ -1,0 +1,368 @@
+#include "store.h"
+#include "fsutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#define RESUME_NAME "resume"
+
+bool hs_snapshot_name_valid(const char *name)
+{
+    time_t t;
+    return hs_snapshot_name_parse(name, &t) == 0;
+}
+
+void hs_snapshot_name_format(time_t t, char *out)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, HS_SNAPSHOT_NAME_LEN + 1, "%Y-%m-%dT%H%M%SZ", &tm);
+}
+
+int hs_snapshot_name_parse(const char *name, time_t *t)
+{
+    static const char shape[] = "dddd-dd-ddTddddddZ";
+    if (strlen(name) != HS_SNAPSHOT_NAME_LEN)
+        return -EINVAL;
+    for (size_t i = 0; i < HS_SNAPSHOT_NAME_LEN; i++) {
+        if (shape[i] == 'd' ? (name[i] < '0' || name[i] > '9') : name[i] != shape[i])
+            return -EINVAL;
+    }
+    struct tm tm = {0};
+    int v[6];
+    static const int offs[6] = {0, 5, 8, 11, 13, 15}, lens[6] = {4, 2, 2, 2, 2, 2};
+    for (int i = 0; i < 6; i++) {
+        v[i] = 0;
+        for (int k = 0; k < lens[i]; k++)
+            v[i] = v[i] * 10 + (name[offs[i] + k] - '0');
+    }
+    tm.tm_year = v[0] - 1900;
+    tm.tm_mon = v[1] - 1;
+    tm.tm_mday = v[2];
+    tm.tm_hour = v[3];
+    tm.tm_min = v[4];
+    tm.tm_sec = v[5];
+    time_t x = timegm(&tm);
+    char back[HS_SNAPSHOT_NAME_LEN + 1];
+    hs_snapshot_name_format(x, back);
+    if (strcmp(back, name) != 0) /* 2026-02-30 and 25:00 do not survive the round trip */
+        return -EINVAL;
+    *t = x;
+    return 0;
+}
+
+void hs_store_manifest_name(const char *name, char *out)
+{
+    snprintf(out, 64, "%s%s", name, HS_MANIFEST_SUFFIX);
+}
+
+static int open_subdir(int parent, const char *name, bool create, const char *dest,
+                       struct hs_err *e)
+{
+    if (create && mkdirat(parent, name, 0700) < 0 && errno != EEXIST)
+        return hs_err_path(e, errno, "cannot create the store's directory in", dest);
+    int fd = hs_open_dir(parent, name);
+    if (fd < 0)
+        return hs_err_path(e, errno, "cannot open the store's directory in", dest);
+    return fd;
+}
+
+static int take_lock(struct hs_store *s, struct hs_err *e)
+{
+    s->lockfd = openat(s->hsfd, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (s->lockfd < 0)
+        return hs_err_path(e, errno, "cannot open the lock of", s->dest);
+    if (flock(s->lockfd, LOCK_EX | LOCK_NB) < 0) {
+        int err = errno;
+        int r = hs_err_path(
+            e, err, err == EWOULDBLOCK ? "another hardsnap is working on" : "cannot lock", s->dest);
+        if (err == EWOULDBLOCK)
+            hs_err_kind(e, HS_LOCKED);
+        return r;
+    }
+    return 0;
+}
+
+int hs_store_open(struct hs_store *s, const char *dest, unsigned flags, struct hs_err *e)
+{
+    *s = (struct hs_store){
+        .destfd = -1, .hsfd = -1, .partialfd = -1, .manifestsfd = -1, .lockfd = -1};
+    s->dest = strdup(dest);
+    if (!s->dest)
+        return hs_err_setf(e, ENOMEM, "store");
+    bool create = flags & HS_STORE_CREATE;
+    if (create && mkdir(dest, 0755) < 0 && errno != EEXIST) {
+        int r = hs_err_path(e, errno, "cannot create destination", dest);
+        if (errno == ENOENT || errno == ENOTDIR)
+            hs_err_kind(e, HS_USAGE);
+        return r;
+    }
+    s->destfd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->destfd < 0) {
+        int r = hs_err_path(e, errno, "cannot open destination", dest);
+        if (errno == ENOENT || errno == ENOTDIR)
+            hs_err_kind(e, HS_USAGE);
+        return r;
+    }
+    int r = s->hsfd = open_subdir(s->destfd, HS_STORE_DIR, create, dest, e);
+    if (r >= 0)
+        r = s->partialfd = open_subdir(s->hsfd, "partial", create, dest, e);
+    if (r >= 0)
+        r = s->manifestsfd = open_subdir(s->hsfd, "manifests", create, dest, e);
+    if (r >= 0 && (flags & HS_STORE_LOCK))
+        r = take_lock(s, e);
+    return r < 0 ? r : 0;
+}
+
+void hs_store_close(struct hs_store *s)
+{
+    int *fds[] = {&s->lockfd, &s->manifestsfd, &s->partialfd, &s->hsfd, &s->destfd};
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
+        if (*fds[i] >= 0)
+            close(*fds[i]);
+        *fds[i] = -1;
+    }
+    free(s->dest);
+    s->dest = NULL;
+}
+
+/* Names in dirfd for which keep() says yes, unsorted. */
+static int list_names(int dirfd, bool (*keep)(int dirfd, const char *name), char ***out,
+                      size_t *count, struct hs_err *e)
+{
+    int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return hs_err_setf(e, errno, "cannot list the store");
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int r = 0;
+    struct dirent *de;
+    while (r == 0 && (de = readdir(d)) != NULL) {
+        if (!keep(dirfd, de->d_name))
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **p = realloc(names, cap * sizeof *p);
+            if (!p) {
+                r = -ENOMEM;
+                break;
+            }
+            names = p;
+        }
+        if (!(names[n] = strdup(de->d_name)))
+            r = -ENOMEM;
+        else
+            n++;
+    }
+    closedir(d);
+    if (r < 0) {
+        hs_store_list_free(names, n);
+        return hs_err_setf(e, -r, "cannot list the store");
+    }
+    *out = names;
+    *count = n;
+    return 0;
+}
+
+static int cmp_strp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool is_snapshot_dir(int dirfd, const char *name)
+{
+    struct stat st;
+    return hs_snapshot_name_valid(name) && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+           S_ISDIR(st.st_mode);
+}
+
+static bool any_name(int dirfd, const char *name)
+{
+    (void)dirfd;
+    return strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
+static int list_sorted(int dirfd, bool (*keep)(int, const char *), char ***out, size_t *n,
+                       struct hs_err *e)
+{
+    int r = list_names(dirfd, keep, out, n, e);
+    if (r == 0)
+        qsort(*out, *n, sizeof **out, cmp_strp);
+    return r;
+}
+
+int hs_store_list(const struct hs_store *s, char ***names, size_t *n, struct hs_err *e)
+{
+    return list_sorted(s->destfd, is_snapshot_dir, names, n, e);
+}
+
+void hs_store_list_free(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+static bool exists_at(int dirfd, const char *name)
+{
+    struct stat st;
+    return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+int hs_store_update_latest(struct hs_store *s, struct hs_err *e)
+{
+    char **names;
+    size_t n;
+    int r = hs_store_list(s, &names, &n, e);
+    if (r < 0)
+        return r;
+    char cur[64];
+    ssize_t len = readlinkat(s->destfd, "latest", cur, sizeof cur - 1);
+    if (len >= 0)
+        cur[len] = '\0';
+    if (n == 0) {
+        if (len >= 0)
+            unlinkat(s->destfd, "latest", 0);
+    } else if (len < 0 || strcmp(cur, names[n - 1]) != 0) {
+        unlinkat(s->hsfd, "latest.new", 0);
+        if (symlinkat(names[n - 1], s->hsfd, "latest.new") < 0 ||
+            renameat(s->hsfd, "latest.new", s->destfd, "latest") < 0)
+            r = hs_err_path(e, errno, "cannot update latest in", s->dest);
+        else if (fsync(s->destfd) < 0)
+            r = hs_err_path(e, errno, "cannot sync", s->dest);
+    }
+    hs_store_list_free(names, n);
+    return r;
+}
+
+static int move_back(struct hs_store *s, const char *mname)
+{
+    return renameat(s->manifestsfd, mname, s->partialfd, mname);
+}
+
+int hs_store_publish(struct hs_store *s, const char *name, struct hs_err *e)
+{
+    char mname[64];
+    hs_store_manifest_name(name, mname);
+    if (exists_at(s->destfd, name))
+        return hs_err_path(e, EEXIST, "snapshot already exists", name);
+    /* everything written so far reaches the disk before anything is renamed */
+    if (syncfs(s->destfd) < 0)
+        return hs_err_path(e, errno, "cannot sync", s->dest);
+    unlinkat(s->manifestsfd, mname, 0); /* an orphan: its snapshot is gone */
+    if (renameat2(s->partialfd, mname, s->manifestsfd, mname, RENAME_NOREPLACE) < 0)
+        return hs_err_path(e, errno, "cannot store manifest", mname);
+    if (fsync(s->manifestsfd) < 0 || fsync(s->partialfd) < 0) {
+        int r = hs_err_path(e, errno, "cannot sync", s->dest);
+        move_back(s, mname);
+        return r;
+    }
+    if (renameat2(s->partialfd, name, s->destfd, name, RENAME_NOREPLACE) < 0) {
+        int r = hs_err_path(e, errno, "cannot publish snapshot", name);
+        move_back(s, mname);
+        return r;
+    }
+    if (fsync(s->destfd) < 0)
+        return hs_err_path(e, errno, "cannot sync", s->dest);
+    return hs_store_update_latest(s, e);
+}
+
+static bool is_manifest_name(const char *name, char *snap)
+{
+    size_t n = strlen(name), sl = strlen(HS_MANIFEST_SUFFIX);
+    if (n != HS_SNAPSHOT_NAME_LEN + sl || strcmp(name + HS_SNAPSHOT_NAME_LEN, HS_MANIFEST_SUFFIX))
+        return false;
+    memcpy(snap, name, HS_SNAPSHOT_NAME_LEN);
+    snap[HS_SNAPSHOT_NAME_LEN] = '\0';
+    return hs_snapshot_name_valid(snap);
+}
+
+/* Partial trees whose manifest was already stored were complete and durable:
+ * only the final rename was missing. */
+static int finish_published(struct hs_store *s, char **names, size_t n, struct hs_err *e)
+{
+    for (size_t i = 0; i < n; i++) {
+        char mname[64];
+        if (!is_snapshot_dir(s->partialfd, names[i]))
+            continue;
+        hs_store_manifest_name(names[i], mname);
+        if (!exists_at(s->manifestsfd, mname) || exists_at(s->destfd, names[i]))
+            continue;
+        if (renameat2(s->partialfd, names[i], s->destfd, names[i], RENAME_NOREPLACE) < 0)
+            return hs_err_path(e, errno, "cannot publish interrupted snapshot", names[i]);
+        fsync(s->destfd);
+    }
+    return 0;
+}
+
+static void drop_orphan_manifests(struct hs_store *s)
+{
+    char **names;
+    size_t n;
+    if (list_sorted(s->manifestsfd, any_name, &names, &n, NULL) < 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        char snap[HS_SNAPSHOT_NAME_LEN + 1];
+        if (!is_manifest_name(names[i], snap) || !is_snapshot_dir(s->destfd, snap))
+            unlinkat(s->manifestsfd, names[i], 0);
+    }
+    hs_store_list_free(names, n);
+}
+
+/* Keeps the newest unfinished tree as partial/resume; removes the rest. */
+static int keep_resume_tree(struct hs_store *s, char **names, size_t n, char **resume,
+                            struct hs_err *e)
+{
+    const char *newest = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (is_snapshot_dir(s->partialfd, names[i]))
+            newest = names[i];
+    int r = 0;
+    if (newest) {
+        if (exists_at(s->partialfd, RESUME_NAME))
+            r = hs_remove_tree(s->partialfd, RESUME_NAME, e);
+        if (r == 0 && renameat(s->partialfd, newest, s->partialfd, RESUME_NAME) < 0)
+            r = hs_err_path(e, errno, "cannot keep interrupted snapshot", newest);
+    }
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        if (strcmp(names[i], RESUME_NAME) == 0 || (newest && strcmp(names[i], newest) == 0))
+            continue;
+        r = hs_remove_tree(s->partialfd, names[i], e);
+    }
+    if (r == 0 && exists_at(s->partialfd, RESUME_NAME) && !(*resume = strdup(RESUME_NAME)))
+        r = hs_err_setf(e, ENOMEM, "store");
+    return r;
+}
+
+int hs_store_recover(struct hs_store *s, char **resume, struct hs_err *e)
+{
+    char **names;
+    size_t n;
+    *resume = NULL;
+    int r = list_sorted(s->partialfd, any_name, &names, &n, e);
+    if (r < 0)
+        return r;
+    r = finish_published(s, names, n, e);
+    hs_store_list_free(names, n);
+    if (r < 0)
+        return r;
+    drop_orphan_manifests(s);
+    r = list_sorted(s->partialfd, any_name, &names, &n, e);
+    if (r < 0)
+        return r;
+    r = keep_resume_tree(s, names, n, resume, e);
+    hs_store_list_free(names, n);
+    if (r == 0)
+        r = hs_store_update_latest(s, e);
+    return r;
+}

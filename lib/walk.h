@@ -1,0 +1,52 @@
+/*
+ * The source walker: an iterator over a directory tree, fd-relative, sorted.
+ *
+ * It never builds a path to open anything: every open is openat() on the
+ * parent's fd with O_NOFOLLOW, and a directory is checked after opening
+ * (fstat, same dev and ino as the lstat that listed it), so a directory
+ * swapped for a symlink mid-walk is reported, never followed. The path string
+ * exists for the manifest and for messages. Entries of each directory are
+ * sorted with strcmp, so output is the same on every run; only the directories
+ * on the current branch are held in memory.
+ */
+#ifndef HS_WALK_H
+#define HS_WALK_H
+#include "internal.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+
+enum hs_walk_ev {
+    HS_WALK_END,   /* the walk is complete */
+    HS_WALK_ENTRY, /* an entry of the current directory; dirs are entered next */
+    HS_WALK_ENTER, /* a directory was opened: fd is its own */
+    HS_WALK_LEAVE, /* all of a directory's entries were returned */
+    HS_WALK_ERROR, /* an entry could not be examined or a dir not opened */
+};
+
+struct hs_walk_item {
+    enum hs_walk_ev ev;
+    int fd;           /* ENTRY/ERROR: the parent directory; ENTER/LEAVE: the dir itself */
+    const char *name; /* name in the parent; the root's is its prefix */
+    const char *path; /* prefix + relative path, NUL-terminated */
+    size_t path_len;
+    size_t depth;     /* 0 = root */
+    struct stat st;   /* ENTRY/ENTER/LEAVE */
+    int err;          /* ERROR: errno */
+    const char *what; /* ERROR: what failed */
+};
+
+struct hs_walk;
+
+/* Walks the directory fd (taken over). prefix ("" or a name) starts every
+ * path. root_st is fd's fstat. */
+int hs_walk_open(struct hs_walk **w, int fd, const struct stat *root_st, const char *prefix,
+                 struct hs_err *e);
+/* The next item: 0, or <0 on a fatal error (the walk cannot go on). */
+int hs_walk_next(struct hs_walk *w, struct hs_walk_item *it, struct hs_err *e);
+/* After ENTRY of a directory: do not descend into it. */
+void hs_walk_skip(struct hs_walk *w);
+void hs_walk_free(struct hs_walk *w);
+
+#endif

@@ -1,0 +1,159 @@
+#include "xattr.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+#include <xxhash.h>
+
+static void proc_path(char *out, size_t n, struct hs_xobj o)
+{
+    snprintf(out, n, "/proc/self/fd/%d/%s", o.dirfd, o.name);
+}
+
+static ssize_t do_list(struct hs_xobj o, char *buf, size_t size)
+{
+    if (o.fd >= 0)
+        return flistxattr(o.fd, buf, size);
+    char p[320];
+    proc_path(p, sizeof p, o);
+    return llistxattr(p, buf, size);
+}
+
+static ssize_t do_get(struct hs_xobj o, const char *name, void *buf, size_t size)
+{
+    if (o.fd >= 0)
+        return fgetxattr(o.fd, name, buf, size);
+    char p[320];
+    proc_path(p, sizeof p, o);
+    return lgetxattr(p, name, buf, size);
+}
+
+static int do_set(struct hs_xobj o, const char *name, const void *val, size_t size)
+{
+    if (o.fd >= 0)
+        return fsetxattr(o.fd, name, val, size, 0);
+    char p[320];
+    proc_path(p, sizeof p, o);
+    return lsetxattr(p, name, val, size, 0);
+}
+
+/* The list of names, grown until it fits (attributes may be added meanwhile). */
+static ssize_t read_names(struct hs_xobj o, struct hs_buf *raw)
+{
+    for (int tries = 0; tries < 8; tries++) {
+        ssize_t n = do_list(o, raw->data, raw->cap ? raw->cap - 1 : 0);
+        if (n >= 0 && (raw->cap || n == 0))
+            return n;
+        if (n < 0 && errno != ERANGE)
+            return -errno;
+        ssize_t need = do_list(o, NULL, 0);
+        if (need < 0)
+            return -errno;
+        if (hs_buf_reserve(raw, (size_t)need + 256) < 0)
+            return -ENOMEM;
+    }
+    return -ERANGE;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int read_value(struct hs_xattrs *x, struct hs_xobj o, const char *name)
+{
+    ssize_t n = do_get(o, name, NULL, 0);
+    if (n < 0)
+        return errno == ENODATA ? 0 : -errno;
+    size_t at = x->values.len;
+    if (hs_buf_reserve(&x->values, 4 + (size_t)n) < 0)
+        return -ENOMEM;
+    ssize_t got = do_get(o, name, x->values.data + at + 4, (size_t)n);
+    if (got < 0)
+        return errno == ENODATA ? 0 : -errno;
+    uint32_t len = (uint32_t)got;
+    memcpy(x->values.data + at, &len, 4);
+    x->values.len = at + 4 + (size_t)got;
+    x->values.data[x->values.len] = '\0';
+    if (hs_buf_append(&x->names, name, strlen(name) + 1) < 0)
+        return -ENOMEM;
+    x->count++;
+    return 0;
+}
+
+int hs_xattr_read(struct hs_xattrs *x, struct hs_xobj o)
+{
+    hs_buf_truncate(&x->names, 0);
+    hs_buf_truncate(&x->values, 0);
+    x->count = 0;
+    char small[256];
+    ssize_t n = do_list(o, small, sizeof small);
+    if (n == 0 || (n < 0 && (errno == ENOTSUP || errno == ENODATA)))
+        return 0; /* the common case: one syscall, nothing to do */
+    struct hs_buf raw = {0};
+    if (n > 0) {
+        if (hs_buf_append(&raw, small, (size_t)n) < 0)
+            return -ENOMEM;
+    } else if (errno != ERANGE) {
+        return -errno;
+    } else if ((n = read_names(o, &raw)) < 0) {
+        hs_buf_free(&raw);
+        return (int)n;
+    }
+    size_t count = 0;
+    for (ssize_t i = 0; i < n; i += (ssize_t)strlen(raw.data + i) + 1)
+        count++;
+    char **names = calloc(count ? count : 1, sizeof *names);
+    int r = names ? 0 : -ENOMEM;
+    count = 0;
+    for (ssize_t i = 0; r == 0 && i < n; i += (ssize_t)strlen(raw.data + i) + 1)
+        names[count++] = raw.data + i;
+    if (r == 0)
+        qsort(names, count, sizeof *names, cmp_str);
+    for (size_t i = 0; r == 0 && i < count; i++)
+        r = read_value(x, o, names[i]);
+    free(names);
+    hs_buf_free(&raw);
+    return r;
+}
+
+uint64_t hs_xattr_hash(const struct hs_xattrs *x)
+{
+    if (x->count == 0)
+        return 0;
+    uint64_t h = XXH3_64bits_withSeed(x->names.data, x->names.len, x->count);
+    h = XXH3_64bits_withSeed(x->values.data, x->values.len, h);
+    return h ? h : 1;
+}
+
+static bool allowed_without_root(const char *name)
+{
+    return strncmp(name, "user.", 5) == 0 || strncmp(name, "system.posix_acl_", 17) == 0;
+}
+
+int hs_xattr_apply(const struct hs_xattrs *x, struct hs_xobj o, bool root)
+{
+    int first = 0;
+    const char *name = x->names.data;
+    const char *val = x->values.data;
+    for (size_t i = 0; i < x->count; i++) {
+        uint32_t len;
+        memcpy(&len, val, 4);
+        if (root || allowed_without_root(name)) {
+            if (do_set(o, name, val + 4, len) < 0 && !first)
+                first = -errno;
+        }
+        name += strlen(name) + 1;
+        val += 4 + len;
+    }
+    return first;
+}
+
+void hs_xattrs_free(struct hs_xattrs *x)
+{
+    hs_buf_free(&x->names);
+    hs_buf_free(&x->values);
+    x->count = 0;
+}

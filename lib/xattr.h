@@ -1,0 +1,37 @@
+/*
+ * Extended attributes (POSIX ACLs included: they are system.posix_acl_*).
+ * An object is named by an fd, or, for symlinks and special files that cannot
+ * be opened, by (dirfd, name) through /proc/self/fd, which needs no long path
+ * and never follows the final symlink.
+ */
+#ifndef HS_XATTR_H
+#define HS_XATTR_H
+#include "internal.h"
+
+#include "buf.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct hs_xattrs {
+    struct hs_buf names;  /* NUL-separated, sorted */
+    struct hs_buf values; /* (u32 length, bytes) per name, same order */
+    size_t count;
+};
+
+struct hs_xobj {
+    int fd;    /* >= 0: use it */
+    int dirfd; /* else dirfd/name, not following a final symlink */
+    const char *name;
+};
+
+/* Reads all attributes of o into x (reused between calls). ENOTSUP = none. */
+int hs_xattr_read(struct hs_xattrs *x, struct hs_xobj o);
+/* 0 when there are none, else a 64-bit hash of the sorted names and values. */
+uint64_t hs_xattr_hash(const struct hs_xattrs *x);
+/* Sets x on o. Without root, only user.* and ACLs are tried. Returns 0, or
+ * -errno of the first attribute that could not be set (the rest are still set). */
+int hs_xattr_apply(const struct hs_xattrs *x, struct hs_xobj o, bool root);
+void hs_xattrs_free(struct hs_xattrs *x);
+
+#endif

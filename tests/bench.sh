@@ -1,0 +1,28 @@
+#!/bin/bash
+# tests/bench.sh [-r REPS] [TREE...]: times hardsnap against rsync -aH
+# --link-dest, cp -a and cp -al in one interleaved run per tree, with the
+# shared benchmark kit (../shared/bench, or BENCH_KIT=...). Needs root: it
+# loop-mounts a journaled scratch ext4 at /tmp/bench/mnt and builds the trees
+# there (small, usr, large; big) once. Not part of ctest: figures, not verdicts.
+# Prints the peers.sh tables; memory of a first backup: see the "full" rows.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+kit=${BENCH_KIT:-$here/../shared/bench}
+reps=5
+[ "${1:-}" = -r ] && { reps=$2; shift 2; }
+trees=("$@")
+[ ${#trees[@]} -gt 0 ] || trees=(small usr)
+[ -x "$kit/peers.sh" ] || { echo "bench: no benchmark kit at $kit (set BENCH_KIT)" >&2; exit 2; }
+cmake -S "$here" -B "$here/build-bench" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$here/build-bench" -j"$(nproc)" --target hardsnap-bin >/dev/null
+bin=$here/build-bench/hardsnap
+M=/tmp/bench/mnt
+mountpoint -q "$M" || "$kit/scratchfs.sh" up "$M"
+for t in "${trees[@]}"; do
+	[ -d "$M/trees/$t" ] || "$kit/mktree.sh" "$t" "$M/trees/$t"
+	phases=full,nochange,change
+	[ "$t" = big ] && phases=full
+	[ "$t" = large ] && phases=full,nochange
+	HARDSNAP=$bin MEMTREE=1 "$kit/peers.sh" -r "$reps" -p "$phases" -l "$t" \
+		-o "/tmp/bench/results-hs/$t" "$M/trees/$t" "$M/work-$t"
+done

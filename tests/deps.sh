@@ -1,0 +1,17 @@
+#!/bin/bash
+# tests/deps.sh: installs the Debian 12 packages hardsnap needs to build and
+# test (apt-get; through sudo when not root). Does nothing if all are present.
+set -euo pipefail
+PKGS=(build-essential cmake pkg-config clang-format
+      libxxhash-dev libarchive-dev libinih-dev check
+      attr acl rsync util-linux e2fsprogs libarchive-tools)
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+SUDO=()
+[ "$(id -u)" = 0 ] || SUDO=(sudo)
+echo "deps: installing ${missing[*]}" >&2
+"${SUDO[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,368 @@
+# shellcheck shell=bash
+# Shared helpers of the hardsnap integration tests; every tNN_*.sh sources it.
+#
+# Environment: HARDSNAP   the binary under test (required)
+#              HS_KEEP_TMP=1  keep the test's temp dir (its path is printed)
+#
+# On load: strict mode, a fresh temp dir (cd'ed into, removed on exit), and
+# the helpers below. Exit 77 means "skipped" to ctest.
+
+set -Eeuo pipefail
+export LC_ALL=C
+# an unexpected failing command says where it was
+trap 'echo "FAIL: ${0##*/}:${BASH_LINENO[0]:-?}: command failed (exit $?): $BASH_COMMAND" >&2' ERR
+umask 022
+
+if [ -z "${HARDSNAP:-}" ]; then
+    echo "FAIL: HARDSNAP is not set (path to the hardsnap binary)" >&2
+    exit 1
+fi
+if [ ! -x "$HARDSNAP" ]; then
+    echo "FAIL: HARDSNAP=$HARDSNAP is not an executable" >&2
+    exit 1
+fi
+
+HS_TEST_NAME=$(basename "$0" .sh)
+HS_TMP=$(mktemp -d "${TMPDIR:-/tmp}/hs-$HS_TEST_NAME.XXXXXX")
+HS_OUT=$HS_TMP/.hs.out # stdout of the last hs_rc
+HS_ERR=$HS_TMP/.hs.err # stderr of the last hs_rc
+HS_AT_EXIT=()          # commands run (eval'ed, in reverse order) before the temp dir goes
+
+# Registers a command to run on exit (unmounts, background jobs, chattr -i ...).
+at_exit() {
+    HS_AT_EXIT+=("$*")
+}
+
+hs__cleanup() {
+    local rc=$1 i
+    set +e
+    cd / || true
+    for ((i = ${#HS_AT_EXIT[@]} - 1; i >= 0; i--)); do
+        eval "${HS_AT_EXIT[i]}" >/dev/null 2>&1
+    done
+    if [ "${HS_KEEP_TMP:-0}" = 1 ]; then
+        echo "$HS_TEST_NAME: temp dir kept: $HS_TMP" >&2
+    else
+        rm -rf --one-file-system "$HS_TMP"
+    fi
+    exit "$rc"
+}
+trap 'hs__cleanup $?' EXIT
+cd "$HS_TMP"
+
+# fail MSG: the test failed.
+fail() {
+    echo "FAIL: $HS_TEST_NAME: $*" >&2
+    exit 1
+}
+
+# skip MSG: the test cannot run here (ctest SKIP_RETURN_CODE 77).
+skip() {
+    echo "SKIP: $HS_TEST_NAME: $*" >&2
+    exit 77
+}
+
+# note MSG: progress output (stderr, shown by ctest --output-on-failure).
+note() {
+    echo "# $*" >&2
+}
+
+is_root() {
+    [ "$(id -u)" = 0 ]
+}
+
+have() {
+    command -v "$1" >/dev/null 2>&1
+}
+
+# hs ARGS: runs the binary, output not captured.
+hs() {
+    "$HARDSNAP" "$@"
+}
+
+# hs_rc CODE ARGS: runs the binary with stdout/stderr in $HS_OUT/$HS_ERR and
+# fails unless it exits with CODE. Environment prefixes (HARDSNAP_NOW=...)
+# reach the binary.
+hs_rc() {
+    local want=$1 rc=0
+    shift
+    "$HARDSNAP" "$@" >"$HS_OUT" 2>"$HS_ERR" || rc=$?
+    if [ "$rc" != "$want" ]; then
+        {
+            echo "---- command: hardsnap $(printf '%q ' "$@")"
+            echo "---- HARDSNAP_NOW=${HARDSNAP_NOW:-}"
+            echo "---- stdout:"
+            head -c 4000 "$HS_OUT"
+            echo "---- stderr:"
+            head -c 4000 "$HS_ERR"
+        } >&2
+        fail "hardsnap $* exited $rc, expected $want"
+    fi
+}
+
+# now N: the N-th fake clock value, 2026-01-01T000000Z + N hours (N < 24*28).
+now() {
+    local n=$1
+    printf '2026-01-%02dT%02d0000Z' $((1 + n / 24)) $((n % 24))
+}
+
+# backup_at N ARGS: hardsnap backup ARGS with HARDSNAP_NOW=$(now N), expecting exit 0.
+backup_at() {
+    local n=$1
+    shift
+    HARDSNAP_NOW=$(now "$n") hs_rc 0 backup "$@"
+}
+
+# snapshots DEST: the snapshot names in DEST, sorted, one a line.
+snapshots() {
+    local d=$1 e
+    [ -d "$d" ] || return 0
+    for e in "$d"/*; do
+        [ -d "$e" ] && [ ! -L "$e" ] || continue
+        e=${e##*/}
+        [[ $e =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{6}Z$ ]] && printf '%s\n' "$e"
+    done | sort
+}
+
+# count_snapshots DEST
+count_snapshots() {
+    snapshots "$1" | wc -l
+}
+
+# assert_latest DEST NAME: DEST/latest is a relative symlink to NAME.
+assert_latest() {
+    local dest=$1 name=$2 t
+    [ -L "$dest/latest" ] || fail "$dest/latest is not a symlink"
+    t=$(readlink "$dest/latest")
+    [ "$t" = "$name" ] || fail "$dest/latest -> '$t', expected '$name'"
+    [ -d "$dest/latest/" ] || fail "$dest/latest does not resolve to a directory"
+}
+
+inode() {
+    stat -c %i -- "$1"
+}
+
+# same_inode A B
+same_inode() {
+    local a b
+    a=$(stat -c %d:%i -- "$1") || fail "cannot stat $1"
+    b=$(stat -c %d:%i -- "$2") || fail "cannot stat $2"
+    [ "$a" = "$b" ] || fail "not the same inode: $1 ($a) and $2 ($b)"
+}
+
+# not_same_inode A B
+not_same_inode() {
+    local a b
+    a=$(stat -c %d:%i -- "$1") || fail "cannot stat $1"
+    b=$(stat -c %d:%i -- "$2") || fail "cannot stat $2"
+    [ "$a" != "$b" ] || fail "same inode, expected different: $1 and $2 ($a)"
+}
+
+# Turns NUL-terminated records into lines: backslash, newline and tab are
+# escaped, then \001 (the field separator) becomes a tab; sorted bytewise.
+hs__records() {
+    sed -z -e 's/\\/\\\\/g' -e 's/\n/\\n/g' -e 's/\t/\\t/g' -e 's/\x01/\t/g' | tr '\0' '\n' | sort
+}
+
+# tree_listing DIR [--inodes]: a complete, line-based description of the tree
+# under DIR (DIR itself is "."): type, mode, owner, size (not for
+# directories), mtime in ns (lstat: a symlink's own), symlink target, device
+# numbers, content hashes, xattrs and the hard-link grouping. Names are
+# escaped, so any name fits on one line. --inodes adds inode numbers (to
+# check that a tree stayed the same set of inodes).
+tree_listing() {
+    local dir=$1 inodes=${2:-}
+    local fmt='meta %p\001%y\001%m\001%U\001%G\001%s\001%T@\001%l'
+    [ "$inodes" = --inodes ] && fmt="$fmt\\001ino=%i"
+    [ -d "$dir" ] || fail "tree_listing: $dir is not a directory"
+    (
+        cd "$dir" || exit 1
+        # metadata; a directory's size depends on its history, not on its entries
+        find . -printf "$fmt\\0" | hs__records |
+            sed -e 's/^\(meta [^\t]*\td\t[^\t]*\t[^\t]*\t[^\t]*\t\)[^\t]*/\1-/'
+        # hard-link grouping: each name of a group maps to the group's smallest name
+        find . ! -type d -printf '%i\001%p\0' | hs__records | sort -t "$(printf '\t')" -k2,2 |
+            awk -F '\t' '{ if ($1 in first) print "link " $2 " => " first[$1]; else first[$1] = $2 }' |
+            sort
+        # content
+        find . -type f -print0 | xargs -0 -r sha256sum -z -- | sed -z 's/^\([0-9a-f]*\)  /hash \1\x01/' |
+            hs__records
+        # device numbers
+        find . \( -type b -o -type c \) -print0 | xargs -0 -r stat --printf 'dev %t:%T\001%n\0' -- |
+            hs__records
+        # extended attributes (every namespace), one line per file
+        if have getfattr; then
+            getfattr -R -P -h -d -m - --absolute-names . 2>/dev/null |
+                awk 'BEGIN { RS = "" } { gsub(/\n/, " | "); print "xattr " $0 }' | sort || true
+        fi
+    )
+}
+
+# compare_trees A B: fails with a diff unless A and B are the same tree
+# (names, types, modes, owners, sizes, mtimes, targets, devices, contents,
+# xattrs, hard-link grouping).
+compare_trees() {
+    local a=$1 b=$2 la lb
+    la=$(mktemp "$HS_TMP/.cmpA.XXXXXX")
+    lb=$(mktemp "$HS_TMP/.cmpB.XXXXXX")
+    tree_listing "$a" >"$la"
+    tree_listing "$b" >"$lb"
+    if ! cmp -s "$la" "$lb"; then
+        echo "---- trees differ: - $a  + $b" >&2
+        diff -u "$la" "$lb" | sed -n '3,80p' >&2 || true
+        fail "trees differ: $a and $b"
+    fi
+    rm -f "$la" "$lb"
+}
+
+# compare_listing FILE DIR [--inodes]: DIR still matches a saved tree_listing.
+compare_listing() {
+    local saved=$1 dir=$2 opt=${3:-} now
+    now=$(mktemp "$HS_TMP/.cmpL.XXXXXX")
+    tree_listing "$dir" "$opt" >"$now"
+    if ! cmp -s "$saved" "$now"; then
+        echo "---- $dir changed: - before  + now" >&2
+        diff -u "$saved" "$now" | sed -n '3,80p' >&2 || true
+        fail "$dir changed"
+    fi
+    rm -f "$now"
+}
+
+# set_mtime TIME PATH...: explicit mtime (and atime), symlinks themselves.
+set_mtime() {
+    local t=$1
+    shift
+    touch -h -d "$t" -- "$@"
+}
+
+# random_file PATH BYTES
+random_file() {
+    head -c "$2" /dev/urandom >"$1"
+}
+
+# HS_HAVE_XATTR: 1 when user xattrs work under the temp dir.
+HS_HAVE_XATTR=0
+if have setfattr && have getfattr && : >"$HS_TMP/.xattr-probe" &&
+    setfattr -n user.probe -v 1 "$HS_TMP/.xattr-probe" 2>/dev/null; then
+    HS_HAVE_XATTR=1
+fi
+rm -f "$HS_TMP/.xattr-probe"
+
+# HS_HAVE_DEV: 1 when mktree_basic could make a device node.
+HS_HAVE_DEV=0
+
+# mktree_basic DIR: a varied tree (see the comments). The names of some
+# entries are fixed so tests can refer to them: file.txt, sub/deep/data.bin,
+# big.bin, hl/one, sub/hl-two, hl-three (one inode), link-rel, dangling,
+# fifo, sparse.img, mode-0444, dir-setgid/, empty-dir/.
+mktree_basic() {
+    local d=$1
+    mkdir -p "$d"
+    (
+        cd "$d"
+        mkdir -p -- sub/deep/deeper empty-dir hl dir-setgid 'dir with space' -dashdir
+        # regular files of various sizes
+        : >empty-file
+        printf 'hello, world\n' >file.txt
+        printf 'x' >one-byte
+        random_file sub/4k.bin 4096
+        random_file sub/deep/data.bin 100000
+        random_file sub/deep/deeper/odd.bin 65537
+        random_file big.bin 1048576
+        # names
+        printf 'space\n' >'name with space'
+        printf 'newline\n' >$'new\nline'
+        printf 'tab\n' >$'tab\tname'
+        printf 'backslash\n' >'back\slash'
+        printf 'utf8\n' >'ünïcödé_日本語_ë'
+        printf 'bad utf8\n' >$'bad\xff\xfe-name'
+        printf 'dash\n' >./-leading-dash
+        printf 'in dash dir\n' >-dashdir/-x
+        printf 'spaced\n' >'dir with space/f i l e'
+        # symlinks: relative, dangling, absolute, to a directory
+        ln -s sub/deep/data.bin link-rel
+        ln -s does/not/exist dangling
+        ln -s /etc/hostname link-abs
+        ln -s sub link-dir
+        ln -s ../file.txt sub/link-up
+        # a fifo
+        mkfifo fifo
+        # hard links: one inode, three names in three directories
+        printf 'hard linked\n' >hl/one
+        ln hl/one sub/hl-two
+        ln hl/one hl-three
+        # a second group of two in one directory
+        random_file hl/pair-a 3000
+        ln hl/pair-a hl/pair-b
+        # modes
+        printf '0600\n' >mode-0600 && chmod 0600 mode-0600
+        printf '#!/bin/sh\n' >mode-0755 && chmod 0755 mode-0755
+        printf '0444\n' >mode-0444 && chmod 0444 mode-0444
+        printf '0000\n' >mode-0000 && chmod 0000 mode-0000
+        printf 'suid\n' >mode-4755
+        chmod 2755 dir-setgid
+        printf 'in setgid\n' >dir-setgid/f
+        chmod 0700 sub/deep/deeper
+        # sparse: 64 MiB with a few bytes in the middle and at the end
+        truncate -s 64M sparse.img
+        printf 'middle' | dd of=sparse.img bs=1 seek=$((32 * 1024 * 1024)) conv=notrunc status=none
+        printf 'end' | dd of=sparse.img bs=1 seek=$((64 * 1024 * 1024 - 3)) conv=notrunc status=none
+        # xattrs
+        if [ "$HS_HAVE_XATTR" = 1 ]; then
+            setfattr -n user.test -v 'some value' file.txt
+            setfattr -n user.bin -v 0x00ff10 sub/4k.bin
+            setfattr -n user.dir -v 'on a dir' sub
+        fi
+        # owners and a device node (root only)
+        if is_root; then
+            chown 1234:5678 file.txt
+            chown 4321:4321 sub/deep
+            chown -h 2345:6789 link-rel
+            chown 0:1111 mode-4755
+            if mknod chardev c 1 3 2>/dev/null; then
+                chown 7:8 chardev
+            fi
+        fi
+        chmod 4755 mode-4755 # after chown, which clears it
+        # times: files first, then directories bottom-up (children change them)
+        find . ! -type d -exec touch -h -d '2021-03-04 05:06:07.123456789' {} +
+        set_mtime '2019-12-31 23:59:59.999999999' big.bin
+        set_mtime '2001-02-03 04:05:06.000000001' link-rel
+        set_mtime '1999-01-01 00:00:00' hl/one
+        find . -depth -type d -exec touch -d '2022-05-06 07:08:09.987654321' {} +
+        set_mtime '2020-01-01 12:00:00.5' sub/deep
+    )
+    [ -e "$d/chardev" ] && HS_HAVE_DEV=1
+    return 0
+}
+
+# nondirs DIR: the non-directories under DIR, NUL-terminated, relative ("./x").
+nondirs() {
+    (cd "$1" && find . ! -type d -print0)
+}
+
+# assert_all_linked OLD NEW: every non-directory of NEW is the same inode as
+# the same path in OLD.
+assert_all_linked() {
+    local old=$1 new=$2 p n=0 bad=0
+    while IFS= read -r -d '' p; do
+        n=$((n + 1))
+        if [ ! -e "$old/$p" ] && [ ! -L "$old/$p" ]; then
+            echo "  missing in $old: $(printf '%q' "$p")" >&2
+            bad=$((bad + 1))
+        elif [ "$(stat -c %i -- "$old/$p")" != "$(stat -c %i -- "$new/$p")" ]; then
+            echo "  not linked: $(printf '%q' "$p")" >&2
+            bad=$((bad + 1))
+        fi
+    done < <(nondirs "$new")
+    [ "$n" -gt 0 ] || fail "assert_all_linked: no files in $new"
+    [ "$bad" = 0 ] || fail "$bad of $n non-directories in $new are not linked to $old"
+}
+
+# is_sparse FILE: allocated size well below the apparent size.
+is_sparse() {
+    local blocks size
+    blocks=$(stat -c %b -- "$1")
+    size=$(stat -c %s -- "$1")
+    [ $((blocks * 512)) -lt $((size / 4)) ]
+}

@@ -1,0 +1,29 @@
+#!/bin/bash
+# tests/run.sh: the whole test suite, as CI runs it. Installs what is needed
+# (tests/deps.sh), checks formatting, builds with -Werror and runs every test,
+# then builds again with AddressSanitizer + UBSan and runs every test again.
+#   --no-sanitize   skip the sanitizer build
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sanitize=1
+[ "${1:-}" = --no-sanitize ] && sanitize=0
+jobs=$(nproc)
+
+./tests/deps.sh
+
+echo "== clang-format" >&2
+clang-format --dry-run --Werror lib/*.[ch] cmd/*.[ch] tests/unit/*.[ch]
+
+echo "== build (-Werror) and test" >&2
+cmake -S . -B build -DHS_WERROR=ON >/dev/null
+cmake --build build -j"$jobs"
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+if [ $sanitize = 1 ]; then
+	echo "== build with ASan+UBSan and test" >&2
+	cmake -S . -B build-asan -DHS_WERROR=ON -DHS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	cmake --build build-asan -j"$jobs"
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest --test-dir build-asan --output-on-failure -j"$jobs"
+fi
+echo "== all tests passed" >&2

@@ -1,0 +1,278 @@
+/* Manifest: round trips, walk order, damage detection. */
+#include "manifest.h"
+#include "testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct hs_mentry sample(const char *path, unsigned i)
+{
+    struct hs_mentry m = {0};
+    m.path = path;
+    m.path_len = strlen(path);
+    m.type = HS_FT_REG;
+    m.mode = 0644;
+    m.uid = 1000 + i;
+    m.gid = 100;
+    m.size = 12345ull * i;
+    m.mtime_sec = 1700000000 + (int64_t)i;
+    m.mtime_nsec = 123456789;
+    m.ctime_sec = -5 - (int64_t)i; /* negative times must survive */
+    m.ctime_nsec = 999999999;
+    m.ino = 0xfffffffffffull + i;
+    m.sino = 42 + i;
+    m.flags = HS_ME_HASH;
+    for (int k = 0; k < 16; k++)
+        m.hash[k] = (uint8_t)(i * 16 + (unsigned)k);
+    return m;
+}
+
+static void write_manifest(const char *name, const struct hs_mentry *m, size_t n)
+{
+    struct hs_manifest_writer *w;
+    struct hs_err e = {0};
+    ck_assert_int_eq(hs_manifest_writer_open(&w, tu_tmpfd, name, &e), 0);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(hs_manifest_put(w, &m[i], &e) == 0, "put %s: %s", m[i].path, e.msg);
+    ck_assert_int_eq(hs_manifest_writer_finish(w, true, &e), 0);
+    hs_manifest_writer_free(w);
+}
+
+static void assert_same(const struct hs_mentry *a, const struct hs_mentry *b)
+{
+    ck_assert_uint_eq(a->path_len, b->path_len);
+    ck_assert(memcmp(a->path, b->path, a->path_len) == 0);
+    ck_assert_uint_eq(a->type, b->type);
+    ck_assert_uint_eq(a->mode, b->mode);
+    ck_assert_uint_eq(a->uid, b->uid);
+    ck_assert_uint_eq(a->gid, b->gid);
+    ck_assert_uint_eq(a->size, b->size);
+    ck_assert_int_eq(a->mtime_sec, b->mtime_sec);
+    ck_assert_uint_eq(a->mtime_nsec, b->mtime_nsec);
+    ck_assert_int_eq(a->ctime_sec, b->ctime_sec);
+    ck_assert_uint_eq(a->ctime_nsec, b->ctime_nsec);
+    ck_assert_uint_eq(a->ino, b->ino);
+    ck_assert_uint_eq(a->sino, b->sino);
+    ck_assert_uint_eq(a->rdev, b->rdev);
+    ck_assert_uint_eq(a->flags, b->flags);
+    if (a->flags & HS_ME_HASH)
+        ck_assert(memcmp(a->hash, b->hash, 16) == 0);
+    if (a->flags & HS_ME_XATTR)
+        ck_assert_uint_eq(a->xattr_hash, b->xattr_hash);
+    ck_assert_uint_eq(a->target_len, b->target_len);
+    if (a->target_len)
+        ck_assert(memcmp(a->target, b->target, a->target_len) == 0);
+}
+
+START_TEST(path_order)
+{
+    ck_assert_int_lt(hs_path_cmp("", 0, "a", 1), 0);
+    ck_assert_int_lt(hs_path_cmp("a", 1, "a/b", 3), 0);
+    /* a directory's contents come before its next sibling, even "a-c" < "a/" bytewise */
+    ck_assert_int_lt(hs_path_cmp("a/b", 3, "a-c", 3), 0);
+    ck_assert_int_lt(hs_path_cmp("a/zzz", 5, "a b", 3), 0);
+    ck_assert_int_lt(hs_path_cmp("a", 1, "ab", 2), 0);
+    ck_assert_int_gt(hs_path_cmp("\xff", 1, "a", 1), 0);
+    ck_assert_int_eq(hs_path_cmp("x/y", 3, "x/y", 3), 0);
+}
+END_TEST
+
+START_TEST(round_trip_all_types)
+{
+    const char *paths[] = {"", "a", "a/b\nc", "a/link", "a/\xff\xfe", "b", "b/fifo", "c", "d"};
+    struct hs_mentry m[9];
+    for (unsigned i = 0; i < 9; i++)
+        m[i] = sample(paths[i], i);
+    m[0].type = HS_FT_DIR, m[0].flags = 0, m[0].size = 0;
+    m[1].type = HS_FT_DIR, m[1].flags = 0, m[1].size = 0;
+    m[3].type = HS_FT_LNK, m[3].flags = 0, m[3].target = "../x\ny", m[3].target_len = 6;
+    m[4].flags |= HS_ME_XATTR, m[4].xattr_hash = 0xdeadbeefcafef00dull;
+    m[6].type = HS_FT_FIFO, m[6].flags = 0;
+    m[7].type = HS_FT_CHR, m[7].flags = 0, m[7].rdev = 0x103;
+    m[8].type = HS_FT_SOCK, m[8].flags = 0;
+    write_manifest("m", m, 9);
+
+    struct hs_manifest_reader *r;
+    struct hs_err e = {0};
+    const struct hs_mentry *got;
+    ck_assert_int_eq(hs_manifest_reader_open(&r, tu_tmpfd, "m", &e), 0);
+    for (unsigned i = 0; i < 9; i++) {
+        ck_assert_int_eq(hs_manifest_next(r, &got, &e), 1);
+        assert_same(got, &m[i]);
+    }
+    ck_assert_int_eq(hs_manifest_next(r, &got, &e), 0);
+    hs_manifest_reader_free(r);
+}
+END_TEST
+
+/* Many records over many blocks, looked up in step as the backup does. */
+START_TEST(seek_in_step)
+{
+    enum { N = 20000 };
+    char(*names)[32] = malloc(N * sizeof *names);
+    struct hs_mentry *m = malloc(N * sizeof *m);
+    for (unsigned i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "d%03u/file-%06u", i / 100, i);
+        m[i] = sample(names[i], i);
+    }
+    write_manifest("big", m, N);
+    struct stat st = tu_lstat("big");
+    ck_assert_int_gt(st.st_size, 2 * HS_MANIFEST_BLOCK); /* several blocks */
+    ck_assert_int_lt(st.st_size, N * 80);                /* prefix compression works */
+
+    struct hs_manifest_reader *r;
+    struct hs_err e = {0};
+    const struct hs_mentry *got;
+    ck_assert_int_eq(hs_manifest_reader_open(&r, tu_tmpfd, "big", &e), 0);
+    for (unsigned i = 0; i < N; i += 7) {
+        char miss[40];
+        snprintf(miss, sizeof miss, "d%03u/file-%06u-gone", i / 100, i);
+        ck_assert_int_eq(hs_manifest_seek(r, names[i], strlen(names[i]), &got, &e), 1);
+        assert_same(got, &m[i]);
+        ck_assert_int_eq(hs_manifest_seek(r, miss, strlen(miss), &got, &e), 0);
+    }
+    ck_assert_int_eq(hs_manifest_seek(r, "zzz", 3, &got, &e), 0);
+    hs_manifest_reader_free(r);
+    free(names);
+    free(m);
+}
+END_TEST
+
+START_TEST(out_of_order_rejected)
+{
+    struct hs_manifest_writer *w;
+    struct hs_err e = {0};
+    struct hs_mentry a = sample("b", 1), b = sample("a", 2);
+    ck_assert_int_eq(hs_manifest_writer_open(&w, tu_tmpfd, "m", &e), 0);
+    ck_assert_int_eq(hs_manifest_put(w, &a, &e), 0);
+    ck_assert_int_eq(hs_manifest_put(w, &b, &e), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(e.msg, "out of order"));
+    hs_manifest_writer_free(w);
+    hs_err_clear(&e);
+}
+END_TEST
+
+static void make_two_blocks(void)
+{
+    enum { N = 4000 };
+    static char names[N][24];
+    struct hs_mentry *m = malloc(N * sizeof *m);
+    for (unsigned i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "f%06u", i);
+        m[i] = sample(names[i], i);
+    }
+    write_manifest("m", m, N);
+    free(m);
+}
+
+/* Reads everything; returns the last status and the records seen. */
+static int read_all(const char *name, unsigned *count)
+{
+    struct hs_manifest_reader *r;
+    struct hs_err e = {0};
+    const struct hs_mentry *got;
+    int k = hs_manifest_reader_open(&r, tu_tmpfd, name, &e);
+    *count = 0;
+    if (k < 0) {
+        hs_err_clear(&e);
+        return k;
+    }
+    while ((k = hs_manifest_next(r, &got, &e)) == 1)
+        (*count)++;
+    hs_manifest_reader_free(r);
+    hs_err_clear(&e);
+    return k;
+}
+
+START_TEST(flipped_byte_detected)
+{
+    make_two_blocks();
+    struct stat st = tu_lstat("m");
+    unsigned good;
+    ck_assert_int_eq(read_all("m", &good), 0);
+    ck_assert_uint_eq(good, 4000);
+    /* every single-byte change anywhere after the header is caught */
+    int fd = open(tu_path("m"), O_RDWR);
+    for (off_t off = 16; off < st.st_size; off += 997) {
+        unsigned char c;
+        ck_assert_int_eq(pread(fd, &c, 1, off), 1);
+        c ^= 0x40;
+        ck_assert_int_eq(pwrite(fd, &c, 1, off), 1);
+        unsigned n;
+        ck_assert_msg(read_all("m", &n) == -EBADMSG, "flip at %lld not detected", (long long)off);
+        ck_assert_uint_lt(n, 4000);
+        c ^= 0x40;
+        ck_assert_int_eq(pwrite(fd, &c, 1, off), 1);
+    }
+    close(fd);
+}
+END_TEST
+
+START_TEST(truncation_detected)
+{
+    make_two_blocks();
+    struct stat st = tu_lstat("m");
+    off_t cuts[] = {st.st_size - 1, st.st_size - 16, st.st_size / 2, 17, 16};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        ck_assert_int_eq(truncate(tu_path("m"), cuts[i]), 0);
+        unsigned n;
+        ck_assert_int_eq(read_all("m", &n), -EBADMSG);
+    }
+    ck_assert_int_eq(truncate(tu_path("m"), 3), 0);
+    unsigned n;
+    ck_assert_int_eq(read_all("m", &n), -EBADMSG);
+    ck_assert_int_eq(read_all("missing", &n), -ENOENT);
+}
+END_TEST
+
+/* Records from blocks before the damage are still returned, in order. */
+START_TEST(damage_keeps_earlier_blocks)
+{
+    make_two_blocks();
+    struct stat st = tu_lstat("m");
+    int fd = open(tu_path("m"), O_RDWR);
+    unsigned char c = 0;
+    ck_assert_int_eq(pwrite(fd, &c, 1, st.st_size - 100), 1);
+    close(fd);
+    unsigned n;
+    ck_assert_int_eq(read_all("m", &n), -EBADMSG);
+    ck_assert_uint_gt(n, 1000);
+}
+END_TEST
+
+START_TEST(garbage_never_crashes)
+{
+    unsigned seed = 12345;
+    for (int round = 0; round < 300; round++) {
+        size_t len = (size_t)(rand_r(&seed) % 4096);
+        unsigned char *buf = malloc(len + 32);
+        memcpy(buf, "HSNAPMF\1\0\0\0\0\0\0\0\0", 16);
+        for (size_t i = 16; i < len + 32; i++)
+            buf[i] = (unsigned char)rand_r(&seed);
+        tu_write("g", buf, len + 32);
+        unsigned n;
+        ck_assert_int_lt(read_all("g", &n), 0);
+        free(buf);
+    }
+}
+END_TEST
+
+Suite *manifest_suite(void)
+{
+    Suite *s = suite_create("manifest");
+    TCase *tc = tu_tcase("manifest");
+    tcase_add_test(tc, path_order);
+    tcase_add_test(tc, round_trip_all_types);
+    tcase_add_test(tc, seek_in_step);
+    tcase_add_test(tc, out_of_order_rejected);
+    tcase_add_test(tc, flipped_byte_detected);
+    tcase_add_test(tc, truncation_detected);
+    tcase_add_test(tc, damage_keeps_earlier_blocks);
+    tcase_add_test(tc, garbage_never_crashes);
+    suite_add_tcase(s, tc);
+    return s;
+}
