@@ -147,7 +147,8 @@ static void print_stats(const struct hs_backup_result *res)
     printf("excluded:       %" PRIu64 "\n", s->excluded);
     printf("total size:     %s\n", cli_bytes(b3, sizeof b3, s->bytes_total));
     printf("warnings:       %" PRIu64 "\n", s->warnings);
-    printf("time:           %.2f s\n", s->seconds);
+    printf("time:           %.2f s (%.2f s of it making the snapshot durable)\n", s->seconds,
+           s->sync_seconds);
 }
 
 static void print_summary(const struct hs_backup_result *res, bool dry_run)
@@ -262,6 +263,8 @@ int cmd_backup(int argc, char **argv)
     };
     if (a.flags & HS_BACKUP_DRY_RUN)
         a.out.verbose = true;
+    if ((a.flags & HS_BACKUP_DEDUP) && !a.out.quiet)
+        cli_error("--dedup is not implemented in this version: files are linked by path only");
     struct hs_backup_result res;
     enum hs_status st = hs_backup(&o, &res, &err);
     cli_progress_done(&a.out);

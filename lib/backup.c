@@ -71,7 +71,8 @@ struct engine {
     struct hs_manifest_reader *mr; /* previous manifest; NULL: compare files */
     bool have_prev;
     struct hs_manifest_writer *mw;
-    struct hs_linktab *links;
+    struct hs_linktab *links;   /* source hard-link groups */
+    struct hs_linktab *claims;  /* multi-name snapshot inodes linked this run */
     struct hs_exclude *exclude; /* global patterns */
     struct hs_copier copier;
     struct hs_xattrs xa;
@@ -124,19 +125,21 @@ static int warn(struct engine *g, int errnum, const char *what, const char *path
     return 0;
 }
 
+static double elapsed(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
 static void progress(struct engine *g)
 {
     if (!g->o->on_event || (g->st->entries & 255) != 0)
         return;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    double dt = (double)(now.tv_sec - g->last_progress.tv_sec) +
-                (double)(now.tv_nsec - g->last_progress.tv_nsec) / 1e9;
-    if (dt < 0.2)
+    if (elapsed(&g->last_progress, &now) < 0.2)
         return;
     g->last_progress = now;
-    g->st->seconds =
-        (double)(now.tv_sec - g->t0.tv_sec) + (double)(now.tv_nsec - g->t0.tv_nsec) / 1e9;
+    g->st->seconds = elapsed(&g->t0, &now);
     emit(g, HS_EV_PROGRESS, NULL, NULL);
 }
 
@@ -324,12 +327,13 @@ static int copy_file(struct engine *g, const struct hs_walk_item *it, struct sta
     if (g->dry_run) {
         close(sfd);
         g->st->copied++;
+        g->st->bytes_copied += (uint64_t)st->st_size;
         if (g->o->verbose_events)
             emit(g, HS_EV_COPY, it->path, NULL);
         return DONE;
     }
     int dfd =
-        openat(new_top(g), it->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        openat(new_top(g), it->name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (dfd < 0) {
         int r = fail_new(g, errno, "cannot create", it->path);
         close(sfd);
@@ -404,18 +408,41 @@ static int xattr_hash_of(struct engine *g, struct hs_xobj o, uint64_t *h)
     return r;
 }
 
-/* Links the previous snapshot's file; 0, or -errno when a copy must do. */
-static int link_prev(struct engine *g, const struct hs_walk_item *it)
+/* A snapshot inode that had several names when it was made (a source
+ * hard-link group) may be linked again for one source inode per run only:
+ * otherwise two names that are separate files in the source now would become
+ * one file in the snapshot. Returns 0 (ours to link), 1 (another source file
+ * has it: copy), or <0. */
+static int claim_inode(struct engine *g, uint64_t sino, const struct stat *src)
 {
-    if (g->dry_run)
-        return 0;
-    if (linkat(prev_top(g), it->name, new_top(g), it->name, 0) == 0)
+    struct hs_link *l = hs_linktab_find(g->claims, 0, sino);
+    if (l) {
+        const struct stat *owner = l->data;
+        return hs_stat_same_file(owner, src) ? 0 : 1;
+    }
+    struct stat *owner = malloc(sizeof *owner);
+    if (!owner)
+        return hs_err_setf(g->err, ENOMEM, "link table");
+    *owner = *src;
+    int r = hs_linktab_add(g->claims, 0, sino, UINT64_MAX, "", 0, owner, NULL);
+    return r < 0 ? hs_err_setf(g->err, -r, "link table") : 0;
+}
+
+/* Links the previous snapshot's entry sino: 0 linked, 1 a copy must do, <0. */
+static int link_prev(struct engine *g, const struct hs_walk_item *it, uint64_t sino, bool multi)
+{
+    if (multi) {
+        int r = claim_inode(g, sino, &it->st);
+        if (r != 0)
+            return r;
+    }
+    if (g->dry_run || linkat(prev_top(g), it->name, new_top(g), it->name, 0) == 0)
         return 0;
     int err = errno;
     if (!link_fallback_errno(err))
         return fail_new(g, err, "cannot link", it->path);
     g->st->link_fallbacks++;
-    return -err;
+    return 1;
 }
 
 static void count_linked(struct engine *g, const struct hs_walk_item *it)
@@ -445,7 +472,8 @@ static bool source_matches(struct engine *g, const struct hs_walk_item *it, cons
            !changed_while_read(&st, &it->st);
 }
 
-/* A manifest record says what the previous snapshot holds at this path. */
+/* A manifest record says what the previous snapshot holds at this path:
+ * 0 linked, 1 a copy must do, <0 fatal. */
 static int reg_against_manifest(struct engine *g, const struct hs_walk_item *it,
                                 const struct hs_mentry *m)
 {
@@ -455,21 +483,22 @@ static int reg_against_manifest(struct engine *g, const struct hs_walk_item *it,
         v = HS_VERDICT_COPY;
     if (v == HS_VERDICT_COPY)
         return 1;
-    int r = link_prev(g, it);
-    if (r < 0)
-        return r == -EMLINK || r == -EXDEV || r == -EPERM || r == -ENOENT ? 1 : r;
+    int r = link_prev(g, it, m->sino, m->nlink > 1);
+    if (r != 0)
+        return r;
     rec_from_prev(g, m);
     count_linked(g, it);
     return 0;
 }
 
 /* No manifest: compare with the previous snapshot's file itself, and hash
- * what is linked so the new manifest is complete. */
-static int reg_against_file(struct engine *g, const struct hs_walk_item *it)
+ * what is linked so the new manifest is complete. *prev_ino: the file seen. */
+static int reg_against_file(struct engine *g, const struct hs_walk_item *it, uint64_t *prev_ino)
 {
     struct stat pst;
     if (prev_top(g) < 0 || fstatat(prev_top(g), it->name, &pst, AT_SYMLINK_NOFOLLOW) < 0)
         return 1;
+    *prev_ino = pst.st_ino;
     enum hs_verdict v = hs_change_against_file(&it->st, &pst, g->checksum);
     if (v == HS_VERDICT_COPY)
         return 1;
@@ -489,9 +518,10 @@ static int reg_against_file(struct engine *g, const struct hs_walk_item *it)
         return 1;
     if (v == HS_VERDICT_VERIFY && !source_matches(g, it, ph, sxh != 0, sxh))
         return 1;
-    int r = link_prev(g, it);
-    if (r < 0)
-        return r == -EMLINK || r == -EXDEV || r == -EPERM || r == -ENOENT ? 1 : r;
+    /* the link count of a file in an older store counts every snapshot */
+    int r = link_prev(g, it, pst.st_ino, pst.st_nlink > 1);
+    if (r != 0)
+        return r;
     g->rec.sino = pst.st_ino;
     g->rec.flags = HS_ME_HASH | (sxh ? HS_ME_XATTR : 0);
     memcpy(g->rec.hash, ph, 16);
@@ -500,21 +530,31 @@ static int reg_against_file(struct engine *g, const struct hs_walk_item *it)
     return 0;
 }
 
-/* The interrupted run's tree may already hold a finished copy: its mtime was
- * set last, so equal size, mtime and mode mean the copy completed, and a
- * source ctime not after the copy's means the source did not change since. */
-static int reg_from_resume(struct engine *g, const struct hs_walk_item *it)
+/* Whether the interrupted run's file rst is a finished copy of this source
+ * file: its mtime was set last, so equal size, mtime and mode mean the copy
+ * completed, and a source ctime not after the copy's means the source did
+ * not change since. An inode of the previous snapshot (linked there by the
+ * interrupted run) is not a copy: a single-name source file only takes a
+ * single-name file, and never the previous snapshot's inode for its path. */
+static bool is_finished_copy(const struct engine *g, const struct stat *s, const struct stat *rst,
+                             uint64_t prev_ino)
+{
+    return S_ISREG(rst->st_mode) && rst->st_size == s->st_size && rst->st_mode == s->st_mode &&
+           rst->st_mtim.tv_sec == s->st_mtim.tv_sec && rst->st_mtim.tv_nsec == s->st_mtim.tv_nsec &&
+           (!g->root || (rst->st_uid == s->st_uid && rst->st_gid == s->st_gid)) &&
+           (s->st_ctim.tv_sec < rst->st_ctim.tv_sec ||
+            (s->st_ctim.tv_sec == rst->st_ctim.tv_sec &&
+             s->st_ctim.tv_nsec <= rst->st_ctim.tv_nsec)) &&
+           (s->st_nlink > 1 || rst->st_nlink == 1) && rst->st_ino != prev_ino;
+}
+
+/* The interrupted run's tree may already hold a finished copy: 0 linked, 1 no. */
+static int reg_from_resume(struct engine *g, const struct hs_walk_item *it, uint64_t prev_ino)
 {
     struct stat rst;
     int rfd = resume_top(g);
-    if (rfd < 0 || g->dry_run || fstatat(rfd, it->name, &rst, AT_SYMLINK_NOFOLLOW) < 0)
-        return 1;
-    const struct stat *s = &it->st;
-    if (!S_ISREG(rst.st_mode) || rst.st_size != s->st_size || rst.st_mode != s->st_mode ||
-        rst.st_mtim.tv_sec != s->st_mtim.tv_sec || rst.st_mtim.tv_nsec != s->st_mtim.tv_nsec ||
-        (g->root && (rst.st_uid != s->st_uid || rst.st_gid != s->st_gid)) ||
-        s->st_ctim.tv_sec > rst.st_ctim.tv_sec ||
-        (s->st_ctim.tv_sec == rst.st_ctim.tv_sec && s->st_ctim.tv_nsec > rst.st_ctim.tv_nsec))
+    if (rfd < 0 || g->dry_run || fstatat(rfd, it->name, &rst, AT_SYMLINK_NOFOLLOW) < 0 ||
+        !is_finished_copy(g, &it->st, &rst, prev_ino))
         return 1;
     uint8_t h[16];
     struct stat hst;
@@ -529,6 +569,11 @@ static int reg_from_resume(struct engine *g, const struct hs_walk_item *it)
     }
     if (rxh != sxh)
         return 1;
+    if (rst.st_nlink > 1) {
+        int r = claim_inode(g, rst.st_ino, &it->st);
+        if (r != 0)
+            return r;
+    }
     if (linkat(rfd, it->name, new_top(g), it->name, 0) < 0)
         return link_fallback_errno(errno) ? 1 : fail_new(g, errno, "cannot link", it->path);
     g->rec.sino = rst.st_ino;
@@ -561,22 +606,24 @@ static int manifest_lookup(struct engine *g, const struct hs_walk_item *it,
     return r;
 }
 
-/* Later names of a multi-link source file join the leader's inode. */
-static int reg_follower(struct engine *g, const struct hs_walk_item *it, struct hs_link *l)
+/* Later names of a multi-link source file join the leader's inode: 0 joined,
+ * 1 the file changed between its names (a group of its own), 2 the leader's
+ * inode is full (EMLINK...): the group goes on from a fresh copy, <0 fatal. */
+static int join_group(struct engine *g, const struct hs_walk_item *it, struct hs_link *l)
 {
     const struct leader *ld = l->data;
     const struct stat *s = &it->st;
     if (ld->size != s->st_size || ld->mtime.tv_sec != s->st_mtim.tv_sec ||
         ld->mtime.tv_nsec != s->st_mtim.tv_nsec || ld->ctime.tv_sec != s->st_ctim.tv_sec ||
         ld->ctime.tv_nsec != s->st_ctim.tv_nsec)
-        return 1; /* changed between its names: a leader of its own */
+        return 1;
     if (!g->dry_run) {
         int r = hs_link_beneath(g->newrootfd, l->path, l->path_len, new_top(g), it->name);
         if (r < 0) {
             if (!link_fallback_errno(-r))
                 return fail_new(g, -r, "cannot link", it->path);
             g->st->link_fallbacks++;
-            return 2; /* the group goes on from a fresh copy of this name */
+            return 2;
         }
     }
     g->rec.sino = ld->sino;
@@ -614,51 +661,29 @@ static int remember_leader(struct engine *g, const struct hs_walk_item *it, stru
     return r < 0 ? hs_err_setf(g->err, -r, "link table") : 0;
 }
 
-static int handle_reg(struct engine *g, const struct hs_walk_item *it)
+/* A regular file that is not joining a group: linked from the previous
+ * snapshot, taken from the interrupted run, or copied. 0, SKIPPED or <0. */
+static int reg_leader(struct engine *g, const struct hs_walk_item *it, struct stat *st, bool fresh)
 {
-    struct stat st = it->st;
-    struct hs_link *l = NULL;
-    int r = 1;
-    rec_start(g, it->path, it->path_len, &st);
-    g->st->files++;
-    g->st->bytes_total += (uint64_t)st.st_size;
-    g->xa.count = 0;
-    if (st.st_nlink > 1 && (l = hs_linktab_find(g->links, st.st_dev, st.st_ino)) != NULL) {
-        r = reg_follower(g, it, l);
-        if (r < 0)
+    uint64_t prev_ino = 0;
+    int r;
+    if (!fresh && g->have_prev) {
+        const struct hs_mentry *m;
+        if ((r = manifest_lookup(g, it, &m)) < 0)
             return r;
-        if (r == 0)
-            return rec_put(g);
-        if (r == 1)
-            l = NULL;
+        if (m) {
+            prev_ino = m->sino;
+            r = reg_against_manifest(g, it, m);
+        } else {
+            r = g->mr ? 1 : reg_against_file(g, it, &prev_ino);
+        }
+        if (r <= 0)
+            return r;
     }
-    const struct hs_mentry *m = NULL;
-    if (r != 2 && g->have_prev) {
-        r = manifest_lookup(g, it, &m);
-        if (r < 0)
-            return r;
-        r = m ? reg_against_manifest(g, it, m) : g->mr ? 1 : reg_against_file(g, it);
-        if (r < 0)
-            return r;
-    } else {
-        r = 1;
-    }
-    if (r == 1)
-        r = reg_from_resume(g, it);
-    if (r < 0)
+    if (!fresh && (r = reg_from_resume(g, it, prev_ino)) <= 0)
         return r;
-    if (r == 1) {
-        rec_start(g, it->path, it->path_len, &st);
-        r = copy_file(g, it, &st);
-        if (r != DONE)
-            return r;
-    }
-    if (st.st_nlink > 1 && (r = remember_leader(g, it, l)) < 0)
-        return r;
-    return rec_put(g);
+    return copy_file(g, it, st);
 }
-
-/* ---- symlinks and special files -------------------------------------- */
 
 static int read_target(struct engine *g, const struct hs_walk_item *it)
 {
@@ -728,44 +753,94 @@ static bool other_matches_file(struct engine *g, const struct hs_walk_item *it, 
     return true;
 }
 
-static int handle_other(struct engine *g, const struct hs_walk_item *it)
+/* A symlink or special file that is not joining a group. 0 or <0. */
+static int other_leader(struct engine *g, const struct hs_walk_item *it, bool fresh)
 {
-    const struct stat *st = &it->st;
-    if (S_ISLNK(st->st_mode)) {
-        int r = read_target(g, it);
-        if (r != DONE)
-            return r < 0 ? r : 0;
-        g->st->symlinks++;
-    } else {
-        if ((S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) && !g->root) {
-            warn(g, EPERM, "device node skipped (needs root)", it->path);
-            return 0;
-        }
-        g->st->specials++;
-    }
-    rec_start(g, it->path, it->path_len, st);
-    if (S_ISLNK(st->st_mode)) {
-        g->rec.target = g->target.data;
-        g->rec.target_len = g->target.len;
-    }
     const struct hs_mentry *m = NULL;
     struct stat pst;
-    int r = g->have_prev ? manifest_lookup(g, it, &m) : 0;
+    uint64_t sino = 0;
+    bool same = false, multi = false;
+    if (!fresh && g->have_prev) {
+        int r = manifest_lookup(g, it, &m);
+        if (r < 0)
+            return r;
+        if (m) {
+            same = hs_change_other(&it->st, g->target.data, g->target.len, m) == HS_VERDICT_LINK;
+            sino = m->sino;
+            multi = m->nlink > 1;
+        } else if (!g->mr && other_matches_file(g, it, &pst)) {
+            same = true;
+            sino = pst.st_ino;
+            multi = pst.st_nlink > 1;
+        }
+    }
+    int r = same ? link_prev(g, it, sino, multi) : 1;
     if (r < 0)
         return r;
-    bool same = m ? hs_change_other(st, g->target.data, g->target.len, m) == HS_VERDICT_LINK
-                  : (!g->mr && g->have_prev && other_matches_file(g, it, &pst));
-    if (same && link_prev(g, it) == 0) {
+    if (r == 0) {
         if (m)
             rec_from_prev(g, m);
         else
-            g->rec.sino = pst.st_ino;
+            g->rec.sino = sino;
         count_linked(g, it);
-        return rec_put(g);
+        return 0;
     }
-    if (g->err->msg)
-        return -g->err->code; /* link_prev failed for good */
-    if (!g->dry_run && (r = create_other(g, it)) < 0)
+    if (g->dry_run) {
+        g->st->created++;
+        return 0;
+    }
+    return create_other(g, it);
+}
+
+/* Counts a non-directory; SKIPPED for what cannot be kept. */
+static int count_nondir(struct engine *g, const struct hs_walk_item *it)
+{
+    const struct stat *st = &it->st;
+    if (S_ISREG(st->st_mode)) {
+        g->st->files++;
+        g->st->bytes_total += (uint64_t)st->st_size;
+    } else if (S_ISLNK(st->st_mode)) {
+        int r = read_target(g, it);
+        if (r != DONE)
+            return r;
+        g->st->symlinks++;
+    } else if ((S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) && !g->root) {
+        warn(g, EPERM, "device node skipped (needs root)", it->path);
+        return SKIPPED;
+    } else {
+        g->st->specials++;
+    }
+    return DONE;
+}
+
+static int handle_nondir(struct engine *g, const struct hs_walk_item *it)
+{
+    struct stat st = it->st;
+    int r = count_nondir(g, it);
+    if (r != DONE)
+        return r < 0 ? r : 0;
+    rec_start(g, it->path, it->path_len, &st);
+    if (S_ISLNK(st.st_mode)) {
+        g->rec.target = g->target.data;
+        g->rec.target_len = g->target.len;
+    }
+    g->xa.count = 0;
+    struct hs_link *l = NULL;
+    bool fresh = false;
+    if (st.st_nlink > 1 && (l = hs_linktab_find(g->links, st.st_dev, st.st_ino)) != NULL) {
+        r = join_group(g, it, l);
+        if (r < 0)
+            return r;
+        if (r == 0)
+            return rec_put(g);
+        fresh = r == 2;
+        if (!fresh)
+            l = NULL;
+    }
+    r = S_ISREG(st.st_mode) ? reg_leader(g, it, &st, fresh) : other_leader(g, it, fresh);
+    if (r != DONE)
+        return r < 0 ? r : 0;
+    if (st.st_nlink > 1 && (r = remember_leader(g, it, l)) < 0)
         return r;
     return rec_put(g);
 }
@@ -900,9 +975,7 @@ static int handle_entry(struct engine *g, struct hs_walk *w, const struct hs_wal
     progress(g);
     if (is_dir)
         return dir_entry(g, w, it);
-    if (S_ISREG(it->st.st_mode))
-        return handle_reg(g, it);
-    return handle_other(g, it);
+    return handle_nondir(g, it);
 }
 
 /* ---- one source -------------------------------------------------------- */
@@ -1122,11 +1195,8 @@ static int compile_excludes(struct engine *g, struct source_ctx *sc)
  * means waiting for the next second; never merging into a snapshot. */
 static int choose_name(struct engine *g)
 {
-    if (g->o->now) {
-        if (!hs_snapshot_name_valid(g->o->now))
-            return usage(g->err, EINVAL, "not a snapshot time (YYYY-MM-DDTHHMMSSZ)", g->o->now);
+    if (g->o->now)
         snprintf(g->name, sizeof g->name, "%s", g->o->now);
-    }
     for (int tries = 0; tries < 5; tries++) {
         if (!g->o->now)
             hs_snapshot_name_format(time(NULL), g->name);
@@ -1276,8 +1346,12 @@ static int finish_snapshot(struct engine *g)
     g->mw = NULL;
     close(g->newrootfd);
     g->newrootfd = -1;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     if (r == 0)
         r = hs_store_publish(&g->store, g->name, g->err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    g->st->sync_seconds = elapsed(&t0, &t1);
     if (r == 0 && g->resume) {
         struct hs_err e = {0};
         if (hs_remove_tree(g->store.partialfd, g->resume, &e) < 0)
@@ -1297,6 +1371,7 @@ static void engine_free(struct engine *g, struct source_ctx *sc, size_t n)
     hs_manifest_reader_free(g->mr);
     hs_manifest_writer_free(g->mw);
     hs_linktab_free(g->links);
+    hs_linktab_free(g->claims);
     hs_exclude_free(g->exclude);
     for (size_t i = 0; sc && i < n; i++)
         hs_exclude_free(sc[i].exclude);
@@ -1324,9 +1399,12 @@ enum hs_status hs_backup(const struct hs_backup_opts *o, struct hs_backup_result
     int r = sc ? 0 : hs_err_setf(err, ENOMEM, "backup");
     if (r == 0)
         r = check_sources(&g, sc);
+    if (r == 0 && o->now && !hs_snapshot_name_valid(o->now))
+        r = usage(err, EINVAL, "not a snapshot time (YYYY-MM-DDTHHMMSSZ)", o->now);
     if (r == 0)
         r = compile_excludes(&g, sc);
-    if (r == 0 && (!(g.links = hs_linktab_new()) || hs_copier_init(&g.copier, o->copy_method) < 0))
+    if (r == 0 && (!(g.links = hs_linktab_new()) || !(g.claims = hs_linktab_new()) ||
+                   hs_copier_init(&g.copier, o->copy_method) < 0))
         r = hs_err_setf(err, ENOMEM, "backup");
     if (r == 0)
         r = open_store(&g);
@@ -1348,8 +1426,7 @@ enum hs_status hs_backup(const struct hs_backup_opts *o, struct hs_backup_result
         snprintf(res->name, sizeof res->name, "%s", g.name);
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    res->stats.seconds =
-        (double)(t1.tv_sec - g.t0.tv_sec) + (double)(t1.tv_nsec - g.t0.tv_nsec) / 1e9;
+    res->stats.seconds = elapsed(&g.t0, &t1);
     engine_free(&g, sc, o->n_sources);
     free(sc);
     if (r < 0) {

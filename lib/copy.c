@@ -19,7 +19,9 @@ static const unsigned char zeros[64 * 1024];
 int hs_copier_init(struct hs_copier *c, enum hs_copy_method method)
 {
     memset(c, 0, sizeof *c);
-    c->method = method == HS_COPY_AUTO ? HS_COPY_READ_WRITE : method;
+    /* measured faster on ext4 (docs/benchmarks.md), and a reflink where the
+     * filesystem shares extents */
+    c->method = method == HS_COPY_AUTO ? HS_COPY_CFR_HASH : method;
     c->hash_state = XXH3_createState();
     if (!c->hash_state || posix_memalign((void **)&c->buf, 4096, COPY_BUF_SIZE) != 0) {
         hs_copier_free(c);
@@ -55,34 +57,40 @@ static void hash_zeros(XXH3_state_t *h, uint64_t n)
     }
 }
 
-/* Reads [off, off+len) through the buffer: hashes it and writes it if dst >= 0.
- * Stops early at EOF (the file shrank: the caller's re-stat notices). */
-static int pass_through_buffer(struct copy_job *j, off_t off, uint64_t len)
+static int write_all_at(struct copy_job *j, const unsigned char *p, size_t left, off_t o)
+{
+    while (left > 0) {
+        ssize_t k = pwrite(j->dst, p, left, o);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return hs_err_path(j->e, k < 0 ? errno : EIO, "cannot write copy of", j->path);
+        p += k, o += k, left -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Reads [off, off+len) of fd from through the buffer, hashes it, and writes
+ * it to j->dst at the same offset if write. Stops early at EOF (the file
+ * shrank: the caller's re-stat notices). */
+static int pass_through_buffer(struct copy_job *j, int from, off_t off, uint64_t len, bool write)
 {
     while (len > 0) {
         size_t want = len < j->c->buf_size ? (size_t)len : j->c->buf_size;
-        ssize_t n = pread(j->src, j->c->buf, want, off);
+        ssize_t n = pread(from, j->c->buf, want, off);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            j->c->src_failed = true;
+            j->c->src_failed = from == j->src;
             return hs_err_path(j->e, errno, "cannot read", j->path);
         }
         if (n == 0)
             return 0;
         XXH3_128bits_update(j->h, j->c->buf, (size_t)n);
-        if (j->dst >= 0) {
-            const unsigned char *p = j->c->buf;
-            size_t left = (size_t)n;
-            off_t o = off;
-            while (left > 0) {
-                ssize_t k = pwrite(j->dst, p, left, o);
-                if (k < 0 && errno == EINTR)
-                    continue;
-                if (k <= 0)
-                    return hs_err_path(j->e, k < 0 ? errno : EIO, "cannot write copy of", j->path);
-                p += k, o += k, left -= (size_t)k;
-            }
+        if (write) {
+            int r = write_all_at(j, j->c->buf, (size_t)n, off);
+            if (r < 0)
+                return r;
             j->written += (uint64_t)n;
         }
         off += n;
@@ -91,18 +99,9 @@ static int pass_through_buffer(struct copy_job *j, off_t off, uint64_t len)
     return 0;
 }
 
-/* Hashes [off, off+len) of the source without writing. */
-static int hash_range(struct copy_job *j, off_t off, uint64_t len)
-{
-    int dst = j->dst;
-    j->dst = -1;
-    int r = pass_through_buffer(j, off, len);
-    j->dst = dst;
-    return r;
-}
-
-/* In-kernel copy of a range (reflinks where the filesystem can), then the
- * source is hashed from the page cache. Falls back to the buffer when the
+/* In-kernel copy of a range (a reflink where the filesystem can), then the
+ * copy is hashed from the page cache: the hash names what the snapshot holds,
+ * even if the source changes in between. Falls back to the buffer when the
  * kernel cannot copy between these files. */
 static int copy_range_kernel(struct copy_job *j, off_t off, uint64_t len)
 {
@@ -122,18 +121,18 @@ static int copy_range_kernel(struct copy_job *j, off_t off, uint64_t len)
             return hs_err_path(j->e, errno, "cannot copy", j->path);
         /* hash what the kernel copied, then go on through the buffer */
         j->written += len - left;
-        int r = hash_range(j, off, len - left);
-        return r ? r : pass_through_buffer(j, (off_t)in, left);
+        int r = pass_through_buffer(j, j->dst, off, len - left, false);
+        return r ? r : pass_through_buffer(j, j->src, (off_t)in, left, true);
     }
     j->written += len - left;
-    return hash_range(j, off, len - left);
+    return pass_through_buffer(j, j->dst, off, len - left, false);
 }
 
 static int copy_range(struct copy_job *j, off_t off, uint64_t len)
 {
     if (j->dst >= 0 && j->c->method == HS_COPY_CFR_HASH)
         return copy_range_kernel(j, off, len);
-    return pass_through_buffer(j, off, len);
+    return pass_through_buffer(j, j->src, off, len, j->dst >= 0);
 }
 
 /* Walks the data segments of a file with holes; holes hash as zeros and are

@@ -22,7 +22,8 @@ struct hs_copier {
 int hs_copier_init(struct hs_copier *c, enum hs_copy_method method);
 void hs_copier_free(struct hs_copier *c);
 
-/* Copies src (size st->st_size, as stat'ed) into the empty dst, hashing it.
+/* Copies src (size st->st_size, as stat'ed) into the empty dst (opened for
+ * reading too: the copy may be hashed from it), hashing it.
  * *written is the data bytes written (holes excluded). path is for messages. */
 int hs_copy_data(struct hs_copier *c, int src, int dst, const struct stat *st, uint8_t hash[16],
                  uint64_t *written, const char *path, struct hs_err *e);

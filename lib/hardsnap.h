@@ -56,7 +56,8 @@ struct hs_backup_stats {
     uint64_t bytes_hashed;   /* data bytes read for hashing only */
     uint64_t warnings;
     uint64_t excluded;
-    double seconds;
+    double seconds;      /* the whole run */
+    double sync_seconds; /* of which making the snapshot durable and publishing it */
 };
 
 struct hs_event {

@@ -46,6 +46,7 @@ void hs_mentry_from_stat(struct hs_mentry *m, const struct stat *st)
     m->ctime_sec = st->st_ctim.tv_sec;
     m->ctime_nsec = (uint32_t)st->st_ctim.tv_nsec;
     m->ino = st->st_ino;
+    m->nlink = st->st_nlink;
     m->rdev = S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode) ? st->st_rdev : 0;
 }
 
@@ -216,6 +217,7 @@ static int encode_entry(struct hs_buf *b, const struct hs_mentry *m, size_t pref
     r |= put_varint(b, zigzag(m->ctime_sec));
     r |= put_varint(b, m->ctime_nsec);
     r |= put_varint(b, m->ino);
+    r |= put_varint(b, m->nlink);
     r |= put_varint(b, m->sino);
     r |= put_varint(b, m->flags & (HS_ME_HASH | HS_ME_XATTR));
     if (m->flags & HS_ME_HASH)
@@ -484,7 +486,7 @@ static bool decode_entry(struct hs_manifest_reader *r)
     if (!get_varint(r, &v) || !get_u32(r, &m->ctime_nsec, 999999999))
         return false;
     m->ctime_sec = unzigzag(v);
-    if (!get_varint(r, &m->ino) || !get_varint(r, &m->sino) ||
+    if (!get_varint(r, &m->ino) || !get_varint(r, &m->nlink) || !get_varint(r, &m->sino) ||
         !get_u32(r, &m->flags, HS_ME_HASH | HS_ME_XATTR))
         return false;
     if (m->flags & HS_ME_HASH) {

@@ -49,9 +49,10 @@ struct hs_mentry {
     uint32_t mtime_nsec;
     int64_t ctime_sec; /* of the source: a change the mtime hides shows here */
     uint32_t ctime_nsec;
-    uint64_t ino;  /* of the source */
-    uint64_t sino; /* of the snapshot's inode */
-    uint64_t rdev; /* device nodes */
+    uint64_t ino;   /* of the source */
+    uint64_t nlink; /* of the source: > 1 means the snapshot inode may have other names */
+    uint64_t sino;  /* of the snapshot's inode */
+    uint64_t rdev;  /* device nodes */
     uint32_t flags;
     uint8_t hash[16]; /* XXH3-128, canonical (big-endian) */
     uint64_t xattr_hash;

@@ -11,8 +11,9 @@ jobs=$(nproc)
 
 ./tests/deps.sh
 
-echo "== clang-format" >&2
+echo "== clang-format, shellcheck" >&2
 clang-format --dry-run --Werror lib/*.[ch] cmd/*.[ch] tests/unit/*.[ch]
+shellcheck -x tests/*.sh tests/integration/*.sh .ci/run
 
 echo "== build (-Werror) and test" >&2
 cmake -S . -B build -DHS_WERROR=ON >/dev/null

@@ -10,7 +10,7 @@
 set -Eeuo pipefail
 export LC_ALL=C
 # an unexpected failing command says where it was
-trap 'echo "FAIL: ${0##*/}:${BASH_LINENO[0]:-?}: command failed (exit $?): $BASH_COMMAND" >&2' ERR
+trap 'echo "FAIL: ${0##*/}: ${BASH_SOURCE[0]##*/}:$LINENO: command failed (exit $?): $BASH_COMMAND" >&2' ERR
 umask 022
 
 if [ -z "${HARDSNAP:-}" ]; then
@@ -26,6 +26,7 @@ HS_TEST_NAME=$(basename "$0" .sh)
 HS_TMP=$(mktemp -d "${TMPDIR:-/tmp}/hs-$HS_TEST_NAME.XXXXXX")
 HS_OUT=$HS_TMP/.hs.out # stdout of the last hs_rc
 HS_ERR=$HS_TMP/.hs.err # stderr of the last hs_rc
+HS_LAST=""             # the last hs_rc command, for messages
 HS_AT_EXIT=()          # commands run (eval'ed, in reverse order) before the temp dir goes
 
 # Registers a command to run on exit (unmounts, background jobs, chattr -i ...).
@@ -36,6 +37,7 @@ at_exit() {
 hs__cleanup() {
     local rc=$1 i
     set +e
+    trap - ERR
     cd / || true
     for ((i = ${#HS_AT_EXIT[@]} - 1; i >= 0; i--)); do
         eval "${HS_AT_EXIT[i]}" >/dev/null 2>&1
@@ -86,6 +88,7 @@ hs() {
 hs_rc() {
     local want=$1 rc=0
     shift
+    HS_LAST="${HARDSNAP_NOW:+HARDSNAP_NOW=$HARDSNAP_NOW }hardsnap $(printf '%q ' "$@")"
     "$HARDSNAP" "$@" >"$HS_OUT" 2>"$HS_ERR" || rc=$?
     if [ "$rc" != "$want" ]; then
         {
@@ -118,7 +121,9 @@ snapshots() {
     local d=$1 e
     [ -d "$d" ] || return 0
     for e in "$d"/*; do
-        [ -d "$e" ] && [ ! -L "$e" ] || continue
+        if [ ! -d "$e" ] || [ -L "$e" ]; then
+            continue
+        fi
         e=${e##*/}
         [[ $e =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{6}Z$ ]] && printf '%s\n' "$e"
     done | sort
@@ -329,9 +334,12 @@ mktree_basic() {
         set_mtime '2019-12-31 23:59:59.999999999' big.bin
         set_mtime '2001-02-03 04:05:06.000000001' link-rel
         set_mtime '1999-01-01 00:00:00' hl/one
+        printf 'old\n' >pre-epoch && set_mtime '1960-06-01 00:00:00.5' pre-epoch
+        printf 'future\n' >far-future && set_mtime '2200-01-01 00:00:00.25' far-future
         find . -depth -type d -exec touch -d '2022-05-06 07:08:09.987654321' {} +
         set_mtime '2020-01-01 12:00:00.5' sub/deep
     )
+    # shellcheck disable=SC2034 # read by the tests
     [ -e "$d/chardev" ] && HS_HAVE_DEV=1
     return 0
 }
@@ -344,19 +352,48 @@ nondirs() {
 # assert_all_linked OLD NEW: every non-directory of NEW is the same inode as
 # the same path in OLD.
 assert_all_linked() {
-    local old=$1 new=$2 p n=0 bad=0
-    while IFS= read -r -d '' p; do
-        n=$((n + 1))
-        if [ ! -e "$old/$p" ] && [ ! -L "$old/$p" ]; then
-            echo "  missing in $old: $(printf '%q' "$p")" >&2
-            bad=$((bad + 1))
-        elif [ "$(stat -c %i -- "$old/$p")" != "$(stat -c %i -- "$new/$p")" ]; then
-            echo "  not linked: $(printf '%q' "$p")" >&2
-            bad=$((bad + 1))
+    local old=$1 new=$2 lo ln bad
+    lo=$(mktemp "$HS_TMP/.linkA.XXXXXX")
+    ln=$(mktemp "$HS_TMP/.linkB.XXXXXX")
+    (cd "$old" && find . ! -type d -printf '%p\001%D:%i\0') | hs__records >"$lo"
+    (cd "$new" && find . ! -type d -printf '%p\001%D:%i\0') | hs__records >"$ln"
+    [ -s "$ln" ] || fail "assert_all_linked: no files in $new"
+    bad=$(awk -F '\t' 'NR == FNR { ino[$1] = $2; next }
+        !($1 in ino) { print "  missing in old: " $1; next }
+        ino[$1] != $2 { print "  not linked: " $1 }' "$lo" "$ln")
+    if [ -n "$bad" ]; then
+        printf '%s\n' "$bad" | head -40 >&2
+        fail "$(printf '%s\n' "$bad" | wc -l) of $(wc -l <"$ln") non-directories in $new are not linked to $old"
+    fi
+    rm -f "$lo" "$ln"
+}
+
+# assert_absent PATH...: none of them exists (not even as a dangling symlink).
+assert_absent() {
+    local p
+    for p in "$@"; do
+        if [ -e "$p" ] || [ -L "$p" ]; then
+            fail "$p exists, expected it not to (after: $HS_LAST)"
         fi
-    done < <(nondirs "$new")
-    [ "$n" -gt 0 ] || fail "assert_all_linked: no files in $new"
-    [ "$bad" = 0 ] || fail "$bad of $n non-directories in $new are not linked to $old"
+    done
+}
+
+# entries DIR: the names in DIR, space-separated (for messages).
+entries() {
+    find "$1" -mindepth 1 -maxdepth 1 -printf '%f ' 2>/dev/null || true
+}
+
+# assert_empty_dir DIR: DIR is a directory with nothing in it.
+assert_empty_dir() {
+    [ -d "$1" ] || fail "$1 is not a directory"
+    [ -z "$(entries "$1")" ] || fail "$1 is not empty: $(entries "$1")"
+}
+
+# assert_no_partial DEST: no work in progress is left in DEST/.hardsnap/partial.
+assert_no_partial() {
+    if [ -d "$1/.hardsnap/partial" ] && [ -n "$(entries "$1/.hardsnap/partial")" ]; then
+        fail "leftovers in $1/.hardsnap/partial: $(entries "$1/.hardsnap/partial")"
+    fi
 }
 
 # is_sparse FILE: allocated size well below the apparent size.

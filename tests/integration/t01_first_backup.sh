@@ -27,9 +27,7 @@ not_same_inode src/big.bin "dest/$snap/big.bin"
 # the store's own data
 [ -f "dest/.hardsnap/manifests/$snap.hsm" ] || fail "no manifest dest/.hardsnap/manifests/$snap.hsm"
 [ -s "dest/.hardsnap/manifests/$snap.hsm" ] || fail "manifest $snap.hsm is empty"
-if [ -d dest/.hardsnap/partial ] && [ -n "$(ls -A dest/.hardsnap/partial)" ]; then
-    fail "leftovers in dest/.hardsnap/partial: $(ls -A dest/.hardsnap/partial)"
-fi
+assert_no_partial dest
 
 # the summary names the snapshot; nothing on stderr for a clean run (as
 # root: otherwise a notice about ownership is expected)

@@ -6,7 +6,7 @@ source "$HS_TEST_LIB"
 mktree_basic src
 s1=$(now 0) s2=$(now 1)
 HARDSNAP_NOW=$s1 hs_rc 0 backup src dest
-before=$(mktemp)
+before=$HS_TMP/before.list
 tree_listing "dest/$s1" --inodes >"$before"
 
 HARDSNAP_NOW=$s2 hs_rc 0 backup src dest

@@ -23,7 +23,7 @@ static uint64_t copy_with(enum hs_copy_method method, uint8_t hash[16])
     ck_assert_int_eq(hs_copier_init(&c, method), 0);
     int s = open(tu_path("src"), O_RDONLY);
     unlink(tu_path("dst"));
-    int d = open(tu_path("dst"), O_WRONLY | O_CREAT | O_EXCL, 0600);
+    int d = open(tu_path("dst"), O_RDWR | O_CREAT | O_EXCL, 0600);
     struct stat st;
     ck_assert_int_eq(fstat(s, &st), 0);
     uint64_t written = 0;
@@ -124,7 +124,7 @@ START_TEST(shrunk_source)
     struct stat st;
     fstat(s, &st);
     ck_assert_int_eq(truncate(tu_path("src"), 4), 0);
-    int d = open(tu_path("dst"), O_WRONLY | O_CREAT, 0600);
+    int d = open(tu_path("dst"), O_RDWR | O_CREAT, 0600);
     uint8_t h[16];
     uint64_t w;
     ck_assert_int_eq(hs_copy_data(&c, s, d, &st, h, &w, "src", &e), 0);

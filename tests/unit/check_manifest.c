@@ -24,6 +24,7 @@ static struct hs_mentry sample(const char *path, unsigned i)
     m.ctime_sec = -5 - (int64_t)i; /* negative times must survive */
     m.ctime_nsec = 999999999;
     m.ino = 0xfffffffffffull + i;
+    m.nlink = 1 + i % 3;
     m.sino = 42 + i;
     m.flags = HS_ME_HASH;
     for (int k = 0; k < 16; k++)
@@ -56,6 +57,7 @@ static void assert_same(const struct hs_mentry *a, const struct hs_mentry *b)
     ck_assert_int_eq(a->ctime_sec, b->ctime_sec);
     ck_assert_uint_eq(a->ctime_nsec, b->ctime_nsec);
     ck_assert_uint_eq(a->ino, b->ino);
+    ck_assert_uint_eq(a->nlink, b->nlink);
     ck_assert_uint_eq(a->sino, b->sino);
     ck_assert_uint_eq(a->rdev, b->rdev);
     ck_assert_uint_eq(a->flags, b->flags);

@@ -1,0 +1,102 @@
+/* Extended attributes: read sorted, hash, apply; by fd and by (dirfd, name). */
+#include "testutil.h"
+#include "xattr.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+static bool supported(void)
+{
+    tu_write("probe", "", 0);
+    return setxattr(tu_path("probe"), "user.probe", "1", 1, 0) == 0;
+}
+
+START_TEST(read_hash_apply)
+{
+    if (!supported())
+        return;
+    tu_write("a", "", 0);
+    tu_write("b", "", 0);
+    ck_assert_int_eq(setxattr(tu_path("a"), "user.zeta", "last", 4, 0), 0);
+    ck_assert_int_eq(setxattr(tu_path("a"), "user.alpha", "first\0bin", 9, 0), 0);
+    struct hs_xattrs x = {0}, y = {0};
+    int fa = open(tu_path("a"), O_RDONLY), fb = open(tu_path("b"), O_RDWR);
+    ck_assert_int_eq(hs_xattr_read(&x, (struct hs_xobj){.fd = fa}), 0);
+    ck_assert_uint_eq(x.count, 2);
+    ck_assert_str_eq(x.names.data, "user.alpha"); /* sorted */
+    uint64_t h = hs_xattr_hash(&x);
+    ck_assert_uint_ne(h, 0);
+    ck_assert_int_eq(hs_xattr_read(&y, (struct hs_xobj){.fd = fb}), 0);
+    ck_assert_uint_eq(y.count, 0);
+    ck_assert_uint_eq(hs_xattr_hash(&y), 0);
+    ck_assert_int_eq(hs_xattr_apply(&x, (struct hs_xobj){.fd = fb}, true), 0);
+    ck_assert_int_eq(hs_xattr_read(&y, (struct hs_xobj){.fd = fb}), 0);
+    ck_assert_uint_eq(hs_xattr_hash(&y), h);
+    char v[16];
+    ck_assert_int_eq(getxattr(tu_path("b"), "user.alpha", v, sizeof v), 9);
+    ck_assert(memcmp(v, "first\0bin", 9) == 0);
+    /* a changed value changes the hash */
+    ck_assert_int_eq(setxattr(tu_path("b"), "user.zeta", "LAST", 4, 0), 0);
+    ck_assert_int_eq(hs_xattr_read(&y, (struct hs_xobj){.fd = fb}), 0);
+    ck_assert_uint_ne(hs_xattr_hash(&y), h);
+    close(fa);
+    close(fb);
+    hs_xattrs_free(&x);
+    hs_xattrs_free(&y);
+}
+END_TEST
+
+START_TEST(by_dirfd_and_name)
+{
+    if (!supported())
+        return;
+    tu_write("file", "", 0); /* user.* attributes exist on files and dirs only */
+    ck_assert_int_eq(setxattr(tu_path("file"), "user.k", "v", 1, 0), 0);
+    ck_assert_int_eq(symlinkat("file", tu_tmpfd, "link"), 0);
+    struct hs_xattrs x = {0};
+    ck_assert_int_eq(
+        hs_xattr_read(&x, (struct hs_xobj){.fd = -1, .dirfd = tu_tmpfd, .name = "file"}), 0);
+    ck_assert_uint_eq(x.count, 1);
+    /* the symlink itself has none: the link is not followed */
+    ck_assert_int_eq(
+        hs_xattr_read(&x, (struct hs_xobj){.fd = -1, .dirfd = tu_tmpfd, .name = "link"}), 0);
+    ck_assert_uint_eq(x.count, 0);
+    hs_xattrs_free(&x);
+}
+END_TEST
+
+START_TEST(many_and_large)
+{
+    if (!supported())
+        return;
+    tu_write("m", "", 0);
+    char name[32], val[2000];
+    memset(val, 'v', sizeof val);
+    /* names beyond the first read's buffer; values within one ext4 block */
+    for (int i = 0; i < 20; i++) {
+        snprintf(name, sizeof name, "user.attribute-number-%02d", i);
+        ck_assert_int_eq(setxattr(tu_path("m"), name, val, 40 + (size_t)i, 0), 0);
+    }
+    struct hs_xattrs x = {0};
+    int fd = open(tu_path("m"), O_RDONLY);
+    ck_assert_int_eq(hs_xattr_read(&x, (struct hs_xobj){.fd = fd}), 0);
+    ck_assert_uint_eq(x.count, 20);
+    close(fd);
+    hs_xattrs_free(&x);
+}
+END_TEST
+
+Suite *xattr_suite(void)
+{
+    Suite *s = suite_create("xattr");
+    TCase *tc = tu_tcase("xattr");
+    tcase_add_test(tc, read_hash_apply);
+    tcase_add_test(tc, by_dirfd_and_name);
+    tcase_add_test(tc, many_and_large);
+    suite_add_tcase(s, tc);
+    return s;
+}
