@@ -1263,6 +1263,8 @@ static int open_store(struct engine *g)
     if (g->dry_run) {
         struct hs_err e = {0};
         g->have_store = hs_store_open(&g->store, g->o->dest, 0, &e) == 0;
+        if (!g->have_store)
+            hs_store_close(&g->store);
         hs_err_clear(&e);
         return 0;
     }

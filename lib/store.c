@@ -196,7 +196,7 @@ static int list_sorted(int dirfd, bool (*keep)(int, const char *), char ***out, 
                        struct hs_err *e)
 {
     int r = list_names(dirfd, keep, out, n, e);
-    if (r == 0)
+    if (r == 0 && *n > 1)
         qsort(*out, *n, sizeof **out, cmp_strp);
     return r;
 }

@@ -141,7 +141,8 @@ static int level_read(struct hs_walk *w, struct level *lv, int fd)
                 return r;
         }
     }
-    qsort_r(lv->offs, lv->count, sizeof *lv->offs, cmp_names, lv->names);
+    if (lv->count > 1)
+        qsort_r(lv->offs, lv->count, sizeof *lv->offs, cmp_names, lv->names);
     return 0;
 }
 

@@ -90,6 +90,11 @@ hs_rc() {
     shift
     HS_LAST="${HARDSNAP_NOW:+HARDSNAP_NOW=$HARDSNAP_NOW }hardsnap $(printf '%q ' "$@")"
     "$HARDSNAP" "$@" >"$HS_OUT" 2>"$HS_ERR" || rc=$?
+    # a sanitizer report fails the test whatever the exit status
+    if grep -Eq 'runtime error:|ERROR: (Address|Leak|UndefinedBehavior)Sanitizer' "$HS_ERR"; then
+        head -c 8000 "$HS_ERR" >&2
+        fail "hardsnap $* : sanitizer report"
+    fi
     if [ "$rc" != "$want" ]; then
         {
             echo "---- command: hardsnap $(printf '%q ' "$@")"
