@@ -1,0 +1,646 @@
+/*
+ * What the backup does with each non-directory: a later name of a source
+ * hard-link group joins the group's inode; anything else is linked from the
+ * previous snapshot when change detection (change.h) says it is unchanged,
+ * taken from an interrupted run's tree when that holds a finished copy, or
+ * else copied (regular files) or created anew (symlinks, special files). A
+ * snapshot inode that had several names may be claimed by one source file per
+ * run only, so the snapshot's hard links are always exactly the source's.
+ */
+#include "change.h"
+#include "engine.h"
+#include "fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* What the link table keeps of a group's leader, to record later names. */
+struct leader {
+    off_t size;
+    struct timespec mtime, ctime;
+    uint64_t sino;
+    uint32_t flags;
+    uint8_t hash[16];
+    uint64_t xattr_hash;
+};
+
+/* ---- metadata and records -------------------------------------------- */
+
+static void rec_from_prev(struct engine *g, const struct hs_mentry *m)
+{
+    g->rec.sino = m->sino;
+    g->rec.flags = m->flags;
+    memcpy(g->rec.hash, m->hash, sizeof g->rec.hash);
+    g->rec.xattr_hash = m->xattr_hash;
+}
+
+static int apply_meta_at(struct engine *g, int dirfd, const char *name, const struct stat *st,
+                         const char *path)
+{
+    if (g->xa.count)
+        hs_eng_xattr_warn(g,
+                          hs_xattr_apply(&g->xa,
+                                         (struct hs_xobj){.fd = -1, .dirfd = dirfd, .name = name},
+                                         g->root),
+                          path);
+    if (g->root && fchownat(dirfd, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+        hs_eng_warn(g, errno, "cannot set owner of", path);
+    struct timespec ts[2];
+    set_times(ts, st);
+    if (utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+        return hs_eng_fail_new(g, errno, "cannot set times of", path);
+    return 0;
+}
+
+/* ---- regular files --------------------------------------------------- */
+
+static bool link_fallback_errno(int err)
+{
+    /* too many links, another filesystem, or no hard links at all */
+    return err == EMLINK || err == EXDEV || err == EPERM || err == ENOENT;
+}
+
+static int open_source_file(struct engine *g, const struct hs_walk_item *it, struct stat *st)
+{
+    int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+    int fd = openat(it->fd, it->name, flags | O_NOATIME);
+    if (fd < 0 && errno == EPERM)
+        fd = openat(it->fd, it->name, flags); /* O_NOATIME needs ownership */
+    if (fd < 0) {
+        int err = errno;
+        if (err == ENOENT)
+            hs_eng_warn(g, err, "vanished", it->path);
+        else if (err == ELOOP)
+            hs_eng_warn(g, err, "changed during backup (now a symlink)", it->path);
+        else
+            hs_eng_warn(g, err, "cannot open", it->path);
+        return -1;
+    }
+    if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode) || !hs_stat_same_file(st, &it->st)) {
+        hs_eng_warn(g, ESTALE, "changed during backup", it->path);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static bool changed_while_read(const struct stat *a, const struct stat *b)
+{
+    return a->st_size != b->st_size || a->st_mtim.tv_sec != b->st_mtim.tv_sec ||
+           a->st_mtim.tv_nsec != b->st_mtim.tv_nsec || a->st_ctim.tv_sec != b->st_ctim.tv_sec ||
+           a->st_ctim.tv_nsec != b->st_ctim.tv_nsec;
+}
+
+/* Copies one attempt's data; 0, SKIPPED (source unreadable), or fatal <0. */
+static int copy_attempt(struct engine *g, int sfd, int dfd, const struct stat *st, const char *path)
+{
+    uint64_t written = 0;
+    int r = hs_copy_data(&g->copier, sfd, dfd, st, g->rec.hash, &written, path, g->err);
+    g->st->bytes_copied += written;
+    if (r < 0 && g->copier.src_failed) {
+        g->st->warnings++;
+        hs_eng_emit(g, HS_EV_WARNING, path, g->err->msg);
+        hs_err_clear(g->err);
+        return SKIPPED;
+    }
+    return r;
+}
+
+/* Writes the source file into a new inode in the new tree. The data is
+ * copied again once if the file changed meanwhile; the recorded stat is the
+ * one from before the copy that was kept, so a torn copy never looks
+ * unchanged to the next run. */
+static int copy_file(struct engine *g, const struct hs_walk_item *it, struct stat *st)
+{
+    int sfd = open_source_file(g, it, st);
+    if (sfd < 0)
+        return SKIPPED;
+    if (g->dry_run) {
+        close(sfd);
+        g->st->copied++;
+        g->st->bytes_copied += (uint64_t)st->st_size;
+        if (g->o->verbose_events)
+            hs_eng_emit(g, HS_EV_COPY, it->path, NULL);
+        return DONE;
+    }
+    int dfd =
+        openat(new_top(g), it->name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (dfd < 0) {
+        int r = hs_eng_fail_new(g, errno, "cannot create", it->path);
+        close(sfd);
+        return r;
+    }
+    int r;
+    for (int attempt = 0;; attempt++) {
+        r = copy_attempt(g, sfd, dfd, st, it->path);
+        struct stat after;
+        if (r != 0 || fstat(sfd, &after) < 0 || !changed_while_read(st, &after))
+            break;
+        if (attempt == 1) {
+            hs_eng_warn(g, 0, "changed while being copied; the copy may be inconsistent", it->path);
+            break;
+        }
+        if (ftruncate(dfd, 0) < 0) {
+            r = hs_eng_fail_new(g, errno, "cannot rewrite", it->path);
+            break;
+        }
+        *st = after;
+    }
+    if (r == 0) {
+        hs_eng_read_xattrs(g, (struct hs_xobj){.fd = sfd}, it->path);
+        r = hs_eng_apply_meta_fd(g, dfd, st, it->path);
+    }
+    struct stat dst;
+    if (r == 0 && fstat(dfd, &dst) < 0)
+        r = hs_eng_fail_new(g, errno, "cannot stat", it->path);
+    close(sfd);
+    close(dfd);
+    if (r == SKIPPED) {
+        unlinkat(new_top(g), it->name, 0);
+        return SKIPPED;
+    }
+    if (r < 0)
+        return r;
+    hs_mentry_from_stat(&g->rec, st); /* the stat the copy was made from */
+    g->rec.sino = dst.st_ino;
+    g->rec.flags |= HS_ME_HASH;
+    if (g->xa.count) {
+        g->rec.flags |= HS_ME_XATTR;
+        g->rec.xattr_hash = hs_xattr_hash(&g->xa);
+    }
+    g->st->copied++;
+    if (g->o->verbose_events)
+        hs_eng_emit(g, HS_EV_COPY, it->path, NULL);
+    return DONE;
+}
+
+/* Hashes the file name in dirfd; 0 on success, -errno otherwise (no message). */
+static int hash_at(struct engine *g, int dirfd, const char *name, const char *path,
+                   uint8_t hash[16], struct stat *st)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct hs_err e = {0};
+    int r = fstat(fd, st) < 0 ? -errno : S_ISREG(st->st_mode) ? 0 : -EINVAL;
+    if (r == 0)
+        r = hs_hash_fd(&g->copier, fd, st, hash, path, &e);
+    if (r == 0)
+        g->st->bytes_hashed += (uint64_t)st->st_size;
+    hs_err_clear(&e);
+    close(fd);
+    return r;
+}
+
+static int xattr_hash_of(struct engine *g, struct hs_xobj o, uint64_t *h)
+{
+    int r = hs_xattr_read(&g->xa, o);
+    *h = r == 0 ? hs_xattr_hash(&g->xa) : 0;
+    return r;
+}
+
+/* A snapshot inode that had several names when it was made (a source
+ * hard-link group) may be linked again for one source inode per run only:
+ * otherwise two names that are separate files in the source now would become
+ * one file in the snapshot. Returns 0 (ours to link), 1 (another source file
+ * has it: copy), or <0. */
+static int claim_inode(struct engine *g, uint64_t sino, const struct stat *src)
+{
+    struct hs_link *l = hs_linktab_find(g->claims, 0, sino);
+    if (l) {
+        const struct stat *owner = l->data;
+        return hs_stat_same_file(owner, src) ? 0 : 1;
+    }
+    struct stat *owner = malloc(sizeof *owner);
+    if (!owner)
+        return hs_err_setf(g->err, ENOMEM, "link table");
+    *owner = *src;
+    int r = hs_linktab_add(g->claims, 0, sino, UINT64_MAX, "", 0, owner, NULL);
+    return r < 0 ? hs_err_setf(g->err, -r, "link table") : 0;
+}
+
+/* Links the previous snapshot's entry sino: 0 linked, 1 a copy must do, <0. */
+static int link_prev(struct engine *g, const struct hs_walk_item *it, uint64_t sino, bool multi)
+{
+    if (multi) {
+        int r = claim_inode(g, sino, &it->st);
+        if (r != 0)
+            return r;
+    }
+    if (g->dry_run || linkat(prev_top(g), it->name, new_top(g), it->name, 0) == 0)
+        return 0;
+    int err = errno;
+    if (!link_fallback_errno(err))
+        return hs_eng_fail_new(g, err, "cannot link", it->path);
+    g->st->link_fallbacks++;
+    return 1;
+}
+
+static void count_linked(struct engine *g, const struct hs_walk_item *it)
+{
+    g->st->linked++;
+    if (g->o->verbose_events)
+        hs_eng_emit(g, HS_EV_LINK, it->path, NULL);
+}
+
+/* The source's extended attributes as a hash (0: none or unreadable). */
+static uint64_t source_xattr_hash(struct engine *g, const struct hs_walk_item *it)
+{
+    uint64_t h = 0;
+    int fd = openat(it->fd, it->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) {
+        xattr_hash_of(g, (struct hs_xobj){.fd = fd}, &h);
+        close(fd);
+    }
+    return h;
+}
+
+/* The content check of VERIFY: does the source still hash to what the
+ * previous snapshot holds, and are its xattrs the same? */
+static bool source_matches(struct engine *g, const struct hs_walk_item *it, const uint8_t hash[16],
+                           bool have_xattr, uint64_t xattr_hash)
+{
+    uint8_t h[16];
+    struct stat st;
+    if (hash_at(g, it->fd, it->name, it->path, h, &st) < 0)
+        return false;
+    g->st->hashed++;
+    return memcmp(h, hash, 16) == 0 && (have_xattr ? xattr_hash : 0) == source_xattr_hash(g, it) &&
+           !changed_while_read(&st, &it->st);
+}
+
+/* A manifest record says what the previous snapshot holds at this path:
+ * 0 linked, 1 a copy must do, <0 fatal. */
+static int reg_against_manifest(struct engine *g, const struct hs_walk_item *it,
+                                const struct hs_mentry *m)
+{
+    enum hs_verdict v = hs_change_regular(&it->st, m, g->checksum);
+    if (v == HS_VERDICT_VERIFY &&
+        !source_matches(g, it, m->hash, m->flags & HS_ME_XATTR, m->xattr_hash))
+        v = HS_VERDICT_COPY;
+    if (v == HS_VERDICT_COPY)
+        return 1;
+    int r = link_prev(g, it, m->sino, m->nlink > 1);
+    if (r != 0)
+        return r;
+    rec_from_prev(g, m);
+    count_linked(g, it);
+    return 0;
+}
+
+/* A file of another tree (the previous snapshot or the interrupted run's)
+ * that may stand for the source: hashes it, checking it is still the inode
+ * cand that was judged, and compares its xattrs with the source's (*xh). */
+static bool candidate_usable(struct engine *g, const struct hs_walk_item *it, int dirfd,
+                             const struct stat *cand, uint8_t hash[16], uint64_t *xh)
+{
+    struct stat hst;
+    if (hash_at(g, dirfd, it->name, it->path, hash, &hst) < 0 || !hs_stat_same_file(&hst, cand))
+        return false;
+    uint64_t cxh = 0;
+    xattr_hash_of(g, (struct hs_xobj){.fd = -1, .dirfd = dirfd, .name = it->name}, &cxh);
+    *xh = source_xattr_hash(g, it);
+    return cxh == *xh;
+}
+
+/* The record of a file linked from another tree's inode sino. */
+static void rec_linked(struct engine *g, uint64_t sino, const uint8_t hash[16], uint64_t xh)
+{
+    g->rec.sino = sino;
+    g->rec.flags = HS_ME_HASH | (xh ? HS_ME_XATTR : 0);
+    memcpy(g->rec.hash, hash, 16);
+    g->rec.xattr_hash = xh;
+}
+
+/* No manifest: compare with the previous snapshot's file itself, and hash
+ * what is linked so the new manifest is complete. *prev_ino: the file seen. */
+static int reg_against_file(struct engine *g, const struct hs_walk_item *it, uint64_t *prev_ino)
+{
+    struct stat pst;
+    if (prev_top(g) < 0 || fstatat(prev_top(g), it->name, &pst, AT_SYMLINK_NOFOLLOW) < 0)
+        return 1;
+    *prev_ino = pst.st_ino;
+    enum hs_verdict v = hs_change_against_file(&it->st, &pst, g->checksum);
+    uint8_t ph[16];
+    uint64_t xh;
+    if (v == HS_VERDICT_COPY || !candidate_usable(g, it, prev_top(g), &pst, ph, &xh))
+        return 1;
+    g->st->hashed++;
+    if (v == HS_VERDICT_VERIFY && !source_matches(g, it, ph, xh != 0, xh))
+        return 1;
+    /* the link count of a file in an older store counts every snapshot */
+    int r = link_prev(g, it, pst.st_ino, pst.st_nlink > 1);
+    if (r != 0)
+        return r;
+    rec_linked(g, pst.st_ino, ph, xh);
+    count_linked(g, it);
+    return 0;
+}
+
+/* Whether the interrupted run's file rst is a finished copy of this source
+ * file: its mtime was set last, so equal size, mtime and mode mean the copy
+ * completed, and a source ctime not after the copy's means the source did
+ * not change since. An inode of the previous snapshot (linked there by the
+ * interrupted run) is not a copy: a single-name source file only takes a
+ * single-name file, and never the previous snapshot's inode for its path. */
+static bool is_finished_copy(const struct engine *g, const struct stat *s, const struct stat *rst,
+                             uint64_t prev_ino)
+{
+    return S_ISREG(rst->st_mode) && rst->st_size == s->st_size && rst->st_mode == s->st_mode &&
+           rst->st_mtim.tv_sec == s->st_mtim.tv_sec && rst->st_mtim.tv_nsec == s->st_mtim.tv_nsec &&
+           (!g->root || (rst->st_uid == s->st_uid && rst->st_gid == s->st_gid)) &&
+           (s->st_ctim.tv_sec < rst->st_ctim.tv_sec ||
+            (s->st_ctim.tv_sec == rst->st_ctim.tv_sec &&
+             s->st_ctim.tv_nsec <= rst->st_ctim.tv_nsec)) &&
+           (s->st_nlink > 1 || rst->st_nlink == 1) && rst->st_ino != prev_ino;
+}
+
+/* The interrupted run's tree may already hold a finished copy: 0 linked, 1 no. */
+static int reg_from_resume(struct engine *g, const struct hs_walk_item *it, uint64_t prev_ino)
+{
+    struct stat rst;
+    int rfd = resume_top(g);
+    uint8_t h[16];
+    uint64_t xh;
+    if (rfd < 0 || g->dry_run || fstatat(rfd, it->name, &rst, AT_SYMLINK_NOFOLLOW) < 0 ||
+        !is_finished_copy(g, &it->st, &rst, prev_ino) ||
+        !candidate_usable(g, it, rfd, &rst, h, &xh))
+        return 1;
+    if (rst.st_nlink > 1) {
+        int r = claim_inode(g, rst.st_ino, &it->st);
+        if (r != 0)
+            return r;
+    }
+    if (linkat(rfd, it->name, new_top(g), it->name, 0) < 0)
+        return link_fallback_errno(errno) ? 1 : hs_eng_fail_new(g, errno, "cannot link", it->path);
+    rec_linked(g, rst.st_ino, h, xh);
+    g->st->resumed++;
+    return 0;
+}
+
+static int manifest_lookup(struct engine *g, const struct hs_walk_item *it,
+                           const struct hs_mentry **m)
+{
+    *m = NULL;
+    if (!g->mr)
+        return 0;
+    struct hs_err e = {0};
+    int r = hs_manifest_seek(g->mr, it->path, it->path_len, m, &e);
+    if (r < 0) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "manifest of %s is damaged (%s): comparing files instead",
+                 g->prev_name, e.msg ? e.msg : "?");
+        hs_eng_notice_once(g, NOTICE_MANIFEST, msg);
+        hs_manifest_reader_free(g->mr);
+        g->mr = NULL;
+        *m = NULL;
+        r = 0;
+    }
+    hs_err_clear(&e);
+    return r;
+}
+
+/* Later names of a multi-link source file join the leader's inode: 0 joined,
+ * 1 the file changed between its names (a group of its own), 2 the leader's
+ * inode is full (EMLINK...): the group goes on from a fresh copy, <0 fatal. */
+static int join_group(struct engine *g, const struct hs_walk_item *it, struct hs_link *l)
+{
+    const struct leader *ld = l->data;
+    const struct stat *s = &it->st;
+    if (ld->size != s->st_size || ld->mtime.tv_sec != s->st_mtim.tv_sec ||
+        ld->mtime.tv_nsec != s->st_mtim.tv_nsec || ld->ctime.tv_sec != s->st_ctim.tv_sec ||
+        ld->ctime.tv_nsec != s->st_ctim.tv_nsec)
+        return 1;
+    if (!g->dry_run) {
+        int r = hs_link_beneath(g->newrootfd, l->path, l->path_len, new_top(g), it->name);
+        if (r < 0) {
+            if (!link_fallback_errno(-r))
+                return hs_eng_fail_new(g, -r, "cannot link", it->path);
+            g->st->link_fallbacks++;
+            return 2;
+        }
+    }
+    g->rec.sino = ld->sino;
+    g->rec.flags = ld->flags;
+    memcpy(g->rec.hash, ld->hash, 16);
+    g->rec.xattr_hash = ld->xattr_hash;
+    g->st->hardlinked++;
+    hs_linktab_release(g->links, l);
+    return 0;
+}
+
+static int remember_leader(struct engine *g, const struct hs_walk_item *it, struct hs_link *l)
+{
+    struct leader *ld = malloc(sizeof *ld);
+    if (!ld)
+        return hs_err_setf(g->err, ENOMEM, "link table");
+    *ld = (struct leader){.size = it->st.st_size,
+                          .mtime = it->st.st_mtim,
+                          .ctime = it->st.st_ctim,
+                          .sino = g->rec.sino,
+                          .flags = g->rec.flags,
+                          .xattr_hash = g->rec.xattr_hash};
+    memcpy(ld->hash, g->rec.hash, 16);
+    int r;
+    if (l) {
+        free(l->data);
+        l->data = ld;
+        r = hs_linktab_set_path(l, it->path, it->path_len);
+        if (r == 0)
+            hs_linktab_release(g->links, l);
+    } else {
+        r = hs_linktab_add(g->links, it->st.st_dev, it->st.st_ino, it->st.st_nlink, it->path,
+                           it->path_len, ld, NULL);
+    }
+    return r < 0 ? hs_err_setf(g->err, -r, "link table") : 0;
+}
+
+/* A regular file that is not joining a group: linked from the previous
+ * snapshot, taken from the interrupted run, or copied. 0, SKIPPED or <0. */
+static int reg_leader(struct engine *g, const struct hs_walk_item *it, struct stat *st, bool fresh)
+{
+    uint64_t prev_ino = 0;
+    int r;
+    if (!fresh && g->have_prev) {
+        const struct hs_mentry *m;
+        if ((r = manifest_lookup(g, it, &m)) < 0)
+            return r;
+        if (m) {
+            prev_ino = m->sino;
+            r = reg_against_manifest(g, it, m);
+        } else {
+            r = g->mr ? 1 : reg_against_file(g, it, &prev_ino);
+        }
+        if (r <= 0)
+            return r;
+    }
+    if (!fresh && (r = reg_from_resume(g, it, prev_ino)) <= 0)
+        return r;
+    return copy_file(g, it, st);
+}
+
+static int read_target(struct engine *g, const struct hs_walk_item *it)
+{
+    size_t size = (size_t)it->st.st_size + 1;
+    for (int tries = 0; tries < 4; tries++, size *= 2) {
+        hs_buf_truncate(&g->target, 0);
+        if (hs_buf_reserve(&g->target, size) < 0)
+            return hs_err_setf(g->err, ENOMEM, "symlink");
+        ssize_t n = readlinkat(it->fd, it->name, g->target.data, size);
+        if (n < 0) {
+            hs_eng_warn(g, errno, errno == ENOENT ? "vanished" : "cannot read symlink", it->path);
+            return SKIPPED;
+        }
+        if ((size_t)n < size) {
+            g->target.len = (size_t)n;
+            g->target.data[n] = '\0';
+            return DONE;
+        }
+    }
+    hs_eng_warn(g, ESTALE, "changed during backup", it->path);
+    return SKIPPED;
+}
+
+/* Creates a symlink or special file anew in the new tree. */
+static int create_other(struct engine *g, const struct hs_walk_item *it)
+{
+    const struct stat *st = &it->st;
+    int nd = new_top(g), r;
+    if (S_ISLNK(st->st_mode))
+        r = symlinkat(g->target.data, nd, it->name);
+    else
+        r = mknodat(nd, it->name, st->st_mode & (S_IFMT | 07777), st->st_rdev);
+    if (r < 0)
+        return hs_eng_fail_new(g, errno, "cannot create", it->path);
+    g->xa.count = 0;
+    if (!S_ISLNK(st->st_mode)) {
+        hs_eng_read_xattrs(g, (struct hs_xobj){.fd = -1, .dirfd = it->fd, .name = it->name},
+                           it->path);
+        if (g->xa.count) {
+            g->rec.flags |= HS_ME_XATTR;
+            g->rec.xattr_hash = hs_xattr_hash(&g->xa);
+        }
+        if (fchmodat(nd, it->name, st->st_mode & 07777, 0) < 0 && errno != EOPNOTSUPP)
+            return hs_eng_fail_new(g, errno, "cannot set mode of", it->path);
+    }
+    r = apply_meta_at(g, nd, it->name, st, it->path);
+    struct stat dst;
+    if (r == 0 && fstatat(nd, it->name, &dst, AT_SYMLINK_NOFOLLOW) < 0)
+        r = hs_eng_fail_new(g, errno, "cannot stat", it->path);
+    if (r == 0)
+        g->rec.sino = dst.st_ino;
+    g->st->created++;
+    return r;
+}
+
+/* Without a manifest: the previous snapshot's entry itself, compared. */
+static bool other_matches_file(struct engine *g, const struct hs_walk_item *it, struct stat *pst)
+{
+    if (prev_top(g) < 0 || fstatat(prev_top(g), it->name, pst, AT_SYMLINK_NOFOLLOW) < 0 ||
+        hs_change_against_file(&it->st, pst, false) != HS_VERDICT_LINK ||
+        pst->st_rdev != it->st.st_rdev)
+        return false;
+    if (S_ISLNK(it->st.st_mode)) {
+        char buf[PATH_MAX];
+        ssize_t n = readlinkat(prev_top(g), it->name, buf, sizeof buf);
+        return n >= 0 && (size_t)n == g->target.len && memcmp(buf, g->target.data, (size_t)n) == 0;
+    }
+    return true;
+}
+
+/* A symlink or special file that is not joining a group. 0 or <0. */
+static int other_leader(struct engine *g, const struct hs_walk_item *it, bool fresh)
+{
+    const struct hs_mentry *m = NULL;
+    struct stat pst;
+    uint64_t sino = 0;
+    bool same = false, multi = false;
+    if (!fresh && g->have_prev) {
+        int r = manifest_lookup(g, it, &m);
+        if (r < 0)
+            return r;
+        if (m) {
+            same = hs_change_other(&it->st, g->target.data, g->target.len, m) == HS_VERDICT_LINK;
+            sino = m->sino;
+            multi = m->nlink > 1;
+        } else if (!g->mr && other_matches_file(g, it, &pst)) {
+            same = true;
+            sino = pst.st_ino;
+            multi = pst.st_nlink > 1;
+        }
+    }
+    int r = same ? link_prev(g, it, sino, multi) : 1;
+    if (r < 0)
+        return r;
+    if (r == 0) {
+        if (m)
+            rec_from_prev(g, m);
+        else
+            g->rec.sino = sino;
+        count_linked(g, it);
+        return 0;
+    }
+    if (g->dry_run) {
+        g->st->created++;
+        return 0;
+    }
+    return create_other(g, it);
+}
+
+/* Counts a non-directory; SKIPPED for what cannot be kept. */
+static int count_nondir(struct engine *g, const struct hs_walk_item *it)
+{
+    const struct stat *st = &it->st;
+    if (S_ISREG(st->st_mode)) {
+        g->st->files++;
+        g->st->bytes_total += (uint64_t)st->st_size;
+    } else if (S_ISLNK(st->st_mode)) {
+        int r = read_target(g, it);
+        if (r != DONE)
+            return r;
+        g->st->symlinks++;
+    } else if ((S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) && !g->root) {
+        hs_eng_warn(g, EPERM, "device node skipped (needs root)", it->path);
+        return SKIPPED;
+    } else {
+        g->st->specials++;
+    }
+    return DONE;
+}
+
+int hs_eng_nondir(struct engine *g, const struct hs_walk_item *it)
+{
+    struct stat st = it->st;
+    int r = count_nondir(g, it);
+    if (r != DONE)
+        return r < 0 ? r : 0;
+    hs_eng_rec_start(g, it->path, it->path_len, &st);
+    if (S_ISLNK(st.st_mode)) {
+        g->rec.target = g->target.data;
+        g->rec.target_len = g->target.len;
+    }
+    g->xa.count = 0;
+    struct hs_link *l = NULL;
+    bool fresh = false;
+    if (st.st_nlink > 1 && (l = hs_linktab_find(g->links, st.st_dev, st.st_ino)) != NULL) {
+        r = join_group(g, it, l);
+        if (r < 0)
+            return r;
+        if (r == 0)
+            return hs_eng_rec_put(g);
+        fresh = r == 2;
+        if (!fresh)
+            l = NULL;
+    }
+    r = S_ISREG(st.st_mode) ? reg_leader(g, it, &st, fresh) : other_leader(g, it, fresh);
+    if (r != DONE)
+        return r < 0 ? r : 0;
+    if (st.st_nlink > 1 && (r = remember_leader(g, it, l)) < 0)
+        return r;
+    return hs_eng_rec_put(g);
+}

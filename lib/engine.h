@@ -1,0 +1,118 @@
+/*
+ * The backup engine's private state, shared by backup.c (the run: setup,
+ * the walk, directories, publication) and backup_entry.c (what happens to
+ * each file, symlink or special file: link, copy, or join a group).
+ */
+#ifndef HS_ENGINE_H
+#define HS_ENGINE_H
+#include "internal.h"
+
+#include "buf.h"
+#include "copy.h"
+#include "dirstack.h"
+#include "exclude.h"
+#include "linktab.h"
+#include "manifest.h"
+#include "store.h"
+#include "walk.h"
+#include "xattr.h"
+
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <time.h>
+
+struct source_ctx {
+    const struct hs_source *src;
+    struct hs_exclude *exclude;
+    size_t prefix_len; /* bytes of "NAME/" before source-relative paths */
+    dev_t dev;         /* of the source root, for -x */
+};
+
+struct engine {
+    const struct hs_backup_opts *o;
+    struct hs_backup_stats *st;
+    struct hs_err *err;
+    bool dry_run, checksum, one_fs, root;
+
+    struct hs_store store;
+    bool have_store;
+    char name[HS_SNAPSHOT_NAME_LEN + 1];
+    char prev_name[HS_SNAPSHOT_NAME_LEN + 1];
+    char *resume;
+    int newrootfd;
+    struct hs_dirstack newdirs, prevdirs, resumedirs;
+    struct hs_manifest_reader *mr; /* previous manifest; NULL: compare files */
+    bool have_prev;
+    struct hs_manifest_writer *mw;
+    struct hs_linktab *links;   /* source hard-link groups */
+    struct hs_linktab *claims;  /* multi-name snapshot inodes linked this run */
+    struct hs_exclude *exclude; /* global patterns */
+    struct hs_copier copier;
+    struct hs_xattrs xa;
+    struct hs_buf target;
+    struct stat dest_st;
+    bool have_dest_st;
+
+    struct source_ctx *cur;
+    struct stat pending_dir; /* the directory ENTRY awaiting its ENTER */
+    bool pending_dir_valid;
+    struct hs_mentry rec;
+    struct timespec t0, last_progress;
+    unsigned notices; /* bit set of notices already given */
+};
+
+enum {
+    NOTICE_OWNER = 1u << 0,
+    NOTICE_DEST_INSIDE = 1u << 1,
+    NOTICE_XATTR = 1u << 2,
+    NOTICE_MANIFEST = 1u << 3,
+};
+
+/* Outcomes of an entry besides fatal errors (<0). */
+enum { DONE = 0, SKIPPED = 1 };
+
+/* The top directory fd of each tree on the current branch (-1: absent). */
+static inline int new_top(const struct engine *g)
+{
+    return hs_dirstack_top(&g->newdirs);
+}
+
+static inline int prev_top(const struct engine *g)
+{
+    return hs_dirstack_top(&g->prevdirs);
+}
+
+static inline int resume_top(const struct engine *g)
+{
+    return hs_dirstack_top(&g->resumedirs);
+}
+
+/* atime and mtime of st, for futimens and utimensat */
+static inline void set_times(struct timespec out[2], const struct stat *st)
+{
+    out[0] = st->st_atim;
+    out[1] = st->st_mtim;
+}
+
+/* Events: the library never prints; cmd/ (or the caller) does. */
+void hs_eng_emit(struct engine *g, enum hs_event_type type, const char *path, const char *msg);
+void hs_eng_notice_once(struct engine *g, unsigned bit, const char *msg);
+/* A per-entry problem: reported and counted, the run goes on. Returns 0. */
+int hs_eng_warn(struct engine *g, int errnum, const char *what, const char *path);
+/* A problem with the new snapshot itself: the run fails. Returns -errnum. */
+int hs_eng_fail_new(struct engine *g, int errnum, const char *what, const char *path);
+
+/* The new manifest's record of the current entry: started from a stat,
+ * completed by whoever links or copies, written in walk order. */
+void hs_eng_rec_start(struct engine *g, const char *path, size_t len, const struct stat *st);
+int hs_eng_rec_put(struct engine *g);
+
+/* Metadata of new objects: xattrs (read into g->xa), owner, mode, times. */
+int hs_eng_read_xattrs(struct engine *g, struct hs_xobj o, const char *path);
+int hs_eng_apply_meta_fd(struct engine *g, int fd, const struct stat *st, const char *path);
+void hs_eng_xattr_warn(struct engine *g, int r, const char *path);
+
+/* backup_entry.c: one non-directory of the walk. 0 or <0 (fatal). */
+int hs_eng_nondir(struct engine *g, const struct hs_walk_item *it);
+
+#endif
