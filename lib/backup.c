@@ -33,6 +33,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* New data written between two early flushes (see flusher.h). */
+#define FLUSH_EVERY (64u << 20)
+
 /* ---- events ---------------------------------------------------------- */
 
 void hs_eng_emit(struct engine *g, enum hs_event_type type, const char *path, const char *msg)
@@ -522,8 +525,8 @@ static int choose_name(struct engine *g)
 /* The previous snapshot (the newest) and, if it is trustworthy, its manifest. */
 static int open_prev(struct engine *g)
 {
-    char **names;
-    size_t n;
+    char **names = NULL;
+    size_t n = 0;
     int r = hs_store_list(&g->store, &names, &n, g->err);
     if (r < 0)
         return r;
@@ -593,6 +596,7 @@ static int start_snapshot(struct engine *g)
         return hs_err_path(g->err, errno, "cannot open snapshot directory", g->name);
     char mname[64];
     hs_store_manifest_name(g->name, mname);
+    hs_flusher_start(&g->flusher, g->newrootfd, FLUSH_EVERY);
     return hs_manifest_writer_open(&g->mw, g->store.partialfd, mname, g->err);
 }
 
@@ -654,6 +658,7 @@ static int finish_snapshot(struct engine *g)
     close(g->newrootfd);
     g->newrootfd = -1;
     struct timespec t0, t1;
+    hs_flusher_stop(&g->flusher);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (r == 0)
         r = hs_store_publish(&g->store, g->name, g->err);
@@ -670,6 +675,7 @@ static int finish_snapshot(struct engine *g)
 
 static void engine_free(struct engine *g, struct source_ctx *sc, size_t n)
 {
+    hs_flusher_stop(&g->flusher);
     hs_dirstack_free(&g->newdirs);
     hs_dirstack_free(&g->prevdirs);
     hs_dirstack_free(&g->resumedirs);

@@ -102,6 +102,8 @@ static int copy_attempt(struct engine *g, int sfd, int dfd, const struct stat *s
     uint64_t written = 0;
     int r = hs_copy_data(&g->copier, sfd, dfd, st, g->rec.hash, &written, path, g->err);
     g->st->bytes_copied += written;
+    if (written < HS_COPY_WRITEBACK_MIN) /* bigger ones flush themselves */
+        hs_flusher_add(&g->flusher, written);
     if (r < 0 && g->copier.src_failed) {
         g->st->warnings++;
         hs_eng_emit(g, HS_EV_WARNING, path, g->err->msg);

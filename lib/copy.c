@@ -10,9 +10,6 @@
 #include <xxhash.h>
 
 #define COPY_BUF_SIZE (1024 * 1024)
-/* Files at least this big start their writeback at once, so the final sync
- * finds little left to write. */
-#define EARLY_WRITEBACK_MIN (1024 * 1024)
 
 static const unsigned char zeros[64 * 1024];
 
@@ -198,7 +195,7 @@ int hs_copy_data(struct hs_copier *c, int src, int dst, const struct stat *st, u
     struct copy_job j = {.c = c, .src = src, .dst = dst, .path = path, .e = e};
     int r = run_job(&j, st, hash);
     *written = j.written;
-    if (r == 0 && j.written >= EARLY_WRITEBACK_MIN)
+    if (r == 0 && j.written >= HS_COPY_WRITEBACK_MIN)
         sync_file_range(dst, 0, 0, SYNC_FILE_RANGE_WRITE);
     return r;
 }

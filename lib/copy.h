@@ -11,6 +11,10 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+/* Copies at least this big start their own writeback at once
+ * (sync_file_range), so the final sync finds little of them left to write. */
+#define HS_COPY_WRITEBACK_MIN (1024 * 1024)
+
 struct hs_copier {
     enum hs_copy_method method;
     unsigned char *buf;

@@ -11,6 +11,7 @@
 #include "copy.h"
 #include "dirstack.h"
 #include "exclude.h"
+#include "flusher.h"
 #include "linktab.h"
 #include "manifest.h"
 #include "store.h"
@@ -48,6 +49,7 @@ struct engine {
     struct hs_linktab *claims;  /* multi-name snapshot inodes linked this run */
     struct hs_exclude *exclude; /* global patterns */
     struct hs_copier copier;
+    struct hs_flusher flusher;
     struct hs_xattrs xa;
     struct hs_buf target;
     struct stat dest_st;

@@ -221,8 +221,8 @@ static bool exists_at(int dirfd, const char *name)
 
 int hs_store_update_latest(struct hs_store *s, struct hs_err *e)
 {
-    char **names;
-    size_t n;
+    char **names = NULL;
+    size_t n = 0;
     int r = hs_store_list(s, &names, &n, e);
     if (r < 0)
         return r;
@@ -307,8 +307,8 @@ static int finish_published(struct hs_store *s, char **names, size_t n, struct h
 
 static void drop_orphan_manifests(struct hs_store *s)
 {
-    char **names;
-    size_t n;
+    char **names = NULL;
+    size_t n = 0;
     if (list_sorted(s->manifestsfd, any_name, &names, &n, NULL) < 0)
         return;
     for (size_t i = 0; i < n; i++) {
@@ -346,8 +346,8 @@ static int keep_resume_tree(struct hs_store *s, char **names, size_t n, char **r
 
 int hs_store_recover(struct hs_store *s, char **resume, struct hs_err *e)
 {
-    char **names;
-    size_t n;
+    char **names = NULL;
+    size_t n = 0;
     *resume = NULL;
     int r = list_sorted(s->partialfd, any_name, &names, &n, e);
     if (r < 0)
