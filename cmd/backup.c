@@ -61,7 +61,7 @@ static int parse_args(int argc, char **argv, struct backup_args *a)
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+c:nxvqh", backup_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:nxvqh", backup_options, NULL)) != -1) {
         switch (c) {
         case 'c':
             a->config = optarg;
@@ -264,7 +264,7 @@ int cmd_backup(int argc, char **argv)
     if (a.flags & HS_BACKUP_DRY_RUN)
         a.out.verbose = true;
     if ((a.flags & HS_BACKUP_DEDUP) && !a.out.quiet)
-        cli_error("--dedup is not implemented in this version: files are linked by path only");
+        cli_error("note: --dedup has no effect in this version (files are linked by path)");
     struct hs_backup_result res;
     enum hs_status st = hs_backup(&o, &res, &err);
     cli_progress_done(&a.out);

@@ -85,12 +85,40 @@ static void progress(struct engine *g)
 
 /* ---- the parallel trees ---------------------------------------------- */
 
-/* Opens name below the top of s, or pushes "absent". */
-static int push_child(struct hs_dirstack *s, const char *name, struct hs_err *e)
+/* Pushes the directory name of parent (in the previous snapshot or the
+ * interrupted run's tree) on s, or "absent" when there is none: then its
+ * files are copied, not linked, which a warning says when it is unexpected. */
+static int push_ref(struct engine *g, struct hs_dirstack *s, int parent, const char *name,
+                    const char *path)
 {
-    int parent = hs_dirstack_top(s);
-    int fd = parent >= 0 ? hs_open_dir(parent, name) : -1;
-    return hs_dirstack_push(s, fd, e);
+    int fd = parent >= 0 && name ? hs_open_dir(parent, name) : -1;
+    if (fd < 0 && parent >= 0 && name && errno != ENOENT && errno != ENOTDIR)
+        hs_eng_warn(g, errno, "cannot open the earlier copy of", *path ? path : ".");
+    return hs_dirstack_push(s, fd, g->err);
+}
+
+/* The reference trees at the same branch as a directory just entered. */
+static int push_refs(struct engine *g, const char *name, const char *path, bool at_root)
+{
+    int r = at_root
+                ? push_ref(g, &g->prevdirs, g->have_prev ? g->store.destfd : -1, g->prev_name, path)
+                : push_ref(g, &g->prevdirs, prev_top(g), name, path);
+    if (r == 0)
+        r = at_root
+                ? push_ref(g, &g->resumedirs, g->resume ? g->store.partialfd : -1, g->resume, path)
+                : push_ref(g, &g->resumedirs, resume_top(g), name, path);
+    return r;
+}
+
+/* Leaves a directory in all trees; only the new tree's failure is fatal. */
+static int pop_all(struct engine *g, const char *path)
+{
+    struct hs_err scratch = {0};
+    int r = hs_dirstack_pop(&g->newdirs, path, g->err);
+    hs_dirstack_pop(&g->prevdirs, path, &scratch);
+    hs_dirstack_pop(&g->resumedirs, path, &scratch);
+    hs_err_clear(&scratch);
+    return r;
 }
 
 int hs_eng_fail_new(struct engine *g, int errnum, const char *what, const char *path)
@@ -127,30 +155,36 @@ void hs_eng_xattr_warn(struct engine *g, int r, const char *path)
 }
 
 /* Sets owner, mode, times (and the xattrs read into g->xa) on a new object. */
-int hs_eng_apply_meta_fd(struct engine *g, int fd, const struct stat *st, const char *path)
+/* Owner first: chown clears set-id bits and file capabilities
+ * (security.capability), so the xattrs and the mode come after it. Times
+ * last, as every change before them would touch ctime only. */
+int hs_eng_apply_meta(struct engine *g, struct hs_xobj o, const struct stat *st, const char *path)
 {
-    if (g->xa.count)
-        hs_eng_xattr_warn(g, hs_xattr_apply(&g->xa, (struct hs_xobj){.fd = fd}, g->root), path);
-    if (g->root && fchown(fd, st->st_uid, st->st_gid) < 0)
+    bool by_fd = o.fd >= 0;
+    if (g->root &&
+        (by_fd ? fchown(o.fd, st->st_uid, st->st_gid)
+               : fchownat(o.dirfd, o.name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW)) < 0)
         hs_eng_warn(g, errno, "cannot set owner of", path);
-    /* after chown, which clears set-id bits */
-    if (fchmod(fd, st->st_mode & 07777) < 0)
+    if (g->xa.count)
+        hs_eng_xattr_warn(g, hs_xattr_apply(&g->xa, o, g->root), path);
+    /* a symlink's mode is always 0777; fchmodat would follow it */
+    if (!S_ISLNK(st->st_mode) && (by_fd ? fchmod(o.fd, st->st_mode & 07777)
+                                        : fchmodat(o.dirfd, o.name, st->st_mode & 07777, 0)) < 0)
         return hs_eng_fail_new(g, errno, "cannot set mode of", path);
     struct timespec ts[2];
     set_times(ts, st);
-    if (futimens(fd, ts) < 0)
+    if ((by_fd ? futimens(o.fd, ts) : utimensat(o.dirfd, o.name, ts, AT_SYMLINK_NOFOLLOW)) < 0)
         return hs_eng_fail_new(g, errno, "cannot set times of", path);
     return 0;
 }
 
-int hs_eng_read_xattrs(struct engine *g, struct hs_xobj o, const char *path)
+void hs_eng_read_xattrs(struct engine *g, struct hs_xobj o, const char *path)
 {
-    int r = hs_xattr_read(&g->xa, o);
+    int r = hs_xattr_read(&g->xa, o, g->root);
     if (r < 0) {
         hs_eng_warn(g, -r, "cannot read extended attributes of", path);
         g->xa.count = 0;
     }
-    return 0;
 }
 
 /* ---- directories ----------------------------------------------------- */
@@ -175,7 +209,7 @@ static int finish_dir(struct engine *g, int newfd, int srcfd, const struct stat 
     g->xa.count = 0;
     if (srcfd >= 0)
         hs_eng_read_xattrs(g, (struct hs_xobj){.fd = srcfd}, path);
-    return hs_eng_apply_meta_fd(g, newfd, st, path);
+    return hs_eng_apply_meta(g, (struct hs_xobj){.fd = newfd}, st, path);
 }
 
 static int dir_entry(struct engine *g, struct hs_walk *w, const struct hs_walk_item *it)
@@ -214,40 +248,22 @@ static int dir_entry(struct engine *g, struct hs_walk *w, const struct hs_walk_i
 static int dir_enter(struct engine *g, const struct hs_walk_item *it)
 {
     g->pending_dir_valid = false;
+    bool at_root = it->depth == 0 && !g->cur->src->name;
     int fd = -1;
     if (!g->dry_run) {
-        fd = it->depth == 0 && !g->cur->src->name ? dup(g->newrootfd)
-                                                  : hs_open_dir(new_top(g), it->name);
+        fd = at_root ? dup(g->newrootfd) : hs_open_dir(new_top(g), it->name);
         if (fd < 0)
             return hs_eng_fail_new(g, errno, "cannot open", it->path);
     }
     int r = hs_dirstack_push(&g->newdirs, fd, g->err);
-    if (r == 0) {
-        if (it->depth == 0 && !g->cur->src->name) {
-            int pfd = -1, rfd = -1;
-            if (g->have_prev)
-                pfd = hs_open_dir(g->store.destfd, g->prev_name);
-            if (g->resume)
-                rfd = hs_open_dir(g->store.partialfd, g->resume);
-            r = hs_dirstack_push(&g->prevdirs, pfd, g->err);
-            if (r == 0)
-                r = hs_dirstack_push(&g->resumedirs, rfd, g->err);
-        } else {
-            r = push_child(&g->prevdirs, it->name, g->err);
-            if (r == 0)
-                r = push_child(&g->resumedirs, it->name, g->err);
-        }
-    }
-    return r;
+    return r < 0 ? r : push_refs(g, it->name, it->path, at_root);
 }
 
 static int dir_leave(struct engine *g, const struct hs_walk_item *it)
 {
     int r = finish_dir(g, new_top(g), it->fd, &it->st, it->path);
-    int r1 = hs_dirstack_pop(&g->newdirs, it->path, g->err);
-    int r2 = hs_dirstack_pop(&g->prevdirs, it->path, g->err);
-    int r3 = hs_dirstack_pop(&g->resumedirs, it->path, g->err);
-    return r < 0 ? r : r1 < 0 ? r1 : r2 < 0 ? 0 : r3 < 0 ? 0 : 0;
+    int r1 = pop_all(g, it->path);
+    return r < 0 ? r : r1;
 }
 
 /* The walk could not examine an entry or open a directory. */
@@ -311,13 +327,8 @@ static int walk_source(struct engine *g, struct source_ctx *sc)
     g->cur = sc;
     if (src->name) {
         /* the source's own directory in the snapshot root */
-        struct hs_walk_item top = {.fd = hs_dirstack_top(&g->newdirs),
-                                   .name = src->name,
-                                   .path = src->name,
-                                   .path_len = strlen(src->name),
-                                   .st = st};
         g->st->dirs++;
-        hs_eng_rec_start(g, top.path, top.path_len, &st);
+        hs_eng_rec_start(g, src->name, strlen(src->name), &st);
         int r = hs_eng_rec_put(g);
         if (r == 0 && !g->dry_run && mkdirat(new_top(g), src->name, 0700) < 0)
             r = hs_eng_fail_new(g, errno, "cannot create directory", src->name);
@@ -460,8 +471,6 @@ static int check_sources(struct engine *g, struct source_ctx *sc)
         for (size_t i = 1; i < o->n_sources; i++)
             if (strcmp(sc[i - 1].src->name, sc[i].src->name) == 0)
                 return usage(g->err, EINVAL, "two sources have the same name", sc[i].src->name);
-    } else if (o->sources[0].name && strcmp(o->sources[0].name, HS_STORE_DIR) == 0) {
-        return usage(g->err, EINVAL, "invalid source name", o->sources[0].name);
     }
     for (size_t i = 0; i < o->n_sources; i++)
         sc[i].prefix_len = sc[i].src->name ? strlen(sc[i].src->name) + 1 : 0;
@@ -615,25 +624,20 @@ static int open_shared_root(struct engine *g, struct stat *root_st)
     hs_eng_rec_start(g, "", 0, root_st);
     g->rec.sino = root_ino(g);
     int r = hs_eng_rec_put(g);
-    int nfd = g->dry_run ? -1 : dup(g->newrootfd);
-    int pfd = g->have_prev ? hs_open_dir(g->store.destfd, g->prev_name) : -1;
-    int rfd = g->resume ? hs_open_dir(g->store.partialfd, g->resume) : -1;
-    if (r == 0)
-        r = hs_dirstack_push(&g->newdirs, nfd, g->err);
-    if (r == 0)
-        r = hs_dirstack_push(&g->prevdirs, pfd, g->err);
-    if (r == 0)
-        r = hs_dirstack_push(&g->resumedirs, rfd, g->err);
-    return r;
+    if (r < 0)
+        return r;
+    int fd = g->dry_run ? -1 : dup(g->newrootfd);
+    if (!g->dry_run && fd < 0)
+        return hs_eng_fail_new(g, errno, "cannot open", g->name);
+    r = hs_dirstack_push(&g->newdirs, fd, g->err);
+    return r < 0 ? r : push_refs(g, NULL, "", true);
 }
 
 static int close_shared_root(struct engine *g, const struct stat *root_st)
 {
     int r = finish_dir(g, new_top(g), -1, root_st, "");
-    hs_dirstack_pop(&g->newdirs, "", g->err);
-    hs_dirstack_pop(&g->prevdirs, "", g->err);
-    hs_dirstack_pop(&g->resumedirs, "", g->err);
-    return r;
+    int r1 = pop_all(g, "");
+    return r < 0 ? r : r1;
 }
 
 static int walk_all(struct engine *g, struct source_ctx *sc)
@@ -660,14 +664,22 @@ static int finish_snapshot(struct engine *g)
     struct timespec t0, t1;
     hs_flusher_stop(&g->flusher);
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct hs_err w = {0};
     if (r == 0)
-        r = hs_store_publish(&g->store, g->name, g->err);
+        r = hs_store_publish(&g->store, g->name, g->err, &w);
+    if (w.msg) {
+        g->st->warnings++;
+        hs_eng_emit(g, HS_EV_WARNING, NULL, w.msg);
+        hs_err_clear(&w);
+    }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     g->st->sync_seconds = elapsed(&t0, &t1);
     if (r == 0 && g->resume) {
         struct hs_err e = {0};
-        if (hs_remove_tree(g->store.partialfd, g->resume, &e) < 0)
-            hs_eng_warn(g, e.code, "cannot remove the interrupted run's tree", e.msg);
+        if (hs_remove_tree(g->store.partialfd, g->resume, &e) < 0) {
+            g->st->warnings++;
+            hs_eng_emit(g, HS_EV_WARNING, NULL, e.msg);
+        }
         hs_err_clear(&e);
     }
     return r;

@@ -21,8 +21,7 @@
 
 /* What the link table keeps of a group's leader, to record later names. */
 struct leader {
-    off_t size;
-    struct timespec mtime, ctime;
+    struct stat st; /* the source as the walk saw the leader */
     uint64_t sino;
     uint32_t flags;
     uint8_t hash[16];
@@ -39,50 +38,42 @@ static void rec_from_prev(struct engine *g, const struct hs_mentry *m)
     g->rec.xattr_hash = m->xattr_hash;
 }
 
-static int apply_meta_at(struct engine *g, int dirfd, const char *name, const struct stat *st,
-                         const char *path)
-{
-    if (g->xa.count)
-        hs_eng_xattr_warn(g,
-                          hs_xattr_apply(&g->xa,
-                                         (struct hs_xobj){.fd = -1, .dirfd = dirfd, .name = name},
-                                         g->root),
-                          path);
-    if (g->root && fchownat(dirfd, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0)
-        hs_eng_warn(g, errno, "cannot set owner of", path);
-    struct timespec ts[2];
-    set_times(ts, st);
-    if (utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
-        return hs_eng_fail_new(g, errno, "cannot set times of", path);
-    return 0;
-}
-
 /* ---- regular files --------------------------------------------------- */
 
 static bool link_fallback_errno(int err)
 {
-    /* too many links, another filesystem, or no hard links at all */
+    /* too many links, another filesystem, no hard links at all, or the
+     * previous snapshot's entry is gone (someone deleted it by hand) */
     return err == EMLINK || err == EXDEV || err == EPERM || err == ENOENT;
 }
 
-static int open_source_file(struct engine *g, const struct hs_walk_item *it, struct stat *st)
+/* Opens dirfd/name for reading without following a symlink, with O_NOATIME
+ * where the owner allows it. -1 with errno. */
+static int open_read(int dirfd, const char *name)
 {
     int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
-    int fd = openat(it->fd, it->name, flags | O_NOATIME);
+    int fd = openat(dirfd, name, flags | O_NOATIME);
     if (fd < 0 && errno == EPERM)
-        fd = openat(it->fd, it->name, flags); /* O_NOATIME needs ownership */
+        fd = openat(dirfd, name, flags); /* O_NOATIME needs ownership */
+    return fd;
+}
+
+/* The walk's regular file, opened and checked to be the one the walk saw. */
+static int open_source_file(struct engine *g, const struct hs_walk_item *it, struct stat *st)
+{
+    int fd = open_read(it->fd, it->name);
     if (fd < 0) {
         int err = errno;
         if (err == ENOENT)
             hs_eng_warn(g, err, "vanished", it->path);
         else if (err == ELOOP)
-            hs_eng_warn(g, err, "changed during backup (now a symlink)", it->path);
+            hs_eng_warn(g, 0, "changed during backup (now a symlink)", it->path);
         else
             hs_eng_warn(g, err, "cannot open", it->path);
         return -1;
     }
     if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode) || !hs_stat_same_file(st, &it->st)) {
-        hs_eng_warn(g, ESTALE, "changed during backup", it->path);
+        hs_eng_warn(g, 0, "changed during backup (replaced)", it->path);
         close(fd);
         return -1;
     }
@@ -155,7 +146,7 @@ static int copy_file(struct engine *g, const struct hs_walk_item *it, struct sta
     }
     if (r == 0) {
         hs_eng_read_xattrs(g, (struct hs_xobj){.fd = sfd}, it->path);
-        r = hs_eng_apply_meta_fd(g, dfd, st, it->path);
+        r = hs_eng_apply_meta(g, (struct hs_xobj){.fd = dfd}, st, it->path);
     }
     struct stat dst;
     if (r == 0 && fstat(dfd, &dst) < 0)
@@ -181,28 +172,26 @@ static int copy_file(struct engine *g, const struct hs_walk_item *it, struct sta
     return DONE;
 }
 
-/* Hashes the file name in dirfd; 0 on success, -errno otherwise (no message). */
-static int hash_at(struct engine *g, int dirfd, const char *name, const char *path,
-                   uint8_t hash[16], struct stat *st)
+/* Hashes the regular file dirfd/name through one fd: its content into hash,
+ * its stat into st, its extended attributes into *xh. 0 or -errno. */
+static int hash_file(struct engine *g, int dirfd, const char *name, const char *path,
+                     uint8_t hash[16], struct stat *st, uint64_t *xh)
 {
-    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    int fd = open_read(dirfd, name);
     if (fd < 0)
         return -errno;
     struct hs_err e = {0};
     int r = fstat(fd, st) < 0 ? -errno : S_ISREG(st->st_mode) ? 0 : -EINVAL;
     if (r == 0)
         r = hs_hash_fd(&g->copier, fd, st, hash, path, &e);
-    if (r == 0)
+    if (r == 0) {
         g->st->bytes_hashed += (uint64_t)st->st_size;
+        *xh = hs_xattr_read(&g->xa, (struct hs_xobj){.fd = fd}, g->root) == 0
+                  ? hs_xattr_hash(&g->xa)
+                  : 0;
+    }
     hs_err_clear(&e);
     close(fd);
-    return r;
-}
-
-static int xattr_hash_of(struct engine *g, struct hs_xobj o, uint64_t *h)
-{
-    int r = hs_xattr_read(&g->xa, o);
-    *h = r == 0 ? hs_xattr_hash(&g->xa) : 0;
     return r;
 }
 
@@ -211,17 +200,21 @@ static int xattr_hash_of(struct engine *g, struct hs_xobj o, uint64_t *h)
  * otherwise two names that are separate files in the source now would become
  * one file in the snapshot. Returns 0 (ours to link), 1 (another source file
  * has it: copy), or <0. */
+struct claim {
+    uint64_t dev, ino; /* the source file that linked the inode */
+};
+
 static int claim_inode(struct engine *g, uint64_t sino, const struct stat *src)
 {
     struct hs_link *l = hs_linktab_find(g->claims, 0, sino);
     if (l) {
-        const struct stat *owner = l->data;
-        return hs_stat_same_file(owner, src) ? 0 : 1;
+        const struct claim *owner = l->data;
+        return owner->dev == src->st_dev && owner->ino == src->st_ino ? 0 : 1;
     }
-    struct stat *owner = malloc(sizeof *owner);
+    struct claim *owner = malloc(sizeof *owner);
     if (!owner)
         return hs_err_setf(g->err, ENOMEM, "link table");
-    *owner = *src;
+    *owner = (struct claim){src->st_dev, src->st_ino};
     int r = hs_linktab_add(g->claims, 0, sino, UINT64_MAX, "", 0, owner, NULL);
     return r < 0 ? hs_err_setf(g->err, -r, "link table") : 0;
 }
@@ -234,6 +227,8 @@ static int link_prev(struct engine *g, const struct hs_walk_item *it, uint64_t s
         if (r != 0)
             return r;
     }
+    if (prev_top(g) < 0)
+        return 1; /* its directory could not be opened */
     if (g->dry_run || linkat(prev_top(g), it->name, new_top(g), it->name, 0) == 0)
         return 0;
     int err = errno;
@@ -250,30 +245,18 @@ static void count_linked(struct engine *g, const struct hs_walk_item *it)
         hs_eng_emit(g, HS_EV_LINK, it->path, NULL);
 }
 
-/* The source's extended attributes as a hash (0: none or unreadable). */
-static uint64_t source_xattr_hash(struct engine *g, const struct hs_walk_item *it)
-{
-    uint64_t h = 0;
-    int fd = openat(it->fd, it->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd >= 0) {
-        xattr_hash_of(g, (struct hs_xobj){.fd = fd}, &h);
-        close(fd);
-    }
-    return h;
-}
-
-/* The content check of VERIFY: does the source still hash to what the
- * previous snapshot holds, and are its xattrs the same? */
+/* The content check: does the source (still) hash to hash, with the
+ * extended attributes xh (0: none)? */
 static bool source_matches(struct engine *g, const struct hs_walk_item *it, const uint8_t hash[16],
-                           bool have_xattr, uint64_t xattr_hash)
+                           uint64_t xh)
 {
     uint8_t h[16];
     struct stat st;
-    if (hash_at(g, it->fd, it->name, it->path, h, &st) < 0)
+    uint64_t sxh;
+    if (hash_file(g, it->fd, it->name, it->path, h, &st, &sxh) < 0)
         return false;
     g->st->hashed++;
-    return memcmp(h, hash, 16) == 0 && (have_xattr ? xattr_hash : 0) == source_xattr_hash(g, it) &&
-           !changed_while_read(&st, &it->st);
+    return memcmp(h, hash, 16) == 0 && sxh == xh && !changed_while_read(&st, &it->st);
 }
 
 /* A manifest record says what the previous snapshot holds at this path:
@@ -283,7 +266,7 @@ static int reg_against_manifest(struct engine *g, const struct hs_walk_item *it,
 {
     enum hs_verdict v = hs_change_regular(&it->st, m, g->checksum);
     if (v == HS_VERDICT_VERIFY &&
-        !source_matches(g, it, m->hash, m->flags & HS_ME_XATTR, m->xattr_hash))
+        !source_matches(g, it, m->hash, (m->flags & HS_ME_XATTR) ? m->xattr_hash : 0))
         v = HS_VERDICT_COPY;
     if (v == HS_VERDICT_COPY)
         return 1;
@@ -295,21 +278,6 @@ static int reg_against_manifest(struct engine *g, const struct hs_walk_item *it,
     return 0;
 }
 
-/* A file of another tree (the previous snapshot or the interrupted run's)
- * that may stand for the source: hashes it, checking it is still the inode
- * cand that was judged, and compares its xattrs with the source's (*xh). */
-static bool candidate_usable(struct engine *g, const struct hs_walk_item *it, int dirfd,
-                             const struct stat *cand, uint8_t hash[16], uint64_t *xh)
-{
-    struct stat hst;
-    if (hash_at(g, dirfd, it->name, it->path, hash, &hst) < 0 || !hs_stat_same_file(&hst, cand))
-        return false;
-    uint64_t cxh = 0;
-    xattr_hash_of(g, (struct hs_xobj){.fd = -1, .dirfd = dirfd, .name = it->name}, &cxh);
-    *xh = source_xattr_hash(g, it);
-    return cxh == *xh;
-}
-
 /* The record of a file linked from another tree's inode sino. */
 static void rec_linked(struct engine *g, uint64_t sino, const uint8_t hash[16], uint64_t xh)
 {
@@ -319,59 +287,73 @@ static void rec_linked(struct engine *g, uint64_t sino, const uint8_t hash[16], 
     g->rec.xattr_hash = xh;
 }
 
+/* The source's extended attributes as a hash (0: none or unreadable). */
+static uint64_t source_xattr_hash(struct engine *g, const struct hs_walk_item *it)
+{
+    uint64_t h = 0;
+    int fd = open_read(it->fd, it->name);
+    if (fd >= 0) {
+        if (hs_xattr_read(&g->xa, (struct hs_xobj){.fd = fd}, g->root) == 0)
+            h = hs_xattr_hash(&g->xa);
+        close(fd);
+    }
+    return h;
+}
+
 /* No manifest: compare with the previous snapshot's file itself, and hash
  * what is linked so the new manifest is complete. *prev_ino: the file seen. */
 static int reg_against_file(struct engine *g, const struct hs_walk_item *it, uint64_t *prev_ino)
 {
-    struct stat pst;
+    struct stat pst, hst;
+    uint8_t ph[16];
+    uint64_t pxh;
     if (prev_top(g) < 0 || fstatat(prev_top(g), it->name, &pst, AT_SYMLINK_NOFOLLOW) < 0)
         return 1;
     *prev_ino = pst.st_ino;
     enum hs_verdict v = hs_change_against_file(&it->st, &pst, g->checksum);
-    uint8_t ph[16];
-    uint64_t xh;
-    if (v == HS_VERDICT_COPY || !candidate_usable(g, it, prev_top(g), &pst, ph, &xh))
+    if (v == HS_VERDICT_COPY || hash_file(g, prev_top(g), it->name, it->path, ph, &hst, &pxh) < 0 ||
+        !hs_stat_same_file(&hst, &pst))
         return 1;
     g->st->hashed++;
-    if (v == HS_VERDICT_VERIFY && !source_matches(g, it, ph, xh != 0, xh))
+    if (v == HS_VERDICT_VERIFY ? !source_matches(g, it, ph, pxh) : source_xattr_hash(g, it) != pxh)
         return 1;
     /* the link count of a file in an older store counts every snapshot */
     int r = link_prev(g, it, pst.st_ino, pst.st_nlink > 1);
     if (r != 0)
         return r;
-    rec_linked(g, pst.st_ino, ph, xh);
+    rec_linked(g, pst.st_ino, ph, pxh);
     count_linked(g, it);
     return 0;
 }
 
-/* Whether the interrupted run's file rst is a finished copy of this source
- * file: its mtime was set last, so equal size, mtime and mode mean the copy
- * completed, and a source ctime not after the copy's means the source did
- * not change since. An inode of the previous snapshot (linked there by the
- * interrupted run) is not a copy: a single-name source file only takes a
- * single-name file, and never the previous snapshot's inode for its path. */
-static bool is_finished_copy(const struct engine *g, const struct stat *s, const struct stat *rst,
+/* Whether the interrupted run's file rst may be a finished copy of this
+ * source file: same size, mtime, mode (and owner as root). A single-name
+ * source file only takes a single-name file, so never an inode that the
+ * interrupted run linked from a snapshot, and never the previous snapshot's
+ * inode for this path. The content is compared after this. */
+static bool resume_candidate(const struct engine *g, const struct stat *s, const struct stat *rst,
                              uint64_t prev_ino)
 {
     return S_ISREG(rst->st_mode) && rst->st_size == s->st_size && rst->st_mode == s->st_mode &&
            rst->st_mtim.tv_sec == s->st_mtim.tv_sec && rst->st_mtim.tv_nsec == s->st_mtim.tv_nsec &&
            (!g->root || (rst->st_uid == s->st_uid && rst->st_gid == s->st_gid)) &&
-           (s->st_ctim.tv_sec < rst->st_ctim.tv_sec ||
-            (s->st_ctim.tv_sec == rst->st_ctim.tv_sec &&
-             s->st_ctim.tv_nsec <= rst->st_ctim.tv_nsec)) &&
            (s->st_nlink > 1 || rst->st_nlink == 1) && rst->st_ino != prev_ino;
 }
 
-/* The interrupted run's tree may already hold a finished copy: 0 linked, 1 no. */
+/* The interrupted run's tree may already hold a copy of the file: linked if
+ * source and copy hash the same (nothing of that run was synced, so after a
+ * power loss a copy can hold zeros under the right size and mtime), which
+ * reads both but writes nothing. 0 linked, 1 no, <0 fatal. */
 static int reg_from_resume(struct engine *g, const struct hs_walk_item *it, uint64_t prev_ino)
 {
-    struct stat rst;
+    struct stat rst, hst;
     int rfd = resume_top(g);
     uint8_t h[16];
     uint64_t xh;
     if (rfd < 0 || g->dry_run || fstatat(rfd, it->name, &rst, AT_SYMLINK_NOFOLLOW) < 0 ||
-        !is_finished_copy(g, &it->st, &rst, prev_ino) ||
-        !candidate_usable(g, it, rfd, &rst, h, &xh))
+        !resume_candidate(g, &it->st, &rst, prev_ino) ||
+        hash_file(g, rfd, it->name, it->path, h, &hst, &xh) < 0 || !hs_stat_same_file(&hst, &rst) ||
+        !source_matches(g, it, h, xh))
         return 1;
     if (rst.st_nlink > 1) {
         int r = claim_inode(g, rst.st_ino, &it->st);
@@ -413,10 +395,7 @@ static int manifest_lookup(struct engine *g, const struct hs_walk_item *it,
 static int join_group(struct engine *g, const struct hs_walk_item *it, struct hs_link *l)
 {
     const struct leader *ld = l->data;
-    const struct stat *s = &it->st;
-    if (ld->size != s->st_size || ld->mtime.tv_sec != s->st_mtim.tv_sec ||
-        ld->mtime.tv_nsec != s->st_mtim.tv_nsec || ld->ctime.tv_sec != s->st_ctim.tv_sec ||
-        ld->ctime.tv_nsec != s->st_ctim.tv_nsec)
+    if (changed_while_read(&ld->st, &it->st))
         return 1;
     if (!g->dry_run) {
         int r = hs_link_beneath(g->newrootfd, l->path, l->path_len, new_top(g), it->name);
@@ -441,12 +420,8 @@ static int remember_leader(struct engine *g, const struct hs_walk_item *it, stru
     struct leader *ld = malloc(sizeof *ld);
     if (!ld)
         return hs_err_setf(g->err, ENOMEM, "link table");
-    *ld = (struct leader){.size = it->st.st_size,
-                          .mtime = it->st.st_mtim,
-                          .ctime = it->st.st_ctim,
-                          .sino = g->rec.sino,
-                          .flags = g->rec.flags,
-                          .xattr_hash = g->rec.xattr_hash};
+    *ld = (struct leader){
+        .st = it->st, .sino = g->rec.sino, .flags = g->rec.flags, .xattr_hash = g->rec.xattr_hash};
     memcpy(ld->hash, g->rec.hash, 16);
     int r;
     if (l) {
@@ -504,7 +479,7 @@ static int read_target(struct engine *g, const struct hs_walk_item *it)
             return DONE;
         }
     }
-    hs_eng_warn(g, ESTALE, "changed during backup", it->path);
+    hs_eng_warn(g, 0, "changed during backup", it->path);
     return SKIPPED;
 }
 
@@ -527,10 +502,9 @@ static int create_other(struct engine *g, const struct hs_walk_item *it)
             g->rec.flags |= HS_ME_XATTR;
             g->rec.xattr_hash = hs_xattr_hash(&g->xa);
         }
-        if (fchmodat(nd, it->name, st->st_mode & 07777, 0) < 0 && errno != EOPNOTSUPP)
-            return hs_eng_fail_new(g, errno, "cannot set mode of", it->path);
     }
-    r = apply_meta_at(g, nd, it->name, st, it->path);
+    r = hs_eng_apply_meta(g, (struct hs_xobj){.fd = -1, .dirfd = nd, .name = it->name}, st,
+                          it->path);
     struct stat dst;
     if (r == 0 && fstatat(nd, it->name, &dst, AT_SYMLINK_NOFOLLOW) < 0)
         r = hs_eng_fail_new(g, errno, "cannot stat", it->path);

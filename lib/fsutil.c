@@ -119,15 +119,25 @@ void hs_raise_nofile(void)
 /* ---- removal --------------------------------------------------------- */
 
 /*
- * Removing a tree iteratively: a stack of open directories; in each, unlink
- * what is not a directory and descend into what is; a directory is removed
- * from its parent once it is empty. Never follows a symlink (O_NOFOLLOW) and
- * never leaves the filesystem of the top directory.
+ * Removing a tree iteratively: one pass over each directory unlinks what is
+ * not a directory and collects the names of the subdirectories, which are
+ * then removed one after the other, depth first, with the fds held by an
+ * hs_dirstack (any depth). Never follows a symlink (O_NOFOLLOW), never
+ * leaves the filesystem of the top directory, and makes our own read-only
+ * directories writable first, since a snapshot keeps its source's modes.
  */
+struct rm_frame {
+    struct hs_buf subdirs; /* NUL-separated names still to remove */
+    size_t pos;
+    char *name; /* of this directory in its parent */
+};
+
 struct rm_state {
-    struct hs_dirstack dirs;
-    struct hs_buf names; /* names of the directories on the stack, NUL-separated */
+    struct hs_dirstack fds;
+    struct rm_frame *frames;
+    size_t cap;
     dev_t dev;
+    bool root;
     int first_err;
     struct hs_err *e;
 };
@@ -140,19 +150,35 @@ static void rm_fail(struct rm_state *s, int err, const char *what, const char *n
     }
 }
 
-/* Unlinks the non-directories of fd; returns the name of the first
- * subdirectory (malloc'ed) or NULL when none is left. */
-static char *rm_scan(struct rm_state *s, int fd)
+/* Opens the directory name in parent, making it accessible if it is not. */
+static int rm_open(struct rm_state *s, int parent, const char *name)
+{
+    int fd = hs_open_dir(parent, name);
+    if (fd < 0 && errno == EACCES && fchmodat(parent, name, 0700, 0) == 0)
+        fd = hs_open_dir(parent, name);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || st.st_dev != s->dev) {
+        close(fd);
+        errno = EXDEV;
+        return -1;
+    }
+    if (!s->root && (st.st_mode & S_IRWXU) != S_IRWXU)
+        fchmod(fd, (st.st_mode & 07777) | S_IRWXU);
+    return fd;
+}
+
+/* Unlinks the non-directories of fd and lists its subdirectories in f. */
+static void rm_scan(struct rm_state *s, int fd, struct rm_frame *f)
 {
     char buf[32768];
-    if (lseek(fd, 0, SEEK_SET) < 0)
-        return NULL;
     for (;;) {
         ssize_t n = getdents64(fd, buf, sizeof buf);
         if (n <= 0) {
             if (n < 0)
-                rm_fail(s, errno, "cannot read directory", NULL);
-            return NULL;
+                rm_fail(s, errno, "cannot read directory", f->name);
+            return;
         }
         for (ssize_t off = 0; off < n;) {
             struct dirent64 *d = (struct dirent64 *)(buf + off);
@@ -160,73 +186,98 @@ static char *rm_scan(struct rm_state *s, int fd)
             const char *nm = d->d_name;
             if (nm[0] == '.' && (nm[1] == '\0' || (nm[1] == '.' && nm[2] == '\0')))
                 continue;
-            if (d->d_type == DT_DIR || d->d_type == DT_UNKNOWN) {
-                struct stat st;
-                if (fstatat(fd, nm, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
-                    if (st.st_dev != s->dev) {
-                        rm_fail(s, EXDEV, "not removing a mount point", nm);
-                        continue;
-                    }
-                    return strdup(nm);
-                }
-            }
-            if (unlinkat(fd, nm, 0) < 0 && errno != ENOENT)
+            struct stat st;
+            bool dir = d->d_type == DT_DIR ||
+                       (d->d_type == DT_UNKNOWN && fstatat(fd, nm, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                        S_ISDIR(st.st_mode));
+            if (dir) {
+                if (hs_buf_append(&f->subdirs, nm, strlen(nm) + 1) < 0)
+                    rm_fail(s, ENOMEM, "cannot remove", nm);
+            } else if (unlinkat(fd, nm, 0) < 0 && errno != ENOENT) {
                 rm_fail(s, errno, "cannot remove", nm);
+            }
         }
     }
 }
 
+static int rm_push(struct rm_state *s, int fd, const char *name)
+{
+    size_t depth = hs_dirstack_depth(&s->fds);
+    if (depth == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        struct rm_frame *p = realloc(s->frames, cap * sizeof *p);
+        if (!p) {
+            close(fd);
+            return -ENOMEM;
+        }
+        s->frames = p;
+        s->cap = cap;
+    }
+    struct rm_frame *f = &s->frames[depth];
+    *f = (struct rm_frame){.name = strdup(name)};
+    if (!f->name) {
+        close(fd);
+        return -ENOMEM;
+    }
+    if (hs_dirstack_push(&s->fds, fd, NULL) < 0) {
+        free(f->name);
+        return -ENOMEM;
+    }
+    rm_scan(s, fd, f);
+    return 0;
+}
+
+/* Done with the top directory: close it and remove it from its parent. */
+static int rm_pop(struct rm_state *s)
+{
+    size_t depth = hs_dirstack_depth(&s->fds);
+    struct rm_frame *f = &s->frames[depth - 1];
+    int r = hs_dirstack_pop(&s->fds, f->name, s->e);
+    if (r == 0 && depth > 1 && unlinkat(hs_dirstack_top(&s->fds), f->name, AT_REMOVEDIR) < 0 &&
+        errno != ENOENT)
+        rm_fail(s, errno, "cannot remove", f->name);
+    hs_buf_free(&f->subdirs);
+    free(f->name);
+    return r;
+}
+
 int hs_remove_tree(int dirfd, const char *name, struct hs_err *e)
 {
-    struct rm_state s = {.e = e};
+    struct rm_state s = {.e = e, .root = geteuid() == 0};
     struct stat st;
-    int fd = hs_open_dir(dirfd, name);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return 0;
-        if (errno == ENOTDIR || errno == ELOOP)
-            return unlinkat(dirfd, name, 0) == 0 ? 0 : hs_err_path(e, errno, "cannot remove", name);
-        return hs_err_path(e, errno, "cannot open", name);
-    }
-    if (fstat(fd, &st) < 0) {
-        close(fd);
-        return hs_err_path(e, errno, "cannot stat", name);
-    }
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? 0 : hs_err_path(e, errno, "cannot remove", name);
+    if (!S_ISDIR(st.st_mode))
+        return unlinkat(dirfd, name, 0) == 0 ? 0 : hs_err_path(e, errno, "cannot remove", name);
     s.dev = st.st_dev;
-    hs_dirstack_push(&s.dirs, fd, NULL);
-    while (hs_dirstack_depth(&s.dirs) > 0) {
-        int top = hs_dirstack_top(&s.dirs);
-        char *sub = rm_scan(&s, top);
-        if (sub) {
-            int cfd = hs_open_dir(top, sub);
-            if (cfd < 0 || hs_dirstack_push(&s.dirs, cfd, e) < 0) {
-                rm_fail(&s, errno, "cannot open", sub);
-                free(sub);
-                break;
-            }
-            hs_buf_append(&s.names, sub, strlen(sub) + 1);
-            free(sub);
+    int fd = rm_open(&s, dirfd, name);
+    if (fd < 0)
+        return hs_err_path(e, errno, "cannot open", name);
+    int r = rm_push(&s, fd, name);
+    while (r == 0 && hs_dirstack_depth(&s.fds) > 0) {
+        struct rm_frame *f = &s.frames[hs_dirstack_depth(&s.fds) - 1];
+        if (f->pos >= f->subdirs.len) {
+            r = rm_pop(&s);
             continue;
         }
-        /* empty now (or failing): remove it from its parent */
-        if (hs_dirstack_pop(&s.dirs, name, e) < 0) {
-            if (!s.first_err)
-                s.first_err = -ESTALE;
-            break;
-        }
-        if (hs_dirstack_depth(&s.dirs) == 0)
-            break;
-        size_t end = s.names.len - 1, start = end;
-        while (start > 0 && s.names.data[start - 1] != '\0')
-            start--;
-        if (unlinkat(hs_dirstack_top(&s.dirs), s.names.data + start, AT_REMOVEDIR) < 0) {
-            rm_fail(&s, errno, "cannot remove", s.names.data + start);
-            break; /* would loop on the same directory */
-        }
-        hs_buf_truncate(&s.names, start);
+        const char *sub = f->subdirs.data + f->pos;
+        f->pos += strlen(sub) + 1;
+        int cfd = rm_open(&s, hs_dirstack_top(&s.fds), sub);
+        if (cfd < 0)
+            rm_fail(&s, errno, errno == EXDEV ? "not removing a mount point" : "cannot open", sub);
+        else
+            r = rm_push(&s, cfd, sub);
     }
-    hs_dirstack_free(&s.dirs);
-    hs_buf_free(&s.names);
+    if (r < 0 && !s.first_err)
+        s.first_err = r;
+    while (hs_dirstack_depth(&s.fds) > 0) {
+        struct rm_frame *f = &s.frames[hs_dirstack_depth(&s.fds) - 1];
+        hs_dirstack_pop(&s.fds, f->name, NULL);
+        hs_buf_free(&f->subdirs);
+        free(f->name);
+    }
+    hs_dirstack_free(&s.fds);
+    free(s.frames);
     if (!s.first_err && unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
         rm_fail(&s, errno, "cannot remove", name);
     return s.first_err;

@@ -98,15 +98,17 @@ int hs_store_open(struct hs_store *s, const char *dest, unsigned flags, struct h
         return hs_err_setf(e, ENOMEM, "store");
     bool create = flags & HS_STORE_CREATE;
     if (create && mkdir(dest, 0755) < 0 && errno != EEXIST) {
-        int r = hs_err_path(e, errno, "cannot create destination", dest);
-        if (errno == ENOENT || errno == ENOTDIR)
+        int err = errno;
+        int r = hs_err_path(e, err, "cannot create destination", dest);
+        if (err == ENOENT || err == ENOTDIR)
             hs_err_kind(e, HS_USAGE);
         return r;
     }
     s->destfd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (s->destfd < 0) {
-        int r = hs_err_path(e, errno, "cannot open destination", dest);
-        if (errno == ENOENT || errno == ENOTDIR)
+        int err = errno;
+        int r = hs_err_path(e, err, "cannot open destination", dest);
+        if (err == ENOENT || err == ENOTDIR)
             hs_err_kind(e, HS_USAGE);
         return r;
     }
@@ -245,12 +247,43 @@ int hs_store_update_latest(struct hs_store *s, struct hs_err *e)
     return r;
 }
 
-static int move_back(struct hs_store *s, const char *mname)
+/* rename(2) that never replaces: RENAME_NOREPLACE, or where the filesystem
+ * lacks it (some NFS and FUSE), a check then a plain rename, which the lock
+ * makes safe from other hardsnap runs. */
+static int rename_noreplace(int olddir, const char *old, int newdir, const char *new)
 {
-    return renameat(s->manifestsfd, mname, s->partialfd, mname);
+    if (renameat2(olddir, old, newdir, new, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS)
+        return -errno;
+    if (exists_at(newdir, new))
+        return -EEXIST;
+    return renameat(olddir, old, newdir, new) == 0 ? 0 : -errno;
 }
 
-int hs_store_publish(struct hs_store *s, const char *name, struct hs_err *e)
+/* Moving a directory to another parent rewrites its "..": without root,
+ * that needs write permission on it, which a read-only source root lacks. */
+static int rename_dir_noreplace(int olddir, const char *old, int newdir, const char *new)
+{
+    int r = rename_noreplace(olddir, old, newdir, new);
+    struct stat st;
+    if (r != -EACCES || geteuid() == 0 || fstatat(olddir, old, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+        (st.st_mode & S_IWUSR) || fchmodat(olddir, old, (st.st_mode & 07777) | S_IWUSR, 0) < 0)
+        return r;
+    r = rename_noreplace(olddir, old, newdir, new);
+    if (r == 0)
+        fchmodat(newdir, new, st.st_mode & 07777, 0);
+    else
+        fchmodat(olddir, old, st.st_mode & 07777, 0);
+    return r;
+}
+
+static void move_back(struct hs_store *s, const char *mname)
+{
+    renameat(s->manifestsfd, mname, s->partialfd, mname);
+}
+
+int hs_store_publish(struct hs_store *s, const char *name, struct hs_err *e, struct hs_err *warn)
 {
     char mname[64];
     hs_store_manifest_name(name, mname);
@@ -260,21 +293,26 @@ int hs_store_publish(struct hs_store *s, const char *name, struct hs_err *e)
     if (syncfs(s->destfd) < 0)
         return hs_err_path(e, errno, "cannot sync", s->dest);
     unlinkat(s->manifestsfd, mname, 0); /* an orphan: its snapshot is gone */
-    if (renameat2(s->partialfd, mname, s->manifestsfd, mname, RENAME_NOREPLACE) < 0)
-        return hs_err_path(e, errno, "cannot store manifest", mname);
+    int r = rename_noreplace(s->partialfd, mname, s->manifestsfd, mname);
+    if (r < 0)
+        return hs_err_path(e, -r, "cannot store manifest", mname);
     if (fsync(s->manifestsfd) < 0 || fsync(s->partialfd) < 0) {
-        int r = hs_err_path(e, errno, "cannot sync", s->dest);
+        r = hs_err_path(e, errno, "cannot sync", s->dest);
         move_back(s, mname);
         return r;
     }
-    if (renameat2(s->partialfd, name, s->destfd, name, RENAME_NOREPLACE) < 0) {
-        int r = hs_err_path(e, errno, "cannot publish snapshot", name);
+    r = rename_dir_noreplace(s->partialfd, name, s->destfd, name);
+    if (r < 0) {
+        hs_err_path(e, -r, "cannot publish snapshot", name);
         move_back(s, mname);
         return r;
     }
+    /* published: what fails from here on leaves a complete snapshot */
     if (fsync(s->destfd) < 0)
-        return hs_err_path(e, errno, "cannot sync", s->dest);
-    return hs_store_update_latest(s, e);
+        hs_err_path(warn, errno, "snapshot published, but cannot sync", s->dest);
+    else
+        hs_store_update_latest(s, warn);
+    return 0;
 }
 
 static bool is_manifest_name(const char *name, char *snap)
@@ -298,8 +336,9 @@ static int finish_published(struct hs_store *s, char **names, size_t n, struct h
         hs_store_manifest_name(names[i], mname);
         if (!exists_at(s->manifestsfd, mname) || exists_at(s->destfd, names[i]))
             continue;
-        if (renameat2(s->partialfd, names[i], s->destfd, names[i], RENAME_NOREPLACE) < 0)
-            return hs_err_path(e, errno, "cannot publish interrupted snapshot", names[i]);
+        int r = rename_dir_noreplace(s->partialfd, names[i], s->destfd, names[i]);
+        if (r < 0)
+            return hs_err_path(e, -r, "cannot publish interrupted snapshot", names[i]);
         fsync(s->destfd);
     }
     return 0;

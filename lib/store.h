@@ -53,8 +53,10 @@ void hs_store_manifest_name(const char *name, char *out);
 
 /* Moves partial/NAME to DEST/NAME and partial/NAME.hsm to manifests/, after
  * making both durable, and points latest at NAME if it is the newest. Never
- * replaces an existing DEST/NAME (-EEXIST). */
-int hs_store_publish(struct hs_store *s, const char *name, struct hs_err *e);
+ * replaces an existing DEST/NAME (-EEXIST). Once the snapshot is in place
+ * the result is 0: what fails after that (syncing DEST, updating latest)
+ * leaves its message in warn. */
+int hs_store_publish(struct hs_store *s, const char *name, struct hs_err *e, struct hs_err *warn);
 
 /* Points latest at the newest complete snapshot (or removes it if none). */
 int hs_store_update_latest(struct hs_store *s, struct hs_err *e);

@@ -120,6 +120,17 @@ static int level_add(struct level *lv, const char *name, size_t len)
     return 0;
 }
 
+/* A name listed twice (a file deleted and created again while a large
+ * directory was being read) is one entry. */
+static void drop_repeats(struct level *lv)
+{
+    size_t out = 0;
+    for (size_t i = 0; i < lv->count; i++)
+        if (out == 0 || strcmp(lv->names + lv->offs[out - 1], lv->names + lv->offs[i]) != 0)
+            lv->offs[out++] = lv->offs[i];
+    lv->count = out;
+}
+
 /* Reads and sorts the names of fd into lv. */
 static int level_read(struct hs_walk *w, struct level *lv, int fd)
 {
@@ -143,6 +154,7 @@ static int level_read(struct hs_walk *w, struct level *lv, int fd)
     }
     if (lv->count > 1)
         qsort_r(lv->offs, lv->count, sizeof *lv->offs, cmp_names, lv->names);
+    drop_repeats(lv);
     return 0;
 }
 

@@ -83,7 +83,12 @@ static int read_value(struct hs_xattrs *x, struct hs_xobj o, const char *name)
     return 0;
 }
 
-int hs_xattr_read(struct hs_xattrs *x, struct hs_xobj o)
+static bool allowed_without_root(const char *name)
+{
+    return strncmp(name, "user.", 5) == 0 || strncmp(name, "system.posix_acl_", 17) == 0;
+}
+
+int hs_xattr_read(struct hs_xattrs *x, struct hs_xobj o, bool all)
 {
     hs_buf_truncate(&x->names, 0);
     hs_buf_truncate(&x->values, 0);
@@ -109,7 +114,8 @@ int hs_xattr_read(struct hs_xattrs *x, struct hs_xobj o)
     int r = names ? 0 : -ENOMEM;
     count = 0;
     for (ssize_t i = 0; r == 0 && i < n; i += (ssize_t)strlen(raw.data + i) + 1)
-        names[count++] = raw.data + i;
+        if (all || allowed_without_root(raw.data + i))
+            names[count++] = raw.data + i;
     if (r == 0)
         qsort(names, count, sizeof *names, cmp_str);
     for (size_t i = 0; r == 0 && i < count; i++)
@@ -126,11 +132,6 @@ uint64_t hs_xattr_hash(const struct hs_xattrs *x)
     uint64_t h = XXH3_64bits_withSeed(x->names.data, x->names.len, x->count);
     h = XXH3_64bits_withSeed(x->values.data, x->values.len, h);
     return h ? h : 1;
-}
-
-static bool allowed_without_root(const char *name)
-{
-    return strncmp(name, "user.", 5) == 0 || strncmp(name, "system.posix_acl_", 17) == 0;
 }
 
 int hs_xattr_apply(const struct hs_xattrs *x, struct hs_xobj o, bool root)

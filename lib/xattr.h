@@ -25,8 +25,10 @@ struct hs_xobj {
     const char *name;
 };
 
-/* Reads all attributes of o into x (reused between calls). ENOTSUP = none. */
-int hs_xattr_read(struct hs_xattrs *x, struct hs_xobj o);
+/* Reads the attributes of o into x (reused between calls): all of them if
+ * all, else only those an unprivileged process can set (user.*, ACLs), so
+ * that what is read, hashed and compared is what a copy can carry. */
+int hs_xattr_read(struct hs_xattrs *x, struct hs_xobj o, bool all);
 /* 0 when there are none, else a 64-bit hash of the sorted names and values. */
 uint64_t hs_xattr_hash(const struct hs_xattrs *x);
 /* Sets x on o. Without root, only user.* and ACLs are tried. Returns 0, or

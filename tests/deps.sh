@@ -2,7 +2,7 @@
 # tests/deps.sh: installs the Debian 12 packages hardsnap needs to build and
 # test (apt-get; through sudo when not root). Does nothing if all are present.
 set -euo pipefail
-PKGS=(build-essential cmake pkg-config clang-format shellcheck python3
+PKGS=(build-essential cmake pkg-config clang-format shellcheck python3 libcap2-bin
       libxxhash-dev libarchive-dev libinih-dev check
       attr acl rsync util-linux e2fsprogs libarchive-tools)
 missing=()

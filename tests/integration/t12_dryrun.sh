@@ -62,3 +62,9 @@ grep -qx 'big.bin' "$HS_OUT" && fail "-v lists the linked big.bin"
 if grep -q ' 0 B ' fresh-dry-run.out; then
     fail "-n reports 0 bytes to copy for a fresh DEST: $(tail -n 1 fresh-dry-run.out)"
 fi
+
+# options may follow the operands, as GNU tools allow
+HARDSNAP_NOW=$(now 6) hs_rc 0 backup src dest -q
+[ ! -s "$HS_OUT" ] || fail "-q after the operands was not taken as an option: $(cat "$HS_OUT")"
+[ -e ./-q ] && fail "-q after the operands was taken as DEST"
+compare_trees src "dest/$(now 6)"

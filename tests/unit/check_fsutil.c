@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 START_TEST(remove_tree_does_not_follow)
@@ -82,6 +83,38 @@ START_TEST(open_dir_beneath_refuses_symlinks)
 }
 END_TEST
 
+/* A snapshot keeps its source's modes: an unprivileged owner must still be
+ * able to remove read-only and inaccessible directories of its own trees. */
+START_TEST(removes_read_only_dirs_without_root)
+{
+    if (geteuid() != 0)
+        return; /* needs root to become another user */
+    tu_write("t/ro/a/file", "x", 1);
+    tu_write("t/ro/b/file", "x", 1);
+    tu_mkdir("t/closed");
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "chown -R 65534:65534 '%s/t'", tu_tmp);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(fchmodat(tu_tmpfd, "t/ro/a", 0555, 0), 0);
+    ck_assert_int_eq(fchmodat(tu_tmpfd, "t/ro", 0555, 0), 0);
+    ck_assert_int_eq(fchmodat(tu_tmpfd, "t/closed", 0, 0), 0);
+    ck_assert_int_eq(fchmodat(tu_tmpfd, "t", 0500, 0), 0);
+    ck_assert_int_eq(fchmod(tu_tmpfd, 0777), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct hs_err e = {0};
+        if (setgid(65534) < 0 || setuid(65534) < 0)
+            _exit(3);
+        _exit(hs_remove_tree(tu_tmpfd, "t", &e) == 0 ? 0 : 1);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+    struct stat st;
+    ck_assert_int_ne(fstatat(tu_tmpfd, "t", &st, AT_SYMLINK_NOFOLLOW), 0);
+}
+END_TEST
+
 Suite *fsutil_suite(void)
 {
     Suite *s = suite_create("fsutil");
@@ -89,6 +122,7 @@ Suite *fsutil_suite(void)
     tcase_add_test(tc, remove_tree_does_not_follow);
     tcase_add_test(tc, deep_links_and_removal);
     tcase_add_test(tc, open_dir_beneath_refuses_symlinks);
+    tcase_add_test(tc, removes_read_only_dirs_without_root);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -82,9 +82,9 @@ START_TEST(publish_and_list)
     tu_mkdir("dest/not-a-snapshot");
     tu_mkdir("dest/2026-99-01T000000Z");
     make_partial("2026-01-02T000000Z", true);
-    ck_assert_int_eq(hs_store_publish(&s, "2026-01-02T000000Z", &e), 0);
+    ck_assert_int_eq(hs_store_publish(&s, "2026-01-02T000000Z", &e, &e), 0);
     make_partial("2026-01-01T000000Z", true);
-    ck_assert_int_eq(hs_store_publish(&s, "2026-01-01T000000Z", &e), 0);
+    ck_assert_int_eq(hs_store_publish(&s, "2026-01-01T000000Z", &e, &e), 0);
     char **names;
     size_t n;
     ck_assert_int_eq(hs_store_list(&s, &names, &n, &e), 0);
@@ -99,7 +99,7 @@ START_TEST(publish_and_list)
     ck_assert(S_ISREG(tu_lstat("dest/.hardsnap/manifests/2026-01-01T000000Z.hsm").st_mode));
     /* never merged into an existing snapshot */
     make_partial("2026-01-01T000000Z", true);
-    ck_assert_int_eq(hs_store_publish(&s, "2026-01-01T000000Z", &e), -EEXIST);
+    ck_assert_int_eq(hs_store_publish(&s, "2026-01-01T000000Z", &e, &e), -EEXIST);
     hs_store_close(&s);
     hs_err_clear(&e);
 }
