@@ -659,10 +659,10 @@ static int finish_snapshot(struct engine *g)
     int r = hs_manifest_writer_finish(g->mw, false, g->err);
     hs_manifest_writer_free(g->mw);
     g->mw = NULL;
+    hs_flusher_stop(&g->flusher); /* it flushes through newrootfd */
     close(g->newrootfd);
     g->newrootfd = -1;
     struct timespec t0, t1;
-    hs_flusher_stop(&g->flusher);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     struct hs_err w = {0};
     if (r == 0)

@@ -252,7 +252,7 @@ static bool source_matches(struct engine *g, const struct hs_walk_item *it, cons
 {
     uint8_t h[16];
     struct stat st;
-    uint64_t sxh;
+    uint64_t sxh = 0;
     if (hash_file(g, it->fd, it->name, it->path, h, &st, &sxh) < 0)
         return false;
     g->st->hashed++;
@@ -306,7 +306,7 @@ static int reg_against_file(struct engine *g, const struct hs_walk_item *it, uin
 {
     struct stat pst, hst;
     uint8_t ph[16];
-    uint64_t pxh;
+    uint64_t pxh = 0;
     if (prev_top(g) < 0 || fstatat(prev_top(g), it->name, &pst, AT_SYMLINK_NOFOLLOW) < 0)
         return 1;
     *prev_ino = pst.st_ino;
@@ -349,7 +349,7 @@ static int reg_from_resume(struct engine *g, const struct hs_walk_item *it, uint
     struct stat rst, hst;
     int rfd = resume_top(g);
     uint8_t h[16];
-    uint64_t xh;
+    uint64_t xh = 0;
     if (rfd < 0 || g->dry_run || fstatat(rfd, it->name, &rst, AT_SYMLINK_NOFOLLOW) < 0 ||
         !resume_candidate(g, &it->st, &rst, prev_ino) ||
         hash_file(g, rfd, it->name, it->path, h, &hst, &xh) < 0 || !hs_stat_same_file(&hst, &rst) ||

@@ -16,9 +16,7 @@ static const unsigned char zeros[64 * 1024];
 int hs_copier_init(struct hs_copier *c, enum hs_copy_method method)
 {
     memset(c, 0, sizeof *c);
-    /* measured faster on ext4 (docs/benchmarks.md), and a reflink where the
-     * filesystem shares extents */
-    c->method = method == HS_COPY_AUTO ? HS_COPY_CFR_HASH : method;
+    c->method = method;
     c->hash_state = XXH3_createState();
     if (!c->hash_state || posix_memalign((void **)&c->buf, 4096, COPY_BUF_SIZE) != 0) {
         hs_copier_free(c);
@@ -38,7 +36,8 @@ void hs_copier_free(struct hs_copier *c)
 
 struct copy_job {
     struct hs_copier *c;
-    int src, dst; /* dst -1: hash only */
+    int src, dst;   /* dst -1: hash only */
+    bool in_kernel; /* copy_file_range, then hash the copy */
     XXH3_state_t *h;
     uint64_t written;
     const char *path;
@@ -126,7 +125,7 @@ static int copy_range_kernel(struct copy_job *j, off_t off, uint64_t len)
 
 static int copy_range(struct copy_job *j, off_t off, uint64_t len)
 {
-    if (j->dst >= 0 && j->c->method == HS_COPY_CFR_HASH)
+    if (j->dst >= 0 && j->in_kernel)
         return copy_range_kernel(j, off, len);
     return pass_through_buffer(j, j->src, off, len, j->dst >= 0);
 }
@@ -191,7 +190,13 @@ static int run_job(struct copy_job *j, const struct stat *st, uint8_t hash[16])
 int hs_copy_data(struct hs_copier *c, int src, int dst, const struct stat *st, uint8_t hash[16],
                  uint64_t *written, const char *path, struct hs_err *e)
 {
-    struct copy_job j = {.c = c, .src = src, .dst = dst, .path = path, .e = e};
+    /* Measured (docs/benchmarks.md): for large files the in-kernel copy is
+     * a third faster (and a reflink where extents can be shared); for small
+     * ones one read and one write through the buffer beat it. */
+    bool in_kernel = c->method == HS_COPY_CFR_HASH ||
+                     (c->method == HS_COPY_AUTO && st->st_size >= HS_COPY_KERNEL_MIN);
+    struct copy_job j = {
+        .c = c, .src = src, .dst = dst, .in_kernel = in_kernel, .path = path, .e = e};
     int r = run_job(&j, st, hash);
     *written = j.written;
     if (r == 0 && j.written >= HS_COPY_WRITEBACK_MIN)

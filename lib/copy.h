@@ -15,6 +15,9 @@
  * (sync_file_range), so the final sync finds little of them left to write. */
 #define HS_COPY_WRITEBACK_MIN (1024 * 1024)
 
+/* With HS_COPY_AUTO, files at least this big are copied in the kernel. */
+#define HS_COPY_KERNEL_MIN (4 * 1024 * 1024)
+
 struct hs_copier {
     enum hs_copy_method method;
     unsigned char *buf;

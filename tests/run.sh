@@ -20,6 +20,10 @@ cmake -S . -B build -DHS_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
+echo "== release build (-O3 -Werror: other warnings than -O2)" >&2
+cmake -S . -B build-release -DHS_WERROR=ON -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build-release -j"$jobs"
+
 if [ $sanitize = 1 ]; then
 	echo "== build with ASan+UBSan and test" >&2
 	cmake -S . -B build-asan -DHS_WERROR=ON -DHS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
