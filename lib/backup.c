@@ -76,7 +76,8 @@ static void progress(struct engine *g)
         return;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    if (elapsed(&g->last_progress, &now) < 0.2)
+    /* the first report at once, so even a short run shows it is alive */
+    if (g->st->entries > 256 && elapsed(&g->last_progress, &now) < 0.2)
         return;
     g->last_progress = now;
     g->st->seconds = elapsed(&g->t0, &now);
@@ -157,11 +158,14 @@ void hs_eng_xattr_warn(struct engine *g, int r, const char *path)
 /* Sets owner, mode, times (and the xattrs read into g->xa) on a new object. */
 /* Owner first: chown clears set-id bits and file capabilities
  * (security.capability), so the xattrs and the mode come after it. Times
- * last, as every change before them would touch ctime only. */
-int hs_eng_apply_meta(struct engine *g, struct hs_xobj o, const struct stat *st, const char *path)
+ * last, as every change before them would touch ctime only. now is the new
+ * object's own stat if known: its owner needs no chown when it is right. */
+int hs_eng_apply_meta(struct engine *g, struct hs_xobj o, const struct stat *st,
+                      const struct stat *now, const char *path)
 {
     bool by_fd = o.fd >= 0;
-    if (g->root &&
+    bool owned = now && now->st_uid == st->st_uid && now->st_gid == st->st_gid;
+    if (g->root && !owned &&
         (by_fd ? fchown(o.fd, st->st_uid, st->st_gid)
                : fchownat(o.dirfd, o.name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW)) < 0)
         hs_eng_warn(g, errno, "cannot set owner of", path);
@@ -209,7 +213,7 @@ static int finish_dir(struct engine *g, int newfd, int srcfd, const struct stat 
     g->xa.count = 0;
     if (srcfd >= 0)
         hs_eng_read_xattrs(g, (struct hs_xobj){.fd = srcfd}, path);
-    return hs_eng_apply_meta(g, (struct hs_xobj){.fd = newfd}, st, path);
+    return hs_eng_apply_meta(g, (struct hs_xobj){.fd = newfd}, st, NULL, path);
 }
 
 static int dir_entry(struct engine *g, struct hs_walk *w, const struct hs_walk_item *it)

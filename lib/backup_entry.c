@@ -21,7 +21,8 @@
 
 /* What the link table keeps of a group's leader, to record later names. */
 struct leader {
-    struct stat st; /* the source as the walk saw the leader */
+    off_t size; /* the source as the walk saw the leader */
+    struct timespec mtime, ctime;
     uint64_t sino;
     uint32_t flags;
     uint8_t hash[16];
@@ -80,11 +81,15 @@ static int open_source_file(struct engine *g, const struct hs_walk_item *it, str
     return fd;
 }
 
+static bool same_timespec(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
 static bool changed_while_read(const struct stat *a, const struct stat *b)
 {
-    return a->st_size != b->st_size || a->st_mtim.tv_sec != b->st_mtim.tv_sec ||
-           a->st_mtim.tv_nsec != b->st_mtim.tv_nsec || a->st_ctim.tv_sec != b->st_ctim.tv_sec ||
-           a->st_ctim.tv_nsec != b->st_ctim.tv_nsec;
+    return a->st_size != b->st_size || !same_timespec(&a->st_mtim, &b->st_mtim) ||
+           !same_timespec(&a->st_ctim, &b->st_ctim);
 }
 
 /* Copies one attempt's data; 0, SKIPPED (source unreadable), or fatal <0. */
@@ -144,13 +149,13 @@ static int copy_file(struct engine *g, const struct hs_walk_item *it, struct sta
         }
         *st = after;
     }
-    if (r == 0) {
-        hs_eng_read_xattrs(g, (struct hs_xobj){.fd = sfd}, it->path);
-        r = hs_eng_apply_meta(g, (struct hs_xobj){.fd = dfd}, st, it->path);
-    }
     struct stat dst;
     if (r == 0 && fstat(dfd, &dst) < 0)
         r = hs_eng_fail_new(g, errno, "cannot stat", it->path);
+    if (r == 0) {
+        hs_eng_read_xattrs(g, (struct hs_xobj){.fd = sfd}, it->path);
+        r = hs_eng_apply_meta(g, (struct hs_xobj){.fd = dfd}, st, &dst, it->path);
+    }
     close(sfd);
     close(dfd);
     if (r == SKIPPED) {
@@ -395,7 +400,9 @@ static int manifest_lookup(struct engine *g, const struct hs_walk_item *it,
 static int join_group(struct engine *g, const struct hs_walk_item *it, struct hs_link *l)
 {
     const struct leader *ld = l->data;
-    if (changed_while_read(&ld->st, &it->st))
+    const struct stat *s = &it->st;
+    if (ld->size != s->st_size || !same_timespec(&ld->mtime, &s->st_mtim) ||
+        !same_timespec(&ld->ctime, &s->st_ctim))
         return 1;
     if (!g->dry_run) {
         int r = hs_link_beneath(g->newrootfd, l->path, l->path_len, new_top(g), it->name);
@@ -420,8 +427,12 @@ static int remember_leader(struct engine *g, const struct hs_walk_item *it, stru
     struct leader *ld = malloc(sizeof *ld);
     if (!ld)
         return hs_err_setf(g->err, ENOMEM, "link table");
-    *ld = (struct leader){
-        .st = it->st, .sino = g->rec.sino, .flags = g->rec.flags, .xattr_hash = g->rec.xattr_hash};
+    *ld = (struct leader){.size = it->st.st_size,
+                          .mtime = it->st.st_mtim,
+                          .ctime = it->st.st_ctim,
+                          .sino = g->rec.sino,
+                          .flags = g->rec.flags,
+                          .xattr_hash = g->rec.xattr_hash};
     memcpy(ld->hash, g->rec.hash, 16);
     int r;
     if (l) {
@@ -503,13 +514,12 @@ static int create_other(struct engine *g, const struct hs_walk_item *it)
             g->rec.xattr_hash = hs_xattr_hash(&g->xa);
         }
     }
-    r = hs_eng_apply_meta(g, (struct hs_xobj){.fd = -1, .dirfd = nd, .name = it->name}, st,
-                          it->path);
     struct stat dst;
-    if (r == 0 && fstatat(nd, it->name, &dst, AT_SYMLINK_NOFOLLOW) < 0)
-        r = hs_eng_fail_new(g, errno, "cannot stat", it->path);
-    if (r == 0)
-        g->rec.sino = dst.st_ino;
+    if (fstatat(nd, it->name, &dst, AT_SYMLINK_NOFOLLOW) < 0)
+        return hs_eng_fail_new(g, errno, "cannot stat", it->path);
+    r = hs_eng_apply_meta(g, (struct hs_xobj){.fd = -1, .dirfd = nd, .name = it->name}, st, &dst,
+                          it->path);
+    g->rec.sino = dst.st_ino;
     g->st->created++;
     return r;
 }

@@ -111,7 +111,8 @@ int hs_eng_rec_put(struct engine *g);
 
 /* Metadata of new objects: xattrs (read into g->xa), owner, mode, times. */
 void hs_eng_read_xattrs(struct engine *g, struct hs_xobj o, const char *path);
-int hs_eng_apply_meta(struct engine *g, struct hs_xobj o, const struct stat *st, const char *path);
+int hs_eng_apply_meta(struct engine *g, struct hs_xobj o, const struct stat *st,
+                      const struct stat *now, const char *path);
 void hs_eng_xattr_warn(struct engine *g, int r, const char *path);
 
 /* backup_entry.c: one non-directory of the walk. 0 or <0 (fatal). */
