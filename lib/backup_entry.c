@@ -200,15 +200,15 @@ static int hash_file(struct engine *g, int dirfd, const char *name, const char *
     return r;
 }
 
+struct claim {
+    uint64_t dev, ino; /* the source file that linked the inode */
+};
+
 /* A snapshot inode that had several names when it was made (a source
  * hard-link group) may be linked again for one source inode per run only:
  * otherwise two names that are separate files in the source now would become
  * one file in the snapshot. Returns 0 (ours to link), 1 (another source file
  * has it: copy), or <0. */
-struct claim {
-    uint64_t dev, ino; /* the source file that linked the inode */
-};
-
 static int claim_inode(struct engine *g, uint64_t sino, const struct stat *src)
 {
     struct hs_link *l = hs_linktab_find(g->claims, 0, sino);

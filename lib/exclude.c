@@ -332,9 +332,7 @@ static int add_failed(struct hs_err *e, const char *pat, size_t plen, const char
 {
     if (err)
         return hs_err_setf(e, err, "cannot add exclude pattern");
-    /* hs_escape("") leaves its buffer unterminated (buf.c's reserve does not
-     * write the NUL), so the empty pattern is spelled out here */
-    char *epat = plen ? hs_escape(pat, plen) : strdup("");
+    char *epat = hs_escape(pat, plen);
     char *efile = file ? hs_escape(file, strlen(file)) : NULL;
     int r;
     if (file)

@@ -273,11 +273,6 @@ int hs_manifest_writer_finish(struct hs_manifest_writer *w, bool sync, struct hs
     return 0;
 }
 
-uint64_t hs_manifest_writer_count(const struct hs_manifest_writer *w)
-{
-    return w->total;
-}
-
 void hs_manifest_writer_free(struct hs_manifest_writer *w)
 {
     if (!w)

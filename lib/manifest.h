@@ -80,7 +80,6 @@ int hs_manifest_writer_fdopen(struct hs_manifest_writer **w, int fd, struct hs_e
 int hs_manifest_put(struct hs_manifest_writer *w, const struct hs_mentry *m, struct hs_err *e);
 /* Writes the end block and fsyncs if sync. */
 int hs_manifest_writer_finish(struct hs_manifest_writer *w, bool sync, struct hs_err *e);
-uint64_t hs_manifest_writer_count(const struct hs_manifest_writer *w);
 void hs_manifest_writer_free(struct hs_manifest_writer *w);
 
 struct hs_manifest_reader;
