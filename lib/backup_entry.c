@@ -23,7 +23,7 @@
 struct leader {
     off_t size; /* the source as the walk saw the leader */
     struct timespec mtime, ctime;
-    uint64_t sino;
+    uint64_t sino, sblocks;
     uint32_t flags;
     uint8_t hash[16];
     uint64_t xattr_hash;
@@ -34,6 +34,7 @@ struct leader {
 static void rec_from_prev(struct engine *g, const struct hs_mentry *m)
 {
     g->rec.sino = m->sino;
+    g->rec.sblocks = m->sblocks;
     g->rec.flags = m->flags;
     memcpy(g->rec.hash, m->hash, sizeof g->rec.hash);
     g->rec.xattr_hash = m->xattr_hash;
@@ -166,6 +167,7 @@ static int copy_file(struct engine *g, const struct hs_walk_item *it, struct sta
         return r;
     hs_mentry_from_stat(&g->rec, st); /* the stat the copy was made from */
     g->rec.sino = dst.st_ino;
+    g->rec.sblocks = (uint64_t)dst.st_blocks;
     g->rec.flags |= HS_ME_HASH;
     if (g->xa.count) {
         g->rec.flags |= HS_ME_XATTR;
@@ -283,10 +285,12 @@ static int reg_against_manifest(struct engine *g, const struct hs_walk_item *it,
     return 0;
 }
 
-/* The record of a file linked from another tree's inode sino. */
-static void rec_linked(struct engine *g, uint64_t sino, const uint8_t hash[16], uint64_t xh)
+/* The record of a file linked from another tree's inode. */
+static void rec_linked(struct engine *g, const struct stat *inode, const uint8_t hash[16],
+                       uint64_t xh)
 {
-    g->rec.sino = sino;
+    g->rec.sino = inode->st_ino;
+    g->rec.sblocks = (uint64_t)inode->st_blocks;
     g->rec.flags = HS_ME_HASH | (xh ? HS_ME_XATTR : 0);
     memcpy(g->rec.hash, hash, 16);
     g->rec.xattr_hash = xh;
@@ -326,7 +330,7 @@ static int reg_against_file(struct engine *g, const struct hs_walk_item *it, uin
     int r = link_prev(g, it, pst.st_ino, pst.st_nlink > 1);
     if (r != 0)
         return r;
-    rec_linked(g, pst.st_ino, ph, pxh);
+    rec_linked(g, &pst, ph, pxh);
     count_linked(g, it);
     return 0;
 }
@@ -367,7 +371,7 @@ static int reg_from_resume(struct engine *g, const struct hs_walk_item *it, uint
     }
     if (linkat(rfd, it->name, new_top(g), it->name, 0) < 0)
         return link_fallback_errno(errno) ? 1 : hs_eng_fail_new(g, errno, "cannot link", it->path);
-    rec_linked(g, rst.st_ino, h, xh);
+    rec_linked(g, &rst, h, xh);
     g->st->resumed++;
     return 0;
 }
@@ -414,6 +418,7 @@ static int join_group(struct engine *g, const struct hs_walk_item *it, struct hs
         }
     }
     g->rec.sino = ld->sino;
+    g->rec.sblocks = ld->sblocks;
     g->rec.flags = ld->flags;
     memcpy(g->rec.hash, ld->hash, 16);
     g->rec.xattr_hash = ld->xattr_hash;
@@ -431,6 +436,7 @@ static int remember_leader(struct engine *g, const struct hs_walk_item *it, stru
                           .mtime = it->st.st_mtim,
                           .ctime = it->st.st_ctim,
                           .sino = g->rec.sino,
+                          .sblocks = g->rec.sblocks,
                           .flags = g->rec.flags,
                           .xattr_hash = g->rec.xattr_hash};
     memcpy(ld->hash, g->rec.hash, 16);
@@ -520,6 +526,7 @@ static int create_other(struct engine *g, const struct hs_walk_item *it)
     r = hs_eng_apply_meta(g, (struct hs_xobj){.fd = -1, .dirfd = nd, .name = it->name}, st, &dst,
                           it->path);
     g->rec.sino = dst.st_ino;
+    g->rec.sblocks = (uint64_t)dst.st_blocks;
     g->st->created++;
     return r;
 }
@@ -543,7 +550,7 @@ static bool other_matches_file(struct engine *g, const struct hs_walk_item *it, 
 static int other_leader(struct engine *g, const struct hs_walk_item *it, bool fresh)
 {
     const struct hs_mentry *m = NULL;
-    struct stat pst;
+    struct stat pst = {0};
     uint64_t sino = 0;
     bool same = false, multi = false;
     if (!fresh && g->have_prev) {
@@ -564,10 +571,12 @@ static int other_leader(struct engine *g, const struct hs_walk_item *it, bool fr
     if (r < 0)
         return r;
     if (r == 0) {
-        if (m)
+        if (m) {
             rec_from_prev(g, m);
-        else
+        } else {
             g->rec.sino = sino;
+            g->rec.sblocks = (uint64_t)pst.st_blocks;
+        }
         count_linked(g, it);
         return 0;
     }

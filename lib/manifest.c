@@ -11,7 +11,9 @@
 #include <xxhash.h>
 
 static const char manifest_magic[8] = {'H', 'S', 'N', 'A', 'P', 'M', 'F', 1};
+static const char index_magic[8] = {'H', 'S', 'M', 'F', 'I', 'D', 'X', 1};
 #define HEADER_SIZE       16
+#define FOOTER_SIZE       32
 #define BLOCK_HEADER_SIZE 16
 
 enum hs_ftype hs_ftype_of(mode_t mode)
@@ -106,7 +108,9 @@ struct hs_manifest_writer {
     uint32_t block_count;
     uint64_t seq;
     uint64_t total;
-    XXH3_state_t *sums; /* hash over every block checksum, for the end block */
+    XXH3_state_t *sums;  /* hash over every block checksum, for the end block */
+    uint64_t offset;     /* bytes written so far */
+    struct hs_buf index; /* per block: u64 offset, varint length, first path */
 };
 
 static int put_varint(struct hs_buf *b, uint64_t v)
@@ -141,6 +145,7 @@ static int write_block(struct hs_manifest_writer *w, const void *data, uint32_t 
     int r = hs_write_all(w->fd, hdr, sizeof hdr);
     if (r == 0 && len)
         r = hs_write_all(w->fd, data, len);
+    w->offset += sizeof hdr + len;
     return r;
 }
 
@@ -176,6 +181,7 @@ int hs_manifest_writer_fdopen(struct hs_manifest_writer **out, int fd, struct hs
     unsigned char hdr[HEADER_SIZE] = {0};
     memcpy(hdr, manifest_magic, sizeof manifest_magic);
     int r = hs_write_all(fd, hdr, sizeof hdr);
+    w->offset = sizeof hdr;
     if (r < 0) {
         hs_manifest_writer_free(w);
         return hs_err_setf(e, -r, "cannot write manifest");
@@ -219,6 +225,7 @@ static int encode_entry(struct hs_buf *b, const struct hs_mentry *m, size_t pref
     r |= put_varint(b, m->ino);
     r |= put_varint(b, m->nlink);
     r |= put_varint(b, m->sino);
+    r |= put_varint(b, m->sblocks);
     r |= put_varint(b, m->flags & (HS_ME_HASH | HS_ME_XATTR));
     if (m->flags & HS_ME_HASH)
         r |= hs_buf_append(b, m->hash, sizeof m->hash);
@@ -236,6 +243,18 @@ static int encode_entry(struct hs_buf *b, const struct hs_mentry *m, size_t pref
     return r ? -ENOMEM : 0;
 }
 
+/* The index names each block's offset and first path, so one path can be
+ * found by a binary search and one block read (hs_manifest_find). */
+static int index_block(struct hs_manifest_writer *w, const struct hs_mentry *m)
+{
+    unsigned char le[8];
+    put_le64(le, w->offset);
+    int r = hs_buf_append(&w->index, le, sizeof le);
+    r |= put_varint(&w->index, m->path_len);
+    r |= hs_buf_append(&w->index, m->path, m->path_len);
+    return r ? -ENOMEM : 0;
+}
+
 int hs_manifest_put(struct hs_manifest_writer *w, const struct hs_mentry *m, struct hs_err *e)
 {
     if (w->have_last && hs_path_cmp(w->last_path.data, w->last_path.len, m->path, m->path_len) >= 0)
@@ -250,6 +269,8 @@ int hs_manifest_put(struct hs_manifest_writer *w, const struct hs_mentry *m, str
     size_t prefix = 0;
     if (w->block_has_prefix)
         prefix = common_prefix(w->last_path.data, w->last_path.len, m->path, m->path_len);
+    else if (index_block(w, m) < 0)
+        return hs_err_setf(e, ENOMEM, "manifest");
     if (encode_entry(&w->payload, m, prefix) < 0)
         return hs_err_setf(e, ENOMEM, "manifest");
     hs_buf_truncate(&w->last_path, 0);
@@ -261,11 +282,25 @@ int hs_manifest_put(struct hs_manifest_writer *w, const struct hs_mentry *m, str
     return 0;
 }
 
+/* After the end block: the index, then a footer locating and checking it. */
+static int write_index(struct hs_manifest_writer *w)
+{
+    unsigned char footer[FOOTER_SIZE];
+    memcpy(footer, index_magic, sizeof index_magic);
+    put_le64(footer + 8, w->offset);
+    put_le64(footer + 16, w->index.len);
+    put_le64(footer + 24, XXH3_64bits(w->index.data, w->index.len));
+    int r = hs_write_all(w->fd, w->index.data, w->index.len);
+    return r ? r : hs_write_all(w->fd, footer, sizeof footer);
+}
+
 int hs_manifest_writer_finish(struct hs_manifest_writer *w, bool sync, struct hs_err *e)
 {
     int r = flush_block(w);
     if (r == 0)
         r = write_block(w, NULL, 0, (uint32_t)w->total, XXH3_64bits_digest(w->sums));
+    if (r == 0)
+        r = write_index(w);
     if (r == 0 && sync && fsync(w->fd) < 0)
         r = -errno;
     if (r < 0)
@@ -281,6 +316,7 @@ void hs_manifest_writer_free(struct hs_manifest_writer *w)
         close(w->fd);
     hs_buf_free(&w->payload);
     hs_buf_free(&w->last_path);
+    hs_buf_free(&w->index);
     XXH3_freeState(w->sums);
     free(w);
 }
@@ -289,6 +325,7 @@ void hs_manifest_writer_free(struct hs_manifest_writer *w)
 
 struct hs_manifest_reader {
     int fd;
+    uint64_t off;         /* where the next block header is */
     int error;            /* sticky: once damaged, always damaged */
     bool done;            /* verified end seen */
     unsigned char *block; /* current block's payload */
@@ -324,6 +361,7 @@ int hs_manifest_reader_fdopen(struct hs_manifest_reader **out, int fd, struct hs
         return hs_err_setf(e, ENOMEM, "manifest");
     }
     r->fd = fd;
+    r->off = HEADER_SIZE;
     r->sums = sums;
     XXH3_64bits_reset(r->sums);
     *out = r;
@@ -362,10 +400,27 @@ static int damaged(struct hs_manifest_reader *r, struct hs_err *e, const char *w
 }
 
 /* Reads and verifies the next block; 1 = records available, 0 = verified end. */
+static ssize_t read_at(struct hs_manifest_reader *r, void *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = pread(r->fd, (char *)buf + got, n - got, (off_t)(r->off + got));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return -errno;
+        if (k == 0)
+            break;
+        got += (size_t)k;
+    }
+    r->off += got;
+    return (ssize_t)got;
+}
+
 static int load_block(struct hs_manifest_reader *r, struct hs_err *e)
 {
     unsigned char hdr[BLOCK_HEADER_SIZE];
-    ssize_t n = hs_read_full(r->fd, hdr, sizeof hdr);
+    ssize_t n = read_at(r, hdr, sizeof hdr);
     if (n < 0) {
         r->error = (int)n;
         return hs_err_setf(e, (int)-n, "cannot read manifest");
@@ -374,12 +429,9 @@ static int load_block(struct hs_manifest_reader *r, struct hs_err *e)
         return damaged(r, e, "is truncated");
     uint32_t len = get_le32(hdr), count = get_le32(hdr + 4);
     uint64_t sum = get_le64(hdr + 8);
-    if (len == 0) {
-        unsigned char extra;
+    if (len == 0) { /* the end block; the block index follows it */
         if (count != (uint32_t)r->total || sum != XXH3_64bits_digest(r->sums))
             return damaged(r, e, "end block does not match its records");
-        if (hs_read_full(r->fd, &extra, 1) != 0)
-            return damaged(r, e, "has data after its end");
         r->done = true;
         return 0;
     }
@@ -394,7 +446,7 @@ static int load_block(struct hs_manifest_reader *r, struct hs_err *e)
         r->block = p;
         r->block_cap = len;
     }
-    n = hs_read_full(r->fd, r->block, len);
+    n = read_at(r, r->block, len);
     if (n < 0) {
         r->error = (int)n;
         return hs_err_setf(e, (int)-n, "cannot read manifest");
@@ -482,7 +534,7 @@ static bool decode_entry(struct hs_manifest_reader *r)
         return false;
     m->ctime_sec = unzigzag(v);
     if (!get_varint(r, &m->ino) || !get_varint(r, &m->nlink) || !get_varint(r, &m->sino) ||
-        !get_u32(r, &m->flags, HS_ME_HASH | HS_ME_XATTR))
+        !get_varint(r, &m->sblocks) || !get_u32(r, &m->flags, HS_ME_HASH | HS_ME_XATTR))
         return false;
     if (m->flags & HS_ME_HASH) {
         if (!get_bytes(r, &p, sizeof m->hash))
@@ -567,4 +619,154 @@ int hs_manifest_seek(struct hs_manifest_reader *r, const char *path, size_t len,
             return 1;
         }
     }
+}
+
+/* ---- one path, through the block index ------------------------------- */
+
+void hs_mentry_copy_set(struct hs_mentry_copy *c, const struct hs_mentry *m)
+{
+    c->m = *m;
+    hs_buf_truncate(&c->path, 0);
+    hs_buf_truncate(&c->target, 0);
+    if (hs_buf_append(&c->path, m->path, m->path_len) < 0 ||
+        hs_buf_append(&c->target, m->target ? m->target : "", m->target_len) < 0) {
+        c->m.path_len = c->m.target_len = 0; /* out of memory: an empty, safe record */
+        c->m.path = c->m.target = "";
+        return;
+    }
+    c->m.path = c->path.data;
+    c->m.target = c->target.data;
+}
+
+void hs_mentry_copy_free(struct hs_mentry_copy *c)
+{
+    hs_buf_free(&c->path);
+    hs_buf_free(&c->target);
+}
+
+struct index_entry {
+    uint64_t offset;
+    const char *path;
+    size_t len;
+};
+
+/* Reads and checks the block index at the end of the file into idx (whose
+ * paths point into raw). */
+static int load_index(struct hs_manifest_reader *r, struct hs_buf *raw, struct index_entry **idx,
+                      size_t *n, struct hs_err *e)
+{
+    struct stat st;
+    unsigned char f[FOOTER_SIZE];
+    if (fstat(r->fd, &st) < 0)
+        return hs_err_setf(e, errno, "cannot stat manifest");
+    if (st.st_size < HEADER_SIZE + FOOTER_SIZE ||
+        pread(r->fd, f, sizeof f, st.st_size - FOOTER_SIZE) != FOOTER_SIZE ||
+        memcmp(f, index_magic, sizeof index_magic) != 0)
+        return damaged(r, e, "has no block index");
+    uint64_t at = get_le64(f + 8), len = get_le64(f + 16);
+    if (at < HEADER_SIZE || len > HS_MANIFEST_MAX_BLOCK ||
+        at + len + FOOTER_SIZE != (uint64_t)st.st_size)
+        return damaged(r, e, "block index is invalid");
+    if (hs_buf_reserve(raw, (size_t)len) < 0)
+        return hs_err_setf(e, ENOMEM, "manifest");
+    if (pread(r->fd, raw->data, (size_t)len, (off_t)at) != (ssize_t)len ||
+        XXH3_64bits(raw->data, (size_t)len) != get_le64(f + 24))
+        return damaged(r, e, "block index checksum mismatch");
+    raw->len = (size_t)len;
+    /* parse with the record decoder's bounds checks, on a borrowed block */
+    unsigned char *saved = r->block;
+    size_t saved_len = r->block_len, saved_pos = r->pos;
+    r->block = (unsigned char *)raw->data;
+    r->block_len = raw->len;
+    r->pos = 0;
+    size_t cap = 0;
+    int ret = 0;
+    *idx = NULL;
+    *n = 0;
+    while (ret == 0 && r->pos < r->block_len) {
+        const unsigned char *p;
+        uint64_t plen;
+        struct index_entry ie;
+        if (!get_bytes(r, &p, 8) || (ie.offset = get_le64(p), !get_varint(r, &plen)) ||
+            !get_bytes(r, &p, plen)) {
+            ret = -EBADMSG;
+            break;
+        }
+        ie.path = (const char *)p;
+        ie.len = plen;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            struct index_entry *q = realloc(*idx, cap * sizeof *q);
+            if (!q) {
+                ret = -ENOMEM;
+                break;
+            }
+            *idx = q;
+        }
+        (*idx)[(*n)++] = ie;
+    }
+    r->block = saved;
+    r->block_len = saved_len;
+    r->pos = saved_pos;
+    if (ret < 0) {
+        free(*idx);
+        *idx = NULL;
+        return ret == -ENOMEM ? hs_err_setf(e, ENOMEM, "manifest")
+                              : damaged(r, e, "block index cannot be decoded");
+    }
+    return 0;
+}
+
+/* The last block whose first path is not after path, or -1. */
+static ptrdiff_t index_search(const struct index_entry *idx, size_t n, const char *path, size_t len)
+{
+    ptrdiff_t lo = 0, hi = (ptrdiff_t)n - 1, found = -1;
+    while (lo <= hi) {
+        ptrdiff_t mid = lo + (hi - lo) / 2;
+        if (hs_path_cmp(idx[mid].path, idx[mid].len, path, len) <= 0) {
+            found = mid;
+            lo = mid + 1;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    return found;
+}
+
+int hs_manifest_find(int dirfd, const char *name, const char *path, size_t len,
+                     struct hs_mentry_copy *out, struct hs_err *e)
+{
+    struct hs_manifest_reader *r;
+    int k = hs_manifest_reader_open(&r, dirfd, name, e);
+    if (k < 0)
+        return k;
+    struct hs_buf raw = {0};
+    struct index_entry *idx = NULL;
+    size_t n = 0;
+    k = load_index(r, &raw, &idx, &n, e);
+    ptrdiff_t b = k == 0 ? index_search(idx, n, path, len) : -1;
+    if (k == 0 && b >= 0) {
+        r->off = idx[b].offset;
+        r->seq = (uint64_t)b;
+        k = load_block(r, e);
+        while (k == 1 && r->block_left > 0) {
+            if (!decode_entry(r)) {
+                k = damaged(r, e, "record cannot be decoded");
+                break;
+            }
+            r->block_left--;
+            int c = hs_path_cmp(r->cur.path, r->cur.path_len, path, len);
+            if (c >= 0) {
+                if (c == 0)
+                    hs_mentry_copy_set(out, &r->cur);
+                k = c == 0 ? 2 : 1;
+                break;
+            }
+        }
+        k = k == 2 ? 1 : k < 0 ? k : 0;
+    }
+    free(idx);
+    hs_buf_free(&raw);
+    hs_manifest_reader_free(r);
+    return k;
 }

@@ -9,12 +9,15 @@
  * prefix-compressed within a block, so each block decodes on its own and one
  * damaged block costs only its records. An empty block ends the file; its
  * count is the total number of records and its checksum covers all block
- * checksums, so truncation and reordering are detected.
+ * checksums, so truncation and reordering are detected. After it, a block
+ * index (each block's offset and first path) and a 32-byte footer locating
+ * and checksumming the index let hs_manifest_find() read a single block.
  */
 #ifndef HS_MANIFEST_H
 #define HS_MANIFEST_H
 #include "internal.h"
 
+#include "buf.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,10 +52,11 @@ struct hs_mentry {
     uint32_t mtime_nsec;
     int64_t ctime_sec; /* of the source: a change the mtime hides shows here */
     uint32_t ctime_nsec;
-    uint64_t ino;   /* of the source */
-    uint64_t nlink; /* of the source: > 1 means the snapshot inode may have other names */
-    uint64_t sino;  /* of the snapshot's inode */
-    uint64_t rdev;  /* device nodes */
+    uint64_t ino;     /* of the source */
+    uint64_t nlink;   /* of the source: > 1 means the snapshot inode may have other names */
+    uint64_t sino;    /* of the snapshot's inode */
+    uint64_t sblocks; /* of the snapshot's inode (512-byte units): its space on disk */
+    uint64_t rdev;    /* device nodes */
     uint32_t flags;
     uint8_t hash[16]; /* XXH3-128, canonical (big-endian) */
     uint64_t xattr_hash;
@@ -106,5 +110,23 @@ int hs_manifest_seek(struct hs_manifest_reader *r, const char *path, size_t len,
                      const struct hs_mentry **m, struct hs_err *e);
 
 void hs_manifest_reader_free(struct hs_manifest_reader *r);
+
+/* A record with its own copies of path and target. */
+struct hs_mentry_copy {
+    struct hs_mentry m;
+    struct hs_buf path, target;
+};
+
+void hs_mentry_copy_set(struct hs_mentry_copy *c, const struct hs_mentry *m);
+void hs_mentry_copy_free(struct hs_mentry_copy *c);
+
+/*
+ * The record of one path, found through the manifest's block index: one
+ * binary search and one block read, however large the manifest. 1 and *out
+ * when found, 0 when the manifest has no such path, -ENOENT (no message)
+ * when there is no manifest, -EBADMSG when it is damaged.
+ */
+int hs_manifest_find(int dirfd, const char *name, const char *path, size_t len,
+                     struct hs_mentry_copy *out, struct hs_err *e);
 
 #endif

@@ -26,6 +26,7 @@ static struct hs_mentry sample(const char *path, unsigned i)
     m.ino = 0xfffffffffffull + i;
     m.nlink = 1 + i % 3;
     m.sino = 42 + i;
+    m.sblocks = 8 * i;
     m.flags = HS_ME_HASH;
     for (int k = 0; k < 16; k++)
         m.hash[k] = (uint8_t)(i * 16 + (unsigned)k);
@@ -59,6 +60,7 @@ static void assert_same(const struct hs_mentry *a, const struct hs_mentry *b)
     ck_assert_uint_eq(a->ino, b->ino);
     ck_assert_uint_eq(a->nlink, b->nlink);
     ck_assert_uint_eq(a->sino, b->sino);
+    ck_assert_uint_eq(a->sblocks, b->sblocks);
     ck_assert_uint_eq(a->rdev, b->rdev);
     ck_assert_uint_eq(a->flags, b->flags);
     if (a->flags & HS_ME_HASH)
@@ -190,23 +192,57 @@ static int read_all(const char *name, unsigned *count)
     return k;
 }
 
+/* Where the block index starts (read from the footer). */
+static off_t index_offset(void)
+{
+    struct stat st = tu_lstat("m");
+    unsigned char f[8];
+    int fd = open(tu_path("m"), O_RDONLY);
+    ck_assert_int_eq(pread(fd, f, 8, st.st_size - 24), 8);
+    close(fd);
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | f[i];
+    return (off_t)v;
+}
+
+/* Looks up f000123: 1 found, 0 not, <0 damaged. */
+static int find_one(const char *name)
+{
+    struct hs_mentry_copy c = {0};
+    struct hs_err e = {0};
+    int k = hs_manifest_find(tu_tmpfd, name, "f000123", 7, &c, &e);
+    hs_mentry_copy_free(&c);
+    hs_err_clear(&e);
+    return k;
+}
+
 START_TEST(flipped_byte_detected)
 {
     make_two_blocks();
     struct stat st = tu_lstat("m");
+    off_t data_end = index_offset();
     unsigned good;
     ck_assert_int_eq(read_all("m", &good), 0);
     ck_assert_uint_eq(good, 4000);
-    /* every single-byte change anywhere after the header is caught */
+    ck_assert_int_eq(find_one("m"), 1);
+    /* every single-byte change after the header is caught: in the blocks by
+     * the reader, in the block index and footer by the lookup */
     int fd = open(tu_path("m"), O_RDWR);
-    for (off_t off = 16; off < st.st_size; off += 997) {
+    for (off_t off = 16; off < st.st_size; off += off < data_end ? 997 : 7) {
         unsigned char c;
         ck_assert_int_eq(pread(fd, &c, 1, off), 1);
         c ^= 0x40;
         ck_assert_int_eq(pwrite(fd, &c, 1, off), 1);
         unsigned n;
-        ck_assert_msg(read_all("m", &n) == -EBADMSG, "flip at %lld not detected", (long long)off);
-        ck_assert_uint_lt(n, 4000);
+        if (off < data_end) {
+            ck_assert_msg(read_all("m", &n) == -EBADMSG, "flip at %lld not detected",
+                          (long long)off);
+            ck_assert_uint_lt(n, 4000);
+        } else {
+            ck_assert_msg(find_one("m") == -EBADMSG, "index flip at %lld not detected",
+                          (long long)off);
+        }
         c ^= 0x40;
         ck_assert_int_eq(pwrite(fd, &c, 1, off), 1);
     }
@@ -218,16 +254,52 @@ START_TEST(truncation_detected)
 {
     make_two_blocks();
     struct stat st = tu_lstat("m");
-    off_t cuts[] = {st.st_size - 1, st.st_size - 16, st.st_size / 2, 17, 16};
+    off_t data_end = index_offset();
+    ck_assert_int_eq(truncate(tu_path("m"), st.st_size - 1), 0);
+    ck_assert_int_eq(find_one("m"), -EBADMSG);
+    off_t cuts[] = {data_end - 1, data_end - 16, data_end / 2, 17, 16};
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
         ck_assert_int_eq(truncate(tu_path("m"), cuts[i]), 0);
         unsigned n;
         ck_assert_int_eq(read_all("m", &n), -EBADMSG);
+        ck_assert_int_eq(find_one("m"), -EBADMSG);
     }
     ck_assert_int_eq(truncate(tu_path("m"), 3), 0);
     unsigned n;
     ck_assert_int_eq(read_all("m", &n), -EBADMSG);
     ck_assert_int_eq(read_all("missing", &n), -ENOENT);
+    ck_assert_int_eq(find_one("missing"), -ENOENT);
+}
+END_TEST
+
+/* One path through the block index, for every kind of position. */
+START_TEST(find_through_index)
+{
+    enum { N = 20000 };
+    char(*names)[32] = malloc(N * sizeof *names);
+    struct hs_mentry *m = malloc(N * sizeof *m);
+    for (unsigned i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "d%03u/file-%06u", i / 100, i);
+        m[i] = sample(names[i], i);
+    }
+    m[0].path = "";
+    m[0].path_len = 0;
+    write_manifest("big", m, N);
+    struct hs_mentry_copy c = {0};
+    struct hs_err e = {0};
+    for (unsigned i = 0; i < N; i += 97) {
+        ck_assert_int_eq(hs_manifest_find(tu_tmpfd, "big", m[i].path, m[i].path_len, &c, &e), 1);
+        assert_same(&c.m, &m[i]);
+    }
+    ck_assert_int_eq(hs_manifest_find(tu_tmpfd, "big", m[N - 1].path, m[N - 1].path_len, &c, &e),
+                     1);
+    assert_same(&c.m, &m[N - 1]);
+    ck_assert_int_eq(hs_manifest_find(tu_tmpfd, "big", "d000/file-000005x", 17, &c, &e), 0);
+    ck_assert_int_eq(hs_manifest_find(tu_tmpfd, "big", "zzz", 3, &c, &e), 0);
+    ck_assert_int_eq(hs_manifest_find(tu_tmpfd, "big", "", 0, &c, &e), 1);
+    hs_mentry_copy_free(&c);
+    free(names);
+    free(m);
 }
 END_TEST
 
@@ -273,6 +345,7 @@ Suite *manifest_suite(void)
     tcase_add_test(tc, out_of_order_rejected);
     tcase_add_test(tc, flipped_byte_detected);
     tcase_add_test(tc, truncation_detected);
+    tcase_add_test(tc, find_through_index);
     tcase_add_test(tc, damage_keeps_earlier_blocks);
     tcase_add_test(tc, garbage_never_crashes);
     suite_add_tcase(s, tc);
