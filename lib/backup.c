@@ -22,6 +22,7 @@
 #include "engine.h"
 #include "exclude.h"
 #include "fsutil.h"
+#include "meta.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -155,31 +156,18 @@ void hs_eng_xattr_warn(struct engine *g, int r, const char *path)
         hs_eng_warn(g, -r, "cannot keep extended attributes of", path);
 }
 
-/* Sets owner, mode, times (and the xattrs read into g->xa) on a new object. */
-/* Owner first: chown clears set-id bits and file capabilities
- * (security.capability), so the xattrs and the mode come after it. Times
- * last, as every change before them would touch ctime only. now is the new
- * object's own stat if known: its owner needs no chown when it is right. */
+/* Sets owner, xattrs (those read into g->xa), mode and times on a new
+ * object; see hs_meta_apply() for the order. */
 int hs_eng_apply_meta(struct engine *g, struct hs_xobj o, const struct stat *st,
                       const struct stat *now, const char *path)
 {
-    bool by_fd = o.fd >= 0;
-    bool owned = now && now->st_uid == st->st_uid && now->st_gid == st->st_gid;
-    if (g->root && !owned &&
-        (by_fd ? fchown(o.fd, st->st_uid, st->st_gid)
-               : fchownat(o.dirfd, o.name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW)) < 0)
-        hs_eng_warn(g, errno, "cannot set owner of", path);
-    if (g->xa.count)
-        hs_eng_xattr_warn(g, hs_xattr_apply(&g->xa, o, g->root), path);
-    /* a symlink's mode is always 0777; fchmodat would follow it */
-    if (!S_ISLNK(st->st_mode) && (by_fd ? fchmod(o.fd, st->st_mode & 07777)
-                                        : fchmodat(o.dirfd, o.name, st->st_mode & 07777, 0)) < 0)
-        return hs_eng_fail_new(g, errno, "cannot set mode of", path);
-    struct timespec ts[2];
-    set_times(ts, st);
-    if ((by_fd ? futimens(o.fd, ts) : utimensat(o.dirfd, o.name, ts, AT_SYMLINK_NOFOLLOW)) < 0)
-        return hs_eng_fail_new(g, errno, "cannot set times of", path);
-    return 0;
+    struct hs_meta_result res;
+    int r = hs_meta_apply(o, st, now, &g->xa, g->root, &res);
+    if (res.owner_err)
+        hs_eng_warn(g, -res.owner_err, "cannot set owner of", path);
+    if (res.xattr_err)
+        hs_eng_xattr_warn(g, res.xattr_err, path);
+    return r < 0 ? hs_eng_fail_new(g, -r, res.what, path) : 0;
 }
 
 void hs_eng_read_xattrs(struct engine *g, struct hs_xobj o, const char *path)

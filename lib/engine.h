@@ -89,13 +89,6 @@ static inline int resume_top(const struct engine *g)
     return hs_dirstack_top(&g->resumedirs);
 }
 
-/* atime and mtime of st, for futimens and utimensat */
-static inline void set_times(struct timespec out[2], const struct stat *st)
-{
-    out[0] = st->st_atim;
-    out[1] = st->st_mtim;
-}
-
 /* Events: the library never prints; cmd/ (or the caller) does. */
 void hs_eng_emit(struct engine *g, enum hs_event_type type, const char *path, const char *msg);
 void hs_eng_notice_once(struct engine *g, unsigned bit, const char *msg);

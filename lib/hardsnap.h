@@ -21,6 +21,9 @@ enum hs_status {
     HS_LOCKED = 4, /* another hardsnap holds the store's lock */
 };
 
+/* Snapshot names: YYYY-MM-DDTHHMMSSZ, UTC. */
+#define HS_SNAPSHOT_NAME_LEN 18
+
 /* The error of a failed operation: "what: path: reason", paths escaped. */
 struct hs_err {
     int code;            /* errno of the cause, 0 if none */
@@ -119,6 +122,144 @@ struct hs_backup_result {
 enum hs_status hs_backup(const struct hs_backup_opts *opts, struct hs_backup_result *res,
                          struct hs_err *err);
 
+/* ---- living with snapshots: list, diff, versions, verify, restore ------ */
+/*
+ * A SNAPSHOT argument is a path to a snapshot directory of a store
+ * (DEST/2026-11-22T020000Z or DEST/latest), optionally followed by a path
+ * inside it (DEST/latest/home/alice). Paths given to callbacks are raw
+ * bytes (escape them with hs_escape for output).
+ */
+
+struct hs_list_entry {
+    char name[HS_SNAPSHOT_NAME_LEN + 1];
+    uint64_t files;        /* regular files (every name) */
+    uint64_t total_bytes;  /* apparent size of the tree, each inode counted once */
+    uint64_t unique_bytes; /* disk space of the inodes no other snapshot holds:
+                              what deleting this snapshot alone would free */
+    bool from_manifest;    /* false: no usable manifest, the tree was walked */
+};
+
+struct hs_list {
+    struct hs_list_entry *snapshots; /* oldest first */
+    size_t n;
+    uint64_t used_bytes; /* disk space of the whole store: every inode once, and
+                            the manifests */
+};
+
+/* Lists the snapshots of the store dest, from their manifests. */
+enum hs_status hs_list(const char *dest, struct hs_list *out, struct hs_err *err);
+void hs_list_free(struct hs_list *l);
+
+enum hs_diff_what {
+    HS_DIFF_TYPE = 1u << 0,
+    HS_DIFF_SIZE = 1u << 1,
+    HS_DIFF_MTIME = 1u << 2,
+    HS_DIFF_MODE = 1u << 3,
+    HS_DIFF_OWNER = 1u << 4,
+    HS_DIFF_TARGET = 1u << 5,  /* symlink target */
+    HS_DIFF_CONTENT = 1u << 6, /* same size and mtime, other content hash */
+    HS_DIFF_DEVICE = 1u << 7,
+};
+
+struct hs_diff_change {
+    char kind;        /* '+' only in B, '-' only in A, 'M' changed */
+    const char *path; /* relative to the compared roots */
+    size_t path_len;
+    unsigned what; /* for 'M': enum hs_diff_what bits */
+};
+
+typedef void (*hs_diff_fn)(const struct hs_diff_change *c, void *user);
+
+struct hs_diff_opts {
+    const char *a; /* SNAPSHOT[/PATH] */
+    const char *b; /* SNAPSHOT[/PATH] or any directory */
+    hs_diff_fn on_change;
+    hs_event_fn on_event; /* warnings (unreadable parts of a live tree) */
+    void *user;
+};
+
+/* Compares two trees in walk order; *changes counts the changes reported. */
+enum hs_status hs_diff(const struct hs_diff_opts *o, uint64_t *changes, struct hs_err *err);
+
+struct hs_version {
+    bool present; /* false: a gap, snapshots in which the path did not exist */
+    char first[HS_SNAPSHOT_NAME_LEN + 1], last[HS_SNAPSHOT_NAME_LEN + 1];
+    unsigned snapshots; /* how many snapshots this line covers */
+    /* when present: */
+    uint8_t type; /* HS_FT_* of manifest.h: 1 file, 2 dir, 3 symlink, ... */
+    uint32_t mode;
+    uint64_t size;
+    int64_t mtime_sec;
+    uint32_t mtime_nsec;
+    bool has_hash;
+    uint8_t hash[16];
+};
+
+typedef void (*hs_version_fn)(const struct hs_version *v, void *user);
+
+/* The distinct versions of path (inside the snapshots) across the store
+ * dest, oldest first, with the gaps. Same inode or same hash: same version. */
+enum hs_status hs_versions(const char *dest, const char *path, hs_version_fn fn, void *user,
+                           struct hs_err *err);
+
+enum hs_verify_kind {
+    HS_VERIFY_DAMAGED,    /* content differs from the manifest's hash */
+    HS_VERIFY_MISSING,    /* in the manifest, gone from the snapshot */
+    HS_VERIFY_ADDED,      /* in the snapshot, not in the manifest */
+    HS_VERIFY_UNREADABLE, /* could not be read */
+    HS_VERIFY_NO_MANIFEST /* nothing to check against (path is "") */
+};
+
+struct hs_verify_problem {
+    enum hs_verify_kind kind;
+    const char *snapshot; /* its name */
+    const char *path;     /* inside the snapshot */
+    const char *msg;      /* for UNREADABLE: the reason */
+};
+
+typedef void (*hs_verify_fn)(const struct hs_verify_problem *p, void *user);
+
+struct hs_verify_stats {
+    uint64_t snapshots;
+    uint64_t files;         /* regular files checked (names) */
+    uint64_t inodes_hashed; /* distinct inodes read */
+    uint64_t inodes_shared; /* names whose inode was already checked in another snapshot */
+    uint64_t bytes_read;
+    uint64_t problems;
+    double seconds;
+};
+
+struct hs_verify_opts {
+    const char *target; /* SNAPSHOT, or with all, DEST */
+    bool all;           /* every snapshot of the store, each shared inode read once */
+    hs_verify_fn on_problem;
+    hs_event_fn on_event; /* progress */
+    void *user;
+};
+
+/* HS_OK when everything matches, HS_WARN when problems were reported. */
+enum hs_status hs_verify(const struct hs_verify_opts *o, struct hs_verify_stats *st,
+                         struct hs_err *err);
+
+struct hs_restore_opts {
+    const char *source;   /* SNAPSHOT[/PATH] */
+    const char *target;   /* created if missing (its parent must exist) */
+    bool dry_run;         /* report what would be restored, write nothing */
+    bool overwrite;       /* replace existing files (never writing into them) */
+    hs_event_fn on_event; /* HS_EV_COPY per restored path (if verbose_events),
+                             warnings, progress; stats use hs_backup_stats */
+    void *user;
+    bool verbose_events;
+};
+
+/*
+ * Restores SNAPSHOT (its contents into target) or SNAPSHOT/PATH (PATH itself,
+ * under its own name, into target). Without overwrite, any entry that exists
+ * in target is named (HS_EV_WARNING) and nothing is changed (HS_USAGE).
+ */
+enum hs_status hs_restore(const struct hs_restore_opts *o, struct hs_backup_stats *st,
+                          struct hs_err *err);
+
 /* ---- config files ---------------------------------------------------- */
 
 struct hs_config_source {
@@ -159,8 +300,6 @@ void hs_config_free(struct hs_config *c);
 /* Parses a duration like 36h, 7d, 2w, 6m, 1y into seconds; -EINVAL if bad. */
 int hs_parse_duration(const char *s, int64_t *seconds);
 
-/* Snapshot names: YYYY-MM-DDTHHMMSSZ, UTC. */
-#define HS_SNAPSHOT_NAME_LEN 18
 bool hs_snapshot_name_valid(const char *name);
 
 const char *hs_version(void);

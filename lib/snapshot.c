@@ -1,0 +1,427 @@
+#include "snapshot.h"
+#include "buf.h"
+#include "fsutil.h"
+#include "walk.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- where a path points ----------------------------------------------- */
+
+static int usage_err(struct hs_err *e, int errnum, const char *what, const char *path)
+{
+    int r = hs_err_path(e, errnum, what, path);
+    hs_err_kind(e, HS_USAGE);
+    return r;
+}
+
+/* Whether dir/comp is a snapshot of a store (dir holds .hardsnap/); fills
+ * name, resolving "latest". */
+static bool is_snapshot_at(const char *dir, const char *comp, char *name)
+{
+    bool latest = strcmp(comp, "latest") == 0;
+    if (!latest && !hs_snapshot_name_valid(comp))
+        return false;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    struct stat st;
+    bool ok = fstatat(fd, HS_STORE_DIR, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+    if (ok && latest) {
+        char target[64];
+        ssize_t n = readlinkat(fd, "latest", target, sizeof target - 1);
+        ok = n == HS_SNAPSHOT_NAME_LEN;
+        if (ok) {
+            target[n] = '\0';
+            ok = hs_snapshot_name_valid(target);
+            if (ok)
+                memcpy(name, target, HS_SNAPSHOT_NAME_LEN + 1);
+        }
+    } else if (ok) {
+        snprintf(name, HS_SNAPSHOT_NAME_LEN + 1, "%s", comp);
+    }
+    ok = ok && fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+    close(fd);
+    return ok;
+}
+
+static char *join(const char *a, const char *b)
+{
+    char *out;
+    if (!*a)
+        return strdup(b);
+    if (!*b)
+        return strdup(a);
+    if (asprintf(&out, "%s%s%s", a, a[strlen(a) - 1] == '/' ? "" : "/", b) < 0)
+        return NULL;
+    return out;
+}
+
+/* Checks the path inside a snapshot: no "." or ".." (it must not leave the
+ * snapshot), no empty components. */
+static bool clean_sub(const char *sub)
+{
+    const char *p = sub;
+    while (*p) {
+        const char *q = strchr(p, '/');
+        size_t n = q ? (size_t)(q - p) : strlen(p);
+        if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+            return false;
+        p += n + (q ? 1 : 0);
+    }
+    return true;
+}
+
+static char *trimmed(const char *arg)
+{
+    size_t n = strlen(arg);
+    while (n > 1 && arg[n - 1] == '/')
+        n--;
+    return strndup(arg, n);
+}
+
+int hs_snapref_resolve(struct hs_snapref *ref, const char *arg, bool allow_plain, struct hs_err *e)
+{
+    memset(ref, 0, sizeof *ref);
+    if (!*arg)
+        return usage_err(e, EINVAL, "empty path", NULL);
+    char *path = trimmed(arg);
+    if (!path)
+        return hs_err_setf(e, ENOMEM, "path");
+    /* try each component, leftmost first: the outermost store wins */
+    for (char *p = path;; p++) {
+        char *slash = strchr(p, '/');
+        char *comp = p;
+        if (slash)
+            *slash = '\0';
+        char *dir = comp == path ? strdup(".") : strndup(path, (size_t)(comp - path - 1));
+        if (comp == path + 1 && path[0] == '/') {
+            free(dir);
+            dir = strdup("/");
+        }
+        bool found = dir && *comp && is_snapshot_at(dir, comp, ref->name);
+        if (found) {
+            ref->dest = dir;
+            ref->sub = strdup(slash ? slash + 1 : "");
+            if (slash)
+                *slash = '/';
+            break;
+        }
+        free(dir);
+        if (!slash)
+            break;
+        *slash = '/';
+        p = slash;
+    }
+    if (!ref->dest) {
+        ref->name[0] = '\0';
+        if (!allow_plain) {
+            int r = usage_err(e, EINVAL, "not a snapshot in a hardsnap store", arg);
+            free(path);
+            return r;
+        }
+        ref->dest = strdup("");
+        ref->sub = strdup("");
+        ref->dir = path;
+        return ref->dest && ref->sub ? 0 : hs_err_setf(e, ENOMEM, "path");
+    }
+    free(path);
+    if (!ref->sub)
+        return hs_err_setf(e, ENOMEM, "path");
+    if (!clean_sub(ref->sub))
+        return usage_err(e, EINVAL, "not a path inside the snapshot", arg);
+    char *snap = join(ref->dest, ref->name);
+    ref->dir = snap ? join(snap, ref->sub) : NULL;
+    free(snap);
+    return ref->dir ? 0 : hs_err_setf(e, ENOMEM, "path");
+}
+
+void hs_snapref_free(struct hs_snapref *ref)
+{
+    free(ref->dest);
+    free(ref->sub);
+    free(ref->dir);
+    memset(ref, 0, sizeof *ref);
+}
+
+int hs_snapref_open_root(const struct hs_snapref *ref, struct hs_err *e)
+{
+    int d = open(ref->dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = d >= 0 ? hs_open_dir(d, ref->name) : -1;
+    int err = errno;
+    if (d >= 0)
+        close(d);
+    if (fd < 0)
+        return hs_err_path(e, err, "cannot open snapshot", ref->dir);
+    return fd;
+}
+
+int hs_snapref_manifest(const struct hs_snapref *ref, struct hs_manifest_reader **r,
+                        struct hs_err *e)
+{
+    (void)e;
+    *r = NULL;
+    if (!ref->name[0])
+        return 0;
+    char mpath[4096 + 64];
+    snprintf(mpath, sizeof mpath, "%s/%s/manifests", ref->dest, HS_STORE_DIR);
+    int mfd = open(mpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (mfd < 0)
+        return 0;
+    char mname[64];
+    hs_store_manifest_name(ref->name, mname);
+    struct hs_err scratch = {0};
+    int k = hs_manifest_reader_open(r, mfd, mname, &scratch);
+    close(mfd);
+    const struct hs_mentry *m;
+    int root = k == 0 ? hs_snapref_open_root(ref, &scratch) : -1;
+    struct stat st;
+    bool ok = root >= 0 && fstat(root, &st) == 0 && hs_manifest_next(*r, &m, &scratch) == 1 &&
+              m->path_len == 0 && m->sino == st.st_ino;
+    if (root >= 0)
+        close(root);
+    hs_err_clear(&scratch);
+    if (!ok) {
+        hs_manifest_reader_free(*r);
+        *r = NULL;
+        return 0;
+    }
+    /* reopen: the root record was consumed by the check */
+    hs_manifest_reader_free(*r);
+    mfd = open(mpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    k = mfd >= 0 ? hs_manifest_reader_open(r, mfd, mname, &scratch) : -1;
+    if (mfd >= 0)
+        close(mfd);
+    hs_err_clear(&scratch);
+    return k == 0 ? 1 : 0;
+}
+
+/* ---- iterating -------------------------------------------------------- */
+
+struct hs_snapiter {
+    struct hs_manifest_reader *mr; /* manifest mode */
+    size_t strip;                  /* bytes of "sub/" to strip from record paths */
+    char *sub;
+    bool started, done;
+    struct hs_walk *walk; /* walk mode */
+    struct hs_buf target;
+    struct hs_mentry cur;
+    hs_snapiter_warn_fn warn;
+    void *user;
+    /* a single non-directory named by sub */
+    bool single;
+    struct stat single_st;
+    int single_dir;
+    char *single_name;
+};
+
+static void iter_warn(struct hs_snapiter *it, int err, const char *what, const char *path)
+{
+    struct hs_err w = {0};
+    hs_err_path(&w, err, what, path);
+    if (it->warn)
+        it->warn(w.msg ? w.msg : what, it->user);
+    hs_err_clear(&w);
+}
+
+/* The directory, or the parent and name of the single entry, that ref->sub
+ * names in the snapshot; never following a symlink inside the snapshot. */
+static int open_sub(struct hs_snapiter *it, const struct hs_snapref *ref, struct stat *st,
+                    struct hs_err *e)
+{
+    int root = ref->name[0] ? hs_snapref_open_root(ref, e)
+                            : open(ref->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0)
+        return ref->name[0] ? root : hs_err_path(e, errno, "cannot open", ref->dir);
+    if (!*ref->sub) {
+        if (fstat(root, st) < 0) {
+            close(root);
+            return hs_err_path(e, errno, "cannot stat", ref->dir);
+        }
+        return root;
+    }
+    const char *leaf = strrchr(ref->sub, '/');
+    size_t plen = leaf ? (size_t)(leaf - ref->sub) : 0;
+    leaf = leaf ? leaf + 1 : ref->sub;
+    int parent = hs_open_dir_beneath(root, ref->sub, plen);
+    close(root);
+    if (parent < 0 || fstatat(parent, leaf, st, AT_SYMLINK_NOFOLLOW) < 0) {
+        int err = parent < 0 ? -parent : errno;
+        if (parent >= 0)
+            close(parent);
+        return usage_err(e, err, "no such path in the snapshot", ref->dir);
+    }
+    if (!S_ISDIR(st->st_mode)) {
+        it->single = true;
+        it->single_st = *st;
+        it->single_dir = parent;
+        it->single_name = strdup(leaf);
+        return it->single_name ? -EAGAIN : hs_err_setf(e, ENOMEM, "snapshot");
+    }
+    int fd = hs_open_dir(parent, leaf);
+    close(parent);
+    if (fd < 0)
+        return hs_err_path(e, errno, "cannot open", ref->dir);
+    return fd;
+}
+
+int hs_snapiter_open(struct hs_snapiter **out, const struct hs_snapref *ref, bool walk,
+                     hs_snapiter_warn_fn warn, void *user, struct hs_err *e)
+{
+    struct hs_snapiter *it = calloc(1, sizeof *it);
+    if (!it || !(it->sub = strdup(ref->sub))) {
+        free(it);
+        return hs_err_setf(e, ENOMEM, "snapshot");
+    }
+    it->warn = warn;
+    it->user = user;
+    it->single_dir = -1;
+    int r = 0;
+    if (!walk && hs_snapref_manifest(ref, &it->mr, e) == 1) {
+        it->strip = *ref->sub ? strlen(ref->sub) + 1 : 0;
+    } else {
+        struct stat st;
+        int fd = open_sub(it, ref, &st, e);
+        if (fd >= 0)
+            r = hs_walk_open(&it->walk, fd, &st, "", e);
+        else if (fd != -EAGAIN)
+            r = fd;
+    }
+    if (r < 0) {
+        hs_snapiter_free(it);
+        return r;
+    }
+    *out = it;
+    return 0;
+}
+
+bool hs_snapiter_from_manifest(const struct hs_snapiter *it)
+{
+    return it->mr != NULL;
+}
+
+void hs_snapiter_free(struct hs_snapiter *it)
+{
+    if (!it)
+        return;
+    hs_manifest_reader_free(it->mr);
+    hs_walk_free(it->walk);
+    hs_buf_free(&it->target);
+    if (it->single_dir >= 0)
+        close(it->single_dir);
+    free(it->single_name);
+    free(it->sub);
+    free(it);
+}
+
+static int from_manifest(struct hs_snapiter *it, const struct hs_mentry **m, struct hs_err *e)
+{
+    const struct hs_mentry *rec;
+    int k;
+    if (!it->started && *it->sub) {
+        it->started = true;
+        k = hs_manifest_seek(it->mr, it->sub, strlen(it->sub), &rec, e);
+        if (k == 0)
+            return hs_err_path(e, ENOENT, "no such path in the snapshot", it->sub), -ENOENT;
+    } else {
+        it->started = true;
+        k = hs_manifest_next(it->mr, &rec, e);
+    }
+    if (k <= 0)
+        return k;
+    it->cur = *rec;
+    if (it->strip) {
+        if (rec->path_len == it->strip - 1) {
+            it->cur.path = "";
+            it->cur.path_len = 0;
+        } else if (rec->path_len < it->strip || memcmp(rec->path, it->sub, it->strip - 1) != 0 ||
+                   rec->path[it->strip - 1] != '/') {
+            return 0; /* past the subtree */
+        } else {
+            it->cur.path += it->strip;
+            it->cur.path_len -= it->strip;
+        }
+    }
+    *m = &it->cur;
+    return 1;
+}
+
+static int read_target_at(struct hs_snapiter *it, int dirfd, const char *name, size_t size)
+{
+    hs_buf_truncate(&it->target, 0);
+    if (hs_buf_reserve(&it->target, size + 1) < 0)
+        return -ENOMEM;
+    ssize_t n = readlinkat(dirfd, name, it->target.data, size + 1);
+    if (n < 0)
+        return -errno;
+    if ((size_t)n > size)
+        n = (ssize_t)size; /* grew meanwhile: what the stat said */
+    it->target.len = (size_t)n;
+    it->target.data[n] = '\0';
+    return 0;
+}
+
+/* An entry seen by a walk, as a record (no content hash). */
+static int record_of(struct hs_snapiter *it, const char *path, size_t len, int dirfd,
+                     const char *name, const struct stat *st)
+{
+    memset(&it->cur, 0, sizeof it->cur);
+    hs_mentry_from_stat(&it->cur, st);
+    it->cur.path = path;
+    it->cur.path_len = len;
+    it->cur.sino = st->st_ino;
+    it->cur.sblocks = (uint64_t)st->st_blocks;
+    if (S_ISLNK(st->st_mode)) {
+        int r = read_target_at(it, dirfd, name, (size_t)st->st_size);
+        if (r < 0)
+            return r;
+        it->cur.target = it->target.data;
+        it->cur.target_len = it->target.len;
+    }
+    return 0;
+}
+
+static int from_walk(struct hs_snapiter *it, const struct hs_mentry **m, struct hs_err *e)
+{
+    struct hs_walk_item w;
+    int r;
+    while ((r = hs_walk_next(it->walk, &w, e)) == 0 && w.ev != HS_WALK_END) {
+        if (w.ev == HS_WALK_ERROR) {
+            iter_warn(it, w.err, w.what, w.path);
+            continue;
+        }
+        if (w.ev == HS_WALK_LEAVE || (w.ev == HS_WALK_ENTER && w.depth > 0))
+            continue;
+        r = record_of(it, w.path, w.path_len, w.fd, w.name, &w.st);
+        if (r < 0) {
+            iter_warn(it, -r, "cannot read symlink", w.path);
+            continue;
+        }
+        *m = &it->cur;
+        return 1;
+    }
+    return r < 0 ? r : 0;
+}
+
+int hs_snapiter_next(struct hs_snapiter *it, const struct hs_mentry **m, struct hs_err *e)
+{
+    if (it->done)
+        return 0;
+    int k;
+    if (it->single) {
+        it->done = true;
+        k = record_of(it, "", 0, it->single_dir, it->single_name, &it->single_st);
+        if (k < 0)
+            return hs_err_path(e, -k, "cannot read", it->sub);
+        *m = &it->cur;
+        return 1;
+    }
+    k = it->mr ? from_manifest(it, m, e) : from_walk(it, m, e);
+    if (k <= 0)
+        it->done = true;
+    return k;
+}

@@ -1,0 +1,53 @@
+/*
+ * Reading snapshots: where a path given on the command line points
+ * (DEST/NAME, DEST/latest, either followed by a path inside the snapshot),
+ * and its entries in walk order, from the manifest when it has a trustworthy
+ * one, else by walking the tree (also used for live directories).
+ */
+#ifndef HS_SNAPSHOT_H
+#define HS_SNAPSHOT_H
+#include "internal.h"
+
+#include "manifest.h"
+#include "store.h"
+#include <stdbool.h>
+
+struct hs_snapref {
+    char *dest;                            /* the store's directory, as given */
+    char name[HS_SNAPSHOT_NAME_LEN + 1];   /* the snapshot ("latest" resolved); "" = not one */
+    char *sub;                             /* path inside the snapshot, "" = all of it */
+    char *dir;                             /* the directory to read: DEST/NAME/sub or as given */
+};
+
+/* Where arg points: the leftmost component that is a snapshot name or
+ * "latest" in a directory holding .hardsnap/ makes it a snapshot; the rest
+ * is the path inside it. -EINVAL (kind HS_USAGE) if arg is in no store and
+ * !allow_plain; with allow_plain, any directory is accepted as it is. */
+int hs_snapref_resolve(struct hs_snapref *ref, const char *arg, bool allow_plain, struct hs_err *e);
+void hs_snapref_free(struct hs_snapref *ref);
+
+/* Opens the snapshot directory ref->dest/ref->name (not the sub path). */
+int hs_snapref_open_root(const struct hs_snapref *ref, struct hs_err *e);
+
+/* The manifest of ref's snapshot, checked against the snapshot directory's
+ * inode (a manifest never describes a tree made since by other means):
+ * 1 and *r opened, 0 when there is none that can be trusted. */
+int hs_snapref_manifest(const struct hs_snapref *ref, struct hs_manifest_reader **r,
+                        struct hs_err *e);
+
+struct hs_snapiter;
+
+typedef void (*hs_snapiter_warn_fn)(const char *msg, void *user);
+
+/* Iterates the entries under ref (root first, as path ""; paths relative to
+ * ref->dir), in walk order. walk forces reading the tree. Unreadable parts
+ * of a tree are reported through warn and skipped. */
+int hs_snapiter_open(struct hs_snapiter **it, const struct hs_snapref *ref, bool walk,
+                     hs_snapiter_warn_fn warn, void *user, struct hs_err *e);
+/* 1 and *m (valid until the next call), 0 at the end, <0 on failure. */
+int hs_snapiter_next(struct hs_snapiter *it, const struct hs_mentry **m, struct hs_err *e);
+/* Whether entries come from a manifest (with content hashes). */
+bool hs_snapiter_from_manifest(const struct hs_snapiter *it);
+void hs_snapiter_free(struct hs_snapiter *it);
+
+#endif
