@@ -26,6 +26,12 @@ const char *cli_bytes(char *buf, size_t n, uint64_t bytes);
 /* Appends s to a growable list. */
 int cli_push(const char ***list, size_t *n, const char *s);
 
+/* The verbs: argv[0] is the verb; each returns the exit status. */
 int cmd_backup(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+int cmd_versions(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 
 #endif

@@ -24,8 +24,17 @@ static const char main_usage[] =
     "hardsnap COMMAND --help shows the command's options; hardsnap --version the version.\n"
     "Exit status: 0 ok, 1 done with warnings, 2 usage error, 3 failed, 4 DEST is locked.\n";
 
-static const char *const planned[] = {"run",   "list",   "diff",   "versions", "restore",
-                                      "prune", "verify", "export", "import"};
+static const char *const planned[] = {"run", "prune", "export", "import"};
+
+struct verb {
+    const char *name;
+    int (*run)(int argc, char **argv);
+};
+
+static const struct verb verbs[] = {
+    {"backup", cmd_backup},     {"list", cmd_list},       {"diff", cmd_diff},
+    {"versions", cmd_versions}, {"restore", cmd_restore}, {"verify", cmd_verify},
+};
 
 int main(int argc, char **argv)
 {
@@ -44,8 +53,9 @@ int main(int argc, char **argv)
         printf("hardsnap %s\n", hs_version());
         return HS_OK;
     }
-    if (!strcmp(verb, "backup"))
-        return cmd_backup(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        if (!strcmp(verb, verbs[i].name))
+            return verbs[i].run(argc - 1, argv + 1);
     for (size_t i = 0; i < sizeof planned / sizeof planned[0]; i++) {
         if (!strcmp(verb, planned[i])) {
             cli_error("%s: not available in this version yet", verb);
