@@ -326,7 +326,7 @@ static int from_manifest(struct hs_snapiter *it, const struct hs_mentry **m, str
         it->started = true;
         k = hs_manifest_seek(it->mr, it->sub, strlen(it->sub), &rec, e);
         if (k == 0)
-            return hs_err_path(e, ENOENT, "no such path in the snapshot", it->sub), -ENOENT;
+            return usage_err(e, ENOENT, "no such path in the snapshot", it->sub);
     } else {
         it->started = true;
         k = hs_manifest_next(it->mr, &rec, e);
@@ -335,12 +335,13 @@ static int from_manifest(struct hs_snapiter *it, const struct hs_mentry **m, str
         return k;
     it->cur = *rec;
     if (it->strip) {
-        if (rec->path_len == it->strip - 1) {
+        size_t n = it->strip - 1;
+        if (rec->path_len < n || memcmp(rec->path, it->sub, n) != 0 ||
+            (rec->path_len > n && rec->path[n] != '/'))
+            return 0; /* past the subtree */
+        if (rec->path_len == n) {
             it->cur.path = "";
             it->cur.path_len = 0;
-        } else if (rec->path_len < it->strip || memcmp(rec->path, it->sub, it->strip - 1) != 0 ||
-                   rec->path[it->strip - 1] != '/') {
-            return 0; /* past the subtree */
         } else {
             it->cur.path += it->strip;
             it->cur.path_len -= it->strip;

@@ -1,0 +1,142 @@
+/*
+ * diff: two trees in walk order, merged like two sorted lists. Either side
+ * comes from a manifest (fast, with content hashes) or from walking a tree
+ * (a snapshot without manifest, or a live directory).
+ */
+#include "diff.h"
+#include "snapshot.h"
+
+#include <errno.h>
+#include <string.h>
+
+static bool same_time(int64_t as, uint32_t an, int64_t bs, uint32_t bn)
+{
+    return as == bs && an == bn;
+}
+
+unsigned hs_diff_records(const struct hs_mentry *a, const struct hs_mentry *b, bool same_store)
+{
+    if (a->type != b->type)
+        return HS_DIFF_TYPE;
+    if (same_store && a->sino == b->sino && a->type != HS_FT_DIR)
+        return 0; /* one inode: nothing can differ */
+    unsigned what = 0;
+    if (a->mode != b->mode)
+        what |= HS_DIFF_MODE;
+    if (a->uid != b->uid || a->gid != b->gid)
+        what |= HS_DIFF_OWNER;
+    if (a->type == HS_FT_DIR)
+        return what;
+    if (a->size != b->size)
+        what |= HS_DIFF_SIZE;
+    if (!same_time(a->mtime_sec, a->mtime_nsec, b->mtime_sec, b->mtime_nsec))
+        what |= HS_DIFF_MTIME;
+    if (a->type == HS_FT_LNK &&
+        (a->target_len != b->target_len || memcmp(a->target, b->target, a->target_len) != 0))
+        what |= HS_DIFF_TARGET;
+    if ((a->type == HS_FT_CHR || a->type == HS_FT_BLK) && a->rdev != b->rdev)
+        what |= HS_DIFF_DEVICE;
+    if (a->type == HS_FT_REG && (a->flags & HS_ME_HASH) && (b->flags & HS_ME_HASH) &&
+        memcmp(a->hash, b->hash, sizeof a->hash) != 0)
+        what |= HS_DIFF_CONTENT;
+    return what;
+}
+
+struct diff_run {
+    const struct hs_diff_opts *o;
+    uint64_t changes;
+    uint64_t warnings;
+};
+
+static void report(struct diff_run *d, char kind, const struct hs_mentry *m, unsigned what)
+{
+    d->changes++;
+    if (!d->o->on_change)
+        return;
+    struct hs_diff_change c = {
+        .kind = kind, .path = m->path, .path_len = m->path_len, .what = what};
+    d->o->on_change(&c, d->o->user);
+}
+
+static void warn_cb(const char *msg, void *user)
+{
+    struct diff_run *d = user;
+    d->warnings++;
+    if (d->o->on_event) {
+        struct hs_event ev = {.type = HS_EV_WARNING, .msg = msg};
+        d->o->on_event(&ev, d->o->user);
+    }
+}
+
+/* Both sides are snapshots of one store: equal inode numbers mean one file. */
+static bool one_store(const struct hs_snapref *a, const struct hs_snapref *b)
+{
+    struct stat sa, sb;
+    return a->name[0] && b->name[0] && stat(a->dest, &sa) == 0 && stat(b->dest, &sb) == 0 &&
+           sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* The records of the side that did not end: copies, since the other side's
+ * next call invalidates nothing of this side. */
+static int merge(struct diff_run *d, struct hs_snapiter *ia, struct hs_snapiter *ib, bool same,
+                 struct hs_err *e)
+{
+    const struct hs_mentry *a = NULL, *b = NULL;
+    int ka = hs_snapiter_next(ia, &a, e), kb = ka < 0 ? 0 : hs_snapiter_next(ib, &b, e);
+    while (ka > 0 || kb > 0) {
+        if (ka < 0 || kb < 0)
+            return ka < 0 ? ka : kb;
+        int c = ka <= 0   ? 1
+                : kb <= 0 ? -1
+                          : hs_path_cmp(a->path, a->path_len, b->path, b->path_len);
+        if (c < 0) {
+            report(d, '-', a, 0);
+            ka = hs_snapiter_next(ia, &a, e);
+        } else if (c > 0) {
+            report(d, '+', b, 0);
+            kb = hs_snapiter_next(ib, &b, e);
+        } else {
+            unsigned what = hs_diff_records(a, b, same);
+            if (what)
+                report(d, 'M', a, what);
+            ka = hs_snapiter_next(ia, &a, e);
+            kb = hs_snapiter_next(ib, &b, e);
+        }
+    }
+    return ka < 0 ? ka : kb < 0 ? kb : 0;
+}
+
+enum hs_status hs_diff(const struct hs_diff_opts *o, uint64_t *changes, struct hs_err *err)
+{
+    struct diff_run d = {.o = o};
+    struct hs_snapref ra, rb;
+    struct hs_snapiter *ia = NULL, *ib = NULL;
+    hs_err_clear(err);
+    *changes = 0;
+    int r = hs_snapref_resolve(&ra, o->a, false, err);
+    if (r == 0) {
+        r = hs_snapref_resolve(&rb, o->b, true, err);
+        if (r < 0)
+            hs_snapref_free(&rb);
+    }
+    if (r < 0) {
+        hs_snapref_free(&ra);
+        return err->kind ? err->kind : HS_FAILED;
+    }
+    r = hs_snapiter_open(&ia, &ra, false, warn_cb, &d, err);
+    if (r == 0)
+        r = hs_snapiter_open(&ib, &rb, false, warn_cb, &d, err);
+    if (r == 0)
+        r = merge(&d, ia, ib, one_store(&ra, &rb), err);
+    hs_snapiter_free(ia);
+    hs_snapiter_free(ib);
+    hs_snapref_free(&ra);
+    hs_snapref_free(&rb);
+    *changes = d.changes;
+    if (r < 0) {
+        if (!err->msg)
+            hs_err_setf(err, -r, "diff failed");
+        return err->kind ? err->kind : HS_FAILED;
+    }
+    return d.changes || d.warnings ? HS_WARN : HS_OK;
+}
