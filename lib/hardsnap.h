@@ -300,6 +300,49 @@ void hs_config_free(struct hs_config *c);
 /* Parses a duration like 36h, 7d, 2w, 6m, 1y into seconds; -EINVAL if bad. */
 int hs_parse_duration(const char *s, int64_t *seconds);
 
+/* ---- prune ------------------------------------------------------------- */
+
+enum hs_keep_reason {
+    HS_KEEP_LAST = 1u << 0,
+    HS_KEEP_HOURLY = 1u << 1,
+    HS_KEEP_DAILY = 1u << 2,
+    HS_KEEP_WEEKLY = 1u << 3,
+    HS_KEEP_MONTHLY = 1u << 4,
+    HS_KEEP_YEARLY = 1u << 5,
+    HS_KEEP_WITHIN = 1u << 6,
+    HS_KEEP_NEWEST = 1u << 7,
+};
+
+/* "last", "daily", ... for the reasons in bits, comma-separated, into out. */
+void hs_retain_describe(unsigned bits, char *out, size_t size);
+
+struct hs_prune_item {
+    const char *name;
+    unsigned reasons; /* enum hs_keep_reason bits; 0: deleted (or to delete) */
+    uint64_t freed;   /* bytes the filesystem got back (0 in a dry run) */
+};
+
+typedef void (*hs_prune_fn)(const struct hs_prune_item *it, void *user);
+
+struct hs_prune_opts {
+    const char *dest;
+    struct hs_retain policy; /* at least one rule */
+    bool dry_run;
+    const char *now;     /* YYYY-MM-DDTHHMMSSZ instead of the clock, or NULL */
+    hs_prune_fn on_item; /* each snapshot, oldest first: kept, or deleted */
+    hs_event_fn on_event;
+    void *user;
+};
+
+struct hs_prune_result {
+    uint64_t kept, deleted;
+    uint64_t freed; /* bytes */
+};
+
+/* Deletes the snapshots the policy does not keep, holding the store's lock. */
+enum hs_status hs_prune(const struct hs_prune_opts *o, struct hs_prune_result *res,
+                        struct hs_err *err);
+
 bool hs_snapshot_name_valid(const char *name);
 
 const char *hs_version(void);

@@ -88,7 +88,7 @@ void hs_retain_apply(const struct hs_retain *p, time_t now, struct hs_retain_ite
         items[n - 1].reasons |= HS_KEEP_NEWEST;
 }
 
-void hs_retain_reasons(unsigned bits, char *out, size_t size)
+void hs_retain_describe(unsigned bits, char *out, size_t size)
 {
     static const char *const names[] = {"last",    "hourly", "daily",  "weekly",
                                         "monthly", "yearly", "within", "newest"};

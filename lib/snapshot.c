@@ -88,7 +88,7 @@ int hs_snapref_resolve(struct hs_snapref *ref, const char *arg, bool allow_plain
 {
     memset(ref, 0, sizeof *ref);
     if (!*arg)
-        return usage_err(e, EINVAL, "empty path", NULL);
+        return usage_err(e, 0, "empty path", NULL);
     char *path = trimmed(arg);
     if (!path)
         return hs_err_setf(e, ENOMEM, "path");
@@ -120,7 +120,7 @@ int hs_snapref_resolve(struct hs_snapref *ref, const char *arg, bool allow_plain
     if (!ref->dest) {
         ref->name[0] = '\0';
         if (!allow_plain) {
-            int r = usage_err(e, EINVAL, "not a snapshot in a hardsnap store", arg);
+            int r = usage_err(e, 0, "not a snapshot in a hardsnap store", arg);
             free(path);
             return r;
         }
@@ -133,7 +133,7 @@ int hs_snapref_resolve(struct hs_snapref *ref, const char *arg, bool allow_plain
     if (!ref->sub)
         return hs_err_setf(e, ENOMEM, "path");
     if (!clean_sub(ref->sub))
-        return usage_err(e, EINVAL, "not a path inside the snapshot", arg);
+        return usage_err(e, 0, "not a path inside the snapshot", arg);
     char *snap = join(ref->dest, ref->name);
     ref->dir = snap ? join(snap, ref->sub) : NULL;
     free(snap);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #define RESUME_NAME "resume"
+#define TRASH_DIR   "trash"
 
 bool hs_snapshot_name_valid(const char *name)
 {
@@ -388,7 +389,10 @@ int hs_store_recover(struct hs_store *s, char **resume, struct hs_err *e)
     char **names = NULL;
     size_t n = 0;
     *resume = NULL;
-    int r = list_sorted(s->partialfd, any_name, &names, &n, e);
+    int r = hs_store_empty_trash(s, e); /* a prune that was interrupted */
+    if (r < 0)
+        return r;
+    r = list_sorted(s->partialfd, any_name, &names, &n, e);
     if (r < 0)
         return r;
     r = finish_published(s, names, n, e);
@@ -403,5 +407,59 @@ int hs_store_recover(struct hs_store *s, char **resume, struct hs_err *e)
     hs_store_list_free(names, n);
     if (r == 0)
         r = hs_store_update_latest(s, e);
+    return r;
+}
+
+/* ---- deleting --------------------------------------------------------- */
+
+static int open_trash(struct hs_store *s, struct hs_err *e)
+{
+    if (mkdirat(s->hsfd, TRASH_DIR, 0700) < 0 && errno != EEXIST)
+        return hs_err_path(e, errno, "cannot create the trash of", s->dest);
+    int fd = hs_open_dir(s->hsfd, TRASH_DIR);
+    if (fd < 0)
+        return hs_err_path(e, errno, "cannot open the trash of", s->dest);
+    return fd;
+}
+
+int hs_store_empty_trash(struct hs_store *s, struct hs_err *e)
+{
+    int fd = hs_open_dir(s->hsfd, TRASH_DIR);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : hs_err_path(e, errno, "cannot open the trash of", s->dest);
+    char **names = NULL;
+    size_t n = 0;
+    int r = list_sorted(fd, any_name, &names, &n, e);
+    for (size_t i = 0; r == 0 && i < n; i++)
+        r = hs_remove_tree(fd, names[i], e);
+    hs_store_list_free(names, n);
+    close(fd);
+    return r;
+}
+
+int hs_store_delete(struct hs_store *s, const char *name, struct hs_err *e)
+{
+    int trash = open_trash(s, e);
+    if (trash < 0)
+        return trash;
+    char mname[64];
+    hs_store_manifest_name(name, mname);
+    int r = hs_remove_tree(trash, name, e); /* left by an earlier, failed removal */
+    if (r == 0) {
+        r = rename_dir_noreplace(s->destfd, name, trash, name);
+        if (r < 0)
+            hs_err_path(e, -r, "cannot move snapshot to the trash", name);
+    }
+    if (r == 0) {
+        /* the snapshot is gone from sight; its manifest follows it */
+        renameat(s->manifestsfd, mname, trash, mname);
+        if (fsync(s->destfd) < 0)
+            r = hs_err_path(e, errno, "cannot sync", s->dest);
+    }
+    if (r == 0)
+        r = hs_remove_tree(trash, name, e);
+    if (r == 0)
+        unlinkat(trash, mname, 0);
+    close(trash);
     return r;
 }

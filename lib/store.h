@@ -6,6 +6,7 @@
  *   .hardsnap/partial/NAME/        a snapshot being built
  *   .hardsnap/partial/NAME.hsm     its manifest being written
  *   .hardsnap/manifests/NAME.hsm   manifests of complete snapshots
+ *   .hardsnap/trash/               snapshots being deleted (prune)
  *
  * A snapshot is built under partial/, made durable, and renamed into DEST in
  * one step; `latest` is replaced by renaming a new symlink over it.
@@ -61,7 +62,13 @@ int hs_store_publish(struct hs_store *s, const char *name, struct hs_err *e, str
 /* Points latest at the newest complete snapshot (or removes it if none). */
 int hs_store_update_latest(struct hs_store *s, struct hs_err *e);
 
-/* Finishes or clears what an interrupted run left: publishes a partial tree
+/* Deletes a snapshot: renamed out of sight into .hardsnap/trash/ in one
+ * step (with its manifest), then removed. A kill in between leaves it in the
+ * trash, which hs_store_empty_trash() empties. */
+int hs_store_delete(struct hs_store *s, const char *name, struct hs_err *e);
+int hs_store_empty_trash(struct hs_store *s, struct hs_err *e);
+
+/* Finishes or clears what an interrupted run left (the trash included): publishes a partial tree
  * whose manifest is complete, drops manifests of snapshots that are gone, and
  * returns in resume (caller frees) the name of an unfinished partial tree
  * worth reusing, or NULL. Others are removed. */

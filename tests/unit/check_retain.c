@@ -142,7 +142,7 @@ START_TEST(union_of_rules)
     ck_assert_str_eq(kept(it, 10), "2026-01-14T120000Z 2026-01-13T120000Z 2026-01-11T120000Z");
     ck_assert_uint_eq(it[9].reasons, HS_KEEP_DAILY | HS_KEEP_WEEKLY | HS_KEEP_NEWEST);
     char why[64];
-    hs_retain_reasons(it[9].reasons, why, sizeof why);
+    hs_retain_describe(it[9].reasons, why, sizeof why);
     ck_assert_str_eq(why, "daily,weekly,newest");
     free(it);
 }

@@ -1,0 +1,111 @@
+/*
+ * prune: the retention policy (retain.c) applied to a store. Each deleted
+ * snapshot leaves sight in one rename (store.c), so a snapshot is never
+ * half-visible; the space it gives back is what the filesystem reports.
+ */
+#include "hardsnap.h"
+#include "retain.h"
+#include "store.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <time.h>
+
+static uint64_t free_bytes(int fd)
+{
+    struct statvfs sv;
+    return fstatvfs(fd, &sv) == 0 ? (uint64_t)sv.f_bfree * sv.f_frsize : 0;
+}
+
+static int usage(struct hs_err *e, int errnum, const char *what, const char *path)
+{
+    int r = hs_err_path(e, errnum, what, path);
+    hs_err_kind(e, HS_USAGE);
+    return r;
+}
+
+static int prune_now(const struct hs_prune_opts *o, time_t *now, struct hs_err *e)
+{
+    if (!o->now) {
+        *now = time(NULL);
+        return 0;
+    }
+    if (hs_snapshot_name_parse(o->now, now) < 0)
+        return usage(e, 0, "not a snapshot time (YYYY-MM-DDTHHMMSSZ)", o->now);
+    return 0;
+}
+
+static void report(const struct hs_prune_opts *o, const char *name, unsigned reasons,
+                   uint64_t freed)
+{
+    if (!o->on_item)
+        return;
+    struct hs_prune_item it = {.name = name, .reasons = reasons, .freed = freed};
+    o->on_item(&it, o->user);
+}
+
+/* Decides, then deletes oldest first. */
+static int run(const struct hs_prune_opts *o, struct hs_store *s, time_t now,
+               struct hs_prune_result *res, struct hs_err *e)
+{
+    char **names = NULL;
+    size_t n = 0;
+    int r = hs_store_list(s, &names, &n, e);
+    if (r < 0)
+        return r;
+    struct hs_retain_item *items = calloc(n ? n : 1, sizeof *items);
+    if (!items) {
+        hs_store_list_free(names, n);
+        return hs_err_setf(e, ENOMEM, "prune");
+    }
+    for (size_t i = 0; i < n; i++)
+        hs_snapshot_name_parse(names[i], &items[i].t);
+    hs_retain_apply(&o->policy, now, items, n);
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        uint64_t freed = 0;
+        if (!items[i].reasons && !o->dry_run) {
+            uint64_t before = free_bytes(s->destfd);
+            r = hs_store_delete(s, names[i], e);
+            uint64_t after = free_bytes(s->destfd);
+            freed = after > before ? after - before : 0;
+        }
+        if (r < 0)
+            break;
+        res->kept += items[i].reasons != 0;
+        res->deleted += items[i].reasons == 0;
+        res->freed += freed;
+        report(o, names[i], items[i].reasons, freed);
+    }
+    free(items);
+    hs_store_list_free(names, n);
+    if (r == 0 && !o->dry_run)
+        r = hs_store_update_latest(s, e);
+    return r;
+}
+
+enum hs_status hs_prune(const struct hs_prune_opts *o, struct hs_prune_result *res,
+                        struct hs_err *err)
+{
+    struct hs_store s;
+    time_t now;
+    memset(res, 0, sizeof *res);
+    hs_err_clear(err);
+    int r = 0;
+    if (!hs_retain_any(&o->policy))
+        r = usage(err, 0, "no keep option given: prune needs a policy", NULL);
+    if (r == 0)
+        r = prune_now(o, &now, err);
+    if (r < 0)
+        return err->kind;
+    r = hs_store_open(&s, o->dest, o->dry_run ? 0 : HS_STORE_LOCK, err);
+    if (r == 0 && !o->dry_run)
+        r = hs_store_empty_trash(&s, err); /* finish an interrupted prune first */
+    if (r == 0)
+        r = run(o, &s, now, res, err);
+    hs_store_close(&s);
+    if (r < 0)
+        return err->kind ? err->kind : HS_FAILED;
+    return HS_OK;
+}
