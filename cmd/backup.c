@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char backup_usage[] =
     "usage: hardsnap backup [OPTIONS] SOURCE... DEST\n"
@@ -56,7 +57,7 @@ static const struct option backup_options[] = {
 };
 
 /* 0 = go on, 1 = help shown, -1 = usage error */
-static int parse_args(int argc, char **argv, struct backup_args *a)
+static int parse_args(int argc, char **argv, struct backup_args *a, const char *usage)
 {
     int c;
     optind = 1;
@@ -99,14 +100,15 @@ static int parse_args(int argc, char **argv, struct backup_args *a)
             a->out.quiet = true;
             break;
         case 'h':
-            fputs(backup_usage, stdout);
+            fputs(usage, stdout);
             return 1;
         default:
             if (optopt)
-                cli_error("backup: unknown option -%c (see hardsnap backup --help)", optopt);
+                cli_error("%s: unknown option -%c (see hardsnap %s --help)", argv[0], optopt,
+                          argv[0]);
             else
-                cli_error("backup: unknown or incomplete option %s (see hardsnap backup --help)",
-                          argv[optind - 1]);
+                cli_error("%s: unknown or incomplete option %s (see hardsnap %s --help)", argv[0],
+                          argv[optind - 1], argv[0]);
             return -1;
         }
     }
@@ -220,59 +222,61 @@ static enum hs_copy_method copy_method_from_env(void)
     return HS_COPY_AUTO;
 }
 
-int cmd_backup(int argc, char **argv)
+static void free_args(struct backup_args *a)
 {
-    struct backup_args a = {0};
-    struct hs_config cf = {0};
+    free(a->exclude);
+    free(a->exclude_from);
+    free(a->positional);
+}
+
+/* The backup a describes (sources from the command line or from cf, loaded
+ * here when a->config is set). Fills res; *dest is the store. */
+static int run_backup(struct backup_args *a, struct hs_config *cf, struct hs_backup_result *res,
+                      const char **dest)
+{
     struct hs_err err = {0};
     struct hs_source *sources = NULL;
     size_t n_sources = 0;
-    const char *dest = NULL;
     int status = HS_USAGE;
-    int p = parse_args(argc, argv, &a);
-    if (p != 0) {
-        status = p > 0 ? HS_OK : HS_USAGE;
-        goto out;
-    }
-    if (a.config) {
-        enum hs_status st = hs_config_load(&cf, a.config, &err);
+    memset(res, 0, sizeof *res);
+    if (a->config) {
+        enum hs_status st = hs_config_load(cf, a->config, &err);
         if (st != HS_OK) {
             status = cli_fail(&err, st);
             goto out;
         }
-        if (sources_from_config(&cf, &a, &sources, &n_sources) < 0)
+        if (sources_from_config(cf, a, &sources, &n_sources) < 0)
             goto out;
-        dest = cf.dest;
-    } else if (sources_from_args(&a, &sources, &n_sources, &dest) < 0) {
+        *dest = cf->dest;
+    } else if (sources_from_args(a, &sources, &n_sources, dest) < 0) {
         goto out;
     }
     struct hs_backup_opts o = {
         .sources = sources,
         .n_sources = n_sources,
-        .dest = dest,
-        .exclude = a.exclude,
-        .n_exclude = a.n_exclude,
-        .exclude_from = a.exclude_from,
-        .n_exclude_from = a.n_exclude_from,
-        .flags = a.flags,
+        .dest = *dest,
+        .exclude = a->exclude,
+        .n_exclude = a->n_exclude,
+        .exclude_from = a->exclude_from,
+        .n_exclude_from = a->n_exclude_from,
+        .flags = a->flags,
         .now = getenv("HARDSNAP_NOW"),
         .copy_method = copy_method_from_env(),
         .on_event = cli_on_event,
-        .user = &a.out,
-        .verbose_events = a.out.verbose || (a.flags & HS_BACKUP_DRY_RUN),
+        .user = &a->out,
+        .verbose_events = a->out.verbose || (a->flags & HS_BACKUP_DRY_RUN),
     };
-    if (a.flags & HS_BACKUP_DRY_RUN)
-        a.out.verbose = true;
-    if ((a.flags & HS_BACKUP_DEDUP) && !a.out.quiet)
+    if (a->flags & HS_BACKUP_DRY_RUN)
+        a->out.verbose = true;
+    if ((a->flags & HS_BACKUP_DEDUP) && !a->out.quiet)
         cli_error("note: --dedup has no effect in this version (files are linked by path)");
-    struct hs_backup_result res;
-    enum hs_status st = hs_backup(&o, &res, &err);
-    cli_progress_done(&a.out);
+    enum hs_status st = hs_backup(&o, res, &err);
+    cli_progress_done(&a->out);
     if (st == HS_OK || st == HS_WARN) {
-        if (a.stats)
-            print_stats(&res);
-        if (!a.out.quiet || a.stats)
-            print_summary(&res, a.flags & HS_BACKUP_DRY_RUN);
+        if (a->stats)
+            print_stats(res);
+        if (!a->out.quiet || a->stats)
+            print_summary(res, a->flags & HS_BACKUP_DRY_RUN);
         status = st;
     } else {
         status = cli_fail(&err, st);
@@ -281,10 +285,77 @@ out:
     for (size_t i = 0; sources && i < n_sources; i++)
         free((char *)sources[i].name);
     free(sources);
-    free(a.exclude);
-    free(a.exclude_from);
-    free(a.positional);
-    hs_config_free(&cf);
     hs_err_clear(&err);
+    return status;
+}
+
+static void log_run(const char *dest, time_t start, const char *command, int status,
+                    const struct hs_backup_result *b, const struct hs_prune_result *p)
+{
+    struct hs_log_entry le = {.start = start,
+                              .end = time(NULL),
+                              .command = command,
+                              .status = status,
+                              .backup = b,
+                              .prune = p};
+    struct hs_err err = {0};
+    if (dest && hs_log_append(dest, &le, &err) < 0)
+        cli_error("%s", err.msg);
+    hs_err_clear(&err);
+}
+
+int cmd_backup(int argc, char **argv)
+{
+    struct backup_args a = {0};
+    struct hs_config cf = {0};
+    struct hs_backup_result res;
+    const char *dest = NULL;
+    time_t start = time(NULL);
+    int p = parse_args(argc, argv, &a, backup_usage);
+    int status = p > 0 ? HS_OK : HS_USAGE;
+    if (p == 0) {
+        status = run_backup(&a, &cf, &res, &dest);
+        if (!(a.flags & HS_BACKUP_DRY_RUN) && status != HS_USAGE)
+            log_run(dest, start, "backup", status, &res, NULL);
+    }
+    free_args(&a);
+    hs_config_free(&cf);
+    return status;
+}
+
+static const char run_usage[] =
+    "usage: hardsnap run -c FILE [OPTIONS]\n"
+    "\n"
+    "The nightly command: a backup of the config file's sources, then a prune by\n"
+    "its [retain] rules (none: no prune). Takes the options of hardsnap backup.\n"
+    "With -q, prints nothing unless something needs a person.\n";
+
+int cmd_run(int argc, char **argv)
+{
+    struct backup_args a = {0};
+    struct hs_config cf = {0};
+    struct hs_backup_result res;
+    struct hs_prune_result pres = {0};
+    const char *dest = NULL;
+    time_t start = time(NULL);
+    int p = parse_args(argc, argv, &a, run_usage);
+    int status = p > 0 ? HS_OK : HS_USAGE;
+    if (p == 0 && (!a.config || a.n_positional)) {
+        cli_error("run: needs -c FILE and no other arguments (see hardsnap run --help)");
+        p = -1;
+    }
+    if (p == 0) {
+        status = run_backup(&a, &cf, &res, &dest);
+        bool dry = a.flags & HS_BACKUP_DRY_RUN;
+        bool prune = (status == HS_OK || status == HS_WARN) && cf.has_retain;
+        if (prune) {
+            int st = cli_prune(dest, &cf.retain, dry, a.out.quiet, &pres);
+            status = st > status ? st : status;
+        }
+        if (!dry && status != HS_USAGE)
+            log_run(dest, start, "run", status, &res, prune ? &pres : NULL);
+    }
+    free_args(&a);
+    hs_config_free(&cf);
     return status;
 }

@@ -34,8 +34,10 @@ int cmd_versions(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 /* prune dest by policy, printing as the prune verb does; the exit status. */
-int cli_prune(const char *dest, const struct hs_retain *policy, bool dry_run, bool quiet);
+int cli_prune(const char *dest, const struct hs_retain *policy, bool dry_run, bool quiet,
+              struct hs_prune_result *res);
 
 #endif

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char prune_usage[] =
     "usage: hardsnap prune DEST KEEP-OPTIONS [-n]\n"
@@ -157,7 +158,8 @@ static void prune_event(const struct hs_event *ev, void *user)
         cli_error("%s", ev->msg);
 }
 
-int cli_prune(const char *dest, const struct hs_retain *policy, bool dry_run, bool quiet)
+int cli_prune(const char *dest, const struct hs_retain *policy, bool dry_run, bool quiet,
+              struct hs_prune_result *res)
 {
     struct prune_out out = {.dry_run = dry_run, .quiet = quiet};
     struct hs_prune_opts o = {.dest = dest,
@@ -167,9 +169,8 @@ int cli_prune(const char *dest, const struct hs_retain *policy, bool dry_run, bo
                               .on_item = print_item,
                               .on_event = prune_event,
                               .user = &out};
-    struct hs_prune_result res;
     struct hs_err err = {0};
-    enum hs_status st = hs_prune(&o, &res, &err);
+    enum hs_status st = hs_prune(&o, res, &err);
     if (st != HS_OK && st != HS_WARN) {
         int r = cli_fail(&err, st);
         hs_err_clear(&err);
@@ -177,8 +178,8 @@ int cli_prune(const char *dest, const struct hs_retain *policy, bool dry_run, bo
     }
     char b[32];
     if (!quiet && !dry_run)
-        printf("pruned: %" PRIu64 " deleted, %" PRIu64 " kept, %s freed\n", res.deleted, res.kept,
-               cli_bytes(b, sizeof b, res.freed));
+        printf("pruned: %" PRIu64 " deleted, %" PRIu64 " kept, %s freed\n", res->deleted, res->kept,
+               cli_bytes(b, sizeof b, res->freed));
     hs_err_clear(&err);
     return st;
 }
@@ -204,7 +205,16 @@ int cmd_prune(int argc, char **argv)
         dest = cf.dest;
     }
     merge_policy(&policy, &a.cli);
-    int r = cli_prune(dest, &policy, a.dry_run, a.quiet);
+    struct hs_prune_result res = {0};
+    time_t start = time(NULL);
+    int r = cli_prune(dest, &policy, a.dry_run, a.quiet, &res);
+    if (!a.dry_run && r != HS_USAGE) {
+        struct hs_log_entry le = {
+            .start = start, .end = time(NULL), .command = "prune", .status = r, .prune = &res};
+        if (hs_log_append(dest, &le, &err) < 0)
+            cli_error("%s", err.msg);
+        hs_err_clear(&err);
+    }
     hs_config_free(&cf);
     return r;
 }

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Outcome of a whole operation. The values are the CLI's exit codes. */
 enum hs_status {
@@ -259,6 +260,20 @@ struct hs_restore_opts {
  */
 enum hs_status hs_restore(const struct hs_restore_opts *o, struct hs_backup_stats *st,
                           struct hs_err *err);
+
+/* ---- the store's log --------------------------------------------------- */
+
+struct hs_log_entry {
+    time_t start, end;
+    const char *command;                   /* "backup", "prune", "run" */
+    int status;                            /* the exit status */
+    const struct hs_backup_result *backup; /* or NULL */
+    const struct hs_prune_result *prune;   /* or NULL */
+};
+
+/* Appends one line to DEST/.hardsnap/log (if DEST is a store): start, end,
+ * command, exit status, and the counts of the backup and prune. */
+int hs_log_append(const char *dest, const struct hs_log_entry *le, struct hs_err *err);
 
 /* ---- config files ---------------------------------------------------- */
 

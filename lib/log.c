@@ -1,0 +1,79 @@
+/*
+ * DEST/.hardsnap/log: one line per command run on the store, so a person can
+ * see what happened each night without cron's mail. Lines are key=value
+ * pairs, written with O_APPEND in one write(2), so concurrent readers never
+ * see half a line.
+ */
+#include "buf.h"
+#include "hardsnap.h"
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static void put_time(struct hs_buf *b, const char *key, time_t t)
+{
+    char name[HS_SNAPSHOT_NAME_LEN + 1];
+    hs_snapshot_name_format(t, name);
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "%s%s=%s", b->len ? " " : "", key, name);
+    hs_buf_puts(b, tmp);
+}
+
+static void put_num(struct hs_buf *b, const char *key, uint64_t v)
+{
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, " %s=%" PRIu64, key, v);
+    hs_buf_puts(b, tmp);
+}
+
+static void format_line(struct hs_buf *b, const struct hs_log_entry *le)
+{
+    put_time(b, "start", le->start);
+    put_time(b, "end", le->end);
+    hs_buf_puts(b, " command=");
+    hs_buf_puts(b, le->command);
+    put_num(b, "status", (uint64_t)le->status);
+    if (le->backup) {
+        const struct hs_backup_stats *s = &le->backup->stats;
+        put_num(b, "files", s->files);
+        put_num(b, "copied", s->copied);
+        put_num(b, "linked", s->linked + s->hardlinked + s->resumed);
+        put_num(b, "bytes", s->bytes_copied);
+        hs_buf_puts(b, " snapshot=");
+        hs_buf_puts(b, le->backup->name[0] ? le->backup->name : "-");
+    }
+    if (le->prune) {
+        put_num(b, "deleted", le->prune->deleted);
+        put_num(b, "kept", le->prune->kept);
+        put_num(b, "freed", le->prune->freed);
+    }
+    hs_buf_putc(b, '\n');
+}
+
+int hs_log_append(const char *dest, const struct hs_log_entry *le, struct hs_err *err)
+{
+    int d = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int hs = d >= 0 ? openat(d, HS_STORE_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+    if (d >= 0)
+        close(d);
+    if (hs < 0)
+        return 0; /* not a store (yet): nothing to log into */
+    int fd = openat(hs, "log", O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    close(hs);
+    if (fd < 0)
+        return hs_err_path(err, errno, "cannot open the log of", dest);
+    struct hs_buf b = {0};
+    format_line(&b, le);
+    ssize_t n = b.data ? write(fd, b.data, b.len) : -1;
+    int r = n == (ssize_t)b.len
+                ? 0
+                : hs_err_path(err, n < 0 ? errno : EIO, "cannot write the log of", dest);
+    close(fd);
+    hs_buf_free(&b);
+    return r;
+}
