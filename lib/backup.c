@@ -181,6 +181,10 @@ void hs_eng_read_xattrs(struct engine *g, struct hs_xobj o, const char *path)
 
 /* ---- directories ----------------------------------------------------- */
 
+/* A source's own patterns are anchored at its root. A global anchored
+ * pattern is tried at the source's root and, for a source under its NAME,
+ * also at the snapshot root: that is how the contract's example means
+ * exclude = /home/<user>/.cache with [source home]. */
 static bool is_excluded(struct engine *g, const struct hs_walk_item *it, bool is_dir)
 {
     size_t off = g->cur->prefix_len;
@@ -188,8 +192,10 @@ static bool is_excluded(struct engine *g, const struct hs_walk_item *it, bool is
         return false;
     const char *rel = it->path + off;
     size_t len = it->path_len - off;
-    return (g->exclude && hs_exclude_match(g->exclude, rel, len, is_dir)) ||
-           (g->cur->exclude && hs_exclude_match(g->cur->exclude, rel, len, is_dir));
+    if (g->cur->exclude && hs_exclude_match(g->cur->exclude, rel, len, is_dir))
+        return true;
+    return g->exclude && (hs_exclude_match(g->exclude, rel, len, is_dir) ||
+                          (off && hs_exclude_match(g->exclude, it->path, it->path_len, is_dir)));
 }
 
 /* Sets a finished directory's metadata; fd is the source directory or -1. */
