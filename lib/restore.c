@@ -1,0 +1,1086 @@
+/*
+ * Restoring a snapshot, or a path inside it, into a target directory.
+ *
+ * The snapshot side is read with the walker (fd-relative, O_NOFOLLOW, any
+ * depth); the target side follows the same branch on an hs_dirstack whose
+ * directories are each opened with openat(parent, name, O_DIRECTORY |
+ * O_NOFOLLOW), so a symlink planted in the target is never followed: it is an
+ * existing entry like any other. No path is built to open anything but
+ * TARGET itself (which may be a symlink: the user's choice) and the leaders
+ * of hard-link groups, which are reached component by component.
+ *
+ * Two passes. Without --overwrite, the first one only looks: every entry of
+ * the target that the restore would replace is named, and if there is any,
+ * nothing is written at all. The second pass writes: new objects only (a
+ * replaced file is a new inode under a temporary name, renamed over the old
+ * one; an old inode is never written into), metadata through hs_meta_apply(),
+ * a directory's when the walk leaves it. A dry run is the first pass with
+ * reporting on. With --overwrite the first pass is not needed: what cannot be
+ * replaced (a directory where the snapshot has a file) is a warning.
+ *
+ * Hard links: snapshot names that share an inode are one group, keyed by the
+ * snapshot's (dev, ino) in a countdown table; later names are linked to the
+ * first name's restored file. A snapshot inode is also shared with the other
+ * snapshots of the store, so its st_nlink overstates the group; the
+ * manifest's nlink (the source's, which bounds the names of the inode in this
+ * snapshot) tightens the count when the manifest can be trusted, so that the
+ * table holds only pending groups.
+ */
+#include "hardsnap.h"
+
+#include "buf.h"
+#include "copy.h"
+#include "dirstack.h"
+#include "fsutil.h"
+#include "linktab.h"
+#include "manifest.h"
+#include "meta.h"
+#include "snapshot.h"
+#include "walk.h"
+#include "xattr.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Conflicts named one by one; the rest are counted in one line. */
+#define CONFLICTS_SHOWN 50
+
+/* Outcomes of an entry besides fatal errors (<0). */
+enum { DONE = 0, SKIPPED = 1 };
+
+/* What the target holds where the snapshot has an entry. */
+enum tstate { T_ABSENT, T_DIR, T_OTHER };
+
+enum {
+    NOTICE_OWNER = 1u << 0,
+    NOTICE_XATTR = 1u << 1,
+};
+
+struct restore {
+    const struct hs_restore_opts *o;
+    struct hs_backup_stats *st; /* the caller's, or a scratch one in the checking pass */
+    struct hs_err *err;
+    bool root;
+    bool whole;   /* the whole snapshot: its root is TARGET itself */
+    bool writing; /* the pass that writes, else the one that looks */
+    bool report;  /* events and counts for the user: a dry run, or writing */
+
+    struct hs_snapref ref;
+    int sroot;           /* the snapshot's root directory */
+    int sparent;         /* the directory holding PATH in the snapshot; -1: whole */
+    char *leaf;          /* PATH's last component */
+    struct stat leaf_st; /* PATH (or the snapshot root) */
+    char *sdisp;         /* where the walk's paths are in the snapshot, for messages */
+    char *tdisp;         /* TARGET as given, for messages */
+    size_t mprefix_len;  /* bytes of ref.sub before the leaf: the manifest's paths */
+    struct hs_manifest_reader *mr;
+
+    int tbase; /* TARGET; -1 while it does not exist (a dry run, the checking pass) */
+    struct stat store_st;
+    struct hs_dirstack tdirs; /* the target's directories on the walk's branch */
+    int pending_fd;           /* a directory's target, opened at its ENTRY, pushed at ENTER */
+    bool pending;
+    struct stat pending_st;
+
+    struct hs_linktab *links;
+    struct hs_copier copier;
+    struct hs_xattrs xa;
+    struct hs_buf lnk;   /* a symlink's target */
+    struct hs_buf disp;  /* a path for a message */
+    struct hs_buf mpath; /* a path for the manifest */
+    unsigned tmp_seq;
+    uint64_t conflicts;
+    unsigned notices;
+    struct timespec t0, last_progress;
+};
+
+/* One entry of the snapshot, wherever it comes from (the walk, or PATH). */
+struct rs_entry {
+    int sfd;          /* its directory in the snapshot */
+    const char *name; /* in that directory, and in the target's */
+    const char *path; /* relative to TARGET */
+    size_t path_len;
+    const struct stat *st; /* the snapshot's lstat */
+};
+
+/* What the link table keeps of a group's first restored name. */
+struct leader {
+    dev_t dev;
+    ino_t ino;
+};
+
+/* ---- messages and events ------------------------------------------------ */
+
+/* base/path in r->disp (valid until the next call), for messages. */
+static const char *joined(struct restore *r, const char *base, const char *path)
+{
+    hs_buf_truncate(&r->disp, 0);
+    hs_buf_puts(&r->disp, base);
+    if (*path) {
+        if (r->disp.len && r->disp.data[r->disp.len - 1] != '/')
+            hs_buf_putc(&r->disp, '/');
+        hs_buf_puts(&r->disp, path);
+    }
+    return r->disp.data ? r->disp.data : path;
+}
+
+static const char *tpath(struct restore *r, const char *path)
+{
+    return joined(r, r->tdisp, path);
+}
+
+static const char *spath(struct restore *r, const char *path)
+{
+    return joined(r, r->sdisp, path);
+}
+
+static void emit(struct restore *r, enum hs_event_type type, const char *path, const char *msg)
+{
+    if (!r->o->on_event)
+        return;
+    struct hs_event ev = {.type = type, .path = path, .msg = msg, .stats = r->st};
+    r->o->on_event(&ev, r->o->user);
+}
+
+/* A per-entry problem about shown (a full path): reported (when this pass
+ * reports), counted, and the restore goes on. Returns SKIPPED. */
+static int warn(struct restore *r, int errnum, const char *what, const char *shown,
+                const char *path)
+{
+    r->st->warnings++;
+    if (!r->report)
+        return SKIPPED;
+    struct hs_err w = {0};
+    hs_err_path(&w, errnum, what, shown);
+    emit(r, HS_EV_WARNING, path, w.msg ? w.msg : what);
+    hs_err_clear(&w);
+    return SKIPPED;
+}
+
+static int twarn(struct restore *r, int errnum, const char *what, const char *path)
+{
+    return warn(r, errnum, what, tpath(r, path), path);
+}
+
+static int swarn(struct restore *r, int errnum, const char *what, const char *path)
+{
+    return warn(r, errnum, what, spath(r, path), path);
+}
+
+static void notice_once(struct restore *r, unsigned bit, const char *msg)
+{
+    if (!r->report || (r->notices & bit))
+        return;
+    r->notices |= bit;
+    emit(r, HS_EV_NOTICE, NULL, msg);
+}
+
+/* Trouble writing the target: the restore stops (exit 3). */
+static int fail(struct restore *r, int errnum, const char *what, const char *path)
+{
+    return hs_err_path(r->err, errnum, what, tpath(r, path));
+}
+
+static int usage(struct hs_err *e, int errnum, const char *what, const char *path)
+{
+    int k = hs_err_path(e, errnum, what, path);
+    hs_err_kind(e, HS_USAGE);
+    return k;
+}
+
+/* An entry of the target that the restore would replace: named, always (it
+ * is why nothing is written), up to CONFLICTS_SHOWN. */
+static int conflict(struct restore *r, const char *path)
+{
+    if (r->conflicts++ < CONFLICTS_SHOWN) {
+        struct hs_err w = {0};
+        hs_err_path(&w, 0, "exists in the target", tpath(r, path));
+        emit(r, HS_EV_WARNING, path, w.msg ? w.msg : "exists in the target");
+        hs_err_clear(&w);
+    }
+    return SKIPPED;
+}
+
+/* An entry was restored (or would be, in a dry run): counted and reported. */
+static void restored(struct restore *r, const char *path, const struct stat *st)
+{
+    if (S_ISDIR(st->st_mode)) {
+        r->st->dirs++;
+    } else if (S_ISREG(st->st_mode)) {
+        r->st->files++;
+        r->st->bytes_total += (uint64_t)st->st_size;
+    } else if (S_ISLNK(st->st_mode)) {
+        r->st->symlinks++;
+    } else {
+        r->st->specials++;
+    }
+    if (r->report && r->o->verbose_events && *path)
+        emit(r, HS_EV_COPY, path, NULL);
+}
+
+static double elapsed(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+/* One more entry; now and then a progress event. */
+static void count_entry(struct restore *r)
+{
+    r->st->entries++;
+    if (!r->report || !r->o->on_event || (r->st->entries & 255) != 0)
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (r->st->entries > 256 && elapsed(&r->last_progress, &now) < 0.2)
+        return;
+    r->last_progress = now;
+    r->st->seconds = elapsed(&r->t0, &now);
+    emit(r, HS_EV_PROGRESS, NULL, NULL);
+}
+
+/* ---- the target side ------------------------------------------------------ */
+
+static int ttop(const struct restore *r)
+{
+    return hs_dirstack_top(&r->tdirs);
+}
+
+static int target_state(struct restore *r, const char *name, struct stat *tst, const char *path)
+{
+    int tfd = ttop(r);
+    if (tfd < 0)
+        return T_ABSENT;
+    if (fstatat(tfd, name, tst, AT_SYMLINK_NOFOLLOW) == 0)
+        return S_ISDIR(tst->st_mode) ? T_DIR : T_OTHER;
+    if (errno == ENOENT)
+        return T_ABSENT;
+    return fail(r, errno, "cannot examine", path);
+}
+
+/* A name of our own next to name, for a new object that replaces it. */
+static const char *tmp_name(struct restore *r, char *buf, size_t n)
+{
+    struct stat st;
+    do
+        snprintf(buf, n, ".hardsnap-restore.%ld.%u", (long)getpid(), r->tmp_seq++);
+    while (fstatat(ttop(r), buf, &st, AT_SYMLINK_NOFOLLOW) == 0);
+    return buf;
+}
+
+/* Creating name failed with err: a name that appeared meanwhile is skipped
+ * (never replaced without --overwrite); anything else stops the restore. */
+static int create_failed(struct restore *r, int err, const struct rs_entry *e)
+{
+    if (err == EEXIST)
+        return twarn(r, err, "appeared in the target during the restore, not replaced", e->path);
+    return fail(r, err, "cannot create", e->path);
+}
+
+/* Opens the existing target directory of e, checked to be the one tst saw
+ * and not the store: DONE and *fd, or SKIPPED (warned). */
+static int open_target_dir(struct restore *r, const struct rs_entry *e, const struct stat *tst,
+                           int *fd)
+{
+    struct stat st;
+    *fd = hs_open_dir(ttop(r), e->name);
+    if (*fd < 0)
+        return twarn(r, errno, "cannot open", e->path);
+    if (fstat(*fd, &st) < 0 || !hs_stat_same_file(&st, tst)) {
+        close(*fd);
+        *fd = -1;
+        return twarn(r, ESTALE, "changed during the restore", e->path);
+    }
+    if (hs_stat_same_file(&st, &r->store_st)) {
+        close(*fd);
+        *fd = -1;
+        return twarn(r, 0, "the store is inside the target: not restoring into", e->path);
+    }
+    /* its mode is set from the snapshot when the walk leaves it */
+    if (r->writing && !r->root && (st.st_mode & S_IRWXU) != S_IRWXU)
+        fchmod(*fd, (st.st_mode & 07777) | S_IRWXU);
+    return DONE;
+}
+
+/* ---- metadata --------------------------------------------------------------- */
+
+static void xattr_warn(struct restore *r, int k, const char *path)
+{
+    if (k == -ENOTSUP || k == -EOPNOTSUPP)
+        notice_once(r, NOTICE_XATTR,
+                    "extended attributes are not supported by the target: not restored");
+    else
+        twarn(r, -k, "cannot restore extended attributes of", path);
+}
+
+/* Gives the target object dst the metadata of the snapshot's src (xattrs
+ * read from src when it names an object), as hs_meta_apply() orders it. */
+static int apply_meta(struct restore *r, struct hs_xobj src, struct hs_xobj dst,
+                      const struct stat *want, const struct stat *now, const char *path)
+{
+    r->xa.count = 0;
+    if (src.fd >= 0 || src.name) {
+        int k = hs_xattr_read(&r->xa, src, r->root);
+        if (k < 0) {
+            swarn(r, -k, "cannot read extended attributes of", path);
+            r->xa.count = 0;
+        }
+    }
+    struct hs_meta_result res;
+    int k = hs_meta_apply(dst, want, now, &r->xa, r->root, &res);
+    if (res.owner_err)
+        twarn(r, -res.owner_err, "cannot set owner of", path);
+    if (res.xattr_err)
+        xattr_warn(r, res.xattr_err, path);
+    return k < 0 ? fail(r, -k, res.what, path) : DONE;
+}
+
+/* A directory is finished: its metadata from the snapshot's (srcfd may be -1:
+ * the snapshot directory could not be read). */
+static int finish_dir(struct restore *r, int tfd, int srcfd, const struct stat *st,
+                      const char *path)
+{
+    struct stat now;
+    if (fstat(tfd, &now) < 0)
+        return fail(r, errno, "cannot examine", path);
+    return apply_meta(r, (struct hs_xobj){.fd = srcfd}, (struct hs_xobj){.fd = tfd}, st, &now,
+                      path);
+}
+
+/* ---- hard links ------------------------------------------------------------ */
+
+/* How many names the snapshot inode of e can have in this snapshot. */
+static uint64_t group_names(struct restore *r, const struct rs_entry *e)
+{
+    uint64_t n = e->st->st_nlink;
+    if (n < 2 || !r->mr)
+        return n;
+    hs_buf_truncate(&r->mpath, 0);
+    if (hs_buf_append(&r->mpath, r->ref.sub, r->mprefix_len) < 0 ||
+        hs_buf_append(&r->mpath, e->path, e->path_len) < 0)
+        return n;
+    const struct hs_mentry *m;
+    struct hs_err scratch = {0};
+    int k = hs_manifest_seek(r->mr, r->mpath.data, r->mpath.len, &m, &scratch);
+    hs_err_clear(&scratch);
+    if (k < 0) {
+        /* damaged: st_nlink still bounds every group */
+        hs_manifest_reader_free(r->mr);
+        r->mr = NULL;
+    } else if (k == 1 && m->sino == e->st->st_ino && m->nlink >= 1 && m->nlink < n) {
+        n = m->nlink;
+    }
+    return n;
+}
+
+static bool link_fallback_errno(int err)
+{
+    /* too many links, no hard links here, or the leader's name is gone */
+    return err == EMLINK || err == EXDEV || err == EPERM || err == ENOENT;
+}
+
+/* Links a later name of a group to its leader's restored file, reached from
+ * TARGET one component at a time (O_NOFOLLOW) and checked to be the inode
+ * restored: 0 linked, 1 not (a fresh copy must do), <0 fatal. */
+static int link_member(struct restore *r, const struct rs_entry *e, struct hs_link *l, int tfd,
+                       const char *dname)
+{
+    const struct leader *ld = l->data;
+    const char *slash = memrchr(l->path, '/', l->path_len);
+    int parent =
+        slash ? hs_open_dir_beneath(r->tbase, l->path, (size_t)(slash - l->path)) : dup(r->tbase);
+    if (parent < 0) {
+        r->st->link_fallbacks++;
+        return 1;
+    }
+    int k = linkat(parent, slash ? slash + 1 : l->path, tfd, dname, 0);
+    int err = errno;
+    close(parent);
+    if (k < 0) {
+        if (!link_fallback_errno(err))
+            return fail(r, err, "cannot link", e->path);
+        r->st->link_fallbacks++;
+        return 1;
+    }
+    struct stat made;
+    if (fstatat(tfd, dname, &made, AT_SYMLINK_NOFOLLOW) < 0)
+        return fail(r, errno, "cannot examine", e->path);
+    if (made.st_dev != ld->dev || made.st_ino != ld->ino) {
+        /* the leader's name was replaced by something else meanwhile */
+        unlinkat(tfd, dname, 0);
+        return 1;
+    }
+    r->st->hardlinked++;
+    hs_linktab_release(r->links, l);
+    return 0;
+}
+
+/* e's restored file (made) leads its group from now on; l is the group's
+ * entry when it goes on from a fresh copy. */
+static int remember_leader(struct restore *r, const struct rs_entry *e, struct hs_link *l,
+                           uint64_t names, const struct stat *made)
+{
+    struct leader *ld = malloc(sizeof *ld);
+    if (!ld)
+        return hs_err_setf(r->err, ENOMEM, "link table");
+    *ld = (struct leader){made ? made->st_dev : 0, made ? made->st_ino : 0};
+    int k;
+    if (l) {
+        free(l->data);
+        l->data = ld;
+        k = hs_linktab_set_path(l, e->path, e->path_len);
+        if (k == 0)
+            hs_linktab_release(r->links, l);
+    } else {
+        k = hs_linktab_add(r->links, e->st->st_dev, e->st->st_ino, names, e->path, e->path_len, ld,
+                           NULL);
+    }
+    return k < 0 ? hs_err_setf(r->err, -k, "link table") : 0;
+}
+
+/* ---- creating non-directories ----------------------------------------------- */
+
+/* The snapshot's regular file e, opened and checked to be what the walk saw. */
+static int open_snapshot_file(struct restore *r, const struct rs_entry *e, struct stat *st)
+{
+    int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+    int fd = openat(e->sfd, e->name, flags | O_NOATIME);
+    if (fd < 0 && errno == EPERM)
+        fd = openat(e->sfd, e->name, flags); /* O_NOATIME needs ownership */
+    if (fd < 0) {
+        swarn(r, errno, "cannot open", e->path);
+        return -1;
+    }
+    if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode) || !hs_stat_same_file(st, e->st)) {
+        swarn(r, ESTALE, "changed in the snapshot", e->path);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Copies the snapshot's file e into the new file tfd/dname. */
+static int copy_file(struct restore *r, const struct rs_entry *e, int tfd, const char *dname,
+                     struct stat *made)
+{
+    struct stat sst;
+    int sfd = open_snapshot_file(r, e, &sst);
+    if (sfd < 0)
+        return SKIPPED;
+    int dfd = openat(tfd, dname, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (dfd < 0) {
+        int k = create_failed(r, errno, e);
+        close(sfd);
+        return k;
+    }
+    uint8_t hash[16];
+    uint64_t written = 0;
+    int k = hs_copy_data(&r->copier, sfd, dfd, &sst, hash, &written, tpath(r, e->path), r->err);
+    r->st->bytes_copied += written;
+    if (k < 0 && r->copier.src_failed) {
+        /* a damaged snapshot file: the others are still worth restoring */
+        int err = r->err->code;
+        hs_err_clear(r->err);
+        k = swarn(r, err, "cannot read", e->path);
+    }
+    if (k == DONE && fstat(dfd, made) < 0)
+        k = fail(r, errno, "cannot examine", e->path);
+    if (k == DONE)
+        k = apply_meta(r, (struct hs_xobj){.fd = sfd}, (struct hs_xobj){.fd = dfd}, &sst, made,
+                       e->path);
+    close(sfd);
+    close(dfd);
+    if (k != DONE)
+        unlinkat(tfd, dname, 0); /* nothing half-made stays */
+    else
+        r->st->copied++;
+    return k;
+}
+
+/* The snapshot symlink's target into r->lnk. */
+static int read_link(struct restore *r, const struct rs_entry *e)
+{
+    size_t size = (size_t)e->st->st_size + 1;
+    for (int tries = 0; tries < 4; tries++, size *= 2) {
+        hs_buf_truncate(&r->lnk, 0);
+        if (hs_buf_reserve(&r->lnk, size) < 0)
+            return hs_err_setf(r->err, ENOMEM, "symlink");
+        ssize_t n = readlinkat(e->sfd, e->name, r->lnk.data, size);
+        if (n < 0)
+            return swarn(r, errno, "cannot read symlink", e->path);
+        if ((size_t)n < size) {
+            r->lnk.len = (size_t)n;
+            r->lnk.data[n] = '\0';
+            return DONE;
+        }
+    }
+    return swarn(r, ESTALE, "changed in the snapshot", e->path);
+}
+
+/* A symlink, fifo, socket or device node, created anew as tfd/dname. */
+static int create_other(struct restore *r, const struct rs_entry *e, int tfd, const char *dname,
+                        struct stat *made)
+{
+    bool is_link = S_ISLNK(e->st->st_mode);
+    int k = is_link ? read_link(r, e) : DONE;
+    if (k != DONE)
+        return k;
+    if (is_link)
+        k = symlinkat(r->lnk.data, tfd, dname);
+    else
+        k = mknodat(tfd, dname, e->st->st_mode & (S_IFMT | 07777), e->st->st_rdev);
+    if (k < 0)
+        return create_failed(r, errno, e);
+    if (fstatat(tfd, dname, made, AT_SYMLINK_NOFOLLOW) < 0)
+        k = fail(r, errno, "cannot examine", e->path);
+    /* a symlink's xattrs are not kept by the backup either */
+    struct hs_xobj src = {.fd = -1, .dirfd = e->sfd, .name = is_link ? NULL : e->name};
+    if (k == DONE)
+        k = apply_meta(r, src, (struct hs_xobj){.fd = -1, .dirfd = tfd, .name = dname}, e->st, made,
+                       e->path);
+    if (k != DONE)
+        unlinkat(tfd, dname, 0);
+    else
+        r->st->created++;
+    return k;
+}
+
+/* Puts the new object tfd/tmp in the place of the old e->name, which is
+ * unlinked by the rename, never written. */
+static int install(struct restore *r, const struct rs_entry *e, int tfd, const char *tmp)
+{
+    if (renameat(tfd, tmp, tfd, e->name) == 0)
+        return DONE;
+    int err = errno;
+    unlinkat(tfd, tmp, 0);
+    if (err == EISDIR || err == ENOTEMPTY || err == EEXIST)
+        return twarn(r, 0, "a directory in the target is not replaced by a file", e->path);
+    return fail(r, err, "cannot replace", e->path);
+}
+
+/* Restores the non-directory e in the target, in place of an old entry if
+ * replace. */
+static int place_nondir(struct restore *r, const struct rs_entry *e, bool replace)
+{
+    int tfd = ttop(r);
+    char tmp[64];
+    const char *dname = replace ? tmp_name(r, tmp, sizeof tmp) : e->name;
+    uint64_t names = group_names(r, e);
+    struct hs_link *l = names > 1 ? hs_linktab_find(r->links, e->st->st_dev, e->st->st_ino) : NULL;
+    int k = l ? link_member(r, e, l, tfd, dname) : 1;
+    if (k < 0)
+        return k;
+    bool linked = k == 0;
+    struct stat made;
+    if (!linked) {
+        k = S_ISREG(e->st->st_mode) ? copy_file(r, e, tfd, dname, &made)
+                                    : create_other(r, e, tfd, dname, &made);
+        if (k != DONE)
+            return k;
+    }
+    if (replace && (k = install(r, e, tfd, dname)) != DONE)
+        return k;
+    if (!linked && names > 1 && (k = remember_leader(r, e, l, names, &made)) < 0)
+        return k;
+    restored(r, e->path, e->st);
+    return DONE;
+}
+
+/* A dry run's account of e: what would be copied, created or linked. */
+static int plan_nondir(struct restore *r, const struct rs_entry *e)
+{
+    if (!r->report)
+        return DONE;
+    uint64_t names = group_names(r, e);
+    struct hs_link *l = names > 1 ? hs_linktab_find(r->links, e->st->st_dev, e->st->st_ino) : NULL;
+    if (l) {
+        r->st->hardlinked++;
+        hs_linktab_release(r->links, l);
+    } else {
+        if (S_ISREG(e->st->st_mode)) {
+            r->st->copied++;
+            r->st->bytes_copied += (uint64_t)e->st->st_size;
+        } else {
+            r->st->created++;
+        }
+        if (names > 1) {
+            int k = remember_leader(r, e, NULL, names, NULL);
+            if (k < 0)
+                return k;
+        }
+    }
+    restored(r, e->path, e->st);
+    return DONE;
+}
+
+/* SKIPPED for what cannot be restored here at all. */
+static int restorable(struct restore *r, const struct rs_entry *e)
+{
+    mode_t m = e->st->st_mode;
+    if ((S_ISCHR(m) || S_ISBLK(m)) && !r->root)
+        return swarn(r, EPERM, "device node skipped (needs root)", e->path);
+    return DONE;
+}
+
+static int nondir(struct restore *r, const struct rs_entry *e)
+{
+    count_entry(r);
+    int k = restorable(r, e);
+    if (k != DONE)
+        return k;
+    struct stat tst;
+    int t = target_state(r, e->name, &tst, e->path);
+    if (t < 0)
+        return t;
+    if (t == T_DIR && (r->o->overwrite || r->writing))
+        return twarn(r, 0, "a directory in the target is not replaced by a file", e->path);
+    if (t != T_ABSENT && !r->o->overwrite) {
+        if (!r->writing)
+            return conflict(r, e->path);
+        return twarn(r, EEXIST, "appeared in the target during the restore, not replaced", e->path);
+    }
+    if (!r->writing)
+        return plan_nondir(r, e);
+    return place_nondir(r, e, t == T_OTHER);
+}
+
+/* ---- directories ------------------------------------------------------------ */
+
+static void drop_pending(struct restore *r)
+{
+    if (r->pending_fd >= 0)
+        close(r->pending_fd);
+    r->pending_fd = -1;
+    r->pending = false;
+}
+
+static void set_pending(struct restore *r, int fd, const struct stat *st)
+{
+    drop_pending(r);
+    r->pending = true;
+    r->pending_fd = fd;
+    r->pending_st = *st;
+}
+
+/* The checking pass: is there anything in the way of directory e? */
+static int check_dir(struct restore *r, const struct rs_entry *e, int t, const struct stat *tst)
+{
+    int fd = -1;
+    if (t == T_OTHER && !r->o->overwrite)
+        conflict(r, e->path);
+    else if (t == T_DIR && open_target_dir(r, e, tst, &fd) != DONE)
+        return SKIPPED;
+    set_pending(r, fd, e->st);
+    /* below an absent or replaced directory nothing can be in the way: only
+     * a dry run has to go there, to list what would be restored */
+    return fd < 0 && !r->report ? SKIPPED : DONE;
+}
+
+/* The writing pass: directory e made in the target (or an existing one
+ * merged into), and opened. */
+static int make_dir(struct restore *r, const struct rs_entry *e, int t, struct stat *tst)
+{
+    int tfd = ttop(r), fd;
+    if (t == T_OTHER) {
+        if (!r->o->overwrite)
+            return twarn(r, EEXIST, "appeared in the target during the restore, not replaced",
+                         e->path);
+        /* a file or symlink (never followed) gives way to the directory */
+        if (unlinkat(tfd, e->name, 0) < 0)
+            return fail(r, errno, "cannot replace", e->path);
+        t = T_ABSENT;
+    }
+    if (t == T_ABSENT) {
+        if (mkdirat(tfd, e->name, 0700) < 0)
+            return create_failed(r, errno, e);
+        if (fstatat(tfd, e->name, tst, AT_SYMLINK_NOFOLLOW) < 0)
+            return fail(r, errno, "cannot examine", e->path);
+    }
+    int k = open_target_dir(r, e, tst, &fd);
+    if (k == DONE)
+        set_pending(r, fd, e->st);
+    return k;
+}
+
+/* A directory of the snapshot, met as an entry: DONE (descend), SKIPPED
+ * (not into this one), or <0. */
+static int dir_entry(struct restore *r, const struct rs_entry *e)
+{
+    count_entry(r);
+    struct stat tst;
+    int t = target_state(r, e->name, &tst, e->path);
+    if (t < 0)
+        return t;
+    int k = r->writing ? make_dir(r, e, t, &tst) : check_dir(r, e, t, &tst);
+    if (k == DONE)
+        restored(r, e->path, e->st);
+    return k;
+}
+
+static int dir_enter(struct restore *r, const struct hs_walk_item *it)
+{
+    int fd;
+    if (it->depth == 0 && r->whole) {
+        r->st->dirs++;
+        fd = r->tbase >= 0 ? dup(r->tbase) : -1;
+        if (r->tbase >= 0 && fd < 0)
+            return fail(r, errno, "cannot open", "");
+    } else {
+        fd = r->pending_fd;
+        r->pending_fd = -1;
+        r->pending = false;
+    }
+    return hs_dirstack_push(&r->tdirs, fd, r->err);
+}
+
+static int dir_leave(struct restore *r, const struct hs_walk_item *it)
+{
+    int k = DONE;
+    if (r->writing && ttop(r) >= 0)
+        k = finish_dir(r, ttop(r), it->fd, &it->st, it->path);
+    int k1 = hs_dirstack_pop(&r->tdirs, it->path, r->err);
+    return k < 0 ? k : k1;
+}
+
+/* The walk could not examine an entry or open a directory of the snapshot. */
+static int walk_error(struct restore *r, const struct hs_walk_item *it)
+{
+    if (it->depth == 0 && !it->name)
+        return hs_err_path(r->err, it->err, it->what, spath(r, it->path));
+    swarn(r, it->err, it->what, it->path);
+    if (!r->pending)
+        return DONE;
+    /* the directory stays, empty, with its own metadata */
+    int fd = r->pending_fd, k = DONE;
+    if (r->writing && fd >= 0)
+        k = finish_dir(r, fd, -1, &r->pending_st, it->path);
+    drop_pending(r);
+    return k < 0 ? k : DONE;
+}
+
+static int walk_item(struct restore *r, struct hs_walk *w, const struct hs_walk_item *it)
+{
+    struct rs_entry e = {it->fd, it->name, it->path, it->path_len, &it->st};
+    int k = DONE;
+    switch (it->ev) {
+    case HS_WALK_ENTRY:
+        if (!S_ISDIR(it->st.st_mode))
+            return nondir(r, &e);
+        k = dir_entry(r, &e);
+        if (k == SKIPPED) {
+            drop_pending(r);
+            hs_walk_skip(w);
+        }
+        break;
+    case HS_WALK_ENTER:
+        k = dir_enter(r, it);
+        break;
+    case HS_WALK_LEAVE:
+        k = dir_leave(r, it);
+        break;
+    case HS_WALK_ERROR:
+        k = walk_error(r, it);
+        break;
+    case HS_WALK_END:
+        break;
+    }
+    return k;
+}
+
+/* ---- the passes ------------------------------------------------------------- */
+
+/* Walks the snapshot's tree: its root, or the directory PATH. */
+static int walk_tree(struct restore *r)
+{
+    int fd;
+    if (r->whole) {
+        /* not dup(): a second pass must read the directory from its start */
+        fd = openat(r->sroot, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    } else {
+        struct rs_entry e = {r->sparent, r->leaf, r->leaf, strlen(r->leaf), &r->leaf_st};
+        int k = dir_entry(r, &e);
+        if (k != DONE)
+            return k < 0 ? k : 0;
+        fd = hs_open_dir(r->sparent, r->leaf);
+    }
+    if (fd < 0)
+        return hs_err_path(r->err, errno, "cannot open", spath(r, r->whole ? "" : r->leaf));
+    struct hs_walk *w;
+    int k = hs_walk_open(&w, fd, &r->leaf_st, r->whole ? "" : r->leaf, r->err);
+    if (k < 0)
+        return k;
+    struct hs_walk_item it;
+    while ((k = hs_walk_next(w, &it, r->err)) == 0 && it.ev != HS_WALK_END) {
+        k = walk_item(r, w, &it);
+        if (k < 0)
+            break;
+    }
+    hs_walk_free(w);
+    return k < 0 ? k : 0;
+}
+
+static int run_pass(struct restore *r, bool writing)
+{
+    r->writing = writing;
+    r->report = writing || r->o->dry_run;
+    if (!r->root)
+        notice_once(r, NOTICE_OWNER, "not running as root: file ownership is not restored");
+    r->links = hs_linktab_new();
+    if (!r->links)
+        return hs_err_setf(r->err, ENOMEM, "link table");
+    if (r->report) { /* only counting groups needs it */
+        struct hs_err scratch = {0};
+        hs_snapref_manifest(&r->ref, &r->mr, &scratch);
+        hs_err_clear(&scratch);
+    }
+    int k = 0;
+    if (!r->whole) {
+        /* TARGET holds PATH: the level above the walk's root */
+        int fd = r->tbase >= 0 ? dup(r->tbase) : -1;
+        k = r->tbase >= 0 && fd < 0 ? fail(r, errno, "cannot open", "")
+                                    : hs_dirstack_push(&r->tdirs, fd, r->err);
+    }
+    if (k == 0) {
+        if (!r->whole && !S_ISDIR(r->leaf_st.st_mode)) {
+            struct rs_entry e = {r->sparent, r->leaf, r->leaf, strlen(r->leaf), &r->leaf_st};
+            k = nondir(r, &e);
+        } else {
+            k = walk_tree(r);
+        }
+    }
+    drop_pending(r);
+    hs_dirstack_free(&r->tdirs);
+    hs_manifest_reader_free(r->mr);
+    r->mr = NULL;
+    hs_linktab_free(r->links);
+    r->links = NULL;
+    return k < 0 ? k : 0;
+}
+
+/* The checking pass: HS_USAGE (-EEXIST) when anything is in the way. */
+static int check_conflicts(struct restore *r)
+{
+    int k = run_pass(r, false);
+    if (k < 0)
+        return k;
+    if (r->conflicts > CONFLICTS_SHOWN) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "... and %" PRIu64 " more", r->conflicts - CONFLICTS_SHOWN);
+        emit(r, HS_EV_WARNING, NULL, msg);
+    }
+    if (!r->conflicts)
+        return 0;
+    char what[128];
+    snprintf(what, sizeof what, "%" PRIu64 " %s in the target (use --overwrite to replace %s)",
+             r->conflicts, r->conflicts == 1 ? "entry exists" : "entries exist",
+             r->conflicts == 1 ? "it" : "them");
+    usage(r->err, 0, what, r->tdisp);
+    return -EEXIST;
+}
+
+/* ---- setup -------------------------------------------------------------------- */
+
+static char *trimmed(const char *s)
+{
+    size_t n = strlen(s);
+    while (n > 1 && s[n - 1] == '/')
+        n--;
+    return strndup(s, n);
+}
+
+/* The snapshot side: its root, and PATH's directory, name and stat. */
+static int open_source(struct restore *r)
+{
+    int k = hs_snapref_resolve(&r->ref, r->o->source, false, r->err);
+    if (k < 0)
+        return k;
+    r->sroot = hs_snapref_open_root(&r->ref, r->err);
+    if (r->sroot < 0)
+        return r->sroot;
+    r->whole = !*r->ref.sub;
+    if (r->whole) {
+        r->sdisp = strdup(r->ref.dir);
+        if (fstat(r->sroot, &r->leaf_st) < 0)
+            return hs_err_path(r->err, errno, "cannot examine", r->ref.dir);
+        return r->sdisp ? 0 : hs_err_setf(r->err, ENOMEM, "restore");
+    }
+    const char *sub = r->ref.sub;
+    const char *slash = strrchr(sub, '/');
+    r->mprefix_len = slash ? (size_t)(slash - sub) + 1 : 0;
+    r->leaf = strdup(sub + r->mprefix_len);
+    size_t dlen = strlen(r->ref.dir);
+    size_t llen = r->leaf ? strlen(r->leaf) : 0;
+    r->sdisp = strndup(r->ref.dir, dlen > llen ? dlen - llen - 1 : 0);
+    if (!r->leaf || !r->sdisp)
+        return hs_err_setf(r->err, ENOMEM, "restore");
+    r->sparent = slash ? hs_open_dir_beneath(r->sroot, sub, (size_t)(slash - sub)) : dup(r->sroot);
+    int err = r->sparent < 0 ? (slash ? -r->sparent : errno) : 0;
+    if (!err && fstatat(r->sparent, r->leaf, &r->leaf_st, AT_SYMLINK_NOFOLLOW) < 0)
+        err = errno;
+    if (err)
+        return usage(r->err, err, "no such path in the snapshot", r->ref.dir);
+    return 0;
+}
+
+/* Whether the directory fd is outer or below it (by "..", up to /). */
+static bool dir_within(int fd, const struct stat *outer)
+{
+    int cur = dup(fd);
+    bool found = false;
+    while (cur >= 0) {
+        struct stat st, up;
+        if (fstat(cur, &st) < 0)
+            break;
+        if (hs_stat_same_file(&st, outer)) {
+            found = true;
+            break;
+        }
+        int parent = openat(cur, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        close(cur);
+        cur = parent;
+        if (cur < 0 || fstat(cur, &up) < 0 || hs_stat_same_file(&up, &st))
+            break; /* the root is its own parent */
+    }
+    if (cur >= 0)
+        close(cur);
+    return found;
+}
+
+/* The directory that holds path: an fd, or -errno. */
+static int open_parent(const char *path)
+{
+    char *copy = trimmed(path);
+    if (!copy)
+        return -ENOMEM;
+    char *slash = strrchr(copy, '/');
+    if (slash == copy)
+        slash[1] = '\0'; /* "/x": the root */
+    else if (slash)
+        *slash = '\0';
+    int fd = open(slash ? copy : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int err = errno;
+    free(copy);
+    return fd >= 0 ? fd : -err;
+}
+
+/* TARGET (followed if a symlink: the user named it), or its parent when it
+ * does not exist yet; restoring into the store is refused. */
+static int open_target(struct restore *r, const char *target)
+{
+    int dfd = open(r->ref.dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || fstat(dfd, &r->store_st) < 0) {
+        int err = errno;
+        if (dfd >= 0)
+            close(dfd);
+        return hs_err_path(r->err, err, "cannot open the store", r->ref.dest);
+    }
+    close(dfd);
+    r->tbase = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int check = r->tbase;
+    if (r->tbase < 0) {
+        if (errno != ENOENT)
+            return usage(r->err, errno, "cannot use the target", target);
+        check = open_parent(target);
+        if (check < 0)
+            return usage(r->err, -check, "cannot create the target (its parent must exist)",
+                         target);
+    }
+    bool inside = dir_within(check, &r->store_st);
+    if (check != r->tbase)
+        close(check);
+    if (inside)
+        return usage(r->err, 0, "the target is inside the store", target);
+    return 0;
+}
+
+static int create_target(struct restore *r, const char *target)
+{
+    if (r->tbase >= 0)
+        return 0;
+    if (mkdir(target, 0777) < 0) {
+        int err = errno;
+        int k = hs_err_path(r->err, err, "cannot create the target", target);
+        if (err == ENOENT) /* the parent went away since it was checked */
+            hs_err_kind(r->err, HS_USAGE);
+        return k;
+    }
+    r->tbase = open(target, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    return r->tbase < 0 ? hs_err_path(r->err, errno, "cannot open the target", target) : 0;
+}
+
+static int restore_run(struct restore *r)
+{
+    const struct hs_restore_opts *o = r->o;
+    if (!o->source || !*o->source)
+        return usage(r->err, EINVAL, "no snapshot given", NULL);
+    if (!o->target || !*o->target)
+        return usage(r->err, EINVAL, "no target given", NULL);
+    r->tdisp = trimmed(o->target);
+    if (!r->tdisp || hs_copier_init(&r->copier, HS_COPY_AUTO) < 0)
+        return hs_err_setf(r->err, ENOMEM, "restore");
+    int k = open_source(r);
+    if (k == 0)
+        k = open_target(r, o->target);
+    if (k < 0)
+        return k;
+    hs_raise_nofile();
+    if (!o->overwrite || o->dry_run) {
+        /* the checking pass counts into scratch stats, unless it is the dry run */
+        struct hs_backup_stats scratch = {0}, *st = r->st;
+        if (!o->dry_run)
+            r->st = &scratch;
+        k = check_conflicts(r);
+        r->st = st;
+        if (k < 0 || o->dry_run)
+            return k;
+    }
+    k = create_target(r, o->target);
+    return k < 0 ? k : run_pass(r, true);
+}
+
+enum hs_status hs_restore(const struct hs_restore_opts *o, struct hs_backup_stats *st,
+                          struct hs_err *err)
+{
+    struct hs_backup_stats local;
+    if (!st)
+        st = &local;
+    memset(st, 0, sizeof *st);
+    hs_err_clear(err);
+    struct restore r = {
+        .o = o, .st = st, .err = err, .sroot = -1, .sparent = -1, .tbase = -1, .pending_fd = -1};
+    r.root = geteuid() == 0;
+    r.report = true;
+    clock_gettime(CLOCK_MONOTONIC, &r.t0);
+    r.last_progress = r.t0;
+    int k = restore_run(&r);
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    st->seconds = elapsed(&r.t0, &t1);
+    if (r.sroot >= 0)
+        close(r.sroot);
+    if (r.sparent >= 0)
+        close(r.sparent);
+    if (r.tbase >= 0)
+        close(r.tbase);
+    hs_snapref_free(&r.ref);
+    free(r.leaf);
+    free(r.sdisp);
+    free(r.tdisp);
+    hs_copier_free(&r.copier);
+    hs_xattrs_free(&r.xa);
+    hs_buf_free(&r.lnk);
+    hs_buf_free(&r.disp);
+    hs_buf_free(&r.mpath);
+    if (k < 0) {
+        if (!err->msg)
+            hs_err_setf(err, -k, "restore failed");
+        return err->kind ? err->kind : HS_FAILED;
+    }
+    return st->warnings ? HS_WARN : HS_OK;
+}
