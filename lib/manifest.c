@@ -335,6 +335,7 @@ struct hs_manifest_reader {
     XXH3_state_t *sums;
     struct hs_buf path;      /* current record's path */
     struct hs_buf last_path; /* previous record's path, for the order check */
+    size_t same;             /* bytes the current path shares with the previous one */
     bool have_last;
     struct hs_mentry cur;
     bool cur_valid; /* cur was read but not yet consumed by a seek */
@@ -508,6 +509,7 @@ static bool decode_path(struct hs_manifest_reader *r)
         !get_bytes(r, &p, suffix))
         return false;
     hs_buf_truncate(&r->path, prefix);
+    r->same = prefix;
     if (hs_buf_append(&r->path, p, suffix) < 0 || memchr(p, '\0', suffix))
         return false;
     r->cur.path = r->path.data ? r->path.data : "";
@@ -574,11 +576,14 @@ static int read_next(struct hs_manifest_reader *r, struct hs_err *e)
     if (!decode_entry(r))
         return damaged(r, e, "record cannot be decoded");
     r->block_left--;
-    if (r->have_last &&
-        hs_path_cmp(r->last_path.data, r->last_path.len, r->cur.path, r->cur.path_len) >= 0)
+    /* the shared prefix is equal by construction (and 0 at a block's start):
+     * only what follows it can be out of order */
+    size_t same = r->same;
+    if (r->have_last && hs_path_cmp(r->last_path.data + same, r->last_path.len - same,
+                                    r->cur.path + same, r->cur.path_len - same) >= 0)
         return damaged(r, e, "records are out of order");
-    hs_buf_truncate(&r->last_path, 0);
-    if (hs_buf_append(&r->last_path, r->cur.path, r->cur.path_len) < 0) {
+    hs_buf_truncate(&r->last_path, same);
+    if (hs_buf_append(&r->last_path, r->cur.path + same, r->cur.path_len - same) < 0) {
         r->error = -ENOMEM;
         return hs_err_setf(e, ENOMEM, "manifest");
     }

@@ -1,0 +1,423 @@
+/*
+ * hardsnap verify: re-reads every regular file of a snapshot and checks it
+ * against the content hash its manifest recorded, and names what was removed
+ * from or added to the snapshot since it was made.
+ *
+ * The snapshot's tree is walked and its manifest read side by side: both come
+ * in walk order (hs_path_cmp), so one comparison of the two current paths
+ * tells a missing entry (the manifest is behind), an added one (the walk is
+ * behind) or a pair to check. A missing or added directory is named once, not
+ * with everything under it.
+ *
+ * Files are read once per inode, keyed by the inode on disk: names of the
+ * same inode (hard links in one snapshot, and across snapshots with --all)
+ * are checked against the hash of that one read.
+ */
+#include "buf.h"
+#include "copy.h"
+#include "fsutil.h"
+#include "hardsnap.h"
+#include "manifest.h"
+#include "snapshot.h"
+#include "store.h"
+#include "walk.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- inodes already read: open addressing on (dev, ino) ---------------- */
+
+struct seen {
+    uint64_t ino; /* 0 = empty slot */
+    uint64_t dev;
+    int err; /* reading it failed with this errno, else 0 */
+    uint8_t hash[16];
+};
+
+struct seen_map {
+    struct seen *slots;
+    size_t mask; /* capacity - 1, a power of two */
+    unsigned shift;
+    size_t n;
+};
+
+static int seen_init(struct seen_map *m, unsigned bits)
+{
+    m->slots = calloc((size_t)1 << bits, sizeof *m->slots);
+    m->mask = ((size_t)1 << bits) - 1;
+    m->shift = 64 - bits;
+    m->n = 0;
+    return m->slots ? 0 : -ENOMEM;
+}
+
+static struct seen *seen_probe(const struct seen_map *m, uint64_t dev, uint64_t ino)
+{
+    size_t i = (size_t)(((ino ^ dev) * 0x9E3779B97F4A7C15ull) >> m->shift);
+    while (m->slots[i].ino && (m->slots[i].ino != ino || m->slots[i].dev != dev))
+        i = (i + 1) & m->mask;
+    return &m->slots[i];
+}
+
+/* Kept at most half full. */
+static int seen_add(struct seen_map *m, const struct seen *s)
+{
+    if ((m->n + 1) * 2 > m->mask + 1) {
+        struct seen_map bigger;
+        if (seen_init(&bigger, 64 - m->shift + 1) < 0)
+            return -ENOMEM;
+        for (size_t i = 0; i <= m->mask; i++)
+            if (m->slots[i].ino)
+                *seen_probe(&bigger, m->slots[i].dev, m->slots[i].ino) = m->slots[i];
+        bigger.n = m->n;
+        free(m->slots);
+        *m = bigger;
+    }
+    *seen_probe(m, s->dev, s->ino) = *s;
+    m->n++;
+    return 0;
+}
+
+/* ---- the verifier ----------------------------------------------------- */
+
+struct verifier {
+    const struct hs_verify_opts *o;
+    struct hs_verify_stats *st;
+    struct hs_copier copier;
+    struct seen_map seen;
+    const char *snap; /* the snapshot being verified */
+    /* its manifest, NULL once exhausted or without one; cur = the next record */
+    struct hs_manifest_reader *mr;
+    const struct hs_mentry *cur;
+    bool checking;      /* there was a manifest to check against */
+    struct hs_buf skip; /* records at or under this path go unreported */
+    bool have_skip;
+    struct hs_walk *walk;
+};
+
+static void problem(struct verifier *v, enum hs_verify_kind kind, const char *path, const char *msg)
+{
+    v->st->problems++;
+    if (v->o->on_problem) {
+        struct hs_verify_problem p = {.kind = kind, .snapshot = v->snap, .path = path, .msg = msg};
+        v->o->on_problem(&p, v->o->user);
+    }
+}
+
+static void set_skip(struct verifier *v, const char *path, size_t len)
+{
+    hs_buf_truncate(&v->skip, 0);
+    v->have_skip = hs_buf_append(&v->skip, path, len) == 0;
+}
+
+static bool skipped(const struct verifier *v, const char *path, size_t len)
+{
+    size_t n = v->skip.len;
+    return v->have_skip && len >= n && memcmp(path, v->skip.data, n) == 0 &&
+           (len == n || path[n] == '/' || n == 0);
+}
+
+/* A damaged or unreadable manifest: what came before was verified; from here
+ * on files are only read. */
+static void manifest_failed(struct verifier *v, const struct hs_err *why)
+{
+    problem(v, HS_VERIFY_NO_MANIFEST, "", why->msg ? why->msg : "manifest cannot be read");
+    hs_manifest_reader_free(v->mr);
+    v->mr = NULL;
+    v->cur = NULL;
+}
+
+static void advance(struct verifier *v)
+{
+    struct hs_err e = {0};
+    int k = v->mr ? hs_manifest_next(v->mr, &v->cur, &e) : 0;
+    if (k <= 0)
+        v->cur = NULL;
+    if (k < 0)
+        manifest_failed(v, &e);
+    hs_err_clear(&e);
+}
+
+/* Reports the manifest's records before path (all of them if path is NULL)
+ * as missing from the snapshot. */
+static void missing_before(struct verifier *v, const char *path, size_t len)
+{
+    while (v->cur && (!path || hs_path_cmp(v->cur->path, v->cur->path_len, path, len) < 0)) {
+        if (!skipped(v, v->cur->path, v->cur->path_len)) {
+            problem(v, HS_VERIFY_MISSING, v->cur->path, NULL);
+            if (v->cur->type == HS_FT_DIR) /* its contents are missing with it */
+                set_skip(v, v->cur->path, v->cur->path_len);
+        }
+        advance(v);
+    }
+}
+
+/* ---- reading files ---------------------------------------------------- */
+
+static int open_file(int dirfd, const char *name)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+    if (fd < 0 && errno == EPERM) /* O_NOATIME needs the owner or CAP_FOWNER */
+        fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    return fd;
+}
+
+/* Reads the file and fills s (hash, or err). */
+static void read_file(struct verifier *v, int dirfd, const char *name, const char *path,
+                      const struct stat *walked, struct seen *s)
+{
+    struct stat st;
+    int fd = open_file(dirfd, name);
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        s->err = errno;
+    } else if (!S_ISREG(st.st_mode) || st.st_ino != walked->st_ino) {
+        s->err = ESTALE; /* replaced since the walk saw it */
+    } else {
+        struct hs_err e = {0};
+        posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+        int r = hs_hash_fd(&v->copier, fd, &st, s->hash, path, &e);
+        s->err = r < 0 ? -r : 0;
+        hs_err_clear(&e);
+        v->st->bytes_read += (uint64_t)st.st_size;
+    }
+    if (fd >= 0)
+        close(fd);
+    v->st->inodes_hashed++;
+}
+
+/* Checks a regular file against want (NULL: nothing to compare with, read
+ * it only to see that it can be read). */
+static int check_file(struct verifier *v, const struct hs_walk_item *it, const uint8_t *want)
+{
+    v->st->files++;
+    struct seen *s = seen_probe(&v->seen, it->st.st_dev, it->st.st_ino);
+    if (s->ino) {
+        v->st->inodes_shared++;
+    } else {
+        struct seen fresh = {.ino = it->st.st_ino, .dev = it->st.st_dev};
+        read_file(v, it->fd, it->name, it->path, &it->st, &fresh);
+        if (seen_add(&v->seen, &fresh) < 0)
+            return -ENOMEM;
+        s = seen_probe(&v->seen, fresh.dev, fresh.ino);
+    }
+    if (s->err)
+        problem(v, HS_VERIFY_UNREADABLE, it->path, strerror(s->err));
+    else if (want && memcmp(want, s->hash, sizeof s->hash) != 0)
+        problem(v, HS_VERIFY_DAMAGED, it->path, "content differs from the manifest's hash");
+    return 0;
+}
+
+static bool same_target(const struct hs_walk_item *it, const struct hs_mentry *m)
+{
+    char buf[4096];
+    ssize_t n = readlinkat(it->fd, it->name, buf, sizeof buf);
+    if (n < 0 || (size_t)n == sizeof buf)
+        return (uint64_t)it->st.st_size == m->target_len; /* cannot tell more */
+    return (size_t)n == m->target_len && memcmp(buf, m->target, (size_t)n) == 0;
+}
+
+static const char *type_word(uint8_t t)
+{
+    static const char *const words[] = {"?",      "a file",        "a directory",    "a symlink",
+                                        "a fifo", "a char device", "a block device", "a socket"};
+    return t < sizeof words / sizeof words[0] ? words[t] : "?";
+}
+
+/* The walk's entry and the manifest's record of the same path. */
+static int check_pair(struct verifier *v, const struct hs_walk_item *it, const struct hs_mentry *m)
+{
+    uint8_t type = (uint8_t)hs_ftype_of(it->st.st_mode);
+    if (type != m->type) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "was %s, is %s", type_word(m->type), type_word(type));
+        problem(v, HS_VERIFY_DAMAGED, it->path, msg);
+        if (type == HS_FT_DIR)
+            hs_walk_skip(v->walk);
+        if (m->type == HS_FT_DIR)
+            set_skip(v, m->path, m->path_len);
+        return 0;
+    }
+    if (type == HS_FT_LNK && !same_target(it, m))
+        problem(v, HS_VERIFY_DAMAGED, it->path, "symlink target differs from the manifest");
+    if (type == HS_FT_REG)
+        return check_file(v, it, m->flags & HS_ME_HASH ? m->hash : NULL);
+    return 0;
+}
+
+static int on_entry(struct verifier *v, const struct hs_walk_item *it)
+{
+    if (!v->checking)
+        return S_ISREG(it->st.st_mode) ? check_file(v, it, NULL) : 0;
+    missing_before(v, it->path, it->path_len);
+    if (v->cur && hs_path_cmp(v->cur->path, v->cur->path_len, it->path, it->path_len) == 0) {
+        int r = check_pair(v, it, v->cur);
+        advance(v);
+        return r;
+    }
+    if (!v->mr) /* the manifest failed on the way: nothing to compare with */
+        return S_ISREG(it->st.st_mode) ? check_file(v, it, NULL) : 0;
+    problem(v, HS_VERIFY_ADDED, it->path, NULL);
+    if (S_ISDIR(it->st.st_mode))
+        hs_walk_skip(v->walk);
+    return 0;
+}
+
+/* Walks the snapshot tree against the manifest. */
+static int walk_snapshot(struct verifier *v, struct hs_err *e)
+{
+    struct hs_walk_item it;
+    int r;
+    while ((r = hs_walk_next(v->walk, &it, e)) == 0 && it.ev != HS_WALK_END) {
+        if (it.ev == HS_WALK_ERROR) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "%s: %s", it.what, strerror(it.err));
+            problem(v, HS_VERIFY_UNREADABLE, it.path, msg);
+            set_skip(v, it.path, it.path_len); /* what is under it was not seen */
+            if (it.path_len == 0)
+                v->cur = NULL; /* the root itself: nothing was seen */
+        } else if (it.ev == HS_WALK_ENTRY) {
+            r = on_entry(v, &it);
+            if (r < 0)
+                return hs_err_setf(e, -r, "verify");
+        }
+    }
+    if (r == 0)
+        missing_before(v, NULL, 0);
+    return r;
+}
+
+/* ---- one snapshot ----------------------------------------------------- */
+
+/* The snapshot's manifest, if it describes this very directory, positioned
+ * after its root record. */
+static struct hs_manifest_reader *open_manifest(const struct hs_store *s, const char *name,
+                                                ino_t root_ino)
+{
+    char mname[64];
+    hs_store_manifest_name(name, mname);
+    struct hs_manifest_reader *r = NULL;
+    struct hs_err scratch = {0};
+    const struct hs_mentry *m;
+    bool ok = hs_manifest_reader_open(&r, s->manifestsfd, mname, &scratch) == 0 &&
+              hs_manifest_next(r, &m, &scratch) == 1 && m->path_len == 0 && m->sino == root_ino;
+    hs_err_clear(&scratch);
+    if (!ok) {
+        hs_manifest_reader_free(r);
+        r = NULL;
+    }
+    return r;
+}
+
+static int verify_snapshot(struct verifier *v, const struct hs_store *s, const char *name,
+                           struct hs_err *e)
+{
+    v->snap = name;
+    v->have_skip = false;
+    int fd = hs_open_dir(s->destfd, name);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        int err = errno;
+        if (fd >= 0)
+            close(fd);
+        if (err == ENOENT) /* pruned meanwhile */
+            return 0;
+        problem(v, HS_VERIFY_UNREADABLE, "", strerror(err));
+        return 0;
+    }
+    v->st->snapshots++;
+    v->mr = open_manifest(s, name, st.st_ino);
+    v->checking = v->mr != NULL;
+    if (!v->checking)
+        problem(v, HS_VERIFY_NO_MANIFEST, "", "no manifest describes this snapshot");
+    advance(v);
+    int r = hs_walk_open(&v->walk, fd, &st, "", e);
+    if (r == 0)
+        r = walk_snapshot(v, e);
+    hs_walk_free(v->walk);
+    v->walk = NULL;
+    hs_manifest_reader_free(v->mr);
+    v->mr = NULL;
+    v->cur = NULL;
+    return r;
+}
+
+/* ---- targets ---------------------------------------------------------- */
+
+static int open_store(struct hs_store *s, const char *dest, struct hs_err *e)
+{
+    int r = hs_store_open(s, dest, 0, e);
+    struct stat st;
+    if (r < 0 && s->destfd >= 0 && fstatat(s->destfd, HS_STORE_DIR, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+        errno == ENOENT)
+        r = hs_err_path(e, 0, "not a hardsnap store (no " HS_STORE_DIR " in it)", dest);
+    if (r == -ENOENT || r == -ENOTDIR || r == -EINVAL)
+        hs_err_kind(e, HS_USAGE);
+    return r;
+}
+
+static int verify_all(struct verifier *v, struct hs_err *e)
+{
+    struct hs_store s;
+    char **names = NULL;
+    size_t n = 0;
+    int r = open_store(&s, v->o->target, e);
+    if (r == 0)
+        r = hs_store_list(&s, &names, &n, e);
+    for (size_t i = 0; r == 0 && i < n; i++)
+        r = verify_snapshot(v, &s, names[i], e);
+    hs_store_list_free(names, n);
+    hs_store_close(&s);
+    return r;
+}
+
+static int verify_one(struct verifier *v, struct hs_err *e)
+{
+    struct hs_snapref ref;
+    struct hs_store s;
+    int r = hs_snapref_resolve(&ref, v->o->target, false, e);
+    if (r == 0 && *ref.sub) {
+        r = hs_err_path(e, 0, "verify checks whole snapshots, not a path inside one", v->o->target);
+        hs_err_kind(e, HS_USAGE);
+    }
+    if (r == 0) {
+        r = open_store(&s, ref.dest, e);
+        if (r == 0)
+            r = verify_snapshot(v, &s, ref.name, e);
+        hs_store_close(&s);
+    }
+    hs_snapref_free(&ref);
+    return r;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+enum hs_status hs_verify(const struct hs_verify_opts *o, struct hs_verify_stats *st,
+                         struct hs_err *err)
+{
+    double t0 = now_seconds();
+    memset(st, 0, sizeof *st);
+    struct verifier v = {.o = o, .st = st};
+    if (hs_copier_init(&v.copier, HS_COPY_AUTO) < 0 || seen_init(&v.seen, 12) < 0) {
+        hs_copier_free(&v.copier);
+        free(v.seen.slots);
+        hs_err_setf(err, ENOMEM, "verify");
+        return HS_FAILED;
+    }
+    int r = o->all ? verify_all(&v, err) : verify_one(&v, err);
+    hs_copier_free(&v.copier);
+    free(v.seen.slots);
+    hs_buf_free(&v.skip);
+    st->seconds = now_seconds() - t0;
+    if (r < 0)
+        return err->kind == HS_USAGE ? HS_USAGE : HS_FAILED;
+    return st->problems ? HS_WARN : HS_OK;
+}
