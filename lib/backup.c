@@ -694,7 +694,7 @@ static void engine_free(struct engine *g, struct source_ctx *sc, size_t n)
     hs_manifest_reader_free(g->mr);
     hs_manifest_writer_free(g->mw);
     hs_linktab_free(g->links);
-    hs_linktab_free(g->claims);
+    hs_inomap_free(&g->claims);
     hs_exclude_free(g->exclude);
     for (size_t i = 0; sc && i < n; i++)
         hs_exclude_free(sc[i].exclude);
@@ -726,8 +726,9 @@ enum hs_status hs_backup(const struct hs_backup_opts *o, struct hs_backup_result
         r = usage(err, 0, "not a snapshot time (YYYY-MM-DDTHHMMSSZ)", o->now);
     if (r == 0)
         r = compile_excludes(&g, sc);
-    if (r == 0 && (!(g.links = hs_linktab_new()) || !(g.claims = hs_linktab_new()) ||
-                   hs_copier_init(&g.copier, o->copy_method) < 0))
+    if (r == 0 &&
+        (!(g.links = hs_linktab_new()) || hs_inomap_init(&g.claims, sizeof(struct claim)) < 0 ||
+         hs_copier_init(&g.copier, o->copy_method) < 0))
         r = hs_err_setf(err, ENOMEM, "backup");
     if (r == 0)
         r = open_store(&g);

@@ -202,10 +202,6 @@ static int hash_file(struct engine *g, int dirfd, const char *name, const char *
     return r;
 }
 
-struct claim {
-    uint64_t dev, ino; /* the source file that linked the inode */
-};
-
 /* A snapshot inode that had several names when it was made (a source
  * hard-link group) may be linked again for one source inode per run only:
  * otherwise two names that are separate files in the source now would become
@@ -213,17 +209,13 @@ struct claim {
  * has it: copy), or <0. */
 static int claim_inode(struct engine *g, uint64_t sino, const struct stat *src)
 {
-    struct hs_link *l = hs_linktab_find(g->claims, 0, sino);
-    if (l) {
-        const struct claim *owner = l->data;
-        return owner->dev == src->st_dev && owner->ino == src->st_ino ? 0 : 1;
-    }
-    struct claim *owner = malloc(sizeof *owner);
+    bool fresh;
+    struct claim *owner = hs_inomap_get(&g->claims, 0, sino, &fresh);
     if (!owner)
         return hs_err_setf(g->err, ENOMEM, "link table");
-    *owner = (struct claim){src->st_dev, src->st_ino};
-    int r = hs_linktab_add(g->claims, 0, sino, UINT64_MAX, "", 0, owner, NULL);
-    return r < 0 ? hs_err_setf(g->err, -r, "link table") : 0;
+    if (fresh)
+        *owner = (struct claim){src->st_dev, src->st_ino};
+    return owner->dev == src->st_dev && owner->ino == src->st_ino ? 0 : 1;
 }
 
 /* Links the previous snapshot's entry sino: 0 linked, 1 a copy must do, <0. */

@@ -12,6 +12,7 @@
 #include "dirstack.h"
 #include "exclude.h"
 #include "flusher.h"
+#include "inomap.h"
 #include "linktab.h"
 #include "manifest.h"
 #include "store.h"
@@ -21,6 +22,11 @@
 #include <stdbool.h>
 #include <sys/stat.h>
 #include <time.h>
+
+/* The source file that linked a multi-name snapshot inode (claims). */
+struct claim {
+    uint64_t dev, ino;
+};
 
 struct source_ctx {
     const struct hs_source *src;
@@ -46,7 +52,7 @@ struct engine {
     bool have_prev;
     struct hs_manifest_writer *mw;
     struct hs_linktab *links;   /* source hard-link groups */
-    struct hs_linktab *claims;  /* multi-name snapshot inodes linked this run */
+    struct hs_inomap claims;    /* multi-name snapshot inodes linked this run */
     struct hs_exclude *exclude; /* global patterns */
     struct hs_copier copier;
     struct hs_flusher flusher;

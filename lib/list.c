@@ -19,6 +19,7 @@
  */
 #include "fsutil.h"
 #include "hardsnap.h"
+#include "inomap.h"
 #include "manifest.h"
 #include "store.h"
 #include "walk.h"
@@ -30,84 +31,11 @@
 #include <string.h>
 #include <unistd.h>
 
-/* ---- inode table: open addressing, linear probing ---------------------- */
-
-struct ino_slot {
-    uint64_t sino; /* 0 = empty (no file has inode 0) */
+/* What the inode table keeps of each snapshot inode. */
+struct ino_use {
     uint64_t blocks;
     uint32_t first, last; /* snapshot indexes */
 };
-
-struct ino_map {
-    struct ino_slot *slots;
-    size_t mask;    /* capacity - 1, capacity a power of two */
-    unsigned shift; /* 64 - log2(capacity) */
-    size_t n;
-};
-
-#define INO_MAP_MIN_BITS 12
-
-/* Fibonacci hashing: the top bits of the product spread runs of inode
- * numbers evenly, with no collisions among consecutive ones. */
-static size_t ino_hash(const struct ino_map *m, uint64_t ino)
-{
-    return (size_t)((ino * 0x9E3779B97F4A7C15ull) >> m->shift);
-}
-
-static int ino_map_init(struct ino_map *m, unsigned bits)
-{
-    m->slots = calloc((size_t)1 << bits, sizeof *m->slots);
-    m->mask = ((size_t)1 << bits) - 1;
-    m->shift = 64 - bits;
-    m->n = 0;
-    return m->slots ? 0 : -ENOMEM;
-}
-
-static void ino_map_free(struct ino_map *m)
-{
-    free(m->slots);
-    m->slots = NULL;
-}
-
-static struct ino_slot *ino_map_probe(const struct ino_map *m, uint64_t sino)
-{
-    size_t i = ino_hash(m, sino);
-    while (m->slots[i].sino && m->slots[i].sino != sino)
-        i = (i + 1) & m->mask;
-    return &m->slots[i];
-}
-
-/* Kept at most half full, so probes stay short. */
-static int ino_map_grow(struct ino_map *m)
-{
-    struct ino_map bigger;
-    if (ino_map_init(&bigger, 64 - m->shift + 1) < 0)
-        return -ENOMEM;
-    for (size_t i = 0; i <= m->mask; i++)
-        if (m->slots[i].sino)
-            *ino_map_probe(&bigger, m->slots[i].sino) = m->slots[i];
-    bigger.n = m->n;
-    ino_map_free(m);
-    *m = bigger;
-    return 0;
-}
-
-/* The slot of sino, made (empty but for the key) if new: *fresh says so. */
-static struct ino_slot *ino_map_get(struct ino_map *m, uint64_t sino, bool *fresh)
-{
-    struct ino_slot *s = ino_map_probe(m, sino);
-    *fresh = s->sino == 0;
-    if (!*fresh)
-        return s;
-    if ((m->n + 1) * 2 > m->mask + 1) {
-        if (ino_map_grow(m) < 0)
-            return NULL;
-        s = ino_map_probe(m, sino);
-    }
-    s->sino = sino;
-    m->n++;
-    return s;
-}
 
 /* ---- one snapshot's entries ------------------------------------------ */
 
@@ -236,7 +164,7 @@ static void read_snapshot(struct snap *sn, const struct hs_store *s, const char 
 #define PREFETCH_AHEAD 16
 
 struct acct {
-    struct ino_map map;
+    struct hs_inomap map; /* snapshot inode -> struct ino_use */
     struct hs_list_entry *out;
 };
 
@@ -250,7 +178,7 @@ static int account_one(struct acct *a, uint32_t cur, const struct rec *e)
         return 0;
     }
     bool fresh;
-    struct ino_slot *slot = ino_map_get(&a->map, e->sino, &fresh);
+    struct ino_use *slot = hs_inomap_get(&a->map, 0, e->sino, &fresh);
     if (!slot)
         return -ENOMEM;
     if (fresh) {
@@ -269,7 +197,7 @@ static int account_snap(struct acct *a, uint32_t cur, const struct snap *sn)
     a->out[cur].from_manifest = sn->from_manifest;
     for (size_t i = 0; i < sn->n; i++) {
         if (i + PREFETCH_AHEAD < sn->n)
-            __builtin_prefetch(&a->map.slots[ino_hash(&a->map, sn->recs[i + PREFETCH_AHEAD].sino)]);
+            hs_inomap_prefetch(&a->map, 0, sn->recs[i + PREFETCH_AHEAD].sino);
         if (account_one(a, cur, &sn->recs[i]) < 0)
             return -ENOMEM;
     }
@@ -282,8 +210,8 @@ static uint64_t account_finish(struct acct *a)
 {
     uint64_t used = 0;
     for (size_t i = 0; i <= a->map.mask; i++) {
-        const struct ino_slot *s = &a->map.slots[i];
-        if (!s->sino)
+        const struct ino_use *s = hs_inomap_slot(&a->map, i);
+        if (!s)
             continue;
         used += s->blocks * 512;
         if (s->first == s->last)
@@ -428,8 +356,8 @@ static int list_store(struct pipeline *p, struct hs_list *out, struct hs_err *e)
     struct acct a = {0};
     out->snapshots = calloc(p->n ? p->n : 1, sizeof *out->snapshots);
     p->snaps = calloc(p->n ? p->n : 1, sizeof *p->snaps);
-    if (!out->snapshots || !p->snaps || ino_map_init(&a.map, INO_MAP_MIN_BITS) < 0) {
-        ino_map_free(&a.map);
+    if (!out->snapshots || !p->snaps || hs_inomap_init(&a.map, sizeof(struct ino_use)) < 0) {
+        hs_inomap_free(&a.map);
         return hs_err_setf(e, ENOMEM, "list");
     }
     a.out = out->snapshots;
@@ -438,21 +366,7 @@ static int list_store(struct pipeline *p, struct hs_list *out, struct hs_err *e)
         out->used_bytes = account_finish(&a) + manifest_bytes(p);
         drop_gone(p, out);
     }
-    ino_map_free(&a.map);
-    return r;
-}
-
-/* Opens dest read-only (no lock: listing never writes); a directory that is
- * not a store is a usage error. */
-static int open_store(struct hs_store *s, const char *dest, struct hs_err *e)
-{
-    int r = hs_store_open(s, dest, 0, e);
-    struct stat st;
-    if (r < 0 && s->destfd >= 0 && fstatat(s->destfd, HS_STORE_DIR, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
-        errno == ENOENT)
-        r = hs_err_path(e, 0, "not a hardsnap store (no " HS_STORE_DIR " in it)", dest);
-    if (r == -ENOENT || r == -ENOTDIR || r == -EINVAL)
-        hs_err_kind(e, HS_USAGE);
+    hs_inomap_free(&a.map);
     return r;
 }
 
@@ -475,7 +389,7 @@ enum hs_status hs_list(const char *dest, struct hs_list *out, struct hs_err *err
     struct pipeline p = {.store = &s};
     pthread_mutex_init(&p.mu, NULL);
     pthread_cond_init(&p.cv, NULL);
-    int r = open_store(&s, dest, err);
+    int r = hs_store_open(&s, dest, 0, err);
     if (r == 0)
         r = hs_store_list(&s, &p.names, &p.n, err);
     if (r == 0)

@@ -113,6 +113,13 @@ int hs_store_open(struct hs_store *s, const char *dest, unsigned flags, struct h
             hs_err_kind(e, HS_USAGE);
         return r;
     }
+    struct stat st;
+    if (!create && fstatat(s->destfd, HS_STORE_DIR, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+        errno == ENOENT) {
+        int r = hs_err_path(e, 0, "not a hardsnap store (no " HS_STORE_DIR " in it)", dest);
+        hs_err_kind(e, HS_USAGE);
+        return r;
+    }
     int r = s->hsfd = open_subdir(s->destfd, HS_STORE_DIR, create, dest, e);
     if (r >= 0)
         r = s->partialfd = open_subdir(s->hsfd, "partial", create, dest, e);

@@ -17,6 +17,7 @@
 #include "copy.h"
 #include "fsutil.h"
 #include "hardsnap.h"
+#include "inomap.h"
 #include "manifest.h"
 #include "snapshot.h"
 #include "store.h"
@@ -30,57 +31,11 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ---- inodes already read: open addressing on (dev, ino) ---------------- */
-
+/* What the table of inodes already read keeps of each. */
 struct seen {
-    uint64_t ino; /* 0 = empty slot */
-    uint64_t dev;
     int err; /* reading it failed with this errno, else 0 */
     uint8_t hash[16];
 };
-
-struct seen_map {
-    struct seen *slots;
-    size_t mask; /* capacity - 1, a power of two */
-    unsigned shift;
-    size_t n;
-};
-
-static int seen_init(struct seen_map *m, unsigned bits)
-{
-    m->slots = calloc((size_t)1 << bits, sizeof *m->slots);
-    m->mask = ((size_t)1 << bits) - 1;
-    m->shift = 64 - bits;
-    m->n = 0;
-    return m->slots ? 0 : -ENOMEM;
-}
-
-static struct seen *seen_probe(const struct seen_map *m, uint64_t dev, uint64_t ino)
-{
-    size_t i = (size_t)(((ino ^ dev) * 0x9E3779B97F4A7C15ull) >> m->shift);
-    while (m->slots[i].ino && (m->slots[i].ino != ino || m->slots[i].dev != dev))
-        i = (i + 1) & m->mask;
-    return &m->slots[i];
-}
-
-/* Kept at most half full. */
-static int seen_add(struct seen_map *m, const struct seen *s)
-{
-    if ((m->n + 1) * 2 > m->mask + 1) {
-        struct seen_map bigger;
-        if (seen_init(&bigger, 64 - m->shift + 1) < 0)
-            return -ENOMEM;
-        for (size_t i = 0; i <= m->mask; i++)
-            if (m->slots[i].ino)
-                *seen_probe(&bigger, m->slots[i].dev, m->slots[i].ino) = m->slots[i];
-        bigger.n = m->n;
-        free(m->slots);
-        *m = bigger;
-    }
-    *seen_probe(m, s->dev, s->ino) = *s;
-    m->n++;
-    return 0;
-}
 
 /* ---- the verifier ----------------------------------------------------- */
 
@@ -88,8 +43,8 @@ struct verifier {
     const struct hs_verify_opts *o;
     struct hs_verify_stats *st;
     struct hs_copier copier;
-    struct seen_map seen;
-    const char *snap; /* the snapshot being verified */
+    struct hs_inomap seen; /* (dev, ino) -> struct seen */
+    const char *snap;      /* the snapshot being verified */
     /* its manifest, NULL once exhausted or without one; cur = the next record */
     struct hs_manifest_reader *mr;
     const struct hs_mentry *cur;
@@ -194,16 +149,14 @@ static void read_file(struct verifier *v, int dirfd, const char *name, const cha
 static int check_file(struct verifier *v, const struct hs_walk_item *it, const uint8_t *want)
 {
     v->st->files++;
-    struct seen *s = seen_probe(&v->seen, it->st.st_dev, it->st.st_ino);
-    if (s->ino) {
+    bool fresh;
+    struct seen *s = hs_inomap_get(&v->seen, it->st.st_dev, it->st.st_ino, &fresh);
+    if (!s)
+        return -ENOMEM;
+    if (fresh)
+        read_file(v, it->fd, it->name, it->path, &it->st, s);
+    else
         v->st->inodes_shared++;
-    } else {
-        struct seen fresh = {.ino = it->st.st_ino, .dev = it->st.st_dev};
-        read_file(v, it->fd, it->name, it->path, &it->st, &fresh);
-        if (seen_add(&v->seen, &fresh) < 0)
-            return -ENOMEM;
-        s = seen_probe(&v->seen, fresh.dev, fresh.ino);
-    }
     if (s->err)
         problem(v, HS_VERIFY_UNREADABLE, it->path, strerror(s->err));
     else if (want && memcmp(want, s->hash, sizeof s->hash) != 0)
@@ -347,24 +300,12 @@ static int verify_snapshot(struct verifier *v, const struct hs_store *s, const c
 
 /* ---- targets ---------------------------------------------------------- */
 
-static int open_store(struct hs_store *s, const char *dest, struct hs_err *e)
-{
-    int r = hs_store_open(s, dest, 0, e);
-    struct stat st;
-    if (r < 0 && s->destfd >= 0 && fstatat(s->destfd, HS_STORE_DIR, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
-        errno == ENOENT)
-        r = hs_err_path(e, 0, "not a hardsnap store (no " HS_STORE_DIR " in it)", dest);
-    if (r == -ENOENT || r == -ENOTDIR || r == -EINVAL)
-        hs_err_kind(e, HS_USAGE);
-    return r;
-}
-
 static int verify_all(struct verifier *v, struct hs_err *e)
 {
     struct hs_store s;
     char **names = NULL;
     size_t n = 0;
-    int r = open_store(&s, v->o->target, e);
+    int r = hs_store_open(&s, v->o->target, 0, e);
     if (r == 0)
         r = hs_store_list(&s, &names, &n, e);
     for (size_t i = 0; r == 0 && i < n; i++)
@@ -384,7 +325,7 @@ static int verify_one(struct verifier *v, struct hs_err *e)
         hs_err_kind(e, HS_USAGE);
     }
     if (r == 0) {
-        r = open_store(&s, ref.dest, e);
+        r = hs_store_open(&s, ref.dest, 0, e);
         if (r == 0)
             r = verify_snapshot(v, &s, ref.name, e);
         hs_store_close(&s);
@@ -406,15 +347,16 @@ enum hs_status hs_verify(const struct hs_verify_opts *o, struct hs_verify_stats 
     double t0 = now_seconds();
     memset(st, 0, sizeof *st);
     struct verifier v = {.o = o, .st = st};
-    if (hs_copier_init(&v.copier, HS_COPY_AUTO) < 0 || seen_init(&v.seen, 12) < 0) {
+    if (hs_copier_init(&v.copier, HS_COPY_AUTO) < 0 ||
+        hs_inomap_init(&v.seen, sizeof(struct seen)) < 0) {
         hs_copier_free(&v.copier);
-        free(v.seen.slots);
+        hs_inomap_free(&v.seen);
         hs_err_setf(err, ENOMEM, "verify");
         return HS_FAILED;
     }
     int r = o->all ? verify_all(&v, err) : verify_one(&v, err);
     hs_copier_free(&v.copier);
-    free(v.seen.slots);
+    hs_inomap_free(&v.seen);
     hs_buf_free(&v.skip);
     st->seconds = now_seconds() - t0;
     if (r < 0)

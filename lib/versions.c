@@ -186,18 +186,6 @@ static void run_add(struct run *r, const struct sighting *s, const char *name, h
     r->prev = *s;
 }
 
-static int open_store(struct hs_store *s, const char *dest, struct hs_err *e)
-{
-    int r = hs_store_open(s, dest, 0, e);
-    struct stat st;
-    if (r < 0 && s->destfd >= 0 && fstatat(s->destfd, HS_STORE_DIR, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
-        errno == ENOENT)
-        r = hs_err_path(e, 0, "not a hardsnap store (no " HS_STORE_DIR " in it)", dest);
-    if (r == -ENOENT || r == -ENOTDIR || r == -EINVAL)
-        hs_err_kind(e, HS_USAGE);
-    return r;
-}
-
 static int each_snapshot(const struct hs_store *st, const struct hs_buf *path, hs_version_fn fn,
                          void *user, struct hs_err *e)
 {
@@ -233,7 +221,7 @@ enum hs_status hs_versions(const char *dest, const char *path, hs_version_fn fn,
         return HS_USAGE;
     }
     struct hs_store st;
-    r = open_store(&st, dest, err);
+    r = hs_store_open(&st, dest, 0, err);
     if (r == 0)
         r = each_snapshot(&st, &p, fn, user, err);
     hs_store_close(&st);
