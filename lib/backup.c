@@ -39,50 +39,10 @@
 
 /* ---- events ---------------------------------------------------------- */
 
-void hs_eng_emit(struct engine *g, enum hs_event_type type, const char *path, const char *msg)
-{
-    if (!g->o->on_event)
-        return;
-    struct hs_event ev = {.type = type, .path = path, .msg = msg, .stats = g->st};
-    g->o->on_event(&ev, g->o->user);
-}
-
-void hs_eng_notice_once(struct engine *g, unsigned bit, const char *msg)
-{
-    if (g->notices & bit)
-        return;
-    g->notices |= bit;
-    hs_eng_emit(g, HS_EV_NOTICE, NULL, msg);
-}
-
-/* A per-entry problem: reported, counted, and the run goes on (exit 1). */
 int hs_eng_warn(struct engine *g, int errnum, const char *what, const char *path)
 {
-    struct hs_err w = {0};
-    hs_err_path(&w, errnum, what, path);
-    g->st->warnings++;
-    hs_eng_emit(g, HS_EV_WARNING, path, w.msg ? w.msg : what);
-    hs_err_clear(&w);
+    hs_report_warn(&g->rep, errnum, what, path, path);
     return 0;
-}
-
-static double elapsed(const struct timespec *a, const struct timespec *b)
-{
-    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
-}
-
-static void progress(struct engine *g)
-{
-    if (!g->o->on_event || (g->st->entries & 255) != 0)
-        return;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    /* the first report at once, so even a short run shows it is alive */
-    if (g->st->entries > 256 && elapsed(&g->last_progress, &now) < 0.2)
-        return;
-    g->last_progress = now;
-    g->st->seconds = elapsed(&g->t0, &now);
-    hs_eng_emit(g, HS_EV_PROGRESS, NULL, NULL);
 }
 
 /* ---- the parallel trees ---------------------------------------------- */
@@ -147,15 +107,6 @@ int hs_eng_rec_put(struct engine *g)
 
 /* ---- metadata -------------------------------------------------------- */
 
-void hs_eng_xattr_warn(struct engine *g, int r, const char *path)
-{
-    if (r == -ENOTSUP || r == -EOPNOTSUPP)
-        hs_eng_notice_once(g, NOTICE_XATTR,
-                           "extended attributes are not supported by the destination: not kept");
-    else if (r < 0)
-        hs_eng_warn(g, -r, "cannot keep extended attributes of", path);
-}
-
 /* Sets owner, xattrs (those read into g->xa), mode and times on a new
  * object; see hs_meta_apply() for the order. */
 int hs_eng_apply_meta(struct engine *g, struct hs_xobj o, const struct stat *st,
@@ -166,7 +117,9 @@ int hs_eng_apply_meta(struct engine *g, struct hs_xobj o, const struct stat *st,
     if (res.owner_err)
         hs_eng_warn(g, -res.owner_err, "cannot set owner of", path);
     if (res.xattr_err)
-        hs_eng_xattr_warn(g, res.xattr_err, path);
+        hs_report_xattrs(&g->rep, res.xattr_err, NOTICE_XATTR,
+                         "extended attributes are not supported by the destination: not kept",
+                         "cannot keep extended attributes of", path, path);
     return r < 0 ? hs_eng_fail_new(g, -r, res.what, path) : 0;
 }
 
@@ -214,8 +167,8 @@ static int dir_entry(struct engine *g, struct hs_walk *w, const struct hs_walk_i
 {
     const struct stat *st = &it->st;
     if (g->have_dest_st && hs_stat_same_file(st, &g->dest_st)) {
-        hs_eng_notice_once(g, NOTICE_DEST_INSIDE,
-                           "the destination is inside the source: it is not backed up");
+        hs_report_notice_once(&g->rep, NOTICE_DEST_INSIDE,
+                              "the destination is inside the source: it is not backed up");
         hs_walk_skip(w);
         return 0;
     }
@@ -293,8 +246,7 @@ static int handle_entry(struct engine *g, struct hs_walk *w, const struct hs_wal
             hs_walk_skip(w);
         return 0;
     }
-    g->st->entries++;
-    progress(g);
+    hs_report_entry(&g->rep);
     if (is_dir)
         return dir_entry(g, w, it);
     return hs_eng_nondir(g, it);
@@ -567,7 +519,7 @@ static int open_prev(struct engine *g)
         char msg[160];
         snprintf(msg, sizeof msg, "manifest of %s is missing or damaged: comparing files instead",
                  g->prev_name);
-        hs_eng_notice_once(g, NOTICE_MANIFEST, msg);
+        hs_report_notice_once(&g->rep, NOTICE_MANIFEST, msg);
     }
     hs_err_clear(&e);
     return 0;
@@ -660,23 +612,21 @@ static int finish_snapshot(struct engine *g)
     hs_flusher_stop(&g->flusher); /* it flushes through newrootfd */
     close(g->newrootfd);
     g->newrootfd = -1;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = hs_report_seconds(&g->rep);
     struct hs_err w = {0};
     if (r == 0)
         r = hs_store_publish(&g->store, g->name, g->err, &w);
     if (w.msg) {
         g->st->warnings++;
-        hs_eng_emit(g, HS_EV_WARNING, NULL, w.msg);
+        hs_report_event(&g->rep, HS_EV_WARNING, NULL, w.msg);
         hs_err_clear(&w);
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    g->st->sync_seconds = elapsed(&t0, &t1);
+    g->st->sync_seconds = hs_report_seconds(&g->rep) - t0;
     if (r == 0 && g->resume) {
         struct hs_err e = {0};
         if (hs_remove_tree(g->store.partialfd, g->resume, &e) < 0) {
             g->st->warnings++;
-            hs_eng_emit(g, HS_EV_WARNING, NULL, e.msg);
+            hs_report_event(&g->rep, HS_EV_WARNING, NULL, e.msg);
         }
         hs_err_clear(&e);
     }
@@ -712,8 +662,7 @@ enum hs_status hs_backup(const struct hs_backup_opts *o, struct hs_backup_result
     struct engine g = {.o = o, .st = &res->stats, .err = err, .newrootfd = -1};
     memset(res, 0, sizeof *res);
     hs_err_clear(err);
-    clock_gettime(CLOCK_MONOTONIC, &g.t0);
-    g.last_progress = g.t0;
+    hs_report_start(&g.rep, o->on_event, o->user, &res->stats);
     g.dry_run = o->flags & HS_BACKUP_DRY_RUN;
     g.checksum = o->flags & HS_BACKUP_CHECKSUM;
     g.one_fs = o->flags & HS_BACKUP_ONE_FS;
@@ -740,7 +689,8 @@ enum hs_status hs_backup(const struct hs_backup_opts *o, struct hs_backup_result
         r = start_snapshot(&g);
     if (r == 0) {
         if (!g.root)
-            hs_eng_notice_once(&g, NOTICE_OWNER, "not running as root: file ownership is not kept");
+            hs_report_notice_once(&g.rep, NOTICE_OWNER,
+                                  "not running as root: file ownership is not kept");
         hs_raise_nofile();
         r = walk_all(&g, sc);
     }
@@ -748,9 +698,7 @@ enum hs_status hs_backup(const struct hs_backup_opts *o, struct hs_backup_result
         r = finish_snapshot(&g);
     if (r == 0)
         snprintf(res->name, sizeof res->name, "%s", g.name);
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    res->stats.seconds = elapsed(&g.t0, &t1);
+    res->stats.seconds = hs_report_seconds(&g.rep);
     engine_free(&g, sc, o->n_sources);
     free(sc);
     if (r < 0) {

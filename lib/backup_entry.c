@@ -42,13 +42,6 @@ static void rec_from_prev(struct engine *g, const struct hs_mentry *m)
 
 /* ---- regular files --------------------------------------------------- */
 
-static bool link_fallback_errno(int err)
-{
-    /* too many links, another filesystem, no hard links at all, or the
-     * previous snapshot's entry is gone (someone deleted it by hand) */
-    return err == EMLINK || err == EXDEV || err == EPERM || err == ENOENT;
-}
-
 /* Opens dirfd/name for reading without following a symlink, with O_NOATIME
  * where the owner allows it. -1 with errno. */
 static int open_read(int dirfd, const char *name)
@@ -103,7 +96,7 @@ static int copy_attempt(struct engine *g, int sfd, int dfd, const struct stat *s
         hs_flusher_add(&g->flusher, written);
     if (r < 0 && g->copier.src_failed) {
         g->st->warnings++;
-        hs_eng_emit(g, HS_EV_WARNING, path, g->err->msg);
+        hs_report_event(&g->rep, HS_EV_WARNING, path, g->err->msg);
         hs_err_clear(g->err);
         return SKIPPED;
     }
@@ -124,7 +117,7 @@ static int copy_file(struct engine *g, const struct hs_walk_item *it, struct sta
         g->st->copied++;
         g->st->bytes_copied += (uint64_t)st->st_size;
         if (g->o->verbose_events)
-            hs_eng_emit(g, HS_EV_COPY, it->path, NULL);
+            hs_report_event(&g->rep, HS_EV_COPY, it->path, NULL);
         return DONE;
     }
     int dfd =
@@ -175,7 +168,7 @@ static int copy_file(struct engine *g, const struct hs_walk_item *it, struct sta
     }
     g->st->copied++;
     if (g->o->verbose_events)
-        hs_eng_emit(g, HS_EV_COPY, it->path, NULL);
+        hs_report_event(&g->rep, HS_EV_COPY, it->path, NULL);
     return DONE;
 }
 
@@ -231,7 +224,7 @@ static int link_prev(struct engine *g, const struct hs_walk_item *it, uint64_t s
     if (g->dry_run || linkat(prev_top(g), it->name, new_top(g), it->name, 0) == 0)
         return 0;
     int err = errno;
-    if (!link_fallback_errno(err))
+    if (!hs_link_fallback(err))
         return hs_eng_fail_new(g, err, "cannot link", it->path);
     g->st->link_fallbacks++;
     return 1;
@@ -241,7 +234,7 @@ static void count_linked(struct engine *g, const struct hs_walk_item *it)
 {
     g->st->linked++;
     if (g->o->verbose_events)
-        hs_eng_emit(g, HS_EV_LINK, it->path, NULL);
+        hs_report_event(&g->rep, HS_EV_LINK, it->path, NULL);
 }
 
 /* The content check: does the source (still) hash to hash, with the
@@ -362,7 +355,7 @@ static int reg_from_resume(struct engine *g, const struct hs_walk_item *it, uint
             return r;
     }
     if (linkat(rfd, it->name, new_top(g), it->name, 0) < 0)
-        return link_fallback_errno(errno) ? 1 : hs_eng_fail_new(g, errno, "cannot link", it->path);
+        return hs_link_fallback(errno) ? 1 : hs_eng_fail_new(g, errno, "cannot link", it->path);
     rec_linked(g, &rst, h, xh);
     g->st->resumed++;
     return 0;
@@ -380,7 +373,7 @@ static int manifest_lookup(struct engine *g, const struct hs_walk_item *it,
         char msg[256];
         snprintf(msg, sizeof msg, "manifest of %s is damaged (%s): comparing files instead",
                  g->prev_name, e.msg ? e.msg : "?");
-        hs_eng_notice_once(g, NOTICE_MANIFEST, msg);
+        hs_report_notice_once(&g->rep, NOTICE_MANIFEST, msg);
         hs_manifest_reader_free(g->mr);
         g->mr = NULL;
         *m = NULL;
@@ -403,7 +396,7 @@ static int join_group(struct engine *g, const struct hs_walk_item *it, struct hs
     if (!g->dry_run) {
         int r = hs_link_beneath(g->newrootfd, l->path, l->path_len, new_top(g), it->name);
         if (r < 0) {
-            if (!link_fallback_errno(-r))
+            if (!hs_link_fallback(-r))
                 return hs_eng_fail_new(g, -r, "cannot link", it->path);
             g->st->link_fallbacks++;
             return 2;

@@ -15,6 +15,7 @@
 #include "inomap.h"
 #include "linktab.h"
 #include "manifest.h"
+#include "report.h"
 #include "store.h"
 #include "walk.h"
 #include "xattr.h"
@@ -65,8 +66,7 @@ struct engine {
     struct stat pending_dir; /* the directory ENTRY awaiting its ENTER */
     bool pending_dir_valid;
     struct hs_mentry rec;
-    struct timespec t0, last_progress;
-    unsigned notices; /* bit set of notices already given */
+    struct hs_report rep;
 };
 
 enum {
@@ -95,10 +95,8 @@ static inline int resume_top(const struct engine *g)
     return hs_dirstack_top(&g->resumedirs);
 }
 
-/* Events: the library never prints; cmd/ (or the caller) does. */
-void hs_eng_emit(struct engine *g, enum hs_event_type type, const char *path, const char *msg);
-void hs_eng_notice_once(struct engine *g, unsigned bit, const char *msg);
-/* A per-entry problem: reported and counted, the run goes on. Returns 0. */
+/* A per-entry problem (about path): reported and counted, the run goes on.
+ * Returns 0. Events go through g->rep (report.h). */
 int hs_eng_warn(struct engine *g, int errnum, const char *what, const char *path);
 /* A problem with the new snapshot itself: the run fails. Returns -errnum. */
 int hs_eng_fail_new(struct engine *g, int errnum, const char *what, const char *path);
@@ -112,7 +110,6 @@ int hs_eng_rec_put(struct engine *g);
 void hs_eng_read_xattrs(struct engine *g, struct hs_xobj o, const char *path);
 int hs_eng_apply_meta(struct engine *g, struct hs_xobj o, const struct stat *st,
                       const struct stat *now, const char *path);
-void hs_eng_xattr_warn(struct engine *g, int r, const char *path);
 
 /* backup_entry.c: one non-directory of the walk. 0 or <0 (fatal). */
 int hs_eng_nondir(struct engine *g, const struct hs_walk_item *it);

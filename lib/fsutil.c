@@ -71,6 +71,11 @@ int hs_link_beneath(int rootfd, const char *relpath, size_t len, int dirfd, cons
     return r;
 }
 
+bool hs_link_fallback(int err)
+{
+    return err == EMLINK || err == EXDEV || err == EPERM || err == ENOENT;
+}
+
 int hs_write_all(int fd, const void *buf, size_t n)
 {
     const char *p = buf;

@@ -19,6 +19,11 @@ int hs_open_dir_beneath(int rootfd, const char *relpath, size_t len);
 /* linkat(rootfd, relpath, dirfd, name, 0) for relpath of any length. */
 int hs_link_beneath(int rootfd, const char *relpath, size_t len, int dirfd, const char *name);
 
+/* Whether a failed linkat() should become a copy: too many links, another
+ * filesystem, no hard links at all, or the name to link is gone (deleted by
+ * hand from a snapshot). */
+bool hs_link_fallback(int err);
+
 /* Writes all n bytes or returns -errno. */
 int hs_write_all(int fd, const void *buf, size_t n);
 

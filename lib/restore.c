@@ -35,6 +35,7 @@
 #include "linktab.h"
 #include "manifest.h"
 #include "meta.h"
+#include "report.h"
 #include "snapshot.h"
 #include "walk.h"
 #include "xattr.h"
@@ -70,7 +71,6 @@ struct restore {
     bool root;
     bool whole;   /* the whole snapshot: its root is TARGET itself */
     bool writing; /* the pass that writes, else the one that looks */
-    bool report;  /* events and counts for the user: a dry run, or writing */
 
     struct hs_snapref ref;
     int sroot;           /* the snapshot's root directory */
@@ -97,8 +97,7 @@ struct restore {
     struct hs_buf mpath; /* a path for the manifest */
     unsigned tmp_seq;
     uint64_t conflicts;
-    unsigned notices;
-    struct timespec t0, last_progress;
+    struct hs_report rep;
 };
 
 /* One entry of the snapshot, wherever it comes from (the walk, or PATH). */
@@ -141,26 +140,12 @@ static const char *spath(struct restore *r, const char *path)
     return joined(r, r->sdisp, path);
 }
 
-static void emit(struct restore *r, enum hs_event_type type, const char *path, const char *msg)
-{
-    if (!r->o->on_event)
-        return;
-    struct hs_event ev = {.type = type, .path = path, .msg = msg, .stats = r->st};
-    r->o->on_event(&ev, r->o->user);
-}
-
 /* A per-entry problem about shown (a full path): reported (when this pass
  * reports), counted, and the restore goes on. Returns SKIPPED. */
 static int warn(struct restore *r, int errnum, const char *what, const char *shown,
                 const char *path)
 {
-    r->st->warnings++;
-    if (!r->report)
-        return SKIPPED;
-    struct hs_err w = {0};
-    hs_err_path(&w, errnum, what, shown);
-    emit(r, HS_EV_WARNING, path, w.msg ? w.msg : what);
-    hs_err_clear(&w);
+    hs_report_warn(&r->rep, errnum, what, shown, path);
     return SKIPPED;
 }
 
@@ -172,14 +157,6 @@ static int twarn(struct restore *r, int errnum, const char *what, const char *pa
 static int swarn(struct restore *r, int errnum, const char *what, const char *path)
 {
     return warn(r, errnum, what, spath(r, path), path);
-}
-
-static void notice_once(struct restore *r, unsigned bit, const char *msg)
-{
-    if (!r->report || (r->notices & bit))
-        return;
-    r->notices |= bit;
-    emit(r, HS_EV_NOTICE, NULL, msg);
 }
 
 /* Trouble writing the target: the restore stops (exit 3). */
@@ -202,7 +179,7 @@ static int conflict(struct restore *r, const char *path)
     if (r->conflicts++ < CONFLICTS_SHOWN) {
         struct hs_err w = {0};
         hs_err_path(&w, 0, "exists in the target", tpath(r, path));
-        emit(r, HS_EV_WARNING, path, w.msg ? w.msg : "exists in the target");
+        hs_report_say(&r->rep, HS_EV_WARNING, path, w.msg ? w.msg : "exists in the target");
         hs_err_clear(&w);
     }
     return SKIPPED;
@@ -221,28 +198,8 @@ static void restored(struct restore *r, const char *path, const struct stat *st)
     } else {
         r->st->specials++;
     }
-    if (r->report && r->o->verbose_events && *path)
-        emit(r, HS_EV_COPY, path, NULL);
-}
-
-static double elapsed(const struct timespec *a, const struct timespec *b)
-{
-    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
-}
-
-/* One more entry; now and then a progress event. */
-static void count_entry(struct restore *r)
-{
-    r->st->entries++;
-    if (!r->report || !r->o->on_event || (r->st->entries & 255) != 0)
-        return;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    if (r->st->entries > 256 && elapsed(&r->last_progress, &now) < 0.2)
-        return;
-    r->last_progress = now;
-    r->st->seconds = elapsed(&r->t0, &now);
-    emit(r, HS_EV_PROGRESS, NULL, NULL);
+    if (r->o->verbose_events && *path)
+        hs_report_event(&r->rep, HS_EV_COPY, path, NULL);
 }
 
 /* ---- the target side ------------------------------------------------------ */
@@ -310,15 +267,6 @@ static int open_target_dir(struct restore *r, const struct rs_entry *e, const st
 
 /* ---- metadata --------------------------------------------------------------- */
 
-static void xattr_warn(struct restore *r, int k, const char *path)
-{
-    if (k == -ENOTSUP || k == -EOPNOTSUPP)
-        notice_once(r, NOTICE_XATTR,
-                    "extended attributes are not supported by the target: not restored");
-    else
-        twarn(r, -k, "cannot restore extended attributes of", path);
-}
-
 /* Gives the target object dst the metadata of the snapshot's src (xattrs
  * read from src when it names an object), as hs_meta_apply() orders it. */
 static int apply_meta(struct restore *r, struct hs_xobj src, struct hs_xobj dst,
@@ -337,7 +285,9 @@ static int apply_meta(struct restore *r, struct hs_xobj src, struct hs_xobj dst,
     if (res.owner_err)
         twarn(r, -res.owner_err, "cannot set owner of", path);
     if (res.xattr_err)
-        xattr_warn(r, res.xattr_err, path);
+        hs_report_xattrs(&r->rep, res.xattr_err, NOTICE_XATTR,
+                         "extended attributes are not supported by the target: not restored",
+                         "cannot restore extended attributes of", tpath(r, path), path);
     return k < 0 ? fail(r, -k, res.what, path) : DONE;
 }
 
@@ -379,12 +329,6 @@ static uint64_t group_names(struct restore *r, const struct rs_entry *e)
     return n;
 }
 
-static bool link_fallback_errno(int err)
-{
-    /* too many links, no hard links here, or the leader's name is gone */
-    return err == EMLINK || err == EXDEV || err == EPERM || err == ENOENT;
-}
-
 /* Links a later name of a group to its leader's restored file, reached from
  * TARGET one component at a time (O_NOFOLLOW) and checked to be the inode
  * restored: 0 linked, 1 not (a fresh copy must do), <0 fatal. */
@@ -403,7 +347,7 @@ static int link_member(struct restore *r, const struct rs_entry *e, struct hs_li
     int err = errno;
     close(parent);
     if (k < 0) {
-        if (!link_fallback_errno(err))
+        if (!hs_link_fallback(err))
             return fail(r, err, "cannot link", e->path);
         r->st->link_fallbacks++;
         return 1;
@@ -595,7 +539,7 @@ static int place_nondir(struct restore *r, const struct rs_entry *e, bool replac
 /* A dry run's account of e: what would be copied, created or linked. */
 static int plan_nondir(struct restore *r, const struct rs_entry *e)
 {
-    if (!r->report)
+    if (r->rep.muted)
         return DONE;
     uint64_t names = group_names(r, e);
     struct hs_link *l = names > 1 ? hs_linktab_find(r->links, e->st->st_dev, e->st->st_ino) : NULL;
@@ -630,7 +574,7 @@ static int restorable(struct restore *r, const struct rs_entry *e)
 
 static int nondir(struct restore *r, const struct rs_entry *e)
 {
-    count_entry(r);
+    hs_report_entry(&r->rep);
     int k = restorable(r, e);
     if (k != DONE)
         return k;
@@ -679,7 +623,7 @@ static int check_dir(struct restore *r, const struct rs_entry *e, int t, const s
     set_pending(r, fd, e->st);
     /* below an absent or replaced directory nothing can be in the way: only
      * a dry run has to go there, to list what would be restored */
-    return fd < 0 && !r->report ? SKIPPED : DONE;
+    return fd < 0 && r->rep.muted ? SKIPPED : DONE;
 }
 
 /* The writing pass: directory e made in the target (or an existing one
@@ -712,7 +656,7 @@ static int make_dir(struct restore *r, const struct rs_entry *e, int t, struct s
  * (not into this one), or <0. */
 static int dir_entry(struct restore *r, const struct rs_entry *e)
 {
-    count_entry(r);
+    hs_report_entry(&r->rep);
     struct stat tst;
     int t = target_state(r, e->name, &tst, e->path);
     if (t < 0)
@@ -828,13 +772,14 @@ static int walk_tree(struct restore *r)
 static int run_pass(struct restore *r, bool writing)
 {
     r->writing = writing;
-    r->report = writing || r->o->dry_run;
+    r->rep.muted = !(writing || r->o->dry_run);
     if (!r->root)
-        notice_once(r, NOTICE_OWNER, "not running as root: file ownership is not restored");
+        hs_report_notice_once(&r->rep, NOTICE_OWNER,
+                              "not running as root: file ownership is not restored");
     r->links = hs_linktab_new();
     if (!r->links)
         return hs_err_setf(r->err, ENOMEM, "link table");
-    if (r->report) { /* only counting groups needs it */
+    if (!r->rep.muted) { /* only counting groups needs it */
         struct hs_err scratch = {0};
         hs_snapref_manifest(&r->ref, &r->mr, &scratch);
         hs_err_clear(&scratch);
@@ -872,7 +817,7 @@ static int check_conflicts(struct restore *r)
     if (r->conflicts > CONFLICTS_SHOWN) {
         char msg[96];
         snprintf(msg, sizeof msg, "... and %" PRIu64 " more", r->conflicts - CONFLICTS_SHOWN);
-        emit(r, HS_EV_WARNING, NULL, msg);
+        hs_report_say(&r->rep, HS_EV_WARNING, NULL, msg);
     }
     if (!r->conflicts)
         return 0;
@@ -1055,13 +1000,9 @@ enum hs_status hs_restore(const struct hs_restore_opts *o, struct hs_backup_stat
     struct restore r = {
         .o = o, .st = st, .err = err, .sroot = -1, .sparent = -1, .tbase = -1, .pending_fd = -1};
     r.root = geteuid() == 0;
-    r.report = true;
-    clock_gettime(CLOCK_MONOTONIC, &r.t0);
-    r.last_progress = r.t0;
+    hs_report_start(&r.rep, o->on_event, o->user, st);
     int k = restore_run(&r);
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    st->seconds = elapsed(&r.t0, &t1);
+    st->seconds = hs_report_seconds(&r.rep);
     if (r.sroot >= 0)
         close(r.sroot);
     if (r.sparent >= 0)

@@ -1,0 +1,41 @@
+/*
+ * Reporting from a long operation (backup, restore): events to the caller's
+ * callback, warnings counted in the stats, notices said once, progress at
+ * most five times a second. The library never prints; this is all it says.
+ */
+#ifndef HS_REPORT_H
+#define HS_REPORT_H
+#include "internal.h"
+
+#include <stdbool.h>
+#include <time.h>
+
+struct hs_report {
+    hs_event_fn fn; /* may be NULL */
+    void *user;
+    struct hs_backup_stats *st;
+    bool muted;       /* count, but send nothing (a pass that only looks) */
+    unsigned notices; /* bits of the notices already given */
+    struct timespec t0, last;
+};
+
+void hs_report_start(struct hs_report *r, hs_event_fn fn, void *user, struct hs_backup_stats *st);
+void hs_report_event(struct hs_report *r, enum hs_event_type type, const char *path,
+                     const char *msg);
+/* The same, even when muted: what must be said whatever the pass. */
+void hs_report_say(struct hs_report *r, enum hs_event_type type, const char *path, const char *msg);
+/* A per-entry problem: counted, and reported as "what: shown: reason"
+ * (shown is the path as the user knows it; path goes into the event). */
+void hs_report_warn(struct hs_report *r, int errnum, const char *what, const char *shown,
+                    const char *path);
+void hs_report_notice_once(struct hs_report *r, unsigned bit, const char *msg);
+/* Extended attributes that could not be set (err < 0): once the notice
+ * none_msg if the filesystem has none, else a warning. */
+void hs_report_xattrs(struct hs_report *r, int err, unsigned bit, const char *none_msg,
+                      const char *what, const char *shown, const char *path);
+/* One more entry: counted, and now and then a progress event. */
+void hs_report_entry(struct hs_report *r);
+/* Seconds since hs_report_start. */
+double hs_report_seconds(const struct hs_report *r);
+
+#endif
