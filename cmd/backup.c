@@ -103,13 +103,7 @@ static int parse_args(int argc, char **argv, struct backup_args *a, const char *
             fputs(usage, stdout);
             return 1;
         default:
-            if (optopt)
-                cli_error("%s: unknown option -%c (see hardsnap %s --help)", argv[0], optopt,
-                          argv[0]);
-            else
-                cli_error("%s: unknown or incomplete option %s (see hardsnap %s --help)", argv[0],
-                          argv[optind - 1], argv[0]);
-            return -1;
+            return cli_bad_option(argv);
         }
     }
     for (int i = optind; i < argc; i++)

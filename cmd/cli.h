@@ -15,6 +15,8 @@ struct cli_out {
 
 /* "hardsnap: msg" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* After getopt_long() returned '?': names the bad option; returns -1. */
+int cli_bad_option(char **argv);
 /* Prints err (or fallback) and returns its status. */
 int cli_fail(const struct hs_err *err, enum hs_status st);
 /* The library's event callback; user is a struct cli_out. */

@@ -77,7 +77,7 @@ int cmd_diff(int argc, char **argv)
             fputs(diff_usage, stdout);
             return HS_OK;
         default:
-            cli_error("diff: unknown option %s (see hardsnap diff --help)", argv[optind - 1]);
+            cli_bad_option(argv);
             return HS_USAGE;
         }
     }

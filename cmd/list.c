@@ -39,12 +39,7 @@ static int parse_args(int argc, char **argv, bool *json, const char **dest)
             fputs(list_usage, stdout);
             return 1;
         default:
-            if (optopt)
-                cli_error("list: unknown option -%c (see hardsnap list --help)", optopt);
-            else
-                cli_error("list: unknown or incomplete option %s (see hardsnap list --help)",
-                          argv[optind - 1]);
-            return -1;
+            return cli_bad_option(argv);
         }
     }
     if (argc - optind != 1) {

@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -14,6 +15,19 @@ void cli_error(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+}
+
+int cli_bad_option(char **argv)
+{
+    /* a short option names itself; a long one, or one missing its
+     * argument, is best shown as it was typed */
+    if (optopt > 0 && optopt < 128 && argv[optind - 1][1] != '-')
+        cli_error("%s: unknown or incomplete option -%c (see hardsnap %s --help)", argv[0], optopt,
+                  argv[0]);
+    else
+        cli_error("%s: unknown or incomplete option %s (see hardsnap %s --help)", argv[0],
+                  argv[optind - 1], argv[0]);
+    return -1;
 }
 
 int cli_fail(const struct hs_err *err, enum hs_status st)

@@ -103,9 +103,7 @@ static int parse_prune(int argc, char **argv, struct prune_args *a)
             fputs(prune_usage, stdout);
             return 1;
         default:
-            cli_error("prune: unknown or incomplete option %s (see hardsnap prune --help)",
-                      argv[optind - 1]);
-            return -1;
+            return cli_bad_option(argv);
         }
     }
     int left = argc - optind;

@@ -67,12 +67,7 @@ static int parse_args(int argc, char **argv, struct restore_args *a)
             fputs(restore_usage, stdout);
             return 1;
         default:
-            if (optopt)
-                cli_error("restore: unknown option -%c (see hardsnap restore --help)", optopt);
-            else
-                cli_error("restore: unknown option %s (see hardsnap restore --help)",
-                          argv[optind - 1]);
-            return -1;
+            return cli_bad_option(argv);
         }
     }
     for (int i = optind; i < argc; i++)

@@ -52,12 +52,7 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
             fputs(verify_usage, stdout);
             return 1;
         default:
-            if (optopt)
-                cli_error("verify: unknown option -%c (see hardsnap verify --help)", optopt);
-            else
-                cli_error("verify: unknown or incomplete option %s (see hardsnap verify --help)",
-                          argv[optind - 1]);
-            return -1;
+            return cli_bad_option(argv);
         }
     }
     if (argc - optind != 1) {

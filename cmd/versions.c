@@ -33,12 +33,7 @@ static int parse_args(int argc, char **argv, const char **dest, const char **pat
             fputs(versions_usage, stdout);
             return 1;
         }
-        if (optopt)
-            cli_error("versions: unknown option -%c (see hardsnap versions --help)", optopt);
-        else
-            cli_error("versions: unknown or incomplete option %s (see hardsnap versions --help)",
-                      argv[optind - 1]);
-        return -1;
+        return cli_bad_option(argv);
     }
     if (argc - optind != 2) {
         cli_error("versions: need DEST and PATH (see hardsnap versions --help)");
