@@ -13,10 +13,10 @@
 #include <stdbool.h>
 
 struct hs_snapref {
-    char *dest;                            /* the store's directory, as given */
-    char name[HS_SNAPSHOT_NAME_LEN + 1];   /* the snapshot ("latest" resolved); "" = not one */
-    char *sub;                             /* path inside the snapshot, "" = all of it */
-    char *dir;                             /* the directory to read: DEST/NAME/sub or as given */
+    char *dest;                          /* the store's directory, as given */
+    char name[HS_SNAPSHOT_NAME_LEN + 1]; /* the snapshot ("latest" resolved); "" = not one */
+    char *sub;                           /* path inside the snapshot, "" = all of it */
+    char *dir;                           /* the directory to read: DEST/NAME/sub or as given */
 };
 
 /* Where arg points: the leftmost component that is a snapshot name or
