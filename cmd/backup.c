@@ -341,7 +341,8 @@ int cmd_run(int argc, char **argv)
     if (p == 0) {
         status = run_backup(&a, &cf, &res, &dest);
         bool dry = a.flags & HS_BACKUP_DRY_RUN;
-        bool prune = (status == HS_OK || status == HS_WARN) && cf.has_retain;
+        /* an empty [retain] (or only zeros) means no pruning, as no [retain] */
+        bool prune = (status == HS_OK || status == HS_WARN) && hs_retain_any(&cf.retain);
         if (prune) {
             int st = cli_prune(dest, &cf.retain, dry, a.out.quiet, &pres);
             status = st > status ? st : status;

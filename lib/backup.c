@@ -174,6 +174,9 @@ static int dir_entry(struct engine *g, struct hs_walk *w, const struct hs_walk_i
     }
     g->st->dirs++;
     hs_eng_rec_start(g, it->path, it->path_len, st);
+    /* the copy's blocks are known only when it is full; the source's, with
+     * the same entries, are what it will take (list counts them) */
+    g->rec.sblocks = (uint64_t)st->st_blocks;
     int r = hs_eng_rec_put(g);
     if (r < 0)
         return r;
@@ -255,11 +258,15 @@ static int handle_entry(struct engine *g, struct hs_walk *w, const struct hs_wal
 /* ---- one source -------------------------------------------------------- */
 
 /* The manifest's root record names the snapshot directory's inode, so a
- * manifest is never trusted for a tree it does not describe. */
-static uint64_t root_ino(struct engine *g)
+ * manifest is never trusted for a tree it does not describe (and its
+ * blocks, for list). */
+static void rec_root(struct engine *g)
 {
     struct stat st;
-    return g->newrootfd >= 0 && fstat(g->newrootfd, &st) == 0 ? st.st_ino : 0;
+    if (g->newrootfd >= 0 && fstat(g->newrootfd, &st) == 0) {
+        g->rec.sino = st.st_ino;
+        g->rec.sblocks = (uint64_t)st.st_blocks;
+    }
 }
 
 static int walk_source(struct engine *g, struct source_ctx *sc)
@@ -289,7 +296,7 @@ static int walk_source(struct engine *g, struct source_ctx *sc)
     } else {
         g->st->dirs++;
         hs_eng_rec_start(g, "", 0, &st);
-        g->rec.sino = root_ino(g);
+        rec_root(g);
         int r = hs_eng_rec_put(g);
         if (r < 0) {
             close(fd);
@@ -498,30 +505,21 @@ static int open_prev(struct engine *g)
         return 0;
     char mname[64];
     hs_store_manifest_name(g->prev_name, mname);
-    struct hs_err e = {0};
-    r = hs_manifest_reader_open(&g->mr, g->store.manifestsfd, mname, &e);
-    if (r == 0) {
-        /* the manifest must describe this very tree, not one made since by hand */
-        const struct hs_mentry *m;
-        struct stat st;
-        int root = hs_open_dir(g->store.destfd, g->prev_name);
-        bool ok = root >= 0 && fstat(root, &st) == 0 && hs_manifest_next(g->mr, &m, &e) == 1 &&
-                  m->path_len == 0 && m->sino == st.st_ino;
-        if (root >= 0)
-            close(root);
-        if (!ok) {
-            hs_manifest_reader_free(g->mr);
-            g->mr = NULL;
-            r = -EBADMSG;
-        }
-    }
+    struct stat st;
+    int root = hs_open_dir(g->store.destfd, g->prev_name);
+    /* the manifest must describe this very tree, not one made since by hand */
+    bool ok = root >= 0 && fstat(root, &st) == 0 &&
+              hs_manifest_open_trusted(g->store.manifestsfd, mname, st.st_ino, &g->mr, NULL);
+    if (root >= 0)
+        close(root);
+    struct stat ms;
+    r = ok ? 0 : fstatat(g->store.manifestsfd, mname, &ms, 0) < 0 ? -ENOENT : -EBADMSG;
     if (r < 0 && r != -ENOENT) {
         char msg[160];
         snprintf(msg, sizeof msg, "manifest of %s is missing or damaged: comparing files instead",
                  g->prev_name);
         hs_report_notice_once(&g->rep, NOTICE_MANIFEST, msg);
     }
-    hs_err_clear(&e);
     return 0;
 }
 
@@ -572,7 +570,7 @@ static int open_shared_root(struct engine *g, struct stat *root_st)
     g->st->dirs++;
     g->st->entries++;
     hs_eng_rec_start(g, "", 0, root_st);
-    g->rec.sino = root_ino(g);
+    rec_root(g);
     int r = hs_eng_rec_put(g);
     if (r < 0)
         return r;

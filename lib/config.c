@@ -442,6 +442,33 @@ static int check_line(struct parse *p, char *s)
     return begin_section(p, trim(s + 1), line);
 }
 
+/* The next line into p->line, but never more than LINE_READ_MAX bytes of
+ * it (a config is short; /dev/zero is not): its length, -1 at the end or
+ * on an error, -2 for a line too long. */
+#define LINE_READ_MAX 4096
+
+static ssize_t bounded_line(struct parse *p)
+{
+    if (!p->line) {
+        p->line_cap = LINE_READ_MAX + 1;
+        if (!(p->line = malloc(p->line_cap)))
+            return -1;
+    }
+    size_t n = 0;
+    int c;
+    while ((c = getc(p->f)) != EOF) {
+        if (n == LINE_READ_MAX)
+            return -2;
+        p->line[n++] = (char)c; /* NUL bytes too: the caller rejects them */
+        if (c == '\n')
+            break;
+    }
+    if (n == 0 && c == EOF)
+        return -1;
+    p->line[n] = '\0';
+    return (ssize_t)n;
+}
+
 /* ini_reader: hands inih one stripped line at a time, counting them. */
 static char *read_line(char *buf, int size, void *stream)
 {
@@ -449,10 +476,12 @@ static char *read_line(char *buf, int size, void *stream)
     if (p->failed)
         return NULL;
     errno = 0;
-    ssize_t n = getline(&p->line, &p->line_cap, p->f);
+    ssize_t n = bounded_line(p);
     if (n < 0) {
         if (ferror(p->f))
             read_fail(p, errno ? errno : EIO);
+        else if (n == -2)
+            fail(p, p->lineno + 1, "line too long (at most %d bytes)", size - 1);
         return NULL;
     }
     p->lineno++;

@@ -380,9 +380,15 @@ int hs_exclude_add(struct hs_exclude *x, const char *pattern, struct hs_err *e)
     return why ? add_failed(e, pattern, plen, why, err, NULL, 0) : 0;
 }
 
+/* Exclude files are lists of patterns: 16 MiB is far beyond any, and a
+ * bound keeps a wrong argument (/dev/zero) from eating the memory. */
+#define EXCLUDE_FILE_MAX (16u << 20)
+
 static int read_all(int fd, struct hs_buf *b)
 {
     for (;;) {
+        if (b->len > EXCLUDE_FILE_MAX)
+            return -EFBIG;
         if (hs_buf_reserve(b, 65536) < 0)
             return -ENOMEM;
         ssize_t n = read(fd, b->data + b->len, b->cap - b->len - 1);

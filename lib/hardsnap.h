@@ -328,6 +328,9 @@ enum hs_keep_reason {
     HS_KEEP_NEWEST = 1u << 7,
 };
 
+/* Whether p has at least one rule (a count above 0, or keep_within). */
+bool hs_retain_any(const struct hs_retain *p);
+
 /* "last", "daily", ... for the reasons in bits, comma-separated, into out. */
 void hs_retain_describe(unsigned bits, char *out, size_t size);
 

@@ -48,6 +48,7 @@ struct rec {
 struct snap {
     struct rec *recs; /* its non-directories */
     size_t n, cap;
+    uint64_t dir_blocks; /* its directories: never shared with another snapshot */
     bool from_manifest;
     bool gone;  /* removed while listing (pruned) */
     bool ready; /* the worker is done with it */
@@ -57,8 +58,10 @@ struct snap {
 
 static int snap_add(struct snap *sn, uint8_t type, uint64_t sino, uint64_t size, uint64_t blocks)
 {
-    if (type == HS_FT_DIR)
+    if (type == HS_FT_DIR) {
+        sn->dir_blocks += blocks;
         return 0;
+    }
     if (sn->n == sn->cap) {
         size_t cap = sn->cap ? sn->cap * 2 : 4096;
         struct rec *p = realloc(sn->recs, cap * sizeof *p);
@@ -71,23 +74,14 @@ static int snap_add(struct snap *sn, uint8_t type, uint64_t sino, uint64_t size,
     return 0;
 }
 
-/* Its manifest, if it describes this very directory (root record's inode). */
+/* Its manifest, if it describes this very directory (root record's inode);
+ * the root record goes to root. */
 static bool open_manifest(const struct hs_store *s, const char *name, ino_t root_ino,
-                          struct hs_manifest_reader **r)
+                          struct hs_manifest_reader **r, struct hs_mentry_copy *root)
 {
     char mname[64];
     hs_store_manifest_name(name, mname);
-    struct hs_err scratch = {0};
-    const struct hs_mentry *m;
-    *r = NULL;
-    bool ok = hs_manifest_reader_open(r, s->manifestsfd, mname, &scratch) == 0 &&
-              hs_manifest_next(*r, &m, &scratch) == 1 && m->path_len == 0 && m->sino == root_ino;
-    hs_err_clear(&scratch);
-    if (!ok && *r) {
-        hs_manifest_reader_free(*r);
-        *r = NULL;
-    }
-    return ok;
+    return hs_manifest_open_trusted(s->manifestsfd, mname, root_ino, r, root) == 1;
 }
 
 /* 1 when the manifest was read to its verified end, 0 when there is none to
@@ -96,19 +90,24 @@ static int read_manifest(struct snap *sn, const struct hs_store *s, const char *
                          ino_t root_ino)
 {
     struct hs_manifest_reader *r;
-    if (!open_manifest(s, name, root_ino, &r))
+    struct hs_mentry_copy root = {0};
+    bool ok = open_manifest(s, name, root_ino, &r, &root);
+    int k = ok ? snap_add(sn, root.m.type, root.m.sino, root.m.size, root.m.sblocks) : 0;
+    hs_mentry_copy_free(&root);
+    if (!ok)
         return 0;
     const struct hs_mentry *m;
     struct hs_err scratch = {0};
-    int k;
-    while ((k = hs_manifest_next(r, &m, &scratch)) == 1)
-        if (snap_add(sn, m->type, m->sino, m->size, m->sblocks) < 0)
-            k = -ENOMEM;
+    while (k == 0 && (k = hs_manifest_next(r, &m, &scratch)) == 1)
+        k = snap_add(sn, m->type, m->sino, m->size, m->sblocks) < 0 ? -ENOMEM : 0;
     hs_manifest_reader_free(r);
     hs_err_clear(&scratch);
     if (k == -ENOMEM)
         return hs_err_setf(&sn->e, ENOMEM, "list");
-    sn->n = k == 0 ? sn->n : 0;
+    if (k != 0) {
+        sn->n = 0;
+        sn->dir_blocks = 0;
+    }
     return k == 0;
 }
 
@@ -123,6 +122,7 @@ static int read_tree(struct snap *sn, const struct hs_store *s, const char *name
             close(fd);
         return hs_err_path(&sn->e, err, "cannot open snapshot", name);
     }
+    snap_add(sn, HS_FT_DIR, st.st_ino, 0, (uint64_t)st.st_blocks); /* the root itself */
     struct hs_walk *w;
     int r = hs_walk_open(&w, fd, &st, "", &sn->e);
     if (r < 0)
@@ -165,6 +165,7 @@ static void read_snapshot(struct snap *sn, const struct hs_store *s, const char 
 
 struct acct {
     struct hs_inomap map; /* snapshot inode -> struct ino_use */
+    uint64_t dir_bytes;   /* of all snapshots' directories */
     struct hs_list_entry *out;
 };
 
@@ -195,6 +196,8 @@ static int account_one(struct acct *a, uint32_t cur, const struct rec *e)
 static int account_snap(struct acct *a, uint32_t cur, const struct snap *sn)
 {
     a->out[cur].from_manifest = sn->from_manifest;
+    a->out[cur].unique_bytes += sn->dir_blocks * 512;
+    a->dir_bytes += sn->dir_blocks * 512;
     for (size_t i = 0; i < sn->n; i++) {
         if (i + PREFETCH_AHEAD < sn->n)
             hs_inomap_prefetch(&a->map, 0, sn->recs[i + PREFETCH_AHEAD].sino);
@@ -309,7 +312,7 @@ static int run_pipeline(struct pipeline *p, struct acct *a, struct hs_err *e)
 {
     pthread_t tids[MAX_WORKERS];
     size_t started = 0, want = n_workers(p->n);
-    p->ahead = 2 * (want ? want : 1);
+    p->ahead = want ? want : 1; /* each one waiting holds a snapshot's records */
     while (started < want && pthread_create(&tids[started], NULL, worker, p) == 0)
         started++;
     int r;
@@ -363,7 +366,7 @@ static int list_store(struct pipeline *p, struct hs_list *out, struct hs_err *e)
     a.out = out->snapshots;
     int r = run_pipeline(p, &a, e);
     if (r == 0) {
-        out->used_bytes = account_finish(&a) + manifest_bytes(p);
+        out->used_bytes = account_finish(&a) + a.dir_bytes + manifest_bytes(p);
         drop_gone(p, out);
     }
     hs_inomap_free(&a.map);

@@ -775,3 +775,22 @@ int hs_manifest_find(int dirfd, const char *name, const char *path, size_t len,
     hs_manifest_reader_free(r);
     return k;
 }
+
+int hs_manifest_open_trusted(int dirfd, const char *mname, uint64_t root_ino,
+                             struct hs_manifest_reader **r, struct hs_mentry_copy *root)
+{
+    struct hs_err scratch = {0};
+    const struct hs_mentry *m;
+    *r = NULL;
+    bool ok = hs_manifest_reader_open(r, dirfd, mname, &scratch) == 0 &&
+              hs_manifest_next(*r, &m, &scratch) == 1 && m->path_len == 0 &&
+              (root_ino == 0 || m->sino == root_ino);
+    if (ok && root)
+        hs_mentry_copy_set(root, m);
+    hs_err_clear(&scratch);
+    if (!ok) {
+        hs_manifest_reader_free(*r);
+        *r = NULL;
+    }
+    return ok;
+}

@@ -121,6 +121,18 @@ void hs_mentry_copy_set(struct hs_mentry_copy *c, const struct hs_mentry *m);
 void hs_mentry_copy_free(struct hs_mentry_copy *c);
 
 /*
+ * Opens dirfd/mname only if its root record names root_ino, the inode of the
+ * snapshot directory it must describe (never a tree made since by other
+ * means); positioned after the root record, whose copy goes to root if not
+ * NULL. root_ino 0 accepts any tree (verify: it compares the tree with the
+ * manifest whatever happened to the tree, and a store copied elsewhere keeps
+ * its manifests but not its inode numbers). 1 and *r, or 0 (no manifest,
+ * damaged, or another tree's).
+ */
+int hs_manifest_open_trusted(int dirfd, const char *mname, uint64_t root_ino,
+                             struct hs_manifest_reader **r, struct hs_mentry_copy *root);
+
+/*
  * The record of one path, found through the manifest's block index: one
  * binary search and one block read, however large the manifest. 1 and *out
  * when found, 0 when the manifest has no such path, -ENOENT (no message)

@@ -94,7 +94,8 @@ enum hs_status hs_prune(const struct hs_prune_opts *o, struct hs_prune_result *r
     hs_err_clear(err);
     int r = 0;
     if (!hs_retain_any(&o->policy))
-        r = usage(err, 0, "no keep option given: prune needs a policy", NULL);
+        r = usage(err, 0, "no keep option given (a count of 0 is none): prune needs a policy",
+                  NULL);
     if (r == 0)
         r = prune_now(o, &now, err);
     if (r < 0)

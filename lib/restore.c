@@ -37,6 +37,7 @@
 #include "meta.h"
 #include "report.h"
 #include "snapshot.h"
+#include "store.h"
 #include "walk.h"
 #include "xattr.h"
 
@@ -781,7 +782,7 @@ static int run_pass(struct restore *r, bool writing)
         return hs_err_setf(r->err, ENOMEM, "link table");
     if (!r->rep.muted) { /* only counting groups needs it */
         struct hs_err scratch = {0};
-        hs_snapref_manifest(&r->ref, &r->mr, &scratch);
+        hs_snapref_manifest(&r->ref, &r->mr, NULL, &scratch);
         hs_err_clear(&scratch);
     }
     int k = 0;
@@ -937,10 +938,13 @@ static int open_target(struct restore *r, const char *target)
                          target);
     }
     bool inside = dir_within(check, &r->store_st);
+    bool in_snapshot = !inside && hs_store_in_snapshot(check);
     if (check != r->tbase)
         close(check);
     if (inside)
         return usage(r->err, 0, "the target is inside the store", target);
+    if (in_snapshot)
+        return usage(r->err, 0, "the target is inside a snapshot of a store", target);
     return 0;
 }
 

@@ -4,10 +4,12 @@
 #include <stdio.h>
 #include <string.h>
 
+/* As restic: a count of 0 is no rule, so a policy of zeros deletes nothing
+ * instead of everything but the newest. */
 bool hs_retain_any(const struct hs_retain *p)
 {
-    return p->keep_last >= 0 || p->keep_hourly >= 0 || p->keep_daily >= 0 || p->keep_weekly >= 0 ||
-           p->keep_monthly >= 0 || p->keep_yearly >= 0 || p->keep_within >= 0;
+    return p->keep_last > 0 || p->keep_hourly > 0 || p->keep_daily > 0 || p->keep_weekly > 0 ||
+           p->keep_monthly > 0 || p->keep_yearly > 0 || p->keep_within > 0;
 }
 
 enum period { P_LAST, P_HOUR, P_DAY, P_WEEK, P_MONTH, P_YEAR };
@@ -80,7 +82,7 @@ void hs_retain_apply(const struct hs_retain *p, time_t now, struct hs_retain_ite
         if (count > 0)
             keep_periods(items, n, count, rules[r].period, rules[r].reason);
     }
-    if (p->keep_within >= 0)
+    if (p->keep_within > 0)
         for (size_t i = 0; i < n; i++)
             if ((int64_t)items[i].t > (int64_t)now - p->keep_within)
                 items[i].reasons |= HS_KEEP_WITHIN;

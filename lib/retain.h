@@ -19,9 +19,6 @@ struct hs_retain_item {
     unsigned reasons; /* enum hs_keep_reason bits; 0 = delete */
 };
 
-/* Whether p has at least one rule. */
-bool hs_retain_any(const struct hs_retain *p);
-
 /* Decides for items (sorted oldest first) which to keep and why. */
 void hs_retain_apply(const struct hs_retain *p, time_t now, struct hs_retain_item *items, size_t n);
 

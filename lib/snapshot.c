@@ -161,7 +161,7 @@ int hs_snapref_open_root(const struct hs_snapref *ref, struct hs_err *e)
 }
 
 int hs_snapref_manifest(const struct hs_snapref *ref, struct hs_manifest_reader **r,
-                        struct hs_err *e)
+                        struct hs_mentry_copy *root, struct hs_err *e)
 {
     (void)e;
     *r = NULL;
@@ -169,41 +169,28 @@ int hs_snapref_manifest(const struct hs_snapref *ref, struct hs_manifest_reader 
         return 0;
     char mpath[4096 + 64];
     snprintf(mpath, sizeof mpath, "%s/%s/manifests", ref->dest, HS_STORE_DIR);
+    struct hs_err scratch = {0};
     int mfd = open(mpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (mfd < 0)
-        return 0;
+    int rfd = mfd >= 0 ? hs_snapref_open_root(ref, &scratch) : -1;
+    hs_err_clear(&scratch);
+    struct stat st;
     char mname[64];
     hs_store_manifest_name(ref->name, mname);
-    struct hs_err scratch = {0};
-    int k = hs_manifest_reader_open(r, mfd, mname, &scratch);
-    close(mfd);
-    const struct hs_mentry *m;
-    int root = k == 0 ? hs_snapref_open_root(ref, &scratch) : -1;
-    struct stat st;
-    bool ok = root >= 0 && fstat(root, &st) == 0 && hs_manifest_next(*r, &m, &scratch) == 1 &&
-              m->path_len == 0 && m->sino == st.st_ino;
-    if (root >= 0)
-        close(root);
-    hs_err_clear(&scratch);
-    if (!ok) {
-        hs_manifest_reader_free(*r);
-        *r = NULL;
-        return 0;
-    }
-    /* reopen: the root record was consumed by the check */
-    hs_manifest_reader_free(*r);
-    mfd = open(mpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    k = mfd >= 0 ? hs_manifest_reader_open(r, mfd, mname, &scratch) : -1;
+    int k = rfd >= 0 && fstat(rfd, &st) == 0
+                ? hs_manifest_open_trusted(mfd, mname, st.st_ino, r, root)
+                : 0;
+    if (rfd >= 0)
+        close(rfd);
     if (mfd >= 0)
         close(mfd);
-    hs_err_clear(&scratch);
-    return k == 0 ? 1 : 0;
+    return k;
 }
 
 /* ---- iterating -------------------------------------------------------- */
 
 struct hs_snapiter {
-    struct hs_manifest_reader *mr; /* manifest mode */
+    struct hs_manifest_reader *mr; /* manifest mode, after the root record */
+    struct hs_mentry_copy root;    /* ... which is here */
     size_t strip;                  /* bytes of "sub/" to strip from record paths */
     char *sub;
     bool started, done;
@@ -281,7 +268,7 @@ int hs_snapiter_open(struct hs_snapiter **out, const struct hs_snapref *ref, boo
     it->user = user;
     it->single_dir = -1;
     int r = 0;
-    if (!walk && hs_snapref_manifest(ref, &it->mr, e) == 1) {
+    if (!walk && hs_snapref_manifest(ref, &it->mr, &it->root, e) == 1) {
         it->strip = *ref->sub ? strlen(ref->sub) + 1 : 0;
     } else {
         struct stat st;
@@ -309,6 +296,7 @@ void hs_snapiter_free(struct hs_snapiter *it)
     if (!it)
         return;
     hs_manifest_reader_free(it->mr);
+    hs_mentry_copy_free(&it->root);
     hs_walk_free(it->walk);
     hs_buf_free(&it->target);
     if (it->single_dir >= 0)
@@ -327,8 +315,11 @@ static int from_manifest(struct hs_snapiter *it, const struct hs_mentry **m, str
         k = hs_manifest_seek(it->mr, it->sub, strlen(it->sub), &rec, e);
         if (k == 0)
             return usage_err(e, ENOENT, "no such path in the snapshot", it->sub);
-    } else {
+    } else if (!it->started) {
         it->started = true;
+        rec = &it->root.m;
+        k = 1;
+    } else {
         k = hs_manifest_next(it->mr, &rec, e);
     }
     if (k <= 0)

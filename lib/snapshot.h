@@ -31,9 +31,10 @@ int hs_snapref_open_root(const struct hs_snapref *ref, struct hs_err *e);
 
 /* The manifest of ref's snapshot, checked against the snapshot directory's
  * inode (a manifest never describes a tree made since by other means):
- * 1 and *r opened, 0 when there is none that can be trusted. */
+ * 1 and *r opened after the root record (copied to root if not NULL), 0
+ * when there is none that can be trusted. */
 int hs_snapref_manifest(const struct hs_snapref *ref, struct hs_manifest_reader **r,
-                        struct hs_err *e);
+                        struct hs_mentry_copy *root, struct hs_err *e);
 
 struct hs_snapiter;
 

@@ -90,6 +90,110 @@ static int take_lock(struct hs_store *s, struct hs_err *e)
     return 0;
 }
 
+/* Whether the directory dirfd holds, under its name, a directory with the
+ * inode of st that is a snapshot (snapshot-named) or the .hardsnap dir. */
+static bool holds_as_snapshot(int dirfd, const struct stat *st)
+{
+    struct stat hs;
+    if (fstatat(dirfd, HS_STORE_DIR, &hs, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(hs.st_mode))
+        return false; /* not a store */
+    if (hs_stat_same_file(&hs, st))
+        return true;
+    int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return true; /* cannot tell: say yes, refusing is the safe side */
+    }
+    bool found = false;
+    struct dirent *de;
+    while (!found && (de = readdir(d)) != NULL) {
+        struct stat c;
+        found = de->d_ino == st->st_ino && hs_snapshot_name_valid(de->d_name) &&
+                fstatat(dirfd, de->d_name, &c, AT_SYMLINK_NOFOLLOW) == 0 &&
+                hs_stat_same_file(&c, st);
+    }
+    closedir(d);
+    return found;
+}
+
+bool hs_store_in_snapshot(int fd)
+{
+    int cur = dup(fd);
+    bool found = false;
+    while (cur >= 0 && !found) {
+        struct stat st, up;
+        int parent = openat(cur, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        bool top = parent < 0 || fstat(cur, &st) < 0 || fstat(parent, &up) < 0 ||
+                   hs_stat_same_file(&st, &up); /* the root is its own parent */
+        found = !top && holds_as_snapshot(parent, &st);
+        close(cur);
+        cur = top ? -1 : parent;
+        if (top && parent >= 0)
+            close(parent);
+    }
+    if (cur >= 0)
+        close(cur);
+    return found;
+}
+
+/* Whether a directory to be created at path would be in a snapshot. */
+static bool parent_in_snapshot(const char *path)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return false;
+    size_t n = strlen(copy);
+    while (n > 1 && copy[n - 1] == '/')
+        copy[--n] = '\0';
+    char *slash = strrchr(copy, '/');
+    const char *parent = !slash ? "." : slash == copy ? "/" : (*slash = '\0', copy);
+    int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    bool in = fd >= 0 && hs_store_in_snapshot(fd);
+    if (fd >= 0)
+        close(fd);
+    free(copy);
+    return in;
+}
+
+static bool is_snapshot_dir(int dirfd, const char *name)
+{
+    struct stat st;
+    return hs_snapshot_name_valid(name) && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+           S_ISDIR(st.st_mode);
+}
+
+/* A new store is a directory that is missing, empty, or already holds
+ * snapshots (made by rsync --link-dest or rsnapshot: the backup continues
+ * from them). A directory of something else is no store to take over
+ * (DEST and SOURCE swapped?). */
+static int check_new_store(int destfd, const char *dest, struct hs_err *e)
+{
+    struct stat st;
+    if (fstatat(destfd, HS_STORE_DIR, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        return 0;
+    int fd = openat(destfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    bool empty = true, snapshots = false;
+    struct dirent *de;
+    while (d && !snapshots && (de = readdir(d)) != NULL) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        empty = false;
+        snapshots = is_snapshot_dir(destfd, de->d_name);
+    }
+    if (d)
+        closedir(d);
+    else if (fd >= 0)
+        close(fd);
+    if (empty || snapshots)
+        return 0;
+    int r = hs_err_path(e, 0, "neither a hardsnap store nor empty (refusing to make it one)", dest);
+    hs_err_kind(e, HS_USAGE);
+    return r;
+}
+
 int hs_store_open(struct hs_store *s, const char *dest, unsigned flags, struct hs_err *e)
 {
     *s = (struct hs_store){
@@ -98,10 +202,15 @@ int hs_store_open(struct hs_store *s, const char *dest, unsigned flags, struct h
     if (!s->dest)
         return hs_err_setf(e, ENOMEM, "store");
     bool create = flags & HS_STORE_CREATE;
+    if (create && parent_in_snapshot(dest)) {
+        int r = hs_err_path(e, 0, "inside a snapshot (a copy of a store is not a store)", dest);
+        hs_err_kind(e, HS_USAGE);
+        return r;
+    }
     if (create && mkdir(dest, 0755) < 0 && errno != EEXIST) {
         int err = errno;
         int r = hs_err_path(e, err, "cannot create destination", dest);
-        if (err == ENOENT || err == ENOTDIR)
+        if (err == ENOENT || err == ENOTDIR || err == ENAMETOOLONG)
             hs_err_kind(e, HS_USAGE);
         return r;
     }
@@ -109,9 +218,21 @@ int hs_store_open(struct hs_store *s, const char *dest, unsigned flags, struct h
     if (s->destfd < 0) {
         int err = errno;
         int r = hs_err_path(e, err, "cannot open destination", dest);
-        if (err == ENOENT || err == ENOTDIR)
+        if (err == ENOENT || err == ENOTDIR || err == ENAMETOOLONG)
             hs_err_kind(e, HS_USAGE);
         return r;
+    }
+    /* a store inside a snapshot is a copy of one: writing to it would
+     * change that snapshot */
+    if ((flags & (HS_STORE_CREATE | HS_STORE_LOCK)) && hs_store_in_snapshot(s->destfd)) {
+        int r = hs_err_path(e, 0, "inside a snapshot (a copy of a store is not a store)", dest);
+        hs_err_kind(e, HS_USAGE);
+        return r;
+    }
+    if (create) {
+        int r = check_new_store(s->destfd, dest, e);
+        if (r < 0)
+            return r;
     }
     struct stat st;
     if (!create && fstatat(s->destfd, HS_STORE_DIR, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
@@ -189,13 +310,6 @@ static int cmp_strp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static bool is_snapshot_dir(int dirfd, const char *name)
-{
-    struct stat st;
-    return hs_snapshot_name_valid(name) && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-           S_ISDIR(st.st_mode);
-}
-
 static bool any_name(int dirfd, const char *name)
 {
     (void)dirfd;
@@ -236,6 +350,11 @@ int hs_store_update_latest(struct hs_store *s, struct hs_err *e)
     int r = hs_store_list(s, &names, &n, e);
     if (r < 0)
         return r;
+    struct stat lst;
+    if (fstatat(s->destfd, "latest", &lst, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISLNK(lst.st_mode)) {
+        hs_store_list_free(names, n);
+        return hs_err_path(e, 0, "not updated: latest is not a symlink in", s->dest);
+    }
     char cur[64];
     ssize_t len = readlinkat(s->destfd, "latest", cur, sizeof cur - 1);
     if (len >= 0)
@@ -412,8 +531,12 @@ int hs_store_recover(struct hs_store *s, char **resume, struct hs_err *e)
         return r;
     r = keep_resume_tree(s, names, n, resume, e);
     hs_store_list_free(names, n);
-    if (r == 0)
-        r = hs_store_update_latest(s, e);
+    if (r == 0) {
+        /* not fatal: publishing tries again, and warns */
+        struct hs_err scratch = {0};
+        hs_store_update_latest(s, &scratch);
+        hs_err_clear(&scratch);
+    }
     return r;
 }
 

@@ -36,7 +36,15 @@ enum hs_store_flags {
     HS_STORE_LOCK = 1u << 1,   /* take the lock; -EWOULDBLOCK (kind HS_LOCKED) if held */
 };
 
+/* A writer (CREATE or LOCK) refuses a DEST inside a snapshot or a .hardsnap
+ * (a store copied into a snapshot is a copy, not a store), and CREATE a DEST
+ * that is neither a store nor empty (HS_USAGE). */
 int hs_store_open(struct hs_store *s, const char *dest, unsigned flags, struct hs_err *e);
+
+/* Whether the directory fd lies inside a snapshot of a store, or inside a
+ * store's .hardsnap (checked through ".." up to the root): whatever is
+ * written there changes a snapshot. */
+bool hs_store_in_snapshot(int fd);
 void hs_store_close(struct hs_store *s);
 
 /* Formats t (UTC) as a snapshot name into out[HS_SNAPSHOT_NAME_LEN + 1]. */

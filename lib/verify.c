@@ -245,24 +245,15 @@ static int walk_snapshot(struct verifier *v, struct hs_err *e)
 
 /* ---- one snapshot ----------------------------------------------------- */
 
-/* The snapshot's manifest, if it describes this very directory, positioned
- * after its root record. */
-static struct hs_manifest_reader *open_manifest(const struct hs_store *s, const char *name,
-                                                ino_t root_ino)
+/* The snapshot's manifest, positioned after its root record. Whatever tree
+ * it once described: verify is what finds a tree that changed, and a store
+ * copied elsewhere keeps its manifests but not its inode numbers. */
+static struct hs_manifest_reader *open_manifest(const struct hs_store *s, const char *name)
 {
     char mname[64];
+    struct hs_manifest_reader *r;
     hs_store_manifest_name(name, mname);
-    struct hs_manifest_reader *r = NULL;
-    struct hs_err scratch = {0};
-    const struct hs_mentry *m;
-    bool ok = hs_manifest_reader_open(&r, s->manifestsfd, mname, &scratch) == 0 &&
-              hs_manifest_next(r, &m, &scratch) == 1 && m->path_len == 0 && m->sino == root_ino;
-    hs_err_clear(&scratch);
-    if (!ok) {
-        hs_manifest_reader_free(r);
-        r = NULL;
-    }
-    return r;
+    return hs_manifest_open_trusted(s->manifestsfd, mname, 0, &r, NULL) == 1 ? r : NULL;
 }
 
 static int verify_snapshot(struct verifier *v, const struct hs_store *s, const char *name,
@@ -282,7 +273,7 @@ static int verify_snapshot(struct verifier *v, const struct hs_store *s, const c
         return 0;
     }
     v->st->snapshots++;
-    v->mr = open_manifest(s, name, st.st_ino);
+    v->mr = open_manifest(s, name);
     v->checking = v->mr != NULL;
     if (!v->checking)
         problem(v, HS_VERIFY_NO_MANIFEST, "", "no manifest describes this snapshot");

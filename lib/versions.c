@@ -65,14 +65,8 @@ static void from_record(struct sighting *s, const struct hs_mentry *m)
 static bool manifest_trusted(const struct hs_store *st, const char *mname, ino_t root_ino)
 {
     struct hs_manifest_reader *r;
-    struct hs_err scratch = {0};
-    const struct hs_mentry *m;
-    bool ok = false;
-    if (hs_manifest_reader_open(&r, st->manifestsfd, mname, &scratch) == 0) {
-        ok = hs_manifest_next(r, &m, &scratch) == 1 && m->path_len == 0 && m->sino == root_ino;
-        hs_manifest_reader_free(r);
-    }
-    hs_err_clear(&scratch);
+    bool ok = hs_manifest_open_trusted(st->manifestsfd, mname, root_ino, &r, NULL) == 1;
+    hs_manifest_reader_free(r);
     return ok;
 }
 

@@ -29,11 +29,16 @@ disk() {
     echo $(($(stat -c %b -- "$1") * 512))
 }
 
+# a snapshot's own directories: never shared, so unique to it
+dirs() {
+    echo $(($(disk "dest/$1") + $(disk "dest/$1/sub")))
+}
+
 # expected "name files total unique", one line per snapshot
 expected() {
-    echo "$s1 6 $((10000 + 3000 + 5000 + 2000)) $(disk "dest/$s1/b")"
-    echo "$s2 7 $((10000 + 4000 + 5000 + 2000 + 7000)) 0"
-    echo "$s3 6 $((4000 + 5001 + 2000 + 7000)) $(disk "dest/$s3/sub/c")"
+    echo "$s1 6 $((10000 + 3000 + 5000 + 2000)) $(($(disk "dest/$s1/b") + $(dirs "$s1")))"
+    echo "$s2 7 $((10000 + 4000 + 5000 + 2000 + 7000)) $(dirs "$s2")"
+    echo "$s3 6 $((4000 + 5001 + 2000 + 7000)) $(($(disk "dest/$s3/sub/c") + $(dirs "$s3")))"
 }
 
 # list_json: the --json output as "name files total unique" lines

@@ -201,8 +201,9 @@ START_TEST(walked_without_manifest)
     ck_assert_uint_eq(l.n, 4);
     const struct hs_list_entry *s = &l.snapshots[3];
     ck_assert(!s->from_manifest);
-    uint64_t unique =
-        disk("dest/" S4 "/one") + disk("dest/" S4 "/sub/two") + disk("dest/" S4 "/sym");
+    /* its directories are its own too */
+    uint64_t unique = disk("dest/" S4 "/one") + disk("dest/" S4 "/sub/two") +
+                      disk("dest/" S4 "/sym") + disk("dest/" S4) + disk("dest/" S4 "/sub");
     assert_entry(s, S4, 3, 1234 + sizeof big, unique);
     /* the others did not change */
     assert_entry(&l.snapshots[0], S1, 6, 5167, 16 * 512);
@@ -248,8 +249,8 @@ START_TEST(untrusted_manifest_walked)
     ck_assert_uint_eq(l.n, 2);
     ck_assert(!l.snapshots[0].from_manifest);
     ck_assert(!l.snapshots[1].from_manifest);
-    assert_entry(&l.snapshots[0], S1, 1, 3, disk("dest/" S1 "/f"));
-    assert_entry(&l.snapshots[1], S2, 1, 4, disk("dest/" S2 "/f"));
+    assert_entry(&l.snapshots[0], S1, 1, 3, disk("dest/" S1 "/f") + disk("dest/" S1));
+    assert_entry(&l.snapshots[1], S2, 1, 4, disk("dest/" S2 "/f") + disk("dest/" S2));
     hs_list_free(&l);
 }
 END_TEST

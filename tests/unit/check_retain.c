@@ -164,6 +164,7 @@ START_TEST(within_and_newest)
     ck_assert_uint_eq(it[47].reasons, HS_KEEP_NEWEST);
     free(it);
     ck_assert(!hs_retain_any(&(struct hs_retain){-1, -1, -1, -1, -1, -1, -1}));
+    ck_assert(!hs_retain_any(&(struct hs_retain){0, 0, 0, 0, 0, 0, -1})); /* zeros: no rule */
     ck_assert(hs_retain_any(&p));
 }
 END_TEST
