@@ -38,7 +38,7 @@ struct backup_args {
     struct cli_out out;
 };
 
-enum { OPT_EXCLUDE = 256, OPT_EXCLUDE_FROM, OPT_CHECKSUM, OPT_DEDUP, OPT_PROGRESS, OPT_STATS };
+enum { OPT_EXCLUDE = 256, OPT_EXCLUDE_FROM, OPT_CHECKSUM, OPT_DEDUP, OPT_STATS };
 
 static const struct option backup_options[] = {
     {"config", required_argument, NULL, 'c'},
@@ -48,7 +48,7 @@ static const struct option backup_options[] = {
     {"checksum", no_argument, NULL, OPT_CHECKSUM},
     {"dedup", no_argument, NULL, OPT_DEDUP},
     {"one-file-system", no_argument, NULL, 'x'},
-    {"progress", no_argument, NULL, OPT_PROGRESS},
+    {"progress", no_argument, NULL, CLI_OPT_PROGRESS},
     {"stats", no_argument, NULL, OPT_STATS},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
@@ -87,28 +87,18 @@ static int parse_args(int argc, char **argv, struct backup_args *a, const char *
             a->flags |= HS_BACKUP_ONE_FS;
             a->x_set = true;
             break;
-        case OPT_PROGRESS:
-            a->out.progress = true;
-            break;
         case OPT_STATS:
             a->stats = true;
-            break;
-        case 'v':
-            a->out.verbose = true;
-            break;
-        case 'q':
-            a->out.quiet = true;
             break;
         case 'h':
             fputs(usage, stdout);
             return 1;
         default:
-            return cli_bad_option(argv);
+            if (!cli_out_option(&a->out, c))
+                return cli_bad_option(argv);
         }
     }
-    for (int i = optind; i < argc; i++)
-        cli_push(&a->positional, &a->n_positional, argv[i]);
-    return 0;
+    return cli_args(argc, argv, &a->positional, &a->n_positional, 0, NULL);
 }
 
 /* The basename a source gets under the snapshot root when there are several. */

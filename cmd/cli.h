@@ -13,6 +13,15 @@ struct cli_out {
     bool progress_shown;
 };
 
+/* getopt_long's value of --progress: above any verb's own long options. */
+enum { CLI_OPT_PROGRESS = 0x4000 };
+/* Takes c (from getopt_long) if it is an output option: --progress, -v, -q. */
+bool cli_out_option(struct cli_out *out, int c);
+/* The arguments after the options: exactly want of them (told with
+ * usage_line otherwise; want 0 takes any number); 0 or -1. */
+int cli_args(int argc, char **argv, const char ***list, size_t *n, size_t want,
+             const char *usage_line);
+
 /* "hardsnap: msg" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* After getopt_long() returned '?': names the bad option; returns -1. */
@@ -37,6 +46,7 @@ int cmd_restore(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 /* prune dest by policy, printing as the prune verb does; the exit status. */
 int cli_prune(const char *dest, const struct hs_retain *policy, bool dry_run, bool quiet,

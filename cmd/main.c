@@ -24,7 +24,7 @@ static const char main_usage[] =
     "hardsnap COMMAND --help shows the command's options; hardsnap --version the version.\n"
     "Exit status: 0 ok, 1 done with warnings, 2 usage error, 3 failed, 4 DEST is locked.\n";
 
-static const char *const planned[] = {"export", "import"};
+static const char *const planned[] = {"import"};
 
 struct verb {
     const char *name;
@@ -34,7 +34,7 @@ struct verb {
 static const struct verb verbs[] = {
     {"backup", cmd_backup},     {"list", cmd_list},       {"diff", cmd_diff},
     {"versions", cmd_versions}, {"restore", cmd_restore}, {"verify", cmd_verify},
-    {"prune", cmd_prune},       {"run", cmd_run},
+    {"prune", cmd_prune},       {"run", cmd_run},         {"export", cmd_export},
 };
 
 int main(int argc, char **argv)

@@ -62,6 +62,34 @@ int cli_push(const char ***list, size_t *n, const char *s)
     return 0;
 }
 
+bool cli_out_option(struct cli_out *out, int c)
+{
+    if (c == CLI_OPT_PROGRESS)
+        out->progress = true;
+    else if (c == 'v')
+        out->verbose = true;
+    else if (c == 'q')
+        out->quiet = true;
+    else
+        return false;
+    return true;
+}
+
+int cli_args(int argc, char **argv, const char ***list, size_t *n, size_t want,
+             const char *usage_line)
+{
+    for (int i = optind; i < argc; i++)
+        if (cli_push(list, n, argv[i]) < 0) {
+            cli_error("out of memory");
+            return -1;
+        }
+    if (want && *n != want) {
+        cli_error("%s", usage_line);
+        return -1;
+    }
+    return 0;
+}
+
 void cli_progress_done(struct cli_out *out)
 {
     if (out->progress_shown) {

@@ -28,12 +28,12 @@ struct restore_args {
     struct cli_out out;
 };
 
-enum { OPT_OVERWRITE = 256, OPT_PROGRESS };
+enum { OPT_OVERWRITE = 256 };
 
 static const struct option restore_options[] = {
     {"dry-run", no_argument, NULL, 'n'},
     {"overwrite", no_argument, NULL, OPT_OVERWRITE},
-    {"progress", no_argument, NULL, OPT_PROGRESS},
+    {"progress", no_argument, NULL, CLI_OPT_PROGRESS},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -54,30 +54,16 @@ static int parse_args(int argc, char **argv, struct restore_args *a)
         case OPT_OVERWRITE:
             a->overwrite = true;
             break;
-        case OPT_PROGRESS:
-            a->out.progress = true;
-            break;
-        case 'v':
-            a->out.verbose = true;
-            break;
-        case 'q':
-            a->out.quiet = true;
-            break;
         case 'h':
             fputs(restore_usage, stdout);
             return 1;
         default:
-            return cli_bad_option(argv);
+            if (!cli_out_option(&a->out, c))
+                return cli_bad_option(argv);
         }
     }
-    for (int i = optind; i < argc; i++)
-        if (cli_push(&a->positional, &a->n_positional, argv[i]) < 0)
-            return -1;
-    if (a->n_positional != 2) {
-        cli_error("restore: need SNAPSHOT[/PATH] TARGET; see hardsnap restore --help");
-        return -1;
-    }
-    return 0;
+    return cli_args(argc, argv, &a->positional, &a->n_positional, 2,
+                    "restore: need SNAPSHOT[/PATH] TARGET; see hardsnap restore --help");
 }
 
 static void print_summary(const struct hs_backup_stats *s, bool dry_run)

@@ -21,6 +21,29 @@ bool hs_stat_same_file(const struct stat *a, const struct stat *b)
     return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }
 
+bool hs_dir_within(int fd, const struct stat *outer)
+{
+    int cur = dup(fd);
+    bool found = false;
+    while (cur >= 0) {
+        struct stat st, up;
+        if (fstat(cur, &st) < 0)
+            break;
+        if (hs_stat_same_file(&st, outer)) {
+            found = true;
+            break;
+        }
+        int parent = openat(cur, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        close(cur);
+        cur = parent;
+        if (cur < 0 || fstat(cur, &up) < 0 || hs_stat_same_file(&up, &st))
+            break; /* the root is its own parent */
+    }
+    if (cur >= 0)
+        close(cur);
+    return found;
+}
+
 int hs_open_dir_beneath(int rootfd, const char *relpath, size_t len)
 {
     int fd = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);

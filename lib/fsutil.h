@@ -40,4 +40,7 @@ void hs_raise_nofile(void);
 
 bool hs_stat_same_file(const struct stat *a, const struct stat *b);
 
+/* Whether the directory fd is outer or below it (climbing by "..", up to /). */
+bool hs_dir_within(int fd, const struct stat *outer);
+
 #endif

@@ -8,6 +8,7 @@
 #ifndef HARDSNAP_H
 #define HARDSNAP_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -274,6 +275,37 @@ struct hs_log_entry {
 /* Appends one line to DEST/.hardsnap/log (if DEST is a store): start, end,
  * command, exit status, and the counts of the backup and prune. */
 int hs_log_append(const char *dest, const struct hs_log_entry *le, struct hs_err *err);
+
+/* ---- export -------------------------------------------------------- */
+
+/* The archive names hs_export knows, for messages and help:
+ * ".tar, .tar.gz, .tgz, .tar.xz, .tar.zst, .zip, .iso". */
+extern const char hs_export_suffixes[];
+
+struct hs_export_opts {
+    const char *source;   /* SNAPSHOT[/PATH] */
+    const char *archive;  /* the file to create, its format from its name; "-": pax tar on stdout */
+    hs_event_fn on_event; /* HS_EV_COPY per archived member (if verbose_events), warnings,
+                             notices, progress; stats use hs_backup_stats */
+    void *user;
+    bool verbose_events;
+    /* when it becomes non-zero (a signal handler sets it), the export stops: HS_FAILED */
+    const volatile sig_atomic_t *interrupt;
+};
+
+/*
+ * Writes SNAPSHOT (its contents) or SNAPSHOT/PATH (PATH itself, under its own
+ * name) as an archive. Member names are relative, without "/" or "./" in
+ * front; hard links inside what is exported stay hard links. A file archive
+ * is written as ARCHIVE.part and renamed to ARCHIVE once complete and synced;
+ * on failure (HS_FAILED) nothing is left. An existing ARCHIVE, an unknown
+ * suffix, an ARCHIVE inside the store, or a tree libarchive's ISO writer
+ * cannot take (deep directories, see export.c): HS_USAGE, nothing changed. Stats:
+ * files/dirs/symlinks/specials archived, hardlinked (names stored as links),
+ * bytes_total (file sizes), bytes_copied (data read into the archive).
+ */
+enum hs_status hs_export(const struct hs_export_opts *o, struct hs_backup_stats *st,
+                         struct hs_err *err);
 
 /* ---- config files ---------------------------------------------------- */
 

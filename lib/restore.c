@@ -70,21 +70,12 @@ struct restore {
     struct hs_backup_stats *st; /* the caller's, or a scratch one in the checking pass */
     struct hs_err *err;
     bool root;
-    bool whole;   /* the whole snapshot: its root is TARGET itself */
     bool writing; /* the pass that writes, else the one that looks */
 
-    struct hs_snapref ref;
-    int sroot;           /* the snapshot's root directory */
-    int sparent;         /* the directory holding PATH in the snapshot; -1: whole */
-    char *leaf;          /* PATH's last component */
-    struct stat leaf_st; /* PATH (or the snapshot root) */
-    char *sdisp;         /* where the walk's paths are in the snapshot, for messages */
-    char *tdisp;         /* TARGET as given, for messages */
-    size_t mprefix_len;  /* bytes of ref.sub before the leaf: the manifest's paths */
-    struct hs_manifest_reader *mr;
+    struct hs_snapsrc src;
+    char *tdisp; /* TARGET as given, for messages */
 
     int tbase; /* TARGET; -1 while it does not exist (a dry run, the checking pass) */
-    struct stat store_st;
     struct hs_dirstack tdirs; /* the target's directories on the walk's branch */
     int pending_fd;           /* a directory's target, opened at its ENTRY, pushed at ENTER */
     bool pending;
@@ -93,9 +84,8 @@ struct restore {
     struct hs_linktab *links;
     struct hs_copier copier;
     struct hs_xattrs xa;
-    struct hs_buf lnk;   /* a symlink's target */
-    struct hs_buf disp;  /* a path for a message */
-    struct hs_buf mpath; /* a path for the manifest */
+    struct hs_buf lnk;  /* a symlink's target */
+    struct hs_buf disp; /* a path for a message */
     unsigned tmp_seq;
     uint64_t conflicts;
     struct hs_report rep;
@@ -138,7 +128,7 @@ static const char *tpath(struct restore *r, const char *path)
 
 static const char *spath(struct restore *r, const char *path)
 {
-    return joined(r, r->sdisp, path);
+    return joined(r, r->src.disp, path);
 }
 
 /* A per-entry problem about shown (a full path): reported (when this pass
@@ -255,7 +245,7 @@ static int open_target_dir(struct restore *r, const struct rs_entry *e, const st
         *fd = -1;
         return twarn(r, ESTALE, "changed during the restore", e->path);
     }
-    if (hs_stat_same_file(&st, &r->store_st)) {
+    if (hs_stat_same_file(&st, &r->src.store_st)) {
         close(*fd);
         *fd = -1;
         return twarn(r, 0, "the store is inside the target: not restoring into", e->path);
@@ -305,30 +295,6 @@ static int finish_dir(struct restore *r, int tfd, int srcfd, const struct stat *
 }
 
 /* ---- hard links ------------------------------------------------------------ */
-
-/* How many names the snapshot inode of e can have in this snapshot. */
-static uint64_t group_names(struct restore *r, const struct rs_entry *e)
-{
-    uint64_t n = e->st->st_nlink;
-    if (n < 2 || !r->mr)
-        return n;
-    hs_buf_truncate(&r->mpath, 0);
-    if (hs_buf_append(&r->mpath, r->ref.sub, r->mprefix_len) < 0 ||
-        hs_buf_append(&r->mpath, e->path, e->path_len) < 0)
-        return n;
-    const struct hs_mentry *m;
-    struct hs_err scratch = {0};
-    int k = hs_manifest_seek(r->mr, r->mpath.data, r->mpath.len, &m, &scratch);
-    hs_err_clear(&scratch);
-    if (k < 0) {
-        /* damaged: st_nlink still bounds every group */
-        hs_manifest_reader_free(r->mr);
-        r->mr = NULL;
-    } else if (k == 1 && m->sino == e->st->st_ino && m->nlink >= 1 && m->nlink < n) {
-        n = m->nlink;
-    }
-    return n;
-}
 
 /* Links a later name of a group to its leader's restored file, reached from
  * TARGET one component at a time (O_NOFOLLOW) and checked to be the inode
@@ -516,7 +482,7 @@ static int place_nondir(struct restore *r, const struct rs_entry *e, bool replac
     int tfd = ttop(r);
     char tmp[64];
     const char *dname = replace ? tmp_name(r, tmp, sizeof tmp) : e->name;
-    uint64_t names = group_names(r, e);
+    uint64_t names = hs_snapsrc_names(&r->src, e->path, e->path_len, e->st);
     struct hs_link *l = names > 1 ? hs_linktab_find(r->links, e->st->st_dev, e->st->st_ino) : NULL;
     int k = l ? link_member(r, e, l, tfd, dname) : 1;
     if (k < 0)
@@ -542,7 +508,7 @@ static int plan_nondir(struct restore *r, const struct rs_entry *e)
 {
     if (r->rep.muted)
         return DONE;
-    uint64_t names = group_names(r, e);
+    uint64_t names = hs_snapsrc_names(&r->src, e->path, e->path_len, e->st);
     struct hs_link *l = names > 1 ? hs_linktab_find(r->links, e->st->st_dev, e->st->st_ino) : NULL;
     if (l) {
         r->st->hardlinked++;
@@ -671,7 +637,7 @@ static int dir_entry(struct restore *r, const struct rs_entry *e)
 static int dir_enter(struct restore *r, const struct hs_walk_item *it)
 {
     int fd;
-    if (it->depth == 0 && r->whole) {
+    if (it->depth == 0 && r->src.whole) {
         r->st->dirs++;
         fd = r->tbase >= 0 ? dup(r->tbase) : -1;
         if (r->tbase >= 0 && fd < 0)
@@ -743,21 +709,15 @@ static int walk_item(struct restore *r, struct hs_walk *w, const struct hs_walk_
 /* Walks the snapshot's tree: its root, or the directory PATH. */
 static int walk_tree(struct restore *r)
 {
-    int fd;
-    if (r->whole) {
-        /* not dup(): a second pass must read the directory from its start */
-        fd = openat(r->sroot, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    } else {
-        struct rs_entry e = {r->sparent, r->leaf, r->leaf, strlen(r->leaf), &r->leaf_st};
+    if (!r->src.whole) {
+        struct rs_entry e = {r->src.parent, r->src.leaf, r->src.leaf, strlen(r->src.leaf),
+                             &r->src.leaf_st};
         int k = dir_entry(r, &e);
         if (k != DONE)
             return k < 0 ? k : 0;
-        fd = hs_open_dir(r->sparent, r->leaf);
     }
-    if (fd < 0)
-        return hs_err_path(r->err, errno, "cannot open", spath(r, r->whole ? "" : r->leaf));
     struct hs_walk *w;
-    int k = hs_walk_open(&w, fd, &r->leaf_st, r->whole ? "" : r->leaf, r->err);
+    int k = hs_snapsrc_walk(&r->src, &w, r->err);
     if (k < 0)
         return k;
     struct hs_walk_item it;
@@ -781,20 +741,19 @@ static int run_pass(struct restore *r, bool writing)
     if (!r->links)
         return hs_err_setf(r->err, ENOMEM, "link table");
     if (!r->rep.muted) { /* only counting groups needs it */
-        struct hs_err scratch = {0};
-        hs_snapref_manifest(&r->ref, &r->mr, NULL, &scratch);
-        hs_err_clear(&scratch);
+        hs_snapsrc_load_manifest(&r->src);
     }
     int k = 0;
-    if (!r->whole) {
+    if (!r->src.whole) {
         /* TARGET holds PATH: the level above the walk's root */
         int fd = r->tbase >= 0 ? dup(r->tbase) : -1;
         k = r->tbase >= 0 && fd < 0 ? fail(r, errno, "cannot open", "")
                                     : hs_dirstack_push(&r->tdirs, fd, r->err);
     }
     if (k == 0) {
-        if (!r->whole && !S_ISDIR(r->leaf_st.st_mode)) {
-            struct rs_entry e = {r->sparent, r->leaf, r->leaf, strlen(r->leaf), &r->leaf_st};
+        if (!r->src.whole && !S_ISDIR(r->src.leaf_st.st_mode)) {
+            struct rs_entry e = {r->src.parent, r->src.leaf, r->src.leaf, strlen(r->src.leaf),
+                                 &r->src.leaf_st};
             k = nondir(r, &e);
         } else {
             k = walk_tree(r);
@@ -802,8 +761,7 @@ static int run_pass(struct restore *r, bool writing)
     }
     drop_pending(r);
     hs_dirstack_free(&r->tdirs);
-    hs_manifest_reader_free(r->mr);
-    r->mr = NULL;
+    hs_snapsrc_drop_manifest(&r->src);
     hs_linktab_free(r->links);
     r->links = NULL;
     return k < 0 ? k : 0;
@@ -840,64 +798,6 @@ static char *trimmed(const char *s)
     return strndup(s, n);
 }
 
-/* The snapshot side: its root, and PATH's directory, name and stat. */
-static int open_source(struct restore *r)
-{
-    int k = hs_snapref_resolve(&r->ref, r->o->source, false, r->err);
-    if (k < 0)
-        return k;
-    r->sroot = hs_snapref_open_root(&r->ref, r->err);
-    if (r->sroot < 0)
-        return r->sroot;
-    r->whole = !*r->ref.sub;
-    if (r->whole) {
-        r->sdisp = strdup(r->ref.dir);
-        if (fstat(r->sroot, &r->leaf_st) < 0)
-            return hs_err_path(r->err, errno, "cannot examine", r->ref.dir);
-        return r->sdisp ? 0 : hs_err_setf(r->err, ENOMEM, "restore");
-    }
-    const char *sub = r->ref.sub;
-    const char *slash = strrchr(sub, '/');
-    r->mprefix_len = slash ? (size_t)(slash - sub) + 1 : 0;
-    r->leaf = strdup(sub + r->mprefix_len);
-    size_t dlen = strlen(r->ref.dir);
-    size_t llen = r->leaf ? strlen(r->leaf) : 0;
-    r->sdisp = strndup(r->ref.dir, dlen > llen ? dlen - llen - 1 : 0);
-    if (!r->leaf || !r->sdisp)
-        return hs_err_setf(r->err, ENOMEM, "restore");
-    r->sparent = slash ? hs_open_dir_beneath(r->sroot, sub, (size_t)(slash - sub)) : dup(r->sroot);
-    int err = r->sparent < 0 ? (slash ? -r->sparent : errno) : 0;
-    if (!err && fstatat(r->sparent, r->leaf, &r->leaf_st, AT_SYMLINK_NOFOLLOW) < 0)
-        err = errno;
-    if (err)
-        return usage(r->err, err, "no such path in the snapshot", r->ref.dir);
-    return 0;
-}
-
-/* Whether the directory fd is outer or below it (by "..", up to /). */
-static bool dir_within(int fd, const struct stat *outer)
-{
-    int cur = dup(fd);
-    bool found = false;
-    while (cur >= 0) {
-        struct stat st, up;
-        if (fstat(cur, &st) < 0)
-            break;
-        if (hs_stat_same_file(&st, outer)) {
-            found = true;
-            break;
-        }
-        int parent = openat(cur, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        close(cur);
-        cur = parent;
-        if (cur < 0 || fstat(cur, &up) < 0 || hs_stat_same_file(&up, &st))
-            break; /* the root is its own parent */
-    }
-    if (cur >= 0)
-        close(cur);
-    return found;
-}
-
 /* The directory that holds path: an fd, or -errno. */
 static int open_parent(const char *path)
 {
@@ -919,14 +819,6 @@ static int open_parent(const char *path)
  * does not exist yet; restoring into the store is refused. */
 static int open_target(struct restore *r, const char *target)
 {
-    int dfd = open(r->ref.dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || fstat(dfd, &r->store_st) < 0) {
-        int err = errno;
-        if (dfd >= 0)
-            close(dfd);
-        return hs_err_path(r->err, err, "cannot open the store", r->ref.dest);
-    }
-    close(dfd);
     r->tbase = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int check = r->tbase;
     if (r->tbase < 0) {
@@ -937,15 +829,14 @@ static int open_target(struct restore *r, const char *target)
             return usage(r->err, -check, "cannot create the target (its parent must exist)",
                          target);
     }
-    bool inside = dir_within(check, &r->store_st);
-    bool in_snapshot = !inside && hs_store_in_snapshot(check);
+    const char *harmed = hs_snapsrc_forbidden(&r->src, check);
     if (check != r->tbase)
         close(check);
-    if (inside)
-        return usage(r->err, 0, "the target is inside the store", target);
-    if (in_snapshot)
-        return usage(r->err, 0, "the target is inside a snapshot of a store", target);
-    return 0;
+    if (!harmed)
+        return 0;
+    char what[64];
+    snprintf(what, sizeof what, "the target is inside %s", harmed);
+    return usage(r->err, 0, what, target);
 }
 
 static int create_target(struct restore *r, const char *target)
@@ -973,7 +864,7 @@ static int restore_run(struct restore *r)
     r->tdisp = trimmed(o->target);
     if (!r->tdisp || hs_copier_init(&r->copier, HS_COPY_AUTO) < 0)
         return hs_err_setf(r->err, ENOMEM, "restore");
-    int k = open_source(r);
+    int k = hs_snapsrc_open(&r->src, o->source, r->err);
     if (k == 0)
         k = open_target(r, o->target);
     if (k < 0)
@@ -1001,27 +892,24 @@ enum hs_status hs_restore(const struct hs_restore_opts *o, struct hs_backup_stat
         st = &local;
     memset(st, 0, sizeof *st);
     hs_err_clear(err);
-    struct restore r = {
-        .o = o, .st = st, .err = err, .sroot = -1, .sparent = -1, .tbase = -1, .pending_fd = -1};
+    struct restore r = {.o = o,
+                        .st = st,
+                        .err = err,
+                        .tbase = -1,
+                        .pending_fd = -1,
+                        .src = {.root = -1, .parent = -1}};
     r.root = geteuid() == 0;
     hs_report_start(&r.rep, o->on_event, o->user, st);
     int k = restore_run(&r);
     st->seconds = hs_report_seconds(&r.rep);
-    if (r.sroot >= 0)
-        close(r.sroot);
-    if (r.sparent >= 0)
-        close(r.sparent);
     if (r.tbase >= 0)
         close(r.tbase);
-    hs_snapref_free(&r.ref);
-    free(r.leaf);
-    free(r.sdisp);
+    hs_snapsrc_close(&r.src);
     free(r.tdisp);
     hs_copier_free(&r.copier);
     hs_xattrs_free(&r.xa);
     hs_buf_free(&r.lnk);
     hs_buf_free(&r.disp);
-    hs_buf_free(&r.mpath);
     if (k < 0) {
         if (!err->msg)
             hs_err_setf(err, -k, "restore failed");

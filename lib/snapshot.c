@@ -186,6 +186,129 @@ int hs_snapref_manifest(const struct hs_snapref *ref, struct hs_manifest_reader 
     return k;
 }
 
+/* ---- a snapshot to read whole ------------------------------------------ */
+
+static int open_store_stat(struct hs_snapsrc *src, struct hs_err *e)
+{
+    int dfd = open(src->ref.dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || fstat(dfd, &src->store_st) < 0) {
+        int err = errno;
+        if (dfd >= 0)
+            close(dfd);
+        return hs_err_path(e, err, "cannot open the store", src->ref.dest);
+    }
+    close(dfd);
+    return 0;
+}
+
+/* PATH: its directory, last component and stat. */
+static int open_leaf(struct hs_snapsrc *src, struct hs_err *e)
+{
+    const char *sub = src->ref.sub;
+    const char *slash = strrchr(sub, '/');
+    src->mprefix_len = slash ? (size_t)(slash - sub) + 1 : 0;
+    src->leaf = strdup(sub + src->mprefix_len);
+    size_t dlen = strlen(src->ref.dir);
+    size_t llen = src->leaf ? strlen(src->leaf) : 0;
+    src->disp = strndup(src->ref.dir, dlen > llen ? dlen - llen - 1 : 0);
+    if (!src->leaf || !src->disp)
+        return hs_err_setf(e, ENOMEM, "%s", src->ref.dir);
+    src->parent =
+        slash ? hs_open_dir_beneath(src->root, sub, (size_t)(slash - sub)) : dup(src->root);
+    int err = src->parent < 0 ? (slash ? -src->parent : errno) : 0;
+    if (!err && fstatat(src->parent, src->leaf, &src->leaf_st, AT_SYMLINK_NOFOLLOW) < 0)
+        err = errno;
+    return err ? usage_err(e, err, "no such path in the snapshot", src->ref.dir) : 0;
+}
+
+int hs_snapsrc_open(struct hs_snapsrc *src, const char *arg, struct hs_err *e)
+{
+    *src = (struct hs_snapsrc){.root = -1, .parent = -1};
+    int k = hs_snapref_resolve(&src->ref, arg, false, e);
+    if (k < 0)
+        return k;
+    k = open_store_stat(src, e);
+    if (k < 0)
+        return k;
+    src->root = hs_snapref_open_root(&src->ref, e);
+    if (src->root < 0)
+        return src->root;
+    src->whole = !*src->ref.sub;
+    if (!src->whole)
+        return open_leaf(src, e);
+    src->disp = trimmed(src->ref.dir);
+    if (fstat(src->root, &src->leaf_st) < 0)
+        return hs_err_path(e, errno, "cannot examine", src->ref.dir);
+    return src->disp ? 0 : hs_err_setf(e, ENOMEM, "%s", src->ref.dir);
+}
+
+void hs_snapsrc_load_manifest(struct hs_snapsrc *src)
+{
+    struct hs_err scratch = {0};
+    if (!src->mr)
+        hs_snapref_manifest(&src->ref, &src->mr, NULL, &scratch);
+    hs_err_clear(&scratch);
+}
+
+void hs_snapsrc_drop_manifest(struct hs_snapsrc *src)
+{
+    hs_manifest_reader_free(src->mr);
+    src->mr = NULL;
+}
+
+uint64_t hs_snapsrc_names(struct hs_snapsrc *src, const char *path, size_t len,
+                          const struct stat *st)
+{
+    uint64_t n = st->st_nlink;
+    if (n < 2 || !src->mr)
+        return n;
+    hs_buf_truncate(&src->mpath, 0);
+    if (hs_buf_append(&src->mpath, src->ref.sub, src->mprefix_len) < 0 ||
+        hs_buf_append(&src->mpath, path, len) < 0)
+        return n;
+    const struct hs_mentry *m;
+    struct hs_err scratch = {0};
+    int k = hs_manifest_seek(src->mr, src->mpath.data, src->mpath.len, &m, &scratch);
+    hs_err_clear(&scratch);
+    if (k < 0)
+        hs_snapsrc_drop_manifest(src); /* damaged: st_nlink still bounds every group */
+    else if (k == 1 && m->sino == st->st_ino && m->nlink >= 1 && m->nlink < n)
+        n = m->nlink;
+    return n;
+}
+
+void hs_snapsrc_close(struct hs_snapsrc *src)
+{
+    hs_snapsrc_drop_manifest(src);
+    hs_buf_free(&src->mpath);
+    if (src->root >= 0)
+        close(src->root);
+    if (src->parent >= 0)
+        close(src->parent);
+    src->root = src->parent = -1;
+    hs_snapref_free(&src->ref);
+    free(src->leaf);
+    free(src->disp);
+    src->leaf = src->disp = NULL;
+}
+
+const char *hs_snapsrc_forbidden(const struct hs_snapsrc *src, int fd)
+{
+    if (hs_dir_within(fd, &src->store_st))
+        return "the store";
+    return hs_store_in_snapshot(fd) ? "a snapshot of a store" : NULL;
+}
+
+int hs_snapsrc_walk(const struct hs_snapsrc *src, struct hs_walk **w, struct hs_err *e)
+{
+    /* not dup() of root: a second pass must read the directory from its start */
+    int fd = src->whole ? openat(src->root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                        : hs_open_dir(src->parent, src->leaf);
+    if (fd < 0)
+        return hs_err_path(e, errno, "cannot open", src->ref.dir);
+    return hs_walk_open(w, fd, &src->leaf_st, src->whole ? "" : src->leaf, e);
+}
+
 /* ---- iterating -------------------------------------------------------- */
 
 struct hs_snapiter {

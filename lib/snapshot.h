@@ -8,6 +8,7 @@
 #define HS_SNAPSHOT_H
 #include "internal.h"
 
+#include "buf.h"
 #include "manifest.h"
 #include "store.h"
 #include <stdbool.h>
@@ -35,6 +36,46 @@ int hs_snapref_open_root(const struct hs_snapref *ref, struct hs_err *e);
  * when there is none that can be trusted. */
 int hs_snapref_manifest(const struct hs_snapref *ref, struct hs_manifest_reader **r,
                         struct hs_mentry_copy *root, struct hs_err *e);
+
+/* A snapshot, or one path in it, opened to be read whole (restore, export). */
+struct hs_snapsrc {
+    struct hs_snapref ref;
+    int root;             /* the snapshot's root directory */
+    int parent;           /* the directory holding PATH; -1: the whole snapshot */
+    char *leaf;           /* PATH's last component; NULL: the whole snapshot */
+    struct stat leaf_st;  /* PATH, or the snapshot root */
+    struct stat store_st; /* DEST */
+    char *disp;           /* where the walk's paths are, for messages */
+    size_t mprefix_len;   /* bytes of ref.sub before the leaf: the manifest's paths */
+    bool whole;
+    struct hs_manifest_reader *mr; /* its trusted manifest, while loaded */
+    struct hs_buf mpath;           /* a path looked up in it */
+};
+
+/* Opens arg (SNAPSHOT[/PATH]); a path not in the snapshot is HS_USAGE.
+ * hs_snapsrc_close even on failure. */
+int hs_snapsrc_open(struct hs_snapsrc *src, const char *arg, struct hs_err *e);
+void hs_snapsrc_close(struct hs_snapsrc *src);
+
+/* What writing into the directory fd would harm: "the store" (src's),
+ * "a snapshot of a store" (any), or NULL when neither. */
+const char *hs_snapsrc_forbidden(const struct hs_snapsrc *src, int fd);
+
+/* Loads (if it has one to trust) or drops the snapshot's manifest. */
+void hs_snapsrc_load_manifest(struct hs_snapsrc *src);
+void hs_snapsrc_drop_manifest(struct hs_snapsrc *src);
+
+/* How many names the snapshot inode of path (relative to the walk, its stat
+ * st) can have in what is read: the source's count from the manifest when
+ * loaded, which other snapshots sharing the inode do not inflate, else
+ * st_nlink (an upper bound). */
+uint64_t hs_snapsrc_names(struct hs_snapsrc *src, const char *path, size_t len,
+                          const struct stat *st);
+
+struct hs_walk;
+/* A walk of the snapshot, or of PATH (a directory), named "" or PATH's last
+ * component at depth 0. */
+int hs_snapsrc_walk(const struct hs_snapsrc *src, struct hs_walk **w, struct hs_err *e);
 
 struct hs_snapiter;
 

@@ -28,14 +28,6 @@ static void on_event(const struct hs_event *ev, void *user)
     snprintf(s->last_warning, sizeof s->last_warning, "%s", ev->msg);
 }
 
-/* link(2) between two paths under tu_tmp (tu_path's buffer is shared). */
-static void tu_link(const char *from, const char *to)
-{
-    char a[4096];
-    snprintf(a, sizeof a, "%s", tu_path(from));
-    ck_assert_int_eq(link(a, tu_path(to)), 0);
-}
-
 /* A store by hand (no manifest): dest/.hardsnap and one snapshot. */
 static void make_store(void)
 {

@@ -57,6 +57,15 @@ void tu_mkdir(const char *rel)
     ck_assert_int_eq(system(cmd), 0);
 }
 
+void tu_link(const char *from, const char *to)
+{
+    char *a = strdup(tu_path(from)); /* tu_path's buffer is shared */
+    ck_assert_ptr_nonnull(a);
+    int r = link(a, tu_path(to));
+    free(a);
+    ck_assert_msg(r == 0, "link %s %s: %s", from, to, strerror(errno));
+}
+
 void tu_write(const char *rel, const void *data, size_t len)
 {
     char dir[PATH_MAX];
