@@ -273,21 +273,6 @@ out:
     return status;
 }
 
-static void log_run(const char *dest, time_t start, const char *command, int status,
-                    const struct hs_backup_result *b, const struct hs_prune_result *p)
-{
-    struct hs_log_entry le = {.start = start,
-                              .end = time(NULL),
-                              .command = command,
-                              .status = status,
-                              .backup = b,
-                              .prune = p};
-    struct hs_err err = {0};
-    if (dest && hs_log_append(dest, &le, &err) < 0)
-        cli_error("%s", err.msg);
-    hs_err_clear(&err);
-}
-
 int cmd_backup(int argc, char **argv)
 {
     struct backup_args a = {0};
@@ -300,7 +285,7 @@ int cmd_backup(int argc, char **argv)
     if (p == 0) {
         status = run_backup(&a, &cf, &res, &dest);
         if (!(a.flags & HS_BACKUP_DRY_RUN) && status != HS_USAGE)
-            log_run(dest, start, "backup", status, &res, NULL);
+            cli_log_run(dest, start, "backup", status, &res, NULL);
     }
     free_args(&a);
     hs_config_free(&cf);
@@ -338,7 +323,7 @@ int cmd_run(int argc, char **argv)
             status = st > status ? st : status;
         }
         if (!dry && status != HS_USAGE)
-            log_run(dest, start, "run", status, &res, prune ? &pres : NULL);
+            cli_log_run(dest, start, "run", status, &res, prune ? &pres : NULL);
     }
     free_args(&a);
     hs_config_free(&cf);

@@ -5,6 +5,7 @@
 #include "hardsnap.h"
 #include <stdbool.h>
 #include <stdio.h>
+#include <time.h>
 
 struct cli_out {
     bool quiet;    /* errors only */
@@ -37,6 +38,10 @@ const char *cli_bytes(char *buf, size_t n, uint64_t bytes);
 /* Appends s to a growable list. */
 int cli_push(const char ***list, size_t *n, const char *s);
 
+/* Appends the run's line to DEST/.hardsnap/log (b, p may be NULL). */
+void cli_log_run(const char *dest, time_t start, const char *command, int status,
+                 const struct hs_backup_result *b, const struct hs_prune_result *p);
+
 /* The verbs: argv[0] is the verb; each returns the exit status. */
 int cmd_backup(int argc, char **argv);
 int cmd_list(int argc, char **argv);
@@ -47,6 +52,7 @@ int cmd_verify(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 /* prune dest by policy, printing as the prune verb does; the exit status. */
 int cli_prune(const char *dest, const struct hs_retain *policy, bool dry_run, bool quiet,

@@ -24,8 +24,6 @@ static const char main_usage[] =
     "hardsnap COMMAND --help shows the command's options; hardsnap --version the version.\n"
     "Exit status: 0 ok, 1 done with warnings, 2 usage error, 3 failed, 4 DEST is locked.\n";
 
-static const char *const planned[] = {"import"};
-
 struct verb {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -35,6 +33,7 @@ static const struct verb verbs[] = {
     {"backup", cmd_backup},     {"list", cmd_list},       {"diff", cmd_diff},
     {"versions", cmd_versions}, {"restore", cmd_restore}, {"verify", cmd_verify},
     {"prune", cmd_prune},       {"run", cmd_run},         {"export", cmd_export},
+    {"import", cmd_import},
 };
 
 int main(int argc, char **argv)
@@ -57,12 +56,6 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
         if (!strcmp(verb, verbs[i].name))
             return verbs[i].run(argc - 1, argv + 1);
-    for (size_t i = 0; i < sizeof planned / sizeof planned[0]; i++) {
-        if (!strcmp(verb, planned[i])) {
-            cli_error("%s: not available in this version yet", verb);
-            return HS_USAGE;
-        }
-    }
     cli_error("unknown command \"%s\" (see hardsnap --help)", verb);
     return HS_USAGE;
 }

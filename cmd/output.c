@@ -144,3 +144,18 @@ void cli_on_event(const struct hs_event *ev, void *user)
         break;
     }
 }
+
+void cli_log_run(const char *dest, time_t start, const char *command, int status,
+                 const struct hs_backup_result *b, const struct hs_prune_result *p)
+{
+    struct hs_log_entry le = {.start = start,
+                              .end = time(NULL),
+                              .command = command,
+                              .status = status,
+                              .backup = b,
+                              .prune = p};
+    struct hs_err err = {0};
+    if (dest && hs_log_append(dest, &le, &err) < 0)
+        cli_error("%s", err.msg);
+    hs_err_clear(&err);
+}

@@ -44,8 +44,9 @@ struct copy_job {
     struct hs_err *e;
 };
 
-static void hash_zeros(XXH3_state_t *h, uint64_t n)
+void hs_hash_zeros(void *state, uint64_t n)
 {
+    XXH3_state_t *h = state;
     while (n > 0) {
         size_t k = n < sizeof zeros ? (size_t)n : sizeof zeros;
         XXH3_128bits_update(h, zeros, k);
@@ -146,7 +147,7 @@ static int copy_sparse(struct copy_job *j, uint64_t size)
         }
         if ((uint64_t)data > size)
             data = (off_t)size;
-        hash_zeros(j->h, (uint64_t)(data - pos));
+        hs_hash_zeros(j->h, (uint64_t)(data - pos));
         if ((uint64_t)data >= size)
             break;
         off_t hole = lseek(j->src, data, SEEK_HOLE);

@@ -35,6 +35,9 @@ void hs_copier_free(struct hs_copier *c);
 int hs_copy_data(struct hs_copier *c, int src, int dst, const struct stat *st, uint8_t hash[16],
                  uint64_t *written, const char *path, struct hs_err *e);
 
+/* Feeds n zero bytes (a hole) to an XXH3 state (XXH3_state_t *). */
+void hs_hash_zeros(void *state, uint64_t n);
+
 /* Hashes fd's whole content from offset 0. */
 int hs_hash_fd(struct hs_copier *c, int fd, const struct stat *st, uint8_t hash[16],
                const char *path, struct hs_err *e);

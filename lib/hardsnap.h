@@ -307,6 +307,32 @@ struct hs_export_opts {
 enum hs_status hs_export(const struct hs_export_opts *o, struct hs_backup_stats *st,
                          struct hs_err *err);
 
+/* ---- import -------------------------------------------------------- */
+
+struct hs_import_opts {
+    const char *archive;  /* a file in any format libarchive reads, or "-" for stdin */
+    const char *dest;     /* the store; created if missing (its parent must exist) */
+    const char *now;      /* the snapshot's name (HARDSNAP_NOW), or NULL: the newest mtime */
+    hs_event_fn on_event; /* HS_EV_COPY / HS_EV_LINK per entry (if verbose_events),
+                             warnings (refused entries), notices, progress */
+    void *user;
+    bool verbose_events;
+    /* when it becomes non-zero (a signal handler sets it), the import stops: HS_FAILED */
+    const volatile sig_atomic_t *interrupt;
+};
+
+/*
+ * Makes a snapshot of dest from an archive's entries. Regular files whose
+ * path, size, mtime, mode and owner match the latest snapshot's manifest
+ * are linked from it; the rest is written anew; hard links in the archive
+ * stay hard links. Entries with absolute paths, "..", or a path through a
+ * symlink are refused (warnings: HS_WARN, the snapshot is still made). A
+ * damaged or truncated archive: HS_FAILED and no snapshot. latest moves only
+ * if the new snapshot is the newest. Stats as hs_backup's.
+ */
+enum hs_status hs_import(const struct hs_import_opts *o, struct hs_backup_result *res,
+                         struct hs_err *err);
+
 /* ---- config files ---------------------------------------------------- */
 
 struct hs_config_source {

@@ -738,41 +738,118 @@ static ptrdiff_t index_search(const struct index_entry *idx, size_t n, const cha
     return found;
 }
 
+struct hs_manifest_finder {
+    struct hs_manifest_reader *r;
+    struct hs_buf raw;
+    struct index_entry *idx;
+    size_t n;
+    ptrdiff_t loaded; /* the block in r->block, or -1 */
+    size_t count_of_loaded;
+    bool cur_valid; /* r->cur is a record of the loaded block, decoded in order */
+};
+
+int hs_manifest_finder_open(struct hs_manifest_finder **out, int dirfd, const char *name,
+                            struct hs_err *e)
+{
+    struct hs_manifest_finder *f = calloc(1, sizeof *f);
+    if (!f)
+        return hs_err_setf(e, ENOMEM, "manifest");
+    f->loaded = -1;
+    int k = hs_manifest_reader_open(&f->r, dirfd, name, e);
+    if (k == 0)
+        k = load_index(f->r, &f->raw, &f->idx, &f->n, e);
+    if (k < 0) {
+        hs_manifest_finder_free(f);
+        return k;
+    }
+    *out = f;
+    return 0;
+}
+
+/* The block is read and checksummed once for all the lookups that fall into
+ * it; lookups in walk order (an archive made from a tree) go on decoding from
+ * the last record, others decode it again from its start. */
+static int finder_load(struct hs_manifest_finder *f, ptrdiff_t b, const char *path, size_t len,
+                       struct hs_err *e)
+{
+    struct hs_manifest_reader *r = f->r;
+    if (b == f->loaded) {
+        if (f->cur_valid && hs_path_cmp(r->cur.path, r->cur.path_len, path, len) <= 0)
+            return 2;
+        r->pos = 0;
+        r->block_left = (uint32_t)f->count_of_loaded;
+        hs_buf_truncate(&r->path, 0);
+        f->cur_valid = false;
+        return 1;
+    }
+    f->loaded = -1;
+    f->cur_valid = false;
+    r->off = f->idx[b].offset;
+    r->seq = (uint64_t)b;
+    int k = load_block(r, e);
+    if (k == 1) {
+        f->loaded = b;
+        f->count_of_loaded = r->block_left;
+    }
+    return k;
+}
+
+int hs_manifest_finder_get(struct hs_manifest_finder *f, const char *path, size_t len,
+                           const struct hs_mentry **m, struct hs_err *e)
+{
+    struct hs_manifest_reader *r = f->r;
+    ptrdiff_t b = index_search(f->idx, f->n, path, len);
+    if (b < 0)
+        return 0;
+    int k = finder_load(f, b, path, len, e);
+    if (k == 2) { /* positioned at or before path: is it the current record? */
+        if (hs_path_cmp(r->cur.path, r->cur.path_len, path, len) == 0) {
+            *m = &r->cur;
+            return 1;
+        }
+        k = 1;
+    }
+    while (k == 1 && r->block_left > 0) {
+        if (!decode_entry(r)) {
+            f->loaded = -1;
+            f->cur_valid = false;
+            return damaged(r, e, "record cannot be decoded");
+        }
+        r->block_left--;
+        f->cur_valid = true;
+        int c = hs_path_cmp(r->cur.path, r->cur.path_len, path, len);
+        if (c == 0) {
+            *m = &r->cur;
+            return 1;
+        }
+        if (c > 0)
+            return 0;
+    }
+    return k < 0 ? k : 0;
+}
+
+void hs_manifest_finder_free(struct hs_manifest_finder *f)
+{
+    if (!f)
+        return;
+    hs_manifest_reader_free(f->r);
+    hs_buf_free(&f->raw);
+    free(f->idx);
+    free(f);
+}
+
 int hs_manifest_find(int dirfd, const char *name, const char *path, size_t len,
                      struct hs_mentry_copy *out, struct hs_err *e)
 {
-    struct hs_manifest_reader *r;
-    int k = hs_manifest_reader_open(&r, dirfd, name, e);
+    struct hs_manifest_finder *f;
+    int k = hs_manifest_finder_open(&f, dirfd, name, e);
     if (k < 0)
         return k;
-    struct hs_buf raw = {0};
-    struct index_entry *idx = NULL;
-    size_t n = 0;
-    k = load_index(r, &raw, &idx, &n, e);
-    ptrdiff_t b = k == 0 ? index_search(idx, n, path, len) : -1;
-    if (k == 0 && b >= 0) {
-        r->off = idx[b].offset;
-        r->seq = (uint64_t)b;
-        k = load_block(r, e);
-        while (k == 1 && r->block_left > 0) {
-            if (!decode_entry(r)) {
-                k = damaged(r, e, "record cannot be decoded");
-                break;
-            }
-            r->block_left--;
-            int c = hs_path_cmp(r->cur.path, r->cur.path_len, path, len);
-            if (c >= 0) {
-                if (c == 0)
-                    hs_mentry_copy_set(out, &r->cur);
-                k = c == 0 ? 2 : 1;
-                break;
-            }
-        }
-        k = k == 2 ? 1 : k < 0 ? k : 0;
-    }
-    free(idx);
-    hs_buf_free(&raw);
-    hs_manifest_reader_free(r);
+    const struct hs_mentry *m;
+    k = hs_manifest_finder_get(f, path, len, &m, e);
+    if (k == 1)
+        hs_mentry_copy_set(out, m);
+    hs_manifest_finder_free(f);
     return k;
 }
 

@@ -141,4 +141,13 @@ int hs_manifest_open_trusted(int dirfd, const char *mname, uint64_t root_ino,
 int hs_manifest_find(int dirfd, const char *name, const char *path, size_t len,
                      struct hs_mentry_copy *out, struct hs_err *e);
 
+/* The same for many lookups in any order: the index is read once. Errors as
+ * hs_manifest_find; *m is valid until the next call. */
+struct hs_manifest_finder;
+int hs_manifest_finder_open(struct hs_manifest_finder **f, int dirfd, const char *name,
+                            struct hs_err *e);
+int hs_manifest_finder_get(struct hs_manifest_finder *f, const char *path, size_t len,
+                           const struct hs_mentry **m, struct hs_err *e);
+void hs_manifest_finder_free(struct hs_manifest_finder *f);
+
 #endif

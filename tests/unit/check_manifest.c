@@ -303,6 +303,42 @@ START_TEST(find_through_index)
 }
 END_TEST
 
+/* Many lookups through one finder, in an order unlike the manifest's: a
+ * block read once serves lookups before and after earlier ones in it. */
+START_TEST(finder_any_order)
+{
+    enum { N = 5000 };
+    char(*names)[32] = malloc(N * sizeof *names);
+    struct hs_mentry *m = malloc(N * sizeof *m);
+    for (unsigned i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "d%02u/f-%05u", i / 100, i);
+        m[i] = sample(names[i], i);
+    }
+    m[0].path = "";
+    m[0].path_len = 0;
+    write_manifest("big", m, N);
+    struct hs_manifest_finder *f;
+    struct hs_err e = {0};
+    ck_assert_int_eq(hs_manifest_finder_open(&f, tu_tmpfd, "big", &e), 0);
+    const struct hs_mentry *got;
+    for (unsigned k = 0; k < N; k++) {
+        unsigned i = (unsigned)(((uint64_t)k * 2654435761u) % N); /* a permutation of 0..N-1 */
+        ck_assert_int_eq(hs_manifest_finder_get(f, m[i].path, m[i].path_len, &got, &e), 1);
+        assert_same(got, &m[i]);
+        ck_assert_int_eq(
+            hs_manifest_finder_get(f, m[N - 1 - i].path, m[N - 1 - i].path_len, &got, &e), 1);
+        assert_same(got, &m[N - 1 - i]);
+    }
+    ck_assert_int_eq(hs_manifest_finder_get(f, "d00/f-00001x", 12, &got, &e), 0);
+    ck_assert_int_eq(hs_manifest_finder_get(f, "d00/f-00001", 11, &got, &e), 1);
+    ck_assert_int_eq(hs_manifest_finder_get(f, "zz", 2, &got, &e), 0);
+    hs_manifest_finder_free(f);
+    ck_assert_int_eq(hs_manifest_finder_open(&f, tu_tmpfd, "missing", &e), -ENOENT);
+    free(names);
+    free(m);
+}
+END_TEST
+
 /* Records from blocks before the damage are still returned, in order. */
 START_TEST(damage_keeps_earlier_blocks)
 {
@@ -346,6 +382,7 @@ Suite *manifest_suite(void)
     tcase_add_test(tc, flipped_byte_detected);
     tcase_add_test(tc, truncation_detected);
     tcase_add_test(tc, find_through_index);
+    tcase_add_test(tc, finder_any_order);
     tcase_add_test(tc, damage_keeps_earlier_blocks);
     tcase_add_test(tc, garbage_never_crashes);
     suite_add_tcase(s, tc);

@@ -1,0 +1,149 @@
+/*
+ * An archive as an entry source (source.h), read with libarchive: every
+ * format and filter it knows, detected from the data, so a pipe works too.
+ */
+#include "source.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define READ_BLOCK (1024 * 1024)
+
+struct arcsrc {
+    struct archive *a;
+    int fd;
+    const char *name;
+};
+
+/* libarchive's message, or errno's when it has none. */
+static int arc_fail(struct arcsrc *s, struct hs_err *e, const char *what)
+{
+    const char *why = archive_error_string(s->a);
+    int errnum = archive_errno(s->a);
+    if (errnum <= 0)
+        errnum = EIO;
+    if (!why)
+        return hs_err_path(e, errnum, what, s->name);
+    hs_err_setf(e, 0, "%s: %s: %s", what, s->name, why);
+    return -errnum;
+}
+
+static void entry_stat(struct archive_entry *ae, struct hs_src_entry *ent)
+{
+    memset(&ent->st, 0, sizeof ent->st);
+    ent->st.st_mode = archive_entry_mode(ae);
+    ent->st.st_uid = (uid_t)archive_entry_uid(ae);
+    ent->st.st_gid = (gid_t)archive_entry_gid(ae);
+    ent->st.st_size = archive_entry_size_is_set(ae) ? archive_entry_size(ae) : 0;
+    ent->st.st_rdev = archive_entry_rdev(ae);
+    ent->st.st_nlink = archive_entry_nlink(ae);
+    if (archive_entry_mtime_is_set(ae)) {
+        ent->st.st_mtim.tv_sec = archive_entry_mtime(ae);
+        ent->st.st_mtim.tv_nsec = archive_entry_mtime_nsec(ae);
+    }
+    ent->st.st_atim = ent->st.st_mtim;
+    if (archive_entry_atime_is_set(ae)) {
+        ent->st.st_atim.tv_sec = archive_entry_atime(ae);
+        ent->st.st_atim.tv_nsec = archive_entry_atime_nsec(ae);
+    }
+    ent->has_ctime = archive_entry_ctime_is_set(ae);
+    ent->st.st_ctim = ent->st.st_mtim;
+    if (ent->has_ctime) {
+        ent->st.st_ctim.tv_sec = archive_entry_ctime(ae);
+        ent->st.st_ctim.tv_nsec = archive_entry_ctime_nsec(ae);
+    }
+}
+
+static int arc_next(void *self, struct hs_src_entry *ent, struct hs_err *e)
+{
+    struct arcsrc *s = self;
+    struct archive_entry *ae;
+    int r = archive_read_next_header(s->a, &ae);
+    if (r == ARCHIVE_EOF)
+        return 0;
+    /* ARCHIVE_WARN: e.g. an unknown pax keyword; the entry itself is fine */
+    if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+        return arc_fail(s, e, "cannot read archive");
+    ent->path = archive_entry_pathname(ae);
+    if (!ent->path)
+        return hs_err_setf(e, EILSEQ, "cannot read archive: %s: an entry has no name", s->name);
+    entry_stat(ae, ent);
+    ent->symlink = archive_entry_symlink(ae);
+    ent->hardlink = archive_entry_hardlink(ae);
+    return 1;
+}
+
+static int arc_data(void *self, const void **buf, size_t *len, uint64_t *offset, struct hs_err *e)
+{
+    struct arcsrc *s = self;
+    la_int64_t off = 0;
+    int r = archive_read_data_block(s->a, buf, len, &off);
+    if (r == ARCHIVE_EOF)
+        return 0;
+    if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+        return arc_fail(s, e, "cannot read archive");
+    *offset = (uint64_t)off;
+    return 1;
+}
+
+static void arc_close(void *self)
+{
+    struct arcsrc *s = self;
+    archive_read_free(s->a);
+    if (s->fd > STDIN_FILENO)
+        close(s->fd);
+    free(s);
+}
+
+static int open_input(struct arcsrc *s, const char *path, struct hs_err *e)
+{
+    if (strcmp(path, "-") == 0) {
+        s->fd = STDIN_FILENO;
+        s->name = "(stdin)";
+        return 0;
+    }
+    s->fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (s->fd < 0 || fstat(s->fd, &st) < 0) {
+        int r = hs_err_path(e, errno, "cannot open archive", path);
+        hs_err_kind(e, HS_USAGE);
+        return r;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        int r = hs_err_path(e, EISDIR, "not an archive", path);
+        hs_err_kind(e, HS_USAGE);
+        return r;
+    }
+    return 0;
+}
+
+int hs_archive_source_open(struct hs_entry_source *src, const char *path, struct hs_err *e)
+{
+    struct arcsrc *s = calloc(1, sizeof *s);
+    if (!s)
+        return hs_err_setf(e, ENOMEM, "archive");
+    s->name = path;
+    s->fd = -1;
+    int r = open_input(s, path, e);
+    if (r == 0 && !(s->a = archive_read_new()))
+        r = hs_err_setf(e, ENOMEM, "archive");
+    if (r == 0) {
+        archive_read_support_filter_all(s->a);
+        archive_read_support_format_all(s->a);
+        if (archive_read_open_fd(s->a, s->fd, READ_BLOCK) != ARCHIVE_OK)
+            r = arc_fail(s, e, "cannot read archive");
+    }
+    if (r < 0) {
+        arc_close(s);
+        return r;
+    }
+    *src = (struct hs_entry_source){
+        .self = s, .name = s->name, .next = arc_next, .data = arc_data, .close = arc_close};
+    return 0;
+}
