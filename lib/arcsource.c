@@ -19,6 +19,11 @@ struct arcsrc {
     struct archive *a;
     int fd;
     const char *name;
+    /* the current entry's extended attributes */
+    const char **xnames;
+    const void **xvalues;
+    size_t *xsizes;
+    size_t xcap;
 };
 
 /* libarchive's message, or errno's when it has none. */
@@ -60,6 +65,49 @@ static void entry_stat(struct archive_entry *ae, struct hs_src_entry *ent)
     }
 }
 
+static int grow_xattrs(struct arcsrc *s, size_t n)
+{
+    if (n <= s->xcap)
+        return 0;
+    const char **names = realloc(s->xnames, n * sizeof *names);
+    if (names)
+        s->xnames = names;
+    const void **values = realloc(s->xvalues, n * sizeof *values);
+    if (values)
+        s->xvalues = values;
+    size_t *sizes = realloc(s->xsizes, n * sizeof *sizes);
+    if (sizes)
+        s->xsizes = sizes;
+    if (!names || !values || !sizes)
+        return -ENOMEM;
+    s->xcap = n;
+    return 0;
+}
+
+static int entry_xattrs(struct arcsrc *s, struct archive_entry *ae, struct hs_src_entry *ent,
+                        struct hs_err *e)
+{
+    int n = archive_entry_xattr_reset(ae);
+    ent->n_xattrs = 0;
+    if (n <= 0)
+        return 0;
+    if (grow_xattrs(s, (size_t)n) < 0)
+        return hs_err_setf(e, ENOMEM, "archive");
+    const char *name;
+    const void *value;
+    size_t size;
+    while (ent->n_xattrs < (size_t)n &&
+           archive_entry_xattr_next(ae, &name, &value, &size) == ARCHIVE_OK) {
+        s->xnames[ent->n_xattrs] = name;
+        s->xvalues[ent->n_xattrs] = value;
+        s->xsizes[ent->n_xattrs++] = size;
+    }
+    ent->xattr_names = s->xnames;
+    ent->xattr_values = s->xvalues;
+    ent->xattr_sizes = s->xsizes;
+    return 0;
+}
+
 static int arc_next(void *self, struct hs_src_entry *ent, struct hs_err *e)
 {
     struct arcsrc *s = self;
@@ -76,7 +124,8 @@ static int arc_next(void *self, struct hs_src_entry *ent, struct hs_err *e)
     entry_stat(ae, ent);
     ent->symlink = archive_entry_symlink(ae);
     ent->hardlink = archive_entry_hardlink(ae);
-    return 1;
+    int k = entry_xattrs(s, ae, ent, e);
+    return k < 0 ? k : 1;
 }
 
 static int arc_data(void *self, const void **buf, size_t *len, uint64_t *offset, struct hs_err *e)
@@ -96,6 +145,9 @@ static void arc_close(void *self)
 {
     struct arcsrc *s = self;
     archive_read_free(s->a);
+    free(s->xnames);
+    free(s->xvalues);
+    free(s->xsizes);
     if (s->fd > STDIN_FILENO)
         close(s->fd);
     free(s);

@@ -32,6 +32,7 @@
 #include "report.h"
 #include "source.h"
 #include "store.h"
+#include "xattr.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,6 +51,7 @@ enum {
     NOTICE_OWNER = 1u << 0,
     NOTICE_DEVICES = 1u << 1,
     NOTICE_MANIFEST = 1u << 2,
+    NOTICE_XATTR = 1u << 3,
 };
 
 /* One path of the new tree, for its manifest. */
@@ -85,6 +87,7 @@ struct importer {
     struct hs_entry_source src;
     bool src_open;
     struct hs_copier copier; /* its hash state and buffer */
+    struct hs_xattrs xa;     /* the current entry's extended attributes */
     struct hs_store store;
     bool have_store;
 
@@ -395,7 +398,8 @@ static int link_unchanged(struct importer *x, const struct stat *want, int dirfd
         drop_prev_manifest(x, &e);
     hs_err_clear(&e);
     if (k != 1 || m->type != HS_FT_REG || !(m->flags & HS_ME_HASH) ||
-        !hs_change_meta_equal(want, m))
+        !hs_change_meta_equal(want, m) ||
+        ((m->flags & HS_ME_XATTR) ? m->xattr_hash : 0) != r->m.xattr_hash)
         return 0;
     int pfd = prev_parent(x, path, len);
     struct stat st;
@@ -466,11 +470,23 @@ static int write_data(struct importer *x, int fd, uint64_t size, struct rec *r)
     return 0;
 }
 
+static void report_xattrs(struct importer *x, int err, const char *path)
+{
+    char *shown = hs_escape(path, strlen(path));
+    hs_report_xattrs(&x->rep, err, NOTICE_XATTR,
+                     "the store's file system keeps no extended attributes: they are left out",
+                     "cannot set extended attributes of", shown ? shown : path, path);
+    free(shown);
+}
+
+/* Owner, the entry's extended attributes (xa, or NULL for none), mode, times. */
 static void apply_meta(struct importer *x, struct hs_xobj o, const struct stat *want,
-                       const char *path)
+                       const struct hs_xattrs *xa, const char *path)
 {
     struct hs_meta_result res = {0};
-    int k = hs_meta_apply(o, want, NULL, NULL, x->root, &res);
+    int k = hs_meta_apply(o, want, NULL, xa, x->root, &res);
+    if (res.xattr_err)
+        report_xattrs(x, res.xattr_err, path);
     if (res.owner_err && x->root)
         warn(x, -res.owner_err, "cannot set owner of", path);
     else if (res.owner_err)
@@ -488,7 +504,7 @@ static int write_file(struct importer *x, const struct hs_src_entry *ent, int di
         return hs_err_path(x->err, errno, "cannot create", r->path);
     int k = write_data(x, fd, (uint64_t)ent->st.st_size, r);
     if (k == 0) {
-        apply_meta(x, (struct hs_xobj){.fd = fd, .dirfd = -1}, &ent->st, r->path);
+        apply_meta(x, (struct hs_xobj){.fd = fd, .dirfd = -1}, &ent->st, &x->xa, r->path);
         struct stat st;
         if (fstat(fd, &st) == 0) {
             r->m.sino = r->m.ino = st.st_ino;
@@ -559,7 +575,8 @@ static int make_other(struct importer *x, const struct hs_src_entry *ent, int di
     }
     if (k < 0)
         return warn(x, errno, "cannot create", r->path), 1;
-    apply_meta(x, (struct hs_xobj){.fd = -1, .dirfd = dirfd, .name = base}, &ent->st, r->path);
+    apply_meta(x, (struct hs_xobj){.fd = -1, .dirfd = dirfd, .name = base}, &ent->st, &x->xa,
+               r->path);
     rec_inode(r, dirfd, base);
     x->st->created++;
     if (x->o->verbose_events)
@@ -598,7 +615,7 @@ static int fill_group(struct importer *x, const struct hs_src_entry *ent, int di
     hs_mentry_from_stat(&r->m, &ent->st);
     int k = write_data(x, fd, (uint64_t)ent->st.st_size, r);
     if (k == 0) {
-        apply_meta(x, (struct hs_xobj){.fd = fd, .dirfd = -1}, &ent->st, r->path);
+        apply_meta(x, (struct hs_xobj){.fd = fd, .dirfd = -1}, &ent->st, &x->xa, r->path);
         struct stat st;
         r->m.sino = r->m.ino = sino;
         if (fstat(fd, &st) == 0)
@@ -685,6 +702,14 @@ static int make_dir(struct importer *x, const struct hs_src_entry *ent, int dirf
         rec_inode(r, x->treefd, ".");
     else
         rec_inode(r, dirfd, base);
+    if (x->xa.count) { /* now: mode and times wait for the end, xattrs need not */
+        int fd = r->m.path_len ? hs_open_dir(dirfd, base) : x->treefd;
+        int err = fd < 0 ? -errno : hs_xattr_apply(&x->xa, (struct hs_xobj){.fd = fd}, x->root);
+        if (err < 0)
+            report_xattrs(x, err, r->path);
+        if (fd >= 0 && fd != x->treefd)
+            close(fd);
+    }
     return 0;
 }
 
@@ -721,6 +746,13 @@ static int import_entry(struct importer *x, const struct hs_src_entry *ent)
     x->have_newest = true;
     hs_mentry_from_stat(&r->m, &ent->st);
     r->m.path_len = len;
+    r->m.flags = 0;
+    if (hs_xattr_set(&x->xa, ent->xattr_names, ent->xattr_values, ent->xattr_sizes, ent->n_xattrs,
+                     x->root) < 0)
+        return hs_err_setf(x->err, ENOMEM, "import");
+    r->m.xattr_hash = hs_xattr_hash(&x->xa);
+    if (r->m.xattr_hash)
+        r->m.flags |= HS_ME_XATTR;
     if (ent->hardlink)
         k = make_hardlink(x, ent, dirfd, base, r);
     else if (is_dir)
@@ -780,7 +812,7 @@ static void finish_dirs(struct importer *x, struct rec **v, size_t n)
         want.st_mtim.tv_sec = r->m.mtime_sec;
         want.st_mtim.tv_nsec = r->m.mtime_nsec;
         want.st_atim = want.st_mtim;
-        apply_meta(x, (struct hs_xobj){.fd = fd, .dirfd = -1}, &want, r->path);
+        apply_meta(x, (struct hs_xobj){.fd = fd, .dirfd = -1}, &want, NULL, r->path);
         if (fd != x->treefd)
             close(fd);
     }
@@ -993,6 +1025,7 @@ static void import_free(struct importer *x, bool failed)
     if (x->src_open)
         x->src.close(x->src.self);
     hs_copier_free(&x->copier);
+    hs_xattrs_free(&x->xa);
     for (size_t i = 0; i < x->nrecs; i++) {
         free(x->recs[i].path);
         free(x->recs[i].target);

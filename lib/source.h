@@ -23,6 +23,11 @@ struct hs_src_entry {
     bool has_ctime;       /* st_ctim is the source's */
     const char *symlink;  /* a symlink's target */
     const char *hardlink; /* another path of the source naming the same file, or NULL */
+    /* extended attributes, in no order (valid until the next entry) */
+    size_t n_xattrs;
+    const char *const *xattr_names;
+    const void *const *xattr_values;
+    const size_t *xattr_sizes;
 };
 
 struct hs_entry_source {

@@ -125,6 +125,52 @@ int hs_xattr_read(struct hs_xattrs *x, struct hs_xobj o, bool all)
     return r;
 }
 
+struct xattr_item {
+    const char *name;
+    const void *value;
+    size_t size;
+};
+
+static int cmp_item(const void *a, const void *b)
+{
+    return strcmp(((const struct xattr_item *)a)->name, ((const struct xattr_item *)b)->name);
+}
+
+static int append_item(struct hs_xattrs *x, const struct xattr_item *it)
+{
+    uint32_t len = (uint32_t)it->size;
+    if (it->size > UINT32_MAX || hs_buf_append(&x->values, &len, 4) < 0 ||
+        hs_buf_append(&x->values, it->value, it->size) < 0 ||
+        hs_buf_append(&x->names, it->name, strlen(it->name) + 1) < 0)
+        return -ENOMEM;
+    x->count++;
+    return 0;
+}
+
+int hs_xattr_set(struct hs_xattrs *x, const char *const *names, const void *const *values,
+                 const size_t *sizes, size_t n, bool all)
+{
+    hs_buf_truncate(&x->names, 0);
+    hs_buf_truncate(&x->values, 0);
+    x->count = 0;
+    if (n == 0)
+        return 0;
+    struct xattr_item *items = malloc(n * sizeof *items);
+    if (!items)
+        return -ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (all || allowed_without_root(names[i]))
+            items[k++] = (struct xattr_item){names[i], values[i], sizes[i]};
+    qsort(items, k, sizeof *items, cmp_item);
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < k; i++)
+        if (i == 0 || strcmp(items[i].name, items[i - 1].name) != 0)
+            r = append_item(x, &items[i]);
+    free(items);
+    return r;
+}
+
 uint64_t hs_xattr_hash(const struct hs_xattrs *x)
 {
     if (x->count == 0)

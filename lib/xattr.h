@@ -29,6 +29,11 @@ struct hs_xobj {
  * all, else only those an unprivileged process can set (user.*, ACLs), so
  * that what is read, hashed and compared is what a copy can carry. */
 int hs_xattr_read(struct hs_xattrs *x, struct hs_xobj o, bool all);
+/* Sets x to the n attributes given in any order (copied; a repeated name
+ * counts once), all of them or only those an unprivileged process can set,
+ * as hs_xattr_read: an archive's attributes, in the same form. */
+int hs_xattr_set(struct hs_xattrs *x, const char *const *names, const void *const *values,
+                 const size_t *sizes, size_t n, bool all);
 /* 0 when there are none, else a 64-bit hash of the sorted names and values. */
 uint64_t hs_xattr_hash(const struct hs_xattrs *x);
 /* Sets x on o. Without root, only user.* and ACLs are tried. Returns 0, or

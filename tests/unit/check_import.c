@@ -6,9 +6,11 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 /* One member: type 'f' file, 'd' directory, 'l' symlink, 'h' hard link
@@ -19,6 +21,7 @@ struct member {
     const char *data_or_to;
     unsigned mode;
     long mtime;
+    const char *xattr; /* a value of user.test, or NULL */
 };
 
 static void make_tar(const char *rel, const struct member *m, size_t n)
@@ -47,6 +50,8 @@ static void make_tar(const char *rel, const struct member *m, size_t n)
             archive_entry_set_hardlink(e, m[i].data_or_to);
         }
         archive_entry_set_perm(e, m[i].mode);
+        if (m[i].xattr)
+            archive_entry_xattr_add_entry(e, "user.test", m[i].xattr, strlen(m[i].xattr));
         ck_assert_int_eq(archive_write_header(a, e), ARCHIVE_OK);
         if (len)
             ck_assert_int_eq(archive_write_data(a, m[i].data_or_to, len), (la_ssize_t)len);
@@ -89,9 +94,9 @@ static unsigned entries_in(const char *rel)
 START_TEST(builds_the_tree)
 {
     const struct member m[] = {
-        {'f', "./d/f", "old", 0644, 1000}, {'d', "d/", NULL, 0750, 2000},
-        {'f', "d//f", "new", 0600, 3000},  {'h', "g", "d/f", 0600, 3000},
-        {'l', "s", "d/f", 0777, 4000},     {'f', "e/deep/x", "x", 0640, 5000},
+        {'f', "./d/f", "old", 0644, 1000, NULL}, {'d', "d/", NULL, 0750, 2000, NULL},
+        {'f', "d//f", "new", 0600, 3000, NULL},  {'h', "g", "d/f", 0600, 3000, NULL},
+        {'l', "s", "d/f", 0777, 4000, NULL},     {'f', "e/deep/x", "x", 0640, 5000, NULL},
     };
     make_tar("a.tar", m, sizeof m / sizeof m[0]);
     struct hs_backup_result res;
@@ -124,9 +129,11 @@ END_TEST
  * older import does not become latest. */
 START_TEST(links_what_is_unchanged)
 {
-    const struct member a[] = {{'f', "same", "keep", 0644, 100}, {'f', "edit", "v1", 0644, 100}};
-    const struct member b[] = {{'f', "same", "keep", 0644, 100}, {'f', "edit", "v2", 0644, 200}};
-    const struct member c[] = {{'f', "same", "keep", 0600, 100}};
+    const struct member a[] = {{'f', "same", "keep", 0644, 100, NULL},
+                               {'f', "edit", "v1", 0644, 100, NULL}};
+    const struct member b[] = {{'f', "same", "keep", 0644, 100, NULL},
+                               {'f', "edit", "v2", 0644, 200, NULL}};
+    const struct member c[] = {{'f', "same", "keep", 0600, 100, NULL}};
     make_tar("a.tar", a, 2);
     make_tar("b.tar", b, 2);
     make_tar("c.tar", c, 1);
@@ -152,6 +159,35 @@ START_TEST(links_what_is_unchanged)
 }
 END_TEST
 
+/* Extended attributes are restored, and a file whose attributes changed is
+ * not linked (the old snapshot's inode keeps its own). */
+START_TEST(xattrs_restored_and_compared)
+{
+    const struct member a[] = {{'f', "f", "data", 0644, 100, "one"}};
+    const struct member b[] = {{'f', "f", "data", 0644, 100, "two"}};
+    make_tar("a.tar", a, 1);
+    make_tar("b.tar", b, 1);
+    struct hs_backup_result res;
+    char msg[512], v[16] = "";
+    ck_assert_int_eq(run_import("a.tar", "2026-01-01T000000Z", &res, msg, sizeof msg), HS_OK);
+    if (getxattr(tu_path(S1 "/f"), "user.test", v, sizeof v) < 0) {
+        ck_assert_int_eq(errno, ENOTSUP); /* the temp file system has none: nothing to check */
+        return;
+    }
+    ck_assert_str_eq(v, "one");
+    ck_assert_int_eq(run_import("a.tar", "2026-01-02T000000Z", &res, msg, sizeof msg), HS_OK);
+    ck_assert_uint_eq(res.stats.linked, 1);
+    ck_assert_int_eq(run_import("b.tar", "2026-01-03T000000Z", &res, msg, sizeof msg), HS_OK);
+    ck_assert_uint_eq(res.stats.linked, 0);
+    memset(v, 0, sizeof v);
+    ck_assert_int_eq(getxattr(tu_path("dest/2026-01-03T000000Z/f"), "user.test", v, sizeof v), 3);
+    ck_assert_str_eq(v, "two");
+    memset(v, 0, sizeof v);
+    ck_assert_int_eq(getxattr(tu_path(S2 "/f"), "user.test", v, sizeof v), 3);
+    ck_assert_str_eq(v, "one");
+}
+END_TEST
+
 /* Absolute paths, "..", paths through a symlink, hard links to what is
  * not there: refused one by one, the rest imported, nothing outside. */
 START_TEST(refuses_escapes)
@@ -161,10 +197,14 @@ START_TEST(refuses_escapes)
     snprintf(abs, sizeof abs, "%s/abs", tu_path("outside"));
     char up[64] = "../outside/up";
     const struct member m[] = {
-        {'f', "ok", "fine", 0644, 10},       {'f', abs, "bad", 0644, 10},
-        {'f', up, "bad", 0644, 10},          {'f', "a/../../outside/x", "bad", 0644, 10},
-        {'l', "ln", "../outside", 0777, 10}, {'f', "ln/through", "bad", 0644, 10},
-        {'h', "hl", "missing", 0644, 10},    {'h', "hl2", "../outside/f", 0644, 10},
+        {'f', "ok", "fine", 0644, 10, NULL},
+        {'f', abs, "bad", 0644, 10, NULL},
+        {'f', up, "bad", 0644, 10, NULL},
+        {'f', "a/../../outside/x", "bad", 0644, 10, NULL},
+        {'l', "ln", "../outside", 0777, 10, NULL},
+        {'f', "ln/through", "bad", 0644, 10, NULL},
+        {'h', "hl", "missing", 0644, 10, NULL},
+        {'h', "hl2", "../outside/f", 0644, 10, NULL},
     };
     make_tar("x.tar", m, sizeof m / sizeof m[0]);
     struct hs_backup_result res;
@@ -183,7 +223,8 @@ START_TEST(truncated_makes_nothing)
     char big[20000];
     memset(big, 'z', sizeof big);
     big[sizeof big - 1] = '\0';
-    const struct member m[] = {{'f', "one", "1", 0644, 10}, {'f', "big", big, 0644, 10}};
+    const struct member m[] = {{'f', "one", "1", 0644, 10, NULL},
+                               {'f', "big", big, 0644, 10, NULL}};
     make_tar("t.tar", m, 2);
     ck_assert_int_eq(truncate(tu_path("t.tar"), 10000), 0);
     struct hs_backup_result res;
@@ -202,6 +243,7 @@ Suite *import_suite(void)
     TCase *tc = tu_tcase("import");
     tcase_add_test(tc, builds_the_tree);
     tcase_add_test(tc, links_what_is_unchanged);
+    tcase_add_test(tc, xattrs_restored_and_compared);
     tcase_add_test(tc, refuses_escapes);
     tcase_add_test(tc, truncated_makes_nothing);
     suite_add_tcase(s, tc);
