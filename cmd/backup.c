@@ -116,7 +116,7 @@ static char *source_name(const char *path)
 static void print_stats(const struct hs_backup_result *res)
 {
     const struct hs_backup_stats *s = &res->stats;
-    char b1[32], b2[32], b3[32];
+    char b1[32], b2[32], b3[32], b4[32];
     printf("entries:        %" PRIu64 " (%" PRIu64 " files, %" PRIu64 " dirs, %" PRIu64
            " symlinks, %" PRIu64 " special)\n",
            s->entries, s->files, s->dirs, s->symlinks, s->specials);
@@ -126,6 +126,8 @@ static void print_stats(const struct hs_backup_result *res)
            cli_bytes(b1, sizeof b1, s->bytes_copied));
     printf("created:        %" PRIu64 " symlinks and special files\n", s->created);
     printf("resumed:        %" PRIu64 " files from an interrupted run\n", s->resumed);
+    printf("content-linked: %" PRIu64 " files, %s (renamed, moved or copied: same content found)\n",
+           s->content_linked, cli_bytes(b4, sizeof b4, s->bytes_content_linked));
     printf("hashed:         %" PRIu64 " files, %s read to compare\n", s->hashed,
            cli_bytes(b2, sizeof b2, s->bytes_hashed));
     printf("link fallbacks: %" PRIu64 " (too many links or other filesystem: copied)\n",
@@ -142,9 +144,9 @@ static void print_summary(const struct hs_backup_result *res, bool dry_run)
     const struct hs_backup_stats *s = &res->stats;
     char b[32];
     printf("%s: %" PRIu64 " files, %" PRIu64 " linked, %" PRIu64 " copied, %s %s, %.2f s\n",
-           dry_run ? "dry run" : res->name, s->files, s->linked + s->hardlinked + s->resumed,
-           s->copied, cli_bytes(b, sizeof b, s->bytes_copied), dry_run ? "to copy" : "copied",
-           s->seconds);
+           dry_run ? "dry run" : res->name, s->files,
+           s->linked + s->hardlinked + s->resumed + s->content_linked, s->copied,
+           cli_bytes(b, sizeof b, s->bytes_copied), dry_run ? "to copy" : "copied", s->seconds);
 }
 
 /* Builds the sources from the command line (last positional is DEST). */
@@ -206,6 +208,16 @@ static enum hs_copy_method copy_method_from_env(void)
     return HS_COPY_AUTO;
 }
 
+static enum hs_content_order content_order_from_env(void)
+{
+    const char *m = getenv("HARDSNAP_CONTENT_ORDER");
+    if (m && strcmp(m, "hash-first") == 0)
+        return HS_CONTENT_HASH_FIRST;
+    if (m && strcmp(m, "copy-first") == 0)
+        return HS_CONTENT_COPY_FIRST;
+    return HS_CONTENT_AUTO;
+}
+
 static void free_args(struct backup_args *a)
 {
     free(a->exclude);
@@ -246,14 +258,13 @@ static int run_backup(struct backup_args *a, struct hs_config *cf, struct hs_bac
         .flags = a->flags,
         .now = getenv("HARDSNAP_NOW"),
         .copy_method = copy_method_from_env(),
+        .content_order = content_order_from_env(),
         .on_event = cli_on_event,
         .user = &a->out,
         .verbose_events = a->out.verbose || (a->flags & HS_BACKUP_DRY_RUN),
     };
     if (a->flags & HS_BACKUP_DRY_RUN)
         a->out.verbose = true;
-    if ((a->flags & HS_BACKUP_DEDUP) && !a->out.quiet)
-        cli_error("note: --dedup has no effect in this version (files are linked by path)");
     enum hs_status st = hs_backup(&o, res, &err);
     cli_progress_done(&a->out);
     if (st == HS_OK || st == HS_WARN) {

@@ -510,6 +510,8 @@ static int open_prev(struct engine *g)
     /* the manifest must describe this very tree, not one made since by hand */
     bool ok = root >= 0 && fstat(root, &st) == 0 &&
               hs_manifest_open_trusted(g->store.manifestsfd, mname, st.st_ino, &g->mr, NULL);
+    if (ok)
+        g->prev_root_ino = st.st_ino;
     if (root >= 0)
         close(root);
     struct stat ms;
@@ -641,6 +643,7 @@ static void engine_free(struct engine *g, struct source_ctx *sc, size_t n)
         close(g->newrootfd);
     hs_manifest_reader_free(g->mr);
     hs_manifest_writer_free(g->mw);
+    hs_eng_content_free(g);
     hs_linktab_free(g->links);
     hs_inomap_free(&g->claims);
     hs_exclude_free(g->exclude);
@@ -657,7 +660,7 @@ static void engine_free(struct engine *g, struct source_ctx *sc, size_t n)
 enum hs_status hs_backup(const struct hs_backup_opts *o, struct hs_backup_result *res,
                          struct hs_err *err)
 {
-    struct engine g = {.o = o, .st = &res->stats, .err = err, .newrootfd = -1};
+    struct engine g = {.o = o, .st = &res->stats, .err = err, .newrootfd = -1, .prevrootfd = -1};
     memset(res, 0, sizeof *res);
     hs_err_clear(err);
     hs_report_start(&g.rep, o->on_event, o->user, &res->stats);
@@ -667,6 +670,8 @@ enum hs_status hs_backup(const struct hs_backup_opts *o, struct hs_backup_result
     g.root = geteuid() == 0;
     struct source_ctx *sc = calloc(o->n_sources ? o->n_sources : 1, sizeof *sc);
     int r = sc ? 0 : hs_err_setf(err, ENOMEM, "backup");
+    g.sources = sc;
+    g.n_sources = o->n_sources;
     if (r == 0)
         r = check_sources(&g, sc);
     if (r == 0 && o->now && !hs_snapshot_name_valid(o->now))

@@ -80,7 +80,7 @@ static bool same_timespec(const struct timespec *a, const struct timespec *b)
     return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
 }
 
-static bool changed_while_read(const struct stat *a, const struct stat *b)
+bool hs_eng_changed_while_read(const struct stat *a, const struct stat *b)
 {
     return a->st_size != b->st_size || !same_timespec(&a->st_mtim, &b->st_mtim) ||
            !same_timespec(&a->st_ctim, &b->st_ctim);
@@ -131,7 +131,7 @@ static int copy_file(struct engine *g, const struct hs_walk_item *it, struct sta
     for (int attempt = 0;; attempt++) {
         r = copy_attempt(g, sfd, dfd, st, it->path);
         struct stat after;
-        if (r != 0 || fstat(sfd, &after) < 0 || !changed_while_read(st, &after))
+        if (r != 0 || fstat(sfd, &after) < 0 || !hs_eng_changed_while_read(st, &after))
             break;
         if (attempt == 1) {
             hs_eng_warn(g, 0, "changed while being copied; the copy may be inconsistent", it->path);
@@ -174,7 +174,7 @@ static int copy_file(struct engine *g, const struct hs_walk_item *it, struct sta
 
 /* Hashes the regular file dirfd/name through one fd: its content into hash,
  * its stat into st, its extended attributes into *xh. 0 or -errno. */
-static int hash_file(struct engine *g, int dirfd, const char *name, const char *path,
+int hs_eng_hash_file(struct engine *g, int dirfd, const char *name, const char *path,
                      uint8_t hash[16], struct stat *st, uint64_t *xh)
 {
     int fd = open_read(dirfd, name);
@@ -200,7 +200,7 @@ static int hash_file(struct engine *g, int dirfd, const char *name, const char *
  * otherwise two names that are separate files in the source now would become
  * one file in the snapshot. Returns 0 (ours to link), 1 (another source file
  * has it: copy), or <0. */
-static int claim_inode(struct engine *g, uint64_t sino, const struct stat *src)
+int hs_eng_claim_inode(struct engine *g, uint64_t sino, const struct stat *src)
 {
     bool fresh;
     struct claim *owner = hs_inomap_get(&g->claims, 0, sino, &fresh);
@@ -214,8 +214,8 @@ static int claim_inode(struct engine *g, uint64_t sino, const struct stat *src)
 /* Links the previous snapshot's entry sino: 0 linked, 1 a copy must do, <0. */
 static int link_prev(struct engine *g, const struct hs_walk_item *it, uint64_t sino, bool multi)
 {
-    if (multi) {
-        int r = claim_inode(g, sino, &it->st);
+    if (multi || g->content_claims) {
+        int r = hs_eng_claim_inode(g, sino, &it->st);
         if (r != 0)
             return r;
     }
@@ -245,10 +245,10 @@ static bool source_matches(struct engine *g, const struct hs_walk_item *it, cons
     uint8_t h[16];
     struct stat st;
     uint64_t sxh = 0;
-    if (hash_file(g, it->fd, it->name, it->path, h, &st, &sxh) < 0)
+    if (hs_eng_hash_file(g, it->fd, it->name, it->path, h, &st, &sxh) < 0)
         return false;
     g->st->hashed++;
-    return memcmp(h, hash, 16) == 0 && sxh == xh && !changed_while_read(&st, &it->st);
+    return memcmp(h, hash, 16) == 0 && sxh == xh && !hs_eng_changed_while_read(&st, &it->st);
 }
 
 /* A manifest record says what the previous snapshot holds at this path:
@@ -271,7 +271,7 @@ static int reg_against_manifest(struct engine *g, const struct hs_walk_item *it,
 }
 
 /* The record of a file linked from another tree's inode. */
-static void rec_linked(struct engine *g, const struct stat *inode, const uint8_t hash[16],
+void hs_eng_rec_linked(struct engine *g, const struct stat *inode, const uint8_t hash[16],
                        uint64_t xh)
 {
     g->rec.sino = inode->st_ino;
@@ -305,7 +305,8 @@ static int reg_against_file(struct engine *g, const struct hs_walk_item *it, uin
         return 1;
     *prev_ino = pst.st_ino;
     enum hs_verdict v = hs_change_against_file(&it->st, &pst, g->checksum);
-    if (v == HS_VERDICT_COPY || hash_file(g, prev_top(g), it->name, it->path, ph, &hst, &pxh) < 0 ||
+    if (v == HS_VERDICT_COPY ||
+        hs_eng_hash_file(g, prev_top(g), it->name, it->path, ph, &hst, &pxh) < 0 ||
         !hs_stat_same_file(&hst, &pst))
         return 1;
     g->st->hashed++;
@@ -315,7 +316,7 @@ static int reg_against_file(struct engine *g, const struct hs_walk_item *it, uin
     int r = link_prev(g, it, pst.st_ino, pst.st_nlink > 1);
     if (r != 0)
         return r;
-    rec_linked(g, &pst, ph, pxh);
+    hs_eng_rec_linked(g, &pst, ph, pxh);
     count_linked(g, it);
     return 0;
 }
@@ -346,17 +347,17 @@ static int reg_from_resume(struct engine *g, const struct hs_walk_item *it, uint
     uint64_t xh = 0;
     if (rfd < 0 || g->dry_run || fstatat(rfd, it->name, &rst, AT_SYMLINK_NOFOLLOW) < 0 ||
         !resume_candidate(g, &it->st, &rst, prev_ino) ||
-        hash_file(g, rfd, it->name, it->path, h, &hst, &xh) < 0 || !hs_stat_same_file(&hst, &rst) ||
-        !source_matches(g, it, h, xh))
+        hs_eng_hash_file(g, rfd, it->name, it->path, h, &hst, &xh) < 0 ||
+        !hs_stat_same_file(&hst, &rst) || !source_matches(g, it, h, xh))
         return 1;
     if (rst.st_nlink > 1) {
-        int r = claim_inode(g, rst.st_ino, &it->st);
+        int r = hs_eng_claim_inode(g, rst.st_ino, &it->st);
         if (r != 0)
             return r;
     }
     if (linkat(rfd, it->name, new_top(g), it->name, 0) < 0)
         return hs_link_fallback(errno) ? 1 : hs_eng_fail_new(g, errno, "cannot link", it->path);
-    rec_linked(g, &rst, h, xh);
+    hs_eng_rec_linked(g, &rst, h, xh);
     g->st->resumed++;
     return 0;
 }
@@ -444,6 +445,7 @@ static int remember_leader(struct engine *g, const struct hs_walk_item *it, stru
 static int reg_leader(struct engine *g, const struct hs_walk_item *it, struct stat *st, bool fresh)
 {
     uint64_t prev_ino = 0;
+    bool same_size_before = false;
     int r;
     if (!fresh && g->have_prev) {
         const struct hs_mentry *m;
@@ -451,6 +453,7 @@ static int reg_leader(struct engine *g, const struct hs_walk_item *it, struct st
             return r;
         if (m) {
             prev_ino = m->sino;
+            same_size_before = m->size == (uint64_t)it->st.st_size;
             r = reg_against_manifest(g, it, m);
         } else {
             r = g->mr ? 1 : reg_against_file(g, it, &prev_ino);
@@ -460,7 +463,14 @@ static int reg_leader(struct engine *g, const struct hs_walk_item *it, struct st
     }
     if (!fresh && (r = reg_from_resume(g, it, prev_ino)) <= 0)
         return r;
-    return copy_file(g, it, st);
+    bool copy_first = hs_eng_content_copy_first(g, same_size_before);
+    if (!fresh && !copy_first && (r = hs_eng_link_by_content(g, it, prev_ino)) <= 0)
+        return r;
+    if ((r = copy_file(g, it, st)) != DONE)
+        return r;
+    if (!fresh && copy_first && (r = hs_eng_content_after_copy(g, it, st, prev_ino)) <= 0)
+        return r;
+    return hs_eng_dedup_copy(g, it);
 }
 
 static int read_target(struct engine *g, const struct hs_walk_item *it)

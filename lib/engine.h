@@ -51,6 +51,13 @@ struct engine {
     struct hs_dirstack newdirs, prevdirs, resumedirs;
     struct hs_manifest_reader *mr; /* previous manifest; NULL: compare files */
     bool have_prev;
+    uint64_t prev_root_ino;   /* of the previous snapshot, if its manifest is trusted */
+    struct hs_cindex *cindex; /* its content index, opened on first need */
+    int cindex_state;         /* 0 not tried, 1 open, -1 not available */
+    int prevrootfd;           /* the previous snapshot, for content links (-1) */
+    uint64_t content_claims;  /* inodes linked by content this run: claims checked for all */
+    struct hs_inomap dedup;   /* --dedup: this run's copies by hash (dedup_val) */
+    struct hs_buf dedup_paths;
     struct hs_manifest_writer *mw;
     struct hs_linktab *links;   /* source hard-link groups */
     struct hs_inomap claims;    /* multi-name snapshot inodes linked this run */
@@ -63,6 +70,8 @@ struct engine {
     bool have_dest_st;
 
     struct source_ctx *cur;
+    struct source_ctx *sources; /* all of them, in walk order */
+    size_t n_sources;
     struct stat pending_dir; /* the directory ENTRY awaiting its ENTER */
     bool pending_dir_valid;
     struct hs_mentry rec;
@@ -74,6 +83,7 @@ enum {
     NOTICE_DEST_INSIDE = 1u << 1,
     NOTICE_XATTR = 1u << 2,
     NOTICE_MANIFEST = 1u << 3,
+    NOTICE_CINDEX = 1u << 4,
 };
 
 /* Outcomes of an entry besides fatal errors (<0). */
@@ -113,5 +123,28 @@ int hs_eng_apply_meta(struct engine *g, struct hs_xobj o, const struct stat *st,
 
 /* backup_entry.c: one non-directory of the walk. 0 or <0 (fatal). */
 int hs_eng_nondir(struct engine *g, const struct hs_walk_item *it);
+
+/* Shared by backup_entry.c and backup_content.c. */
+int hs_eng_hash_file(struct engine *g, int dirfd, const char *name, const char *path,
+                     uint8_t hash[16], struct stat *st, uint64_t *xh);
+bool hs_eng_changed_while_read(const struct stat *a, const struct stat *b);
+int hs_eng_claim_inode(struct engine *g, uint64_t sino, const struct stat *src);
+void hs_eng_rec_linked(struct engine *g, const struct stat *inode, const uint8_t hash[16],
+                       uint64_t xh);
+
+/* backup_content.c: a regular file with no match at its path, linked to the
+ * same content elsewhere in the previous snapshot (not tried_ino, the inode
+ * its path had): 0 linked, 1 not, <0. */
+int hs_eng_link_by_content(struct engine *g, const struct hs_walk_item *it, uint64_t tried_ino);
+/* Whether this file's content is looked up after copying it (rather than
+ * hashed first): the source is read once either way. */
+bool hs_eng_content_copy_first(const struct engine *g, bool same_size_before);
+/* The lookup after a copy: the copy replaced by a link. 0 linked, 1 not, <0. */
+int hs_eng_content_after_copy(struct engine *g, const struct hs_walk_item *it,
+                              const struct stat *st, uint64_t tried_ino);
+/* --dedup: after a copy, an earlier copy of this run with the same content
+ * and metadata takes its place (one inode). 0 or <0. */
+int hs_eng_dedup_copy(struct engine *g, const struct hs_walk_item *it);
+void hs_eng_content_free(struct engine *g);
 
 #endif

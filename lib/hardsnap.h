@@ -48,17 +48,20 @@ struct hs_backup_stats {
     uint64_t files;   /* regular files */
     uint64_t dirs;
     uint64_t symlinks;
-    uint64_t specials;       /* fifos, sockets, device nodes */
-    uint64_t linked;         /* non-directories linked from the previous snapshot */
-    uint64_t copied;         /* regular files written into new inodes */
-    uint64_t created;        /* symlinks and specials created anew */
-    uint64_t hardlinked;     /* names linked to another name of the same source inode */
-    uint64_t hashed;         /* files read only to compare their hash */
-    uint64_t resumed;        /* files taken from an interrupted run's tree */
-    uint64_t link_fallbacks; /* EMLINK/EXDEV/EPERM on linkat, copied instead */
-    uint64_t bytes_total;    /* apparent size of all regular files */
-    uint64_t bytes_copied;   /* data bytes written */
-    uint64_t bytes_hashed;   /* data bytes read for hashing only */
+    uint64_t specials;             /* fifos, sockets, device nodes */
+    uint64_t linked;               /* non-directories linked from the previous snapshot */
+    uint64_t copied;               /* regular files written into new inodes */
+    uint64_t created;              /* symlinks and specials created anew */
+    uint64_t hardlinked;           /* names linked to another name of the same source inode */
+    uint64_t hashed;               /* files read only to compare their hash */
+    uint64_t resumed;              /* files taken from an interrupted run's tree */
+    uint64_t content_linked;       /* files with no match at their path linked to the same content
+                                      elsewhere in the previous snapshot (renamed, moved, copied) */
+    uint64_t bytes_content_linked; /* their size: data not written again */
+    uint64_t link_fallbacks;       /* EMLINK/EXDEV/EPERM on linkat, copied instead */
+    uint64_t bytes_total;          /* apparent size of all regular files */
+    uint64_t bytes_copied;         /* data bytes written */
+    uint64_t bytes_hashed;         /* data bytes read for hashing only */
     uint64_t warnings;
     uint64_t excluded;
     double seconds;      /* the whole run */
@@ -78,7 +81,7 @@ enum hs_backup_flags {
     HS_BACKUP_DRY_RUN = 1u << 0,  /* decide and report, write nothing */
     HS_BACKUP_CHECKSUM = 1u << 1, /* hash every file; link only on equal hash */
     HS_BACKUP_ONE_FS = 1u << 2,   /* do not cross filesystem boundaries */
-    HS_BACKUP_DEDUP = 1u << 3,    /* reserved: equal files in one run share an inode */
+    HS_BACKUP_DEDUP = 1u << 3,    /* equal files (content and metadata) share an inode */
 };
 
 /* How file data is copied and hashed (for measurement; AUTO picks the best). */
@@ -86,6 +89,15 @@ enum hs_copy_method {
     HS_COPY_AUTO = 0,
     HS_COPY_READ_WRITE, /* read into user space once, hash and write */
     HS_COPY_CFR_HASH,   /* copy_file_range, then hash the source from the page cache */
+};
+
+/* When a file with nothing to link at its path is looked up by content (for
+ * measurement; AUTO: hash first, except a file whose path had the same size
+ * before, likely rewritten in place, which is copied, then looked up). */
+enum hs_content_order {
+    HS_CONTENT_AUTO = 0,
+    HS_CONTENT_HASH_FIRST, /* read to hash; link on a match, else copy (a second read) */
+    HS_CONTENT_COPY_FIRST, /* copy (hashing); on a match, the copy is replaced by a link */
 };
 
 struct hs_source {
@@ -106,6 +118,7 @@ struct hs_backup_opts {
     unsigned flags;  /* enum hs_backup_flags */
     const char *now; /* snapshot name to use instead of the clock, or NULL */
     enum hs_copy_method copy_method;
+    enum hs_content_order content_order;
     hs_event_fn on_event; /* may be NULL */
     void *user;
     bool verbose_events; /* emit COPY/LINK events (costs a call per entry) */

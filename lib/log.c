@@ -42,7 +42,7 @@ static void format_line(struct hs_buf *b, const struct hs_log_entry *le)
         const struct hs_backup_stats *s = &le->backup->stats;
         put_num(b, "files", s->files);
         put_num(b, "copied", s->copied);
-        put_num(b, "linked", s->linked + s->hardlinked + s->resumed);
+        put_num(b, "linked", s->linked + s->hardlinked + s->resumed + s->content_linked);
         put_num(b, "bytes", s->bytes_copied);
         hs_buf_puts(b, " snapshot=");
         hs_buf_puts(b, le->backup->name[0] ? le->backup->name : "-");

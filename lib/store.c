@@ -1,4 +1,6 @@
 #include "store.h"
+
+#include "cindex.h"
 #include "fsutil.h"
 
 #include <dirent.h>
@@ -420,6 +422,9 @@ int hs_store_publish(struct hs_store *s, const char *name, struct hs_err *e, str
     if (syncfs(s->destfd) < 0)
         return hs_err_path(e, errno, "cannot sync", s->dest);
     unlinkat(s->manifestsfd, mname, 0); /* an orphan: its snapshot is gone */
+    char iname[80];
+    snprintf(iname, sizeof iname, "%s%s", name, HS_CINDEX_SUFFIX);
+    unlinkat(s->manifestsfd, iname, 0);
     int r = rename_noreplace(s->partialfd, mname, s->manifestsfd, mname);
     if (r < 0)
         return hs_err_path(e, -r, "cannot store manifest", mname);
@@ -442,10 +447,13 @@ int hs_store_publish(struct hs_store *s, const char *name, struct hs_err *e, str
     return 0;
 }
 
+/* A manifest or a content index (cindex.h) of the snapshot *snap. */
 static bool is_manifest_name(const char *name, char *snap)
 {
-    size_t n = strlen(name), sl = strlen(HS_MANIFEST_SUFFIX);
-    if (n != HS_SNAPSHOT_NAME_LEN + sl || strcmp(name + HS_SNAPSHOT_NAME_LEN, HS_MANIFEST_SUFFIX))
+    size_t n = strlen(name);
+    const char *suffix = name + HS_SNAPSHOT_NAME_LEN;
+    if (n <= HS_SNAPSHOT_NAME_LEN ||
+        (strcmp(suffix, HS_MANIFEST_SUFFIX) != 0 && strcmp(suffix, HS_CINDEX_SUFFIX) != 0))
         return false;
     memcpy(snap, name, HS_SNAPSHOT_NAME_LEN);
     snap[HS_SNAPSHOT_NAME_LEN] = '\0';
@@ -583,6 +591,9 @@ int hs_store_delete(struct hs_store *s, const char *name, struct hs_err *e)
     if (r == 0) {
         /* the snapshot is gone from sight; its manifest follows it */
         renameat(s->manifestsfd, mname, trash, mname);
+        char iname[80];
+        snprintf(iname, sizeof iname, "%s%s", name, HS_CINDEX_SUFFIX);
+        unlinkat(s->manifestsfd, iname, 0); /* made from the manifest: nothing to keep */
         if (fsync(s->destfd) < 0)
             r = hs_err_path(e, errno, "cannot sync", s->dest);
     }

@@ -1,0 +1,361 @@
+/*
+ * Content links: a regular file with nothing to link at its own path (new,
+ * renamed, moved, or changed) is looked up by its XXH3-128 in the previous
+ * snapshot's content index (cindex.h), and linked to a file there with the
+ * same content, mode, mtime and owner (and extended attributes): renaming a
+ * folder costs no data.
+ *
+ * The index is opened (or built from the manifest) only when the first such
+ * file comes, so a backup where every path matches never touches it. A file
+ * is hashed before it is copied only when the index holds some file of its
+ * size (a 16 KiB filter), so a new file with a size nothing has costs no
+ * extra read.
+ *
+ * The snapshot's hard links must stay the source's: an inode linked by
+ * content belongs to that source file for this run (the claims table), and
+ * from the first content link on, every link from the previous snapshot
+ * checks the claims. An inode whose only name lies before this file in walk
+ * order was either linked there already (then it is taken) or not; the new
+ * tree says which.
+ */
+#include "cindex.h"
+#include "engine.h"
+#include "fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static bool open_cindex(struct engine *g)
+{
+    if (g->cindex_state != 0)
+        return g->cindex_state > 0;
+    g->cindex_state = -1;
+    if (!g->prev_root_ino)
+        return false;
+    struct hs_err e = {0};
+    struct stat st;
+    g->prevrootfd = hs_open_dir(g->store.destfd, g->prev_name);
+    if (g->prevrootfd < 0 || fstat(g->prevrootfd, &st) < 0 || st.st_ino != g->prev_root_ino ||
+        hs_cindex_open_or_build(&g->cindex, g->store.manifestsfd, g->prev_name, g->prev_root_ino,
+                                &e) < 0) {
+        if (e.msg) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "no content links this run (%s)", e.msg);
+            hs_report_notice_once(&g->rep, NOTICE_CINDEX, msg);
+        }
+        hs_err_clear(&e);
+        return false;
+    }
+    g->cindex_state = 1;
+    return true;
+}
+
+/* Same mode, mtime, and owner (where it can be kept): linking shares them. */
+static bool same_meta(const struct engine *g, const struct stat *src, const struct stat *inode)
+{
+    return src->st_mode == inode->st_mode && src->st_mtim.tv_sec == inode->st_mtim.tv_sec &&
+           src->st_mtim.tv_nsec == inode->st_mtim.tv_nsec &&
+           (!g->root || (src->st_uid == inode->st_uid && src->st_gid == inode->st_gid));
+}
+
+/* Whether the new tree already holds c's inode at c's path: the source
+ * file there was linked to it earlier in this walk. */
+static bool taken_at_its_path(struct engine *g, const struct hs_centry *c)
+{
+    const char *slash = memrchr(c->path, '/', c->path_len);
+    size_t dl = slash ? (size_t)(slash - c->path) : 0;
+    int fd = dl ? hs_open_dir_beneath(g->newrootfd, c->path, dl) : g->newrootfd;
+    if (fd < 0)
+        return false;
+    char name[NAME_MAX + 1];
+    size_t bl = c->path_len - (slash ? dl + 1 : 0);
+    struct stat st;
+    bool taken = false;
+    if (bl <= NAME_MAX) {
+        memcpy(name, c->path + c->path_len - bl, bl);
+        name[bl] = '\0';
+        taken = fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_ino == c->sino;
+    }
+    if (fd != g->newrootfd)
+        close(fd);
+    return taken;
+}
+
+/* Puts a link to dirfd/name at it->name in the new tree; with replace, over
+ * the copy already there (linked to a temporary name beside the tree, then
+ * renamed over it, so a failed link keeps the copy). 0, 1 (cannot link:
+ * keep or make a copy), <0 fatal. */
+static int place_link(struct engine *g, const struct hs_walk_item *it, int dirfd, const char *name,
+                      bool replace)
+{
+    static const char tmp[] = "content-link.tmp";
+    int to = replace ? g->store.partialfd : new_top(g);
+    const char *as = replace ? tmp : it->name;
+    if (replace)
+        unlinkat(to, tmp, 0);
+    if (linkat(dirfd, name, to, as, 0) < 0)
+        return hs_link_fallback(errno) ? 1 : hs_eng_fail_new(g, errno, "cannot link", it->path);
+    if (replace && renameat(to, tmp, new_top(g), it->name) < 0) {
+        int r = hs_eng_fail_new(g, errno, "cannot replace", it->path);
+        unlinkat(to, tmp, 0);
+        return r;
+    }
+    return 0;
+}
+
+/* Whether the source still holds, at the candidate's path (met later in
+ * this walk), a file that will be linked to the inode there by path: the
+ * inode stays with its path, and a copy of it made elsewhere is copied. */
+static bool kept_at_its_path(struct engine *g, const struct hs_centry *c, const struct stat *inode)
+{
+    for (size_t i = 0; i < g->n_sources; i++) {
+        const char *name = g->sources[i].src->name;
+        size_t pl = name ? strlen(name) : 0;
+        if (name && (c->path_len <= pl + 1 || memcmp(c->path, name, pl) || c->path[pl] != '/'))
+            continue;
+        const char *rel = c->path + (name ? pl + 1 : 0);
+        size_t len = c->path_len - (size_t)(rel - c->path);
+        const char *slash = memrchr(rel, '/', len);
+        char base[NAME_MAX + 1];
+        size_t bl = len - (slash ? (size_t)(slash - rel) + 1 : 0);
+        int root = open(g->sources[i].src->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0 || bl > NAME_MAX) {
+            if (root >= 0)
+                close(root);
+            return false;
+        }
+        memcpy(base, rel + len - bl, bl);
+        base[bl] = '\0';
+        int dfd = slash ? hs_open_dir_beneath(root, rel, (size_t)(slash - rel)) : root;
+        struct stat st;
+        bool kept = dfd >= 0 && fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                    S_ISREG(st.st_mode) && st.st_size == inode->st_size && same_meta(g, &st, inode);
+        if (dfd >= 0 && dfd != root)
+            close(dfd);
+        close(root);
+        return kept;
+    }
+    return false;
+}
+
+/* Whether the candidate's inode may take this file's name: with --dedup
+ * always; else if no other source file of this run has it or will. 0, 1, <0. */
+static int may_take(struct engine *g, const struct hs_walk_item *it, const struct hs_centry *c,
+                    const struct stat *inode)
+{
+    if (g->o->flags & HS_BACKUP_DEDUP)
+        return 0;
+    int order = hs_path_cmp(c->path, c->path_len, it->path, it->path_len);
+    if (order < 0 && c->nlink <= 1 && taken_at_its_path(g, c))
+        return 1;
+    if (order > 0 && kept_at_its_path(g, c, inode))
+        return 1;
+    return hs_eng_claim_inode(g, c->sino, &it->st);
+}
+
+/* Links c's file at it->name if it is the inode the index names and its
+ * metadata is src's (replacing the copy there with replace): 0 linked, 1
+ * not, <0 fatal. */
+static int link_candidate(struct engine *g, const struct hs_walk_item *it,
+                          const struct hs_centry *c, const struct stat *src, bool replace)
+{
+    const char *slash = memrchr(c->path, '/', c->path_len);
+    size_t dl = slash ? (size_t)(slash - c->path) : 0, bl = c->path_len - (slash ? dl + 1 : 0);
+    if (bl > NAME_MAX)
+        return 1;
+    char name[NAME_MAX + 1];
+    memcpy(name, c->path + c->path_len - bl, bl);
+    name[bl] = '\0';
+    int pfd = dl ? hs_open_dir_beneath(g->prevrootfd, c->path, dl) : g->prevrootfd;
+    if (pfd < 0)
+        return 1;
+    struct stat pst;
+    int r = 1;
+    if (fstatat(pfd, name, &pst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(pst.st_mode) &&
+        pst.st_ino == c->sino && (uint64_t)pst.st_size == c->size && same_meta(g, src, &pst))
+        r = may_take(g, it, c, &pst);
+    if (r == 0) {
+        g->content_claims++;
+        r = place_link(g, it, pfd, name, replace);
+    }
+    if (pfd != g->prevrootfd)
+        close(pfd);
+    if (r == 0)
+        hs_eng_rec_linked(g, &pst, c->hash, c->xattr_hash);
+    return r;
+}
+
+/* The first candidate of (hash, size, xattrs) that links: 0, 1 none, <0. */
+static int link_first(struct engine *g, const struct hs_walk_item *it, const uint8_t hash[16],
+                      uint64_t size, uint64_t xh, const struct stat *src, uint64_t tried_ino,
+                      bool replace)
+{
+    size_t first, n = hs_cindex_find(g->cindex, hash, size, &first);
+    for (size_t i = first; i < first + n; i++) {
+        struct hs_centry c;
+        hs_cindex_get(g->cindex, i, &c);
+        if (c.xattr_hash != xh || c.sino == tried_ino)
+            continue;
+        int r = link_candidate(g, it, &c, src, replace);
+        if (r <= 0) {
+            if (r == 0) {
+                g->st->content_linked++;
+                g->st->bytes_content_linked += size;
+                if (g->o->verbose_events)
+                    hs_report_event(&g->rep, HS_EV_LINK, it->path, NULL);
+            }
+            return r;
+        }
+    }
+    return 1;
+}
+
+/* Whether content links may apply to this file at all. */
+static bool content_candidate(struct engine *g, uint64_t size)
+{
+    return !g->dry_run && size > 0 && new_top(g) >= 0 && open_cindex(g) &&
+           hs_cindex_maybe_size(g->cindex, size);
+}
+
+bool hs_eng_content_copy_first(const struct engine *g, bool same_size_before)
+{
+    switch (g->o->content_order) {
+    case HS_CONTENT_HASH_FIRST:
+        return false;
+    case HS_CONTENT_COPY_FIRST:
+        return true;
+    default:
+        /* rewritten in place, likely: its own old version passes the size
+         * filter, and hashing first would read it twice for nothing */
+        return same_size_before;
+    }
+}
+
+int hs_eng_link_by_content(struct engine *g, const struct hs_walk_item *it, uint64_t tried_ino)
+{
+    if (!content_candidate(g, (uint64_t)it->st.st_size))
+        return 1;
+    uint8_t h[16];
+    struct stat hst;
+    uint64_t xh = 0;
+    if (hs_eng_hash_file(g, it->fd, it->name, it->path, h, &hst, &xh) < 0 ||
+        hs_eng_changed_while_read(&hst, &it->st))
+        return 1;
+    g->st->hashed++;
+    return link_first(g, it, h, (uint64_t)it->st.st_size, xh, &it->st, tried_ino, false);
+}
+
+int hs_eng_content_after_copy(struct engine *g, const struct hs_walk_item *it,
+                              const struct stat *st, uint64_t tried_ino)
+{
+    if (!content_candidate(g, g->rec.size))
+        return 1;
+    uint8_t h[16];
+    memcpy(h, g->rec.hash, 16);
+    uint64_t xh = (g->rec.flags & HS_ME_XATTR) ? g->rec.xattr_hash : 0;
+    int r = link_first(g, it, h, g->rec.size, xh, st, tried_ino, true);
+    if (r == 0)
+        g->st->copied--;
+    return r;
+}
+
+/* ---- --dedup: equal new files of this run share one inode ------------ */
+
+/* What a copy of this run needs to be shared by a later equal file. */
+struct dedup_val {
+    uint64_t size, sino, sblocks, xattr_hash, path_off;
+    int64_t mtime_sec;
+    uint32_t mtime_nsec, mode, uid, gid, path_len;
+    uint8_t hash[16]; /* the table's key, less its empty-slot marker */
+};
+
+static bool same_copy(const struct dedup_val *v, const struct hs_mentry *rec)
+{
+    return memcmp(v->hash, rec->hash, 16) == 0 && v->size == rec->size && v->mode == rec->mode &&
+           v->uid == rec->uid && v->gid == rec->gid && v->mtime_sec == rec->mtime_sec &&
+           v->mtime_nsec == rec->mtime_nsec &&
+           v->xattr_hash == ((rec->flags & HS_ME_XATTR) ? rec->xattr_hash : 0);
+}
+
+static void remember_copy(struct engine *g, struct dedup_val *v, const char *path, size_t len)
+{
+    *v = (struct dedup_val){.size = g->rec.size,
+                            .sino = g->rec.sino,
+                            .sblocks = g->rec.sblocks,
+                            .xattr_hash = (g->rec.flags & HS_ME_XATTR) ? g->rec.xattr_hash : 0,
+                            .path_off = g->dedup_paths.len,
+                            .mtime_sec = g->rec.mtime_sec,
+                            .mtime_nsec = g->rec.mtime_nsec,
+                            .mode = g->rec.mode,
+                            .uid = g->rec.uid,
+                            .gid = g->rec.gid,
+                            .path_len = (uint32_t)len};
+    memcpy(v->hash, g->rec.hash, 16);
+    if (hs_buf_append(&g->dedup_paths, path, len) < 0 || hs_buf_putc(&g->dedup_paths, '\0') < 0)
+        v->path_len = UINT32_MAX; /* never matched: a link needs the path */
+}
+
+/* Replaces the new copy it->name by a link to the earlier copy v. 0 shared,
+ * 1 kept, <0 fatal. */
+static int share_copy(struct engine *g, const struct hs_walk_item *it, const struct dedup_val *v)
+{
+    const char *path = g->dedup_paths.data + v->path_off;
+    const char *slash = memrchr(path, '/', v->path_len);
+    size_t dl = slash ? (size_t)(slash - path) : 0;
+    int dfd = dl ? hs_open_dir_beneath(g->newrootfd, path, dl) : g->newrootfd;
+    if (dfd < 0)
+        return 1;
+    int r = place_link(g, it, dfd, slash ? slash + 1 : path, true);
+    if (dfd != g->newrootfd)
+        close(dfd);
+    if (r == 0) {
+        g->rec.sino = v->sino;
+        g->rec.sblocks = v->sblocks;
+    }
+    return r;
+}
+
+int hs_eng_dedup_copy(struct engine *g, const struct hs_walk_item *it)
+{
+    if (!(g->o->flags & HS_BACKUP_DEDUP) || g->dry_run || g->rec.size == 0)
+        return 0;
+    if (!g->dedup.slots && hs_inomap_init(&g->dedup, sizeof(struct dedup_val)) < 0)
+        return hs_err_setf(g->err, ENOMEM, "dedup table");
+    uint64_t k1, k2;
+    memcpy(&k1, g->rec.hash, 8);
+    memcpy(&k2, g->rec.hash + 8, 8);
+    k2 |= 1; /* 0 marks an empty slot; the whole hash is compared below */
+    bool fresh;
+    struct dedup_val *v = hs_inomap_get(&g->dedup, k1, k2, &fresh);
+    if (!v)
+        return hs_err_setf(g->err, ENOMEM, "dedup table");
+    if (fresh) {
+        remember_copy(g, v, it->path, it->path_len);
+        return 0;
+    }
+    if (v->path_len == UINT32_MAX || !same_copy(v, &g->rec))
+        return 0;
+    struct dedup_val found = *v;
+    int r = share_copy(g, it, &found);
+    if (r != 0)
+        return r < 0 ? r : 0;
+    g->st->copied--;
+    g->st->content_linked++;
+    g->st->bytes_content_linked += found.size;
+    return 0;
+}
+
+void hs_eng_content_free(struct engine *g)
+{
+    hs_inomap_free(&g->dedup);
+    hs_buf_free(&g->dedup_paths);
+    hs_cindex_close(g->cindex);
+    g->cindex = NULL;
+    if (g->prevrootfd >= 0)
+        close(g->prevrootfd);
+    g->prevrootfd = -1;
+}

@@ -1,0 +1,164 @@
+/* Content index: built from a manifest, looked up by hash and size, its
+ * damage and staleness detected, rebuilt. */
+#include "cindex.h"
+#include "manifest.h"
+#include "testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#define SNAP     "2026-01-01T000000Z"
+#define ROOT_INO 4242u
+
+/* Content number c of a file: hash and size derive from it, so files with
+ * the same c have the same content. */
+static void content(struct hs_mentry *m, unsigned c)
+{
+    XXH128_canonical_t h;
+    XXH128_canonicalFromHash(&h, XXH3_128bits(&c, sizeof c));
+    memcpy(m->hash, h.digest, 16);
+    m->size = 1000 + c % 7; /* sizes repeat across contents */
+    m->flags = HS_ME_HASH;
+}
+
+/* A manifest of n files f000000.. whose content numbers are i % distinct,
+ * plus the root, a directory and a file without hash (none indexed). */
+static void write_snapshot(unsigned n, unsigned distinct)
+{
+    char(*names)[32] = malloc((n + 3) * sizeof *names);
+    struct hs_mentry *m = calloc(n + 3, sizeof *m);
+    size_t k = 0;
+    m[k++] = (struct hs_mentry){.path = "", .type = HS_FT_DIR, .sino = ROOT_INO};
+    m[k++] = (struct hs_mentry){.path = "d", .path_len = 1, .type = HS_FT_DIR, .sino = 7};
+    for (unsigned i = 0; i < n; i++, k++) {
+        snprintf(names[i], sizeof names[i], "d/f%06u", i);
+        m[k] = (struct hs_mentry){.path = names[i],
+                                  .path_len = strlen(names[i]),
+                                  .type = HS_FT_REG,
+                                  .sino = 100000 + i,
+                                  .nlink = 1};
+        content(&m[k], i % distinct);
+    }
+    m[k++] = (struct hs_mentry){.path = "z", .path_len = 1, .type = HS_FT_REG, .size = 5};
+    struct hs_manifest_writer *w;
+    struct hs_err e = {0};
+    ck_assert_int_eq(hs_manifest_writer_open(&w, tu_tmpfd, SNAP ".hsm", &e), 0);
+    for (size_t i = 0; i < k; i++)
+        ck_assert_msg(hs_manifest_put(w, &m[i], &e) == 0, "put: %s", e.msg);
+    ck_assert_int_eq(hs_manifest_writer_finish(w, false, &e), 0);
+    hs_manifest_writer_free(w);
+    free(names);
+    free(m);
+}
+
+static struct hs_cindex *open_ok(void)
+{
+    struct hs_cindex *ci = NULL;
+    struct hs_err e = {0};
+    int k = hs_cindex_open_or_build(&ci, tu_tmpfd, SNAP, ROOT_INO, &e);
+    ck_assert_msg(k == 0, "open: %s", e.msg ? e.msg : "?");
+    return ci;
+}
+
+/* Every file is found under its content, with every other file of it. */
+static void check_lookups(struct hs_cindex *ci, unsigned n, unsigned distinct)
+{
+    ck_assert_uint_eq(hs_cindex_count(ci), n);
+    for (unsigned c = 0; c < distinct; c++) {
+        struct hs_mentry m = {0};
+        content(&m, c);
+        ck_assert(hs_cindex_maybe_size(ci, m.size));
+        size_t first, count = hs_cindex_find(ci, m.hash, m.size, &first);
+        ck_assert_uint_eq(count, n / distinct + (c < n % distinct));
+        for (size_t i = first; i < first + count; i++) {
+            struct hs_centry ce;
+            hs_cindex_get(ci, i, &ce);
+            unsigned f = (unsigned)(ce.sino - 100000);
+            char want[32];
+            snprintf(want, sizeof want, "d/f%06u", f);
+            ck_assert_uint_eq(f % distinct, c);
+            ck_assert_uint_eq(ce.path_len, strlen(want));
+            ck_assert(memcmp(ce.path, want, ce.path_len) == 0);
+            ck_assert_uint_eq(ce.size, m.size);
+            ck_assert_uint_eq(ce.nlink, 1);
+        }
+        size_t first2;
+        ck_assert_uint_eq(hs_cindex_find(ci, m.hash, m.size + 1, &first2), 0);
+    }
+}
+
+START_TEST(built_and_found)
+{
+    write_snapshot(3000, 1000);
+    struct hs_cindex *ci = open_ok();
+    check_lookups(ci, 3000, 1000);
+    ck_assert(!hs_cindex_maybe_size(ci, 999)); /* no file has that size... */
+    ck_assert(!hs_cindex_maybe_size(ci, 5));   /* ...the unhashed one is left out */
+    hs_cindex_close(ci);
+}
+END_TEST
+
+/* Larger than one sorting pass: the passes join into one sorted index. */
+START_TEST(built_in_passes)
+{
+    write_snapshot(200000, 150001);
+    struct hs_cindex *ci = open_ok();
+    check_lookups(ci, 200000, 150001);
+    hs_cindex_close(ci);
+}
+END_TEST
+
+START_TEST(damage_and_staleness_detected)
+{
+    write_snapshot(500, 100);
+    struct hs_err e = {0};
+    struct hs_cindex *ci = NULL;
+    ck_assert_int_eq(hs_cindex_open(&ci, tu_tmpfd, SNAP, ROOT_INO, &e), -ENOENT);
+    ck_assert_int_eq(hs_cindex_build(tu_tmpfd, SNAP, &e), 0);
+    ck_assert_int_eq(hs_cindex_open(&ci, tu_tmpfd, SNAP, ROOT_INO, &e), 0);
+    hs_cindex_close(ci);
+    /* made for another snapshot directory of the same name */
+    ck_assert_int_eq(hs_cindex_open(&ci, tu_tmpfd, SNAP, ROOT_INO + 1, &e), -EBADMSG);
+    hs_err_clear(&e);
+    /* one byte changed in a record */
+    int fd = openat(tu_tmpfd, SNAP ".hsi", O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    unsigned char b;
+    ck_assert_int_eq(pread(fd, &b, 1, 100), 1);
+    b ^= 0x40;
+    ck_assert_int_eq(pwrite(fd, &b, 1, 100), 1);
+    close(fd);
+    ck_assert_int_eq(hs_cindex_open(&ci, tu_tmpfd, SNAP, ROOT_INO, &e), -EBADMSG);
+    ck_assert_ptr_nonnull(strstr(e.msg, "damaged"));
+    hs_err_clear(&e);
+    /* rebuilt on open_or_build */
+    ci = open_ok();
+    check_lookups(ci, 500, 100);
+    hs_cindex_close(ci);
+    /* truncated */
+    ck_assert_int_eq(truncate(tu_path(SNAP ".hsi"), 40), 0);
+    ck_assert_int_eq(hs_cindex_open(&ci, tu_tmpfd, SNAP, ROOT_INO, &e), -EBADMSG);
+    hs_err_clear(&e);
+    /* no manifest: nothing to build from */
+    ck_assert_int_eq(unlinkat(tu_tmpfd, SNAP ".hsm", 0), 0);
+    ck_assert_int_lt(hs_cindex_open_or_build(&ci, tu_tmpfd, SNAP, ROOT_INO, &e), 0);
+    hs_err_clear(&e);
+}
+END_TEST
+
+Suite *cindex_suite(void)
+{
+    Suite *s = suite_create("cindex");
+    TCase *tc = tu_tcase("cindex");
+    tcase_add_test(tc, built_and_found);
+    tcase_add_test(tc, built_in_passes);
+    tcase_add_test(tc, damage_and_staleness_detected);
+    suite_add_tcase(s, tc);
+    return s;
+}
