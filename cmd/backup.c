@@ -126,8 +126,9 @@ static void print_stats(const struct hs_backup_result *res)
            cli_bytes(b1, sizeof b1, s->bytes_copied));
     printf("created:        %" PRIu64 " symlinks and special files\n", s->created);
     printf("resumed:        %" PRIu64 " files from an interrupted run\n", s->resumed);
-    printf("content-linked: %" PRIu64 " files, %s (renamed, moved or copied: same content found)\n",
-           s->content_linked, cli_bytes(b4, sizeof b4, s->bytes_content_linked));
+    printf("content-linked: %" PRIu64 " files, %" PRIu64
+           " cloned, %s not written (renamed, moved or copied: same content found)\n",
+           s->content_linked, s->cloned, cli_bytes(b4, sizeof b4, s->bytes_content_linked));
     printf("hashed:         %" PRIu64 " files, %s read to compare\n", s->hashed,
            cli_bytes(b2, sizeof b2, s->bytes_hashed));
     printf("link fallbacks: %" PRIu64 " (too many links or other filesystem: copied)\n",

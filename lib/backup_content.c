@@ -25,8 +25,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/fs.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 static bool open_cindex(struct engine *g)
@@ -62,26 +64,36 @@ static bool same_meta(const struct engine *g, const struct stat *src, const stru
            (!g->root || (src->st_uid == inode->st_uid && src->st_gid == inode->st_gid));
 }
 
+/* The directory holding path (len bytes) below rootfd, and its last
+ * component in name: an fd to close with close_parent, or -1. */
+static int open_parent(int rootfd, const char *path, size_t len, char name[NAME_MAX + 1])
+{
+    const char *slash = memrchr(path, '/', len);
+    size_t dl = slash ? (size_t)(slash - path) : 0, bl = len - (slash ? dl + 1 : 0);
+    if (bl == 0 || bl > NAME_MAX)
+        return -1;
+    memcpy(name, path + len - bl, bl);
+    name[bl] = '\0';
+    int fd = slash ? hs_open_dir_beneath(rootfd, path, dl) : rootfd;
+    return fd < 0 ? -1 : fd;
+}
+
+static void close_parent(int fd, int rootfd)
+{
+    if (fd >= 0 && fd != rootfd)
+        close(fd);
+}
+
 /* Whether the new tree already holds c's inode at c's path: the source
  * file there was linked to it earlier in this walk. */
 static bool taken_at_its_path(struct engine *g, const struct hs_centry *c)
 {
-    const char *slash = memrchr(c->path, '/', c->path_len);
-    size_t dl = slash ? (size_t)(slash - c->path) : 0;
-    int fd = dl ? hs_open_dir_beneath(g->newrootfd, c->path, dl) : g->newrootfd;
-    if (fd < 0)
-        return false;
     char name[NAME_MAX + 1];
-    size_t bl = c->path_len - (slash ? dl + 1 : 0);
+    int fd = open_parent(g->newrootfd, c->path, c->path_len, name);
     struct stat st;
-    bool taken = false;
-    if (bl <= NAME_MAX) {
-        memcpy(name, c->path + c->path_len - bl, bl);
-        name[bl] = '\0';
-        taken = fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_ino == c->sino;
-    }
-    if (fd != g->newrootfd)
-        close(fd);
+    bool taken =
+        fd >= 0 && fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_ino == c->sino;
+    close_parent(fd, g->newrootfd);
     return taken;
 }
 
@@ -118,24 +130,15 @@ static bool kept_at_its_path(struct engine *g, const struct hs_centry *c, const 
         if (name && (c->path_len <= pl + 1 || memcmp(c->path, name, pl) || c->path[pl] != '/'))
             continue;
         const char *rel = c->path + (name ? pl + 1 : 0);
-        size_t len = c->path_len - (size_t)(rel - c->path);
-        const char *slash = memrchr(rel, '/', len);
         char base[NAME_MAX + 1];
-        size_t bl = len - (slash ? (size_t)(slash - rel) + 1 : 0);
         int root = open(g->sources[i].src->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (root < 0 || bl > NAME_MAX) {
-            if (root >= 0)
-                close(root);
+        if (root < 0)
             return false;
-        }
-        memcpy(base, rel + len - bl, bl);
-        base[bl] = '\0';
-        int dfd = slash ? hs_open_dir_beneath(root, rel, (size_t)(slash - rel)) : root;
+        int dfd = open_parent(root, rel, c->path_len - (size_t)(rel - c->path), base);
         struct stat st;
         bool kept = dfd >= 0 && fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
                     S_ISREG(st.st_mode) && st.st_size == inode->st_size && same_meta(g, &st, inode);
-        if (dfd >= 0 && dfd != root)
-            close(dfd);
+        close_parent(dfd, root);
         close(root);
         return kept;
     }
@@ -163,14 +166,8 @@ static int may_take(struct engine *g, const struct hs_walk_item *it, const struc
 static int link_candidate(struct engine *g, const struct hs_walk_item *it,
                           const struct hs_centry *c, const struct stat *src, bool replace)
 {
-    const char *slash = memrchr(c->path, '/', c->path_len);
-    size_t dl = slash ? (size_t)(slash - c->path) : 0, bl = c->path_len - (slash ? dl + 1 : 0);
-    if (bl > NAME_MAX)
-        return 1;
     char name[NAME_MAX + 1];
-    memcpy(name, c->path + c->path_len - bl, bl);
-    name[bl] = '\0';
-    int pfd = dl ? hs_open_dir_beneath(g->prevrootfd, c->path, dl) : g->prevrootfd;
+    int pfd = open_parent(g->prevrootfd, c->path, c->path_len, name);
     if (pfd < 0)
         return 1;
     struct stat pst;
@@ -182,11 +179,106 @@ static int link_candidate(struct engine *g, const struct hs_walk_item *it,
         g->content_claims++;
         r = place_link(g, it, pfd, name, replace);
     }
-    if (pfd != g->prevrootfd)
-        close(pfd);
+    close_parent(pfd, g->prevrootfd);
     if (r == 0)
         hs_eng_rec_linked(g, &pst, c->hash, c->xattr_hash);
     return r;
+}
+
+/* A file whose data was not written again: counted, and told with -v. */
+static void count_saved(struct engine *g, const struct hs_walk_item *it, uint64_t *counter,
+                        uint64_t size, enum hs_event_type ev)
+{
+    ++*counter;
+    g->st->bytes_content_linked += size;
+    if (g->o->verbose_events)
+        hs_report_event(&g->rep, ev, it->path, NULL);
+}
+
+/* ---- clones: the same content under other metadata ------------------- */
+
+/* The previous snapshot's file of c, opened for reading if it is the inode
+ * the index names; -1 otherwise. */
+static int open_candidate(struct engine *g, const struct hs_centry *c)
+{
+    char name[NAME_MAX + 1];
+    int pfd = open_parent(g->prevrootfd, c->path, c->path_len, name);
+    if (pfd < 0)
+        return -1;
+    int fd = openat(pfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    close_parent(pfd, g->prevrootfd);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_ino != c->sino ||
+                    (uint64_t)st.st_size != c->size)) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+/* The new file as a clone of cfd (FICLONE: extents shared, nothing copied),
+ * with the source's metadata: 0 done, 1 not possible (copy it), <0 fatal.
+ * The source was hashed just before and must not have changed since. */
+static int clone_into(struct engine *g, const struct hs_walk_item *it, int cfd,
+                      const uint8_t hash[16])
+{
+    int sfd = openat(it->fd, it->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    struct stat sst, dst;
+    if (sfd < 0 || fstat(sfd, &sst) < 0 || !hs_stat_same_file(&sst, &it->st) ||
+        hs_eng_changed_while_read(&sst, &it->st)) {
+        if (sfd >= 0)
+            close(sfd);
+        return 1;
+    }
+    int dfd =
+        openat(new_top(g), it->name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (dfd < 0) {
+        close(sfd);
+        return hs_eng_fail_new(g, errno, "cannot create", it->path);
+    }
+    int r = 0;
+    if (ioctl(dfd, FICLONE, cfd) < 0) {
+        g->no_reflink = true; /* the store's file system shares no extents */
+        r = 1;
+    } else if (fstat(dfd, &dst) < 0) {
+        r = hs_eng_fail_new(g, errno, "cannot stat", it->path);
+    } else {
+        hs_eng_read_xattrs(g, (struct hs_xobj){.fd = sfd}, it->path);
+        r = hs_eng_apply_meta(g, (struct hs_xobj){.fd = dfd}, &it->st, &dst, it->path);
+    }
+    close(sfd);
+    close(dfd);
+    if (r != 0) {
+        unlinkat(new_top(g), it->name, 0);
+        return r;
+    }
+    g->rec.sino = dst.st_ino;
+    g->rec.sblocks = (uint64_t)dst.st_blocks;
+    g->rec.flags = HS_ME_HASH | (g->xa.count ? HS_ME_XATTR : 0);
+    g->rec.xattr_hash = g->xa.count ? hs_xattr_hash(&g->xa) : 0;
+    memcpy(g->rec.hash, hash, 16);
+    return 0;
+}
+
+/* A clone of the first candidate with this content whatever its metadata. */
+static int clone_first(struct engine *g, const struct hs_walk_item *it, const uint8_t hash[16],
+                       uint64_t size)
+{
+    size_t first, n = hs_cindex_find(g->cindex, hash, size, &first);
+    for (size_t i = first; i < first + n && !g->no_reflink; i++) {
+        struct hs_centry c;
+        hs_cindex_get(g->cindex, i, &c);
+        int cfd = open_candidate(g, &c);
+        if (cfd < 0)
+            continue;
+        int r = clone_into(g, it, cfd, hash);
+        close(cfd);
+        if (r == 0)
+            count_saved(g, it, &g->st->cloned, size, HS_EV_COPY);
+        if (r <= 0)
+            return r;
+    }
+    return 1;
 }
 
 /* The first candidate of (hash, size, xattrs) that links: 0, 1 none, <0. */
@@ -201,15 +293,10 @@ static int link_first(struct engine *g, const struct hs_walk_item *it, const uin
         if (c.xattr_hash != xh || c.sino == tried_ino)
             continue;
         int r = link_candidate(g, it, &c, src, replace);
-        if (r <= 0) {
-            if (r == 0) {
-                g->st->content_linked++;
-                g->st->bytes_content_linked += size;
-                if (g->o->verbose_events)
-                    hs_report_event(&g->rep, HS_EV_LINK, it->path, NULL);
-            }
+        if (r == 0)
+            count_saved(g, it, &g->st->content_linked, size, HS_EV_LINK);
+        if (r <= 0)
             return r;
-        }
     }
     return 1;
 }
@@ -246,7 +333,10 @@ int hs_eng_link_by_content(struct engine *g, const struct hs_walk_item *it, uint
         hs_eng_changed_while_read(&hst, &it->st))
         return 1;
     g->st->hashed++;
-    return link_first(g, it, h, (uint64_t)it->st.st_size, xh, &it->st, tried_ino, false);
+    int r = link_first(g, it, h, (uint64_t)it->st.st_size, xh, &it->st, tried_ino, false);
+    if (r == 1 && !g->no_reflink)
+        r = clone_first(g, it, h, (uint64_t)it->st.st_size);
+    return r;
 }
 
 int hs_eng_content_after_copy(struct engine *g, const struct hs_walk_item *it,
@@ -303,15 +393,12 @@ static void remember_copy(struct engine *g, struct dedup_val *v, const char *pat
  * 1 kept, <0 fatal. */
 static int share_copy(struct engine *g, const struct hs_walk_item *it, const struct dedup_val *v)
 {
-    const char *path = g->dedup_paths.data + v->path_off;
-    const char *slash = memrchr(path, '/', v->path_len);
-    size_t dl = slash ? (size_t)(slash - path) : 0;
-    int dfd = dl ? hs_open_dir_beneath(g->newrootfd, path, dl) : g->newrootfd;
+    char name[NAME_MAX + 1];
+    int dfd = open_parent(g->newrootfd, g->dedup_paths.data + v->path_off, v->path_len, name);
     if (dfd < 0)
         return 1;
-    int r = place_link(g, it, dfd, slash ? slash + 1 : path, true);
-    if (dfd != g->newrootfd)
-        close(dfd);
+    int r = place_link(g, it, dfd, name, true);
+    close_parent(dfd, g->newrootfd);
     if (r == 0) {
         g->rec.sino = v->sino;
         g->rec.sblocks = v->sblocks;

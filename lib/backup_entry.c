@@ -214,10 +214,16 @@ int hs_eng_claim_inode(struct engine *g, uint64_t sino, const struct stat *src)
 /* Links the previous snapshot's entry sino: 0 linked, 1 a copy must do, <0. */
 static int link_prev(struct engine *g, const struct hs_walk_item *it, uint64_t sino, bool multi)
 {
-    if (multi || g->content_claims) {
+    if (multi) {
         int r = hs_eng_claim_inode(g, sino, &it->st);
         if (r != 0)
             return r;
+    } else if (g->content_claims) {
+        /* a single-name inode taken by a content link is that file's now;
+         * the others need no entry: a content link checks the new tree */
+        const struct claim *owner = hs_inomap_find(&g->claims, 0, sino);
+        if (owner && (owner->dev != it->st.st_dev || owner->ino != it->st.st_ino))
+            return 1;
     }
     if (prev_top(g) < 0)
         return 1; /* its directory could not be opened */

@@ -57,6 +57,7 @@ struct engine {
     int prevrootfd;           /* the previous snapshot, for content links (-1) */
     uint64_t content_claims;  /* inodes linked by content this run: claims checked for all */
     struct hs_inomap dedup;   /* --dedup: this run's copies by hash (dedup_val) */
+    bool no_reflink;          /* FICLONE failed once: the store cannot share extents */
     struct hs_buf dedup_paths;
     struct hs_manifest_writer *mw;
     struct hs_linktab *links;   /* source hard-link groups */

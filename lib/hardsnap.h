@@ -57,7 +57,10 @@ struct hs_backup_stats {
     uint64_t resumed;              /* files taken from an interrupted run's tree */
     uint64_t content_linked;       /* files with no match at their path linked to the same content
                                       elsewhere in the previous snapshot (renamed, moved, copied) */
-    uint64_t bytes_content_linked; /* their size: data not written again */
+    uint64_t cloned;               /* files with the content of a previous file but other metadata,
+                                      made as clones sharing its extents (FICLONE: btrfs, xfs) */
+    uint64_t bytes_content_linked; /* size of the content-linked and cloned files:
+                                      data not written again */
     uint64_t link_fallbacks;       /* EMLINK/EXDEV/EPERM on linkat, copied instead */
     uint64_t bytes_total;          /* apparent size of all regular files */
     uint64_t bytes_copied;         /* data bytes written */
