@@ -22,11 +22,13 @@ static const char cindex_magic[8] = {'H', 'S', 'N', 'A', 'P', 'C', 'X', 1};
 #define PASS_RECORDS 65536
 /* Bits of the size filter (16 KiB). */
 #define SIZE_BITS (1u << 17)
+/* Reads while building and checking. */
+#define CHUNK (1024 * 1024)
 
 struct hs_cindex {
     const unsigned char *map;
     size_t map_len;
-    size_t count;
+    size_t count, records_off;
     const unsigned char *records;
     const char *paths;
     size_t paths_len;
@@ -70,50 +72,30 @@ static bool indexed(const struct hs_mentry *m)
 
 /* ---- building ---------------------------------------------------------- */
 
-/* One pass's records, with their paths in one buffer. */
-struct pending {
-    unsigned char rec[RECORD_SIZE]; /* path_off relative to paths below */
-};
-
+/* The builder writes the paths in manifest order while counting, then
+ * sorts the fixed-size records one range of leading hash bits at a time;
+ * every pass recomputes each path's offset the same way. Memory: one pass's
+ * records, never the paths. */
 struct builder {
     int fd;
-    uint64_t written, paths_at; /* records written; bytes of paths written */
-    uint64_t paths_base;
-    struct pending *v;
+    uint64_t count, root_ino;
+    uint64_t part_count[256]; /* records by their hash's first byte */
+    uint64_t path_at;         /* bytes of paths before the current record */
+    uint64_t records_off, written;
+    unsigned bits, part; /* the pass: records whose top bits are part */
+    unsigned char *v;    /* the pass's records */
     size_t n, cap;
-    struct hs_buf paths;
+    struct hs_buf out; /* paths not yet written (first pass) */
 };
 
-static int cmp_pending(const void *a, const void *b)
+static int cmp_record(const void *a, const void *b)
 {
-    const unsigned char *x = ((const struct pending *)a)->rec,
-                        *y = ((const struct pending *)b)->rec;
+    const unsigned char *x = a, *y = b;
     int c = memcmp(x, y, 16);
     if (c)
         return c;
     uint64_t sx = get_le64(x + 16), sy = get_le64(y + 16);
     return sx < sy ? -1 : sx > sy;
-}
-
-static int add_pending(struct builder *b, const struct hs_mentry *m)
-{
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 1024;
-        struct pending *v = realloc(b->v, cap * sizeof *v);
-        if (!v)
-            return -ENOMEM;
-        b->v = v;
-        b->cap = cap;
-    }
-    unsigned char *r = b->v[b->n++].rec;
-    memcpy(r, m->hash, 16);
-    put_le64(r + 16, m->size);
-    put_le64(r + 24, m->sino);
-    put_le64(r + 32, (m->flags & HS_ME_XATTR) ? m->xattr_hash : 0);
-    put_le64(r + 40, b->paths.len);
-    put_le32(r + 48, (uint32_t)m->path_len);
-    put_le32(r + 52, m->nlink > UINT32_MAX ? UINT32_MAX : (uint32_t)m->nlink);
-    return hs_buf_append(&b->paths, m->path, m->path_len) < 0 ? -ENOMEM : 0;
 }
 
 static int pwrite_all(int fd, const void *p, size_t n, uint64_t at)
@@ -131,72 +113,150 @@ static int pwrite_all(int fd, const void *p, size_t n, uint64_t at)
     return 0;
 }
 
-/* Sorts the pass's records and appends them, their paths after all records. */
-static int flush_pass(struct builder *b)
+static int flush_paths(struct builder *b)
 {
-    qsort(b->v, b->n, sizeof *b->v, cmp_pending);
-    for (size_t i = 0; i < b->n; i++) {
-        unsigned char *r = b->v[i].rec;
-        uint64_t off = get_le64(r + 40);
-        uint32_t len = get_le32(r + 48);
-        put_le64(r + 40, b->paths_at);
-        int k = pwrite_all(b->fd, b->paths.data + off, len, b->paths_base + b->paths_at);
-        if (k == 0)
-            k = pwrite_all(b->fd, r, RECORD_SIZE, HEADER_SIZE + b->written * RECORD_SIZE);
-        if (k < 0)
-            return k;
-        b->paths_at += len;
-        b->written++;
-    }
-    b->n = 0;
-    hs_buf_truncate(&b->paths, 0);
+    int k = pwrite_all(b->fd, b->out.data, b->out.len, HEADER_SIZE + b->path_at - b->out.len);
+    hs_buf_truncate(&b->out, 0);
+    return k;
+}
+
+/* First pass: counts, and writes the paths. */
+static int take_path(struct builder *b, const struct hs_mentry *m)
+{
+    b->count++;
+    b->part_count[m->hash[0]]++;
+    if (hs_buf_append(&b->out, m->path, m->path_len) < 0)
+        return -ENOMEM;
+    b->path_at += m->path_len;
+    return b->out.len >= CHUNK ? flush_paths(b) : 0;
+}
+
+/* Later passes: the records of this pass's part. */
+static int take_record(struct builder *b, const struct hs_mentry *m)
+{
+    uint64_t at = b->path_at;
+    b->path_at += m->path_len;
+    if (b->bits && (unsigned)(m->hash[0] >> (8 - b->bits)) != b->part)
+        return 0;
+    if (b->n == b->cap)
+        return -EBADMSG; /* more than the first pass counted */
+    unsigned char *r = b->v + b->n++ * RECORD_SIZE;
+    memcpy(r, m->hash, 16);
+    put_le64(r + 16, m->size);
+    put_le64(r + 24, m->sino);
+    put_le64(r + 32, (m->flags & HS_ME_XATTR) ? m->xattr_hash : 0);
+    put_le64(r + 40, at);
+    put_le32(r + 48, (uint32_t)m->path_len);
+    put_le32(r + 52, m->nlink > UINT32_MAX ? UINT32_MAX : (uint32_t)m->nlink);
     return 0;
 }
 
-/* One pass over the manifest: the records whose hash's top bits are part
- * (of 1 << bits), or, with count set, only counting. */
-static int manifest_pass(int manifestsfd, const char *mname, struct builder *b, unsigned bits,
-                         unsigned part, uint64_t *count, uint64_t *root_ino, struct hs_err *e)
+/* One pass over the manifest, each indexed record to take(). */
+static int manifest_pass(int manifestsfd, const char *mname, struct builder *b,
+                         int (*take)(struct builder *, const struct hs_mentry *), struct hs_err *e)
 {
     struct hs_manifest_reader *r;
     int k = hs_manifest_reader_open(&r, manifestsfd, mname, e);
     if (k < 0)
         return k;
+    b->path_at = 0;
     const struct hs_mentry *m;
     while ((k = hs_manifest_next(r, &m, e)) == 1) {
-        if (m->path_len == 0 && root_ino)
-            *root_ino = m->sino;
-        if (!indexed(m))
-            continue;
-        if (count)
-            ++*count;
-        else if (bits == 0 || (unsigned)(m->hash[0] >> (8 - bits)) == part)
-            if ((k = add_pending(b, m)) < 0)
-                break;
+        if (m->path_len == 0)
+            b->root_ino = m->sino;
+        if (indexed(m) && (k = take(b, m)) < 0)
+            break;
     }
     hs_manifest_reader_free(r);
     if (k == -ENOMEM)
         return hs_err_setf(e, ENOMEM, "content index");
+    if (k == -EBADMSG && !e->msg)
+        return hs_err_setf(e, EBADMSG, "manifest %s changed while indexed", mname);
+    return k < 0 && !e->msg ? hs_err_setf(e, -k, "cannot write content index of %s", mname) : k;
+}
+
+/* Sorts the pass's records and writes them after those of earlier passes. */
+static int flush_pass(struct builder *b)
+{
+    qsort(b->v, b->n, RECORD_SIZE, cmp_record);
+    int k = pwrite_all(b->fd, b->v, b->n * RECORD_SIZE, b->records_off + b->written * RECORD_SIZE);
+    b->written += b->n;
+    b->n = 0;
     return k;
 }
 
-static int finish_file(int fd, uint64_t count, uint64_t paths_base, uint64_t paths_len,
-                       uint64_t root_ino)
+/* XXH3-64 of the file's first len bytes, read a chunk at a time (a mapping
+ * would make all of it resident in this process at once). */
+static int hash_range(int fd, uint64_t len, uint64_t *sum)
+{
+    XXH3_state_t *h = XXH3_createState();
+    unsigned char *buf = malloc(CHUNK);
+    int k = h && buf ? 0 : -ENOMEM;
+    if (k == 0)
+        XXH3_64bits_reset(h);
+    for (uint64_t at = 0; k == 0 && at < len;) {
+        size_t want = len - at < CHUNK ? (size_t)(len - at) : CHUNK;
+        ssize_t n = pread(fd, buf, want, (off_t)at);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            k = n < 0 ? -errno : -EBADMSG;
+        else
+            XXH3_64bits_update(h, buf, (size_t)n), at += (uint64_t)n;
+    }
+    if (k == 0)
+        *sum = XXH3_64bits_digest(h);
+    XXH3_freeState(h);
+    free(buf);
+    return k;
+}
+
+static int finish_file(struct builder *b)
 {
     unsigned char hdr[HEADER_SIZE] = {0};
     memcpy(hdr, cindex_magic, sizeof cindex_magic);
-    put_le64(hdr + 8, count);
-    put_le64(hdr + 16, paths_base);
-    put_le64(hdr + 24, root_ino);
-    int k = pwrite_all(fd, hdr, sizeof hdr, 0);
-    size_t len = (size_t)(paths_base + paths_len);
-    void *map = k == 0 ? mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
-    if (map == MAP_FAILED)
-        return k < 0 ? k : -errno;
+    put_le64(hdr + 8, b->count);
+    put_le64(hdr + 16, b->records_off);
+    put_le64(hdr + 24, b->root_ino);
+    int k = pwrite_all(b->fd, hdr, sizeof hdr, 0);
+    uint64_t len = b->records_off + b->count * RECORD_SIZE, sum = 0;
+    if (k == 0)
+        k = hash_range(b->fd, len, &sum);
     unsigned char foot[FOOTER_SIZE];
-    put_le64(foot, XXH3_64bits(map, len));
-    munmap(map, len);
-    return pwrite_all(fd, foot, sizeof foot, len);
+    put_le64(foot, sum);
+    return k < 0 ? k : pwrite_all(b->fd, foot, sizeof foot, len);
+}
+
+/* The most records any pass takes, with bits leading hash bits per pass. */
+static uint64_t largest_part(const struct builder *b, unsigned bits)
+{
+    uint64_t most = 0;
+    for (unsigned p = 0; p < (1u << bits); p++) {
+        uint64_t n = 0;
+        for (unsigned i = p << (8 - bits); i < (p + 1) << (8 - bits); i++)
+            n += b->part_count[i];
+        most = n > most ? n : most;
+    }
+    return most;
+}
+
+static int sort_passes(int manifestsfd, const char *mname, struct builder *b, struct hs_err *e)
+{
+    while (b->bits < 8 && largest_part(b, b->bits) > PASS_RECORDS)
+        b->bits++;
+    b->cap = (size_t)largest_part(b, b->bits);
+    b->v = malloc(b->cap ? b->cap * RECORD_SIZE : 1);
+    if (!b->v)
+        return hs_err_setf(e, ENOMEM, "content index");
+    int k = 0;
+    for (b->part = 0; k == 0 && b->part < (1u << b->bits); b->part++) {
+        k = manifest_pass(manifestsfd, mname, b, take_record, e);
+        if (k == 0 && (k = flush_pass(b)) < 0)
+            hs_err_setf(e, -k, "cannot write content index of %s", mname);
+    }
+    if (k == 0 && b->written != b->count)
+        k = hs_err_setf(e, EBADMSG, "manifest %s changed while indexed", mname);
+    return k;
 }
 
 int hs_cindex_build(int manifestsfd, const char *snap, struct hs_err *e)
@@ -205,29 +265,21 @@ int hs_cindex_build(int manifestsfd, const char *snap, struct hs_err *e)
     snprintf(mname, sizeof mname, "%s%s", snap, ".hsm");
     index_name(snap, ".tmp", tmp);
     index_name(snap, "", final);
-    uint64_t count = 0, root_ino = 0;
-    int k = manifest_pass(manifestsfd, mname, NULL, 0, 0, &count, &root_ino, e);
-    if (k < 0)
-        return k;
-    unsigned bits = 0;
-    while (bits < 8 && (count >> bits) > PASS_RECORDS)
-        bits++;
-    struct builder b = {.fd = -1, .paths_base = HEADER_SIZE + count * RECORD_SIZE};
+    struct builder b = {.fd = -1};
     b.fd = openat(manifestsfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (b.fd < 0)
         return hs_err_path(e, errno, "cannot create content index", tmp);
-    for (unsigned part = 0; k == 0 && part < (1u << bits); part++) {
-        k = manifest_pass(manifestsfd, mname, &b, bits, part, NULL, NULL, e);
-        if (k == 0 && (k = flush_pass(&b)) < 0)
-            hs_err_path(e, -k, "cannot write content index", tmp);
-    }
-    if (k == 0 && b.written != count)
-        k = hs_err_setf(e, EBADMSG, "manifest %s changed while indexed", mname);
-    if (k == 0 && (k = finish_file(b.fd, count, b.paths_base, b.paths_at, root_ino)) < 0)
+    int k = manifest_pass(manifestsfd, mname, &b, take_path, e);
+    if (k == 0 && (k = flush_paths(&b)) < 0)
+        hs_err_path(e, -k, "cannot write content index", tmp);
+    b.records_off = HEADER_SIZE + b.path_at;
+    if (k == 0)
+        k = sort_passes(manifestsfd, mname, &b, e);
+    if (k == 0 && (k = finish_file(&b)) < 0)
         hs_err_path(e, -k, "cannot write content index", tmp);
     close(b.fd);
     free(b.v);
-    hs_buf_free(&b.paths);
+    hs_buf_free(&b.out);
     if (k == 0 && renameat(manifestsfd, tmp, manifestsfd, final) < 0)
         k = hs_err_path(e, errno, "cannot store content index", final);
     if (k < 0)
@@ -242,30 +294,62 @@ static size_t size_bit(uint64_t size)
     return (size_t)(XXH3_64bits(&size, sizeof size) & (SIZE_BITS - 1));
 }
 
-static int check_map(struct hs_cindex *ci, uint64_t root_ino)
+/* Bounds and order of every record, and the size filter. */
+static int check_records(struct hs_cindex *ci, int fd)
 {
-    const unsigned char *p = ci->map;
+    enum { PER_CHUNK = CHUNK / RECORD_SIZE };
+    unsigned char *buf = malloc((size_t)PER_CHUNK * RECORD_SIZE);
+    unsigned char last[16] = {0};
+    int k = buf ? 0 : -ENOMEM;
+    for (size_t i = 0; k == 0 && i < ci->count; i += PER_CHUNK) {
+        size_t n = ci->count - i < PER_CHUNK ? ci->count - i : PER_CHUNK;
+        if (pread(fd, buf, n * RECORD_SIZE, (off_t)(ci->records_off + i * RECORD_SIZE)) !=
+            (ssize_t)(n * RECORD_SIZE)) {
+            k = -EBADMSG;
+            break;
+        }
+        for (size_t j = 0; j < n; j++) {
+            const unsigned char *r = buf + j * RECORD_SIZE;
+            if (get_le64(r + 40) > ci->paths_len ||
+                get_le32(r + 48) > ci->paths_len - get_le64(r + 40) ||
+                (i + j > 0 && memcmp(last, r, 16) > 0)) {
+                k = -EBADMSG;
+                break;
+            }
+            memcpy(last, r, 16);
+            size_t bit = size_bit(get_le64(r + 16));
+            ci->size_bits[bit / 64] |= (uint64_t)1 << (bit % 64);
+        }
+    }
+    free(buf);
+    return k;
+}
+
+/* Header, checksum, then every record (bounds, order, the size filter), all
+ * read through fd: the mapping is touched only by lookups. */
+static int check_file(struct hs_cindex *ci, int fd, uint64_t root_ino)
+{
+    unsigned char p[HEADER_SIZE], foot[FOOTER_SIZE];
     size_t len = ci->map_len;
-    if (len < HEADER_SIZE + FOOTER_SIZE || memcmp(p, cindex_magic, sizeof cindex_magic) != 0)
+    uint64_t sum;
+    if (len < HEADER_SIZE + FOOTER_SIZE || pread(fd, p, sizeof p, 0) != (ssize_t)sizeof p ||
+        pread(fd, foot, sizeof foot, (off_t)(len - FOOTER_SIZE)) != (ssize_t)sizeof foot ||
+        memcmp(p, cindex_magic, sizeof cindex_magic) != 0)
         return -EBADMSG;
-    uint64_t count = get_le64(p + 8), base = get_le64(p + 16);
-    if (get_le64(p + 24) != root_ino || count > (len - HEADER_SIZE) / RECORD_SIZE ||
-        base != HEADER_SIZE + count * RECORD_SIZE || base > len - FOOTER_SIZE ||
-        XXH3_64bits(p, len - FOOTER_SIZE) != get_le64(p + len - FOOTER_SIZE))
+    uint64_t count = get_le64(p + 8), roff = get_le64(p + 16);
+    if (get_le64(p + 24) != root_ino || roff < HEADER_SIZE || roff > len - FOOTER_SIZE ||
+        count != (len - FOOTER_SIZE - roff) / RECORD_SIZE ||
+        roff + count * RECORD_SIZE != len - FOOTER_SIZE)
+        return -EBADMSG;
+    int k = hash_range(fd, len - FOOTER_SIZE, &sum);
+    if (k < 0)
+        return k == -ENOMEM ? k : -EBADMSG;
+    if (sum != get_le64(foot))
         return -EBADMSG;
     ci->count = (size_t)count;
-    ci->records = p + HEADER_SIZE;
-    ci->paths = (const char *)p + base;
-    ci->paths_len = len - FOOTER_SIZE - base;
-    for (size_t i = 0; i < ci->count; i++) {
-        const unsigned char *r = ci->records + i * RECORD_SIZE;
-        if (get_le64(r + 40) + get_le32(r + 48) > ci->paths_len ||
-            (i > 0 && memcmp(r - RECORD_SIZE, r, 16) > 0))
-            return -EBADMSG;
-        size_t bit = size_bit(get_le64(r + 16));
-        ci->size_bits[bit / 64] |= (uint64_t)1 << (bit % 64);
-    }
-    return 0;
+    ci->records_off = (size_t)roff;
+    ci->paths_len = roff - HEADER_SIZE;
+    return check_records(ci, fd);
 }
 
 int hs_cindex_open(struct hs_cindex **out, int manifestsfd, const char *snap, uint64_t root_ino,
@@ -283,14 +367,20 @@ int hs_cindex_open(struct hs_cindex **out, int manifestsfd, const char *snap, ui
         k = -errno;
     if (k == 0) {
         ci->map_len = (size_t)st.st_size;
-        void *map = ci->map_len ? mmap(NULL, ci->map_len, PROT_READ, MAP_SHARED, fd, 0) : NULL;
-        if (map == MAP_FAILED)
+        k = check_file(ci, fd, root_ino);
+    }
+    if (k == 0) {
+        void *map = mmap(NULL, ci->map_len, PROT_READ, MAP_SHARED, fd, 0);
+        if (map == MAP_FAILED) {
             k = -errno;
-        else
+        } else {
             ci->map = map;
+            ci->records = ci->map + ci->records_off;
+            ci->paths = (const char *)ci->map + HEADER_SIZE;
+        }
     }
     close(fd);
-    if (k == 0 && (k = check_map(ci, root_ino)) < 0)
+    if (k == -EBADMSG)
         hs_err_path(e, EBADMSG, "content index is damaged", name);
     else if (k < 0)
         hs_err_path(e, -k, "cannot read content index", name);

@@ -4,11 +4,12 @@
  * beside the manifest it is made from. A lookup is a binary search over the
  * mapped file, so memory stays flat however large the snapshot.
  *
- * File: a 32-byte header (magic, record count, offset of the path area, the
- * snapshot directory's inode from the manifest's root record),
- * fixed 56-byte records sorted by (hash, size), the paths, and an XXH3-64 of
- * everything before it. It can always be made again from the manifest, so it
- * is written without fsync and rebuilt when missing or damaged.
+ * File: a 32-byte header (magic, record count, offset of the records, the
+ * snapshot directory's inode from the manifest's root record), the paths
+ * (in manifest order), fixed 56-byte records sorted by (hash, size), and an
+ * XXH3-64 of everything before it. It can always be made again from the
+ * manifest, so it is written without fsync and rebuilt when missing or
+ * damaged.
  */
 #ifndef HS_CINDEX_H
 #define HS_CINDEX_H
