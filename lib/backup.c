@@ -102,6 +102,8 @@ int hs_eng_rec_put(struct engine *g)
 {
     if (!g->mw)
         return 0;
+    if ((g->o->flags & HS_BACKUP_DEDUP) && g->rec.type == HS_FT_REG)
+        g->rec.flags |= HS_ME_SHARED; /* the next run without --dedup separates them */
     return hs_manifest_put(g->mw, &g->rec, g->err);
 }
 

@@ -64,10 +64,27 @@ static bool same_meta(const struct engine *g, const struct stat *src, const stru
            (!g->root || (src->st_uid == inode->st_uid && src->st_gid == inode->st_gid));
 }
 
+/* Whether path is relative with no empty, "." or ".." component: an index
+ * (or a table) never leads out of the tree it names. */
+static bool plain_relative(const char *path, size_t len)
+{
+    for (size_t at = 0; at <= len;) {
+        const char *end = memchr(path + at, '/', len - at);
+        size_t n = end ? (size_t)(end - path) - at : len - at;
+        if (n == 0 || (n == 1 && path[at] == '.') ||
+            (n == 2 && path[at] == '.' && path[at + 1] == '.'))
+            return false;
+        at += n + 1;
+    }
+    return true;
+}
+
 /* The directory holding path (len bytes) below rootfd, and its last
  * component in name: an fd to close with close_parent, or -1. */
 static int open_parent(int rootfd, const char *path, size_t len, char name[NAME_MAX + 1])
 {
+    if (!plain_relative(path, len))
+        return -1;
     const char *slash = memrchr(path, '/', len);
     size_t dl = slash ? (size_t)(slash - path) : 0, bl = len - (slash ? dl + 1 : 0);
     if (bl == 0 || bl > NAME_MAX)
@@ -267,7 +284,8 @@ static int clone_first(struct engine *g, const struct hs_walk_item *it, const ui
     size_t first, n = hs_cindex_find(g->cindex, hash, size, &first);
     for (size_t i = first; i < first + n && !g->no_reflink; i++) {
         struct hs_centry c;
-        hs_cindex_get(g->cindex, i, &c);
+        if (hs_cindex_get(g->cindex, i, &c) < 0 || hs_cindex_read_path(g->cindex, &c) < 0)
+            return 1;
         int cfd = open_candidate(g, &c);
         if (cfd < 0)
             continue;
@@ -281,6 +299,16 @@ static int clone_first(struct engine *g, const struct hs_walk_item *it, const ui
     return 1;
 }
 
+/* Whether another source file of this run has the inode already (without
+ * --dedup): known from memory, before any file is looked at. */
+static bool claimed_by_other(const struct engine *g, const struct hs_walk_item *it, uint64_t sino)
+{
+    if (g->o->flags & HS_BACKUP_DEDUP)
+        return false;
+    const struct claim *owner = hs_inomap_find(&g->claims, 0, sino);
+    return owner && (owner->dev != it->st.st_dev || owner->ino != it->st.st_ino);
+}
+
 /* The first candidate of (hash, size, xattrs) that links: 0, 1 none, <0. */
 static int link_first(struct engine *g, const struct hs_walk_item *it, const uint8_t hash[16],
                       uint64_t size, uint64_t xh, const struct stat *src, uint64_t tried_ino,
@@ -289,9 +317,12 @@ static int link_first(struct engine *g, const struct hs_walk_item *it, const uin
     size_t first, n = hs_cindex_find(g->cindex, hash, size, &first);
     for (size_t i = first; i < first + n; i++) {
         struct hs_centry c;
-        hs_cindex_get(g->cindex, i, &c);
-        if (c.xattr_hash != xh || c.sino == tried_ino)
+        if (hs_cindex_get(g->cindex, i, &c) < 0)
+            return 1;
+        if (c.xattr_hash != xh || c.sino == tried_ino || claimed_by_other(g, it, c.sino))
             continue;
+        if (hs_cindex_read_path(g->cindex, &c) < 0)
+            return 1;
         int r = link_candidate(g, it, &c, src, replace);
         if (r == 0)
             count_saved(g, it, &g->st->content_linked, size, HS_EV_LINK);

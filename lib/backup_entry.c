@@ -214,13 +214,16 @@ int hs_eng_claim_inode(struct engine *g, uint64_t sino, const struct stat *src)
 /* Links the previous snapshot's entry sino: 0 linked, 1 a copy must do, <0. */
 static int link_prev(struct engine *g, const struct hs_walk_item *it, uint64_t sino, bool multi)
 {
-    if (multi) {
+    if (g->o->flags & HS_BACKUP_DEDUP) {
+        /* equal files may share: a path link matched its record */
+    } else if (multi) {
         int r = hs_eng_claim_inode(g, sino, &it->st);
         if (r != 0)
             return r;
-    } else if (g->content_claims) {
-        /* a single-name inode taken by a content link is that file's now;
-         * the others need no entry: a content link checks the new tree */
+    } else if (g->claims.n) {
+        /* a single-name inode taken by a content link (or a resumed group)
+         * is that file's now; the others need no entry: a content link
+         * checks the new tree */
         const struct claim *owner = hs_inomap_find(&g->claims, 0, sino);
         if (owner && (owner->dev != it->st.st_dev || owner->ino != it->st.st_ino))
             return 1;
@@ -268,7 +271,7 @@ static int reg_against_manifest(struct engine *g, const struct hs_walk_item *it,
         v = HS_VERDICT_COPY;
     if (v == HS_VERDICT_COPY)
         return 1;
-    int r = link_prev(g, it, m->sino, m->nlink > 1);
+    int r = link_prev(g, it, m->sino, hs_mentry_multi(m));
     if (r != 0)
         return r;
     rec_from_prev(g, m);
@@ -561,7 +564,7 @@ static int other_leader(struct engine *g, const struct hs_walk_item *it, bool fr
         if (m) {
             same = hs_change_other(&it->st, g->target.data, g->target.len, m) == HS_VERDICT_LINK;
             sino = m->sino;
-            multi = m->nlink > 1;
+            multi = hs_mentry_multi(m);
         } else if (!g->mr && other_matches_file(g, it, &pst)) {
             same = true;
             sino = pst.st_ino;

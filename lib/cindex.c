@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -22,16 +21,23 @@ static const char cindex_magic[8] = {'H', 'S', 'N', 'A', 'P', 'C', 'X', 1};
 #define PASS_RECORDS 65536
 /* Bits of the size filter (16 KiB). */
 #define SIZE_BITS (1u << 17)
+/* Records per block read by a lookup; the fence keeps one hash prefix per
+ * block in memory (1/4 byte per file), so a lookup reads one or two blocks.
+ * Reads, not a mapping: the kernel maps a mapping's neighbouring pages on
+ * every fault, and lookups would make all of the index resident. */
+#define FENCE 64
 /* Reads while building and checking. */
 #define CHUNK (1024 * 1024)
 
 struct hs_cindex {
-    const unsigned char *map;
-    size_t map_len;
-    size_t count, records_off;
-    const unsigned char *records;
-    const char *paths;
-    size_t paths_len;
+    int fd;
+    size_t file_len;
+    size_t count, records_off, paths_len;
+    uint64_t *fence; /* the first 8 hash bytes of every FENCE-th record */
+    size_t nfence;
+    unsigned char block[FENCE * RECORD_SIZE]; /* records block_first.. */
+    size_t block_first, block_n;
+    struct hs_buf path; /* the last path read */
     uint64_t size_bits[SIZE_BITS / 64];
 };
 
@@ -45,6 +51,14 @@ static uint64_t get_le64(const unsigned char *p)
 {
     uint64_t v = 0;
     for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static uint64_t be64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
         v = (v << 8) | p[i];
     return v;
 }
@@ -147,7 +161,8 @@ static int take_record(struct builder *b, const struct hs_mentry *m)
     put_le64(r + 32, (m->flags & HS_ME_XATTR) ? m->xattr_hash : 0);
     put_le64(r + 40, at);
     put_le32(r + 48, (uint32_t)m->path_len);
-    put_le32(r + 52, m->nlink > UINT32_MAX ? UINT32_MAX : (uint32_t)m->nlink);
+    uint64_t names = (m->flags & HS_ME_SHARED) && m->nlink < 2 ? 2 : m->nlink;
+    put_le32(r + 52, names > UINT32_MAX ? UINT32_MAX : (uint32_t)names);
     return 0;
 }
 
@@ -317,6 +332,8 @@ static int check_records(struct hs_cindex *ci, int fd)
                 break;
             }
             memcpy(last, r, 16);
+            if ((i + j) % FENCE == 0)
+                ci->fence[(i + j) / FENCE] = be64(r);
             size_t bit = size_bit(get_le64(r + 16));
             ci->size_bits[bit / 64] |= (uint64_t)1 << (bit % 64);
         }
@@ -330,7 +347,7 @@ static int check_records(struct hs_cindex *ci, int fd)
 static int check_file(struct hs_cindex *ci, int fd, uint64_t root_ino)
 {
     unsigned char p[HEADER_SIZE], foot[FOOTER_SIZE];
-    size_t len = ci->map_len;
+    size_t len = ci->file_len;
     uint64_t sum;
     if (len < HEADER_SIZE + FOOTER_SIZE || pread(fd, p, sizeof p, 0) != (ssize_t)sizeof p ||
         pread(fd, foot, sizeof foot, (off_t)(len - FOOTER_SIZE)) != (ssize_t)sizeof foot ||
@@ -349,7 +366,9 @@ static int check_file(struct hs_cindex *ci, int fd, uint64_t root_ino)
     ci->count = (size_t)count;
     ci->records_off = (size_t)roff;
     ci->paths_len = roff - HEADER_SIZE;
-    return check_records(ci, fd);
+    ci->nfence = (ci->count + FENCE - 1) / FENCE;
+    ci->fence = malloc((ci->nfence ? ci->nfence : 1) * sizeof *ci->fence);
+    return ci->fence ? check_records(ci, fd) : -ENOMEM;
 }
 
 int hs_cindex_open(struct hs_cindex **out, int manifestsfd, const char *snap, uint64_t root_ino,
@@ -363,23 +382,18 @@ int hs_cindex_open(struct hs_cindex **out, int manifestsfd, const char *snap, ui
     struct stat st;
     struct hs_cindex *ci = calloc(1, sizeof *ci);
     int k = ci ? 0 : -ENOMEM;
+    if (ci)
+        ci->fd = -1;
     if (k == 0 && fstat(fd, &st) < 0)
         k = -errno;
     if (k == 0) {
-        ci->map_len = (size_t)st.st_size;
+        ci->fd = fd;
+        ci->file_len = (size_t)st.st_size;
+        ci->block_first = SIZE_MAX;
         k = check_file(ci, fd, root_ino);
+    } else {
+        close(fd);
     }
-    if (k == 0) {
-        void *map = mmap(NULL, ci->map_len, PROT_READ, MAP_SHARED, fd, 0);
-        if (map == MAP_FAILED) {
-            k = -errno;
-        } else {
-            ci->map = map;
-            ci->records = ci->map + ci->records_off;
-            ci->paths = (const char *)ci->map + HEADER_SIZE;
-        }
-    }
-    close(fd);
     if (k == -EBADMSG)
         hs_err_path(e, EBADMSG, "content index is damaged", name);
     else if (k < 0)
@@ -409,9 +423,25 @@ bool hs_cindex_maybe_size(const struct hs_cindex *ci, uint64_t size)
     return (ci->size_bits[bit / 64] >> (bit % 64)) & 1;
 }
 
-static int cmp_at(const struct hs_cindex *ci, size_t i, const uint8_t hash[16], uint64_t size)
+/* Record i, from the block read last or from a new read; NULL if unreadable. */
+static const unsigned char *record_at(struct hs_cindex *ci, size_t i)
 {
-    const unsigned char *r = ci->records + i * RECORD_SIZE;
+    if (i - ci->block_first >= ci->block_n) {
+        size_t first = i - i % FENCE, n = ci->count - first < FENCE ? ci->count - first : FENCE;
+        ssize_t got = pread(ci->fd, ci->block, n * RECORD_SIZE,
+                            (off_t)(ci->records_off + first * RECORD_SIZE));
+        if (got != (ssize_t)(n * RECORD_SIZE)) {
+            ci->block_n = 0;
+            return NULL;
+        }
+        ci->block_first = first;
+        ci->block_n = n;
+    }
+    return ci->block + (i - ci->block_first) * RECORD_SIZE;
+}
+
+static int cmp_record_key(const unsigned char *r, const uint8_t hash[16], uint64_t size)
+{
     int c = memcmp(r, hash, 16);
     if (c)
         return c;
@@ -419,34 +449,56 @@ static int cmp_at(const struct hs_cindex *ci, size_t i, const uint8_t hash[16], 
     return s < size ? -1 : s > size;
 }
 
-size_t hs_cindex_find(const struct hs_cindex *ci, const uint8_t hash[16], uint64_t size,
-                      size_t *first)
+size_t hs_cindex_find(struct hs_cindex *ci, const uint8_t hash[16], uint64_t size, size_t *first)
 {
-    size_t lo = 0, hi = ci->count;
-    while (lo < hi) { /* the first record not before (hash, size) */
+    uint64_t key = be64(hash);
+    size_t lo = 0, hi = ci->nfence; /* blocks: the first whose fence is not below key */
+    while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (cmp_at(ci, mid, hash, size) < 0)
+        if (ci->fence[mid] < key)
             lo = mid + 1;
         else
             hi = mid;
     }
-    size_t end = lo;
-    while (end < ci->count && cmp_at(ci, end, hash, size) == 0)
+    /* the lower bound lies after the block before that one */
+    size_t i = lo ? (lo - 1) * FENCE : 0;
+    const unsigned char *r;
+    while (i < ci->count && (r = record_at(ci, i)) && cmp_record_key(r, hash, size) < 0)
+        i++;
+    size_t end = i;
+    while (end < ci->count && (r = record_at(ci, end)) && cmp_record_key(r, hash, size) == 0)
         end++;
-    *first = lo;
-    return end - lo;
+    *first = i;
+    return end - i;
 }
 
-void hs_cindex_get(const struct hs_cindex *ci, size_t i, struct hs_centry *out)
+int hs_cindex_get(struct hs_cindex *ci, size_t i, struct hs_centry *out)
 {
-    const unsigned char *r = ci->records + i * RECORD_SIZE;
-    out->hash = r;
+    const unsigned char *r = record_at(ci, i);
+    if (!r)
+        return -EIO;
+    memcpy(out->hash, r, 16);
     out->size = get_le64(r + 16);
     out->sino = get_le64(r + 24);
     out->xattr_hash = get_le64(r + 32);
-    out->path = ci->paths + get_le64(r + 40);
+    out->path_off = get_le64(r + 40);
     out->path_len = get_le32(r + 48);
     out->nlink = get_le32(r + 52);
+    out->path = NULL;
+    return 0;
+}
+
+int hs_cindex_read_path(struct hs_cindex *ci, struct hs_centry *c)
+{
+    hs_buf_truncate(&ci->path, 0);
+    if (hs_buf_reserve(&ci->path, c->path_len + 1) < 0)
+        return -ENOMEM;
+    if (pread(ci->fd, ci->path.data, c->path_len, (off_t)(HEADER_SIZE + c->path_off)) !=
+        (ssize_t)c->path_len)
+        return -EIO;
+    ci->path.data[c->path_len] = '\0';
+    c->path = ci->path.data;
+    return 0;
 }
 
 size_t hs_cindex_count(const struct hs_cindex *ci)
@@ -458,7 +510,9 @@ void hs_cindex_close(struct hs_cindex *ci)
 {
     if (!ci)
         return;
-    if (ci->map)
-        munmap((void *)ci->map, ci->map_len);
+    if (ci->fd >= 0)
+        close(ci->fd);
+    free(ci->fence);
+    hs_buf_free(&ci->path);
     free(ci);
 }

@@ -1,8 +1,9 @@
 /*
  * The content index of a snapshot: every regular file's XXH3-128 and size
  * with its path and inode, sorted by hash, in .hardsnap/manifests/NAME.hsi
- * beside the manifest it is made from. A lookup is a binary search over the
- * mapped file, so memory stays flat however large the snapshot.
+ * beside the manifest it is made from. A lookup is a binary search over a
+ * small in-memory fence (a hash prefix per 64 records), then one read of
+ * that block of the file, so memory stays flat however large the snapshot.
  *
  * File: a 32-byte header (magic, record count, offset of the records, the
  * snapshot directory's inode from the manifest's root record), the paths
@@ -22,13 +23,14 @@
 #define HS_CINDEX_SUFFIX ".hsi"
 
 struct hs_centry {
-    const uint8_t *hash; /* 16 bytes, canonical */
+    uint8_t hash[16]; /* canonical */
     uint64_t size;
     uint64_t sino;       /* the snapshot's inode */
     uint64_t xattr_hash; /* 0: none */
     uint32_t nlink;      /* of the source when the snapshot was made */
-    const char *path;    /* snapshot-relative, not NUL-terminated */
+    const char *path;    /* snapshot-relative, after hs_cindex_read_path; valid until the next */
     size_t path_len;
+    uint64_t path_off;
 };
 
 struct hs_cindex;
@@ -53,10 +55,14 @@ int hs_cindex_open_or_build(struct hs_cindex **ci, int manifestsfd, const char *
 bool hs_cindex_maybe_size(const struct hs_cindex *ci, uint64_t size);
 
 /* The records with this hash and size: the index of the first (for
- * hs_cindex_get) and their number (0: none). */
-size_t hs_cindex_find(const struct hs_cindex *ci, const uint8_t hash[16], uint64_t size,
-                      size_t *first);
-void hs_cindex_get(const struct hs_cindex *ci, size_t i, struct hs_centry *out);
+ * hs_cindex_get) and their number (0: none). Every so many lookups the
+ * pages they touched leave the process (they stay in the page cache), so
+ * its resident memory does not grow with the index. */
+size_t hs_cindex_find(struct hs_cindex *ci, const uint8_t hash[16], uint64_t size, size_t *first);
+/* Record i without its path (path NULL): 0, or -EIO when unreadable. */
+int hs_cindex_get(struct hs_cindex *ci, size_t i, struct hs_centry *out);
+/* Reads the path of a record got before: 0, -EIO or -ENOMEM. */
+int hs_cindex_read_path(struct hs_cindex *ci, struct hs_centry *c);
 size_t hs_cindex_count(const struct hs_cindex *ci);
 
 void hs_cindex_close(struct hs_cindex *ci);

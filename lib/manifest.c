@@ -226,7 +226,7 @@ static int encode_entry(struct hs_buf *b, const struct hs_mentry *m, size_t pref
     r |= put_varint(b, m->nlink);
     r |= put_varint(b, m->sino);
     r |= put_varint(b, m->sblocks);
-    r |= put_varint(b, m->flags & (HS_ME_HASH | HS_ME_XATTR));
+    r |= put_varint(b, m->flags & (HS_ME_HASH | HS_ME_XATTR | HS_ME_SHARED));
     if (m->flags & HS_ME_HASH)
         r |= hs_buf_append(b, m->hash, sizeof m->hash);
     if (m->flags & HS_ME_XATTR) {
@@ -536,7 +536,8 @@ static bool decode_entry(struct hs_manifest_reader *r)
         return false;
     m->ctime_sec = unzigzag(v);
     if (!get_varint(r, &m->ino) || !get_varint(r, &m->nlink) || !get_varint(r, &m->sino) ||
-        !get_varint(r, &m->sblocks) || !get_u32(r, &m->flags, HS_ME_HASH | HS_ME_XATTR))
+        !get_varint(r, &m->sblocks) ||
+        !get_u32(r, &m->flags, HS_ME_HASH | HS_ME_XATTR | HS_ME_SHARED))
         return false;
     if (m->flags & HS_ME_HASH) {
         if (!get_bytes(r, &p, sizeof m->hash))

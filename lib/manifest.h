@@ -39,6 +39,9 @@ enum hs_ftype {
 enum hs_mentry_flags {
     HS_ME_HASH = 1u << 0,  /* hash holds the XXH3-128 of the content */
     HS_ME_XATTR = 1u << 1, /* xattr_hash holds the hash of the extended attributes */
+    /* made by a --dedup run: the snapshot inode may have names that are
+     * separate files in the source (link it for one source file per run) */
+    HS_ME_SHARED = 1u << 2,
 };
 
 struct hs_mentry {
@@ -68,6 +71,12 @@ enum hs_ftype hs_ftype_of(mode_t mode);
 
 /* Fills the stat-derived fields of m from st (path, hash, sino untouched). */
 void hs_mentry_from_stat(struct hs_mentry *m, const struct stat *st);
+
+/* Whether the snapshot inode of m may have other names in its snapshot. */
+static inline bool hs_mentry_multi(const struct hs_mentry *m)
+{
+    return m->nlink > 1 || (m->flags & HS_ME_SHARED);
+}
 
 /* Walk order: component by component, each compared bytewise; a directory
  * comes right before its contents. */

@@ -55,3 +55,19 @@ backup_at 2 --stats src plain
 not_same_inode "plain/$(now 2)/b/later2" "plain/$(now 2)/a/one"
 same_inode "plain/$(now 1)/a/one" "plain/$(now 2)/a/one"
 hs_rc 0 verify dd --all
+
+# sharing made by --dedup does not outlive it: the next run without it
+# gives the separate source files separate inodes again (one keeps the old)
+backup_at 3 --stats src dd
+s3="dd/$(now 3)"
+not_same_inode "$s3/a/one" "$s3/a/two"
+not_same_inode "$s3/a/one" "$s3/b/three"
+same_inode "$s2/a/one" "$s3/a/one"
+same_inode "$s3/b/g1" "$s3/b/g2"
+not_same_inode "$s3/b/g1" "$s3/b/g-copy"
+[ "$(contents src)" = "$(contents "$s3")" ] || fail "snapshot after --dedup differs from the source"
+# and a rename after it does not join them either
+mv src/a/two src/a/two-renamed
+backup_at 4 src dd
+not_same_inode "dd/$(now 4)/a/one" "dd/$(now 4)/a/two-renamed"
+hs_rc 0 verify dd --all

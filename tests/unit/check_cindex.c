@@ -78,7 +78,9 @@ static void check_lookups(struct hs_cindex *ci, unsigned n, unsigned distinct)
         ck_assert_uint_eq(count, n / distinct + (c < n % distinct));
         for (size_t i = first; i < first + count; i++) {
             struct hs_centry ce;
-            hs_cindex_get(ci, i, &ce);
+            ck_assert_int_eq(hs_cindex_get(ci, i, &ce), 0);
+            ck_assert_ptr_null(ce.path);
+            ck_assert_int_eq(hs_cindex_read_path(ci, &ce), 0);
             unsigned f = (unsigned)(ce.sino - 100000);
             char want[32];
             snprintf(want, sizeof want, "d/f%06u", f);
@@ -141,6 +143,30 @@ START_TEST(damage_and_staleness_detected)
     ci = open_ok();
     check_lookups(ci, 500, 100);
     hs_cindex_close(ci);
+    /* a record whose path runs past the end by wrapping around, under a
+     * footer recomputed to match: refused, not followed */
+    fd = openat(tu_tmpfd, SNAP ".hsi", O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    struct stat st;
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    unsigned char *buf = malloc((size_t)st.st_size);
+    ck_assert_int_eq(pread(fd, buf, (size_t)st.st_size, 0), st.st_size);
+    uint64_t roff = 0, off = 0xfffffffff0000000ull;
+    uint32_t len = 0x10000000u;
+    for (int i = 7; i >= 0; i--)
+        roff = roff << 8 | buf[16 + i];
+    for (int i = 0; i < 8; i++)
+        buf[roff + 40 + (size_t)i] = (unsigned char)(off >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        buf[roff + 48 + (size_t)i] = (unsigned char)(len >> (8 * i));
+    uint64_t sum = XXH3_64bits(buf, (size_t)st.st_size - 8);
+    for (int i = 0; i < 8; i++)
+        buf[st.st_size - 8 + i] = (unsigned char)(sum >> (8 * i));
+    ck_assert_int_eq(pwrite(fd, buf, (size_t)st.st_size, 0), st.st_size);
+    close(fd);
+    free(buf);
+    ck_assert_int_eq(hs_cindex_open(&ci, tu_tmpfd, SNAP, ROOT_INO, &e), -EBADMSG);
+    hs_err_clear(&e);
     /* truncated */
     ck_assert_int_eq(truncate(tu_path(SNAP ".hsi"), 40), 0);
     ck_assert_int_eq(hs_cindex_open(&ci, tu_tmpfd, SNAP, ROOT_INO, &e), -EBADMSG);
