@@ -162,16 +162,10 @@ static int open_input(struct arcsrc *s, const char *path, struct hs_err *e)
     }
     s->fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
-    if (s->fd < 0 || fstat(s->fd, &st) < 0) {
-        int r = hs_err_path(e, errno, "cannot open archive", path);
-        hs_err_kind(e, HS_USAGE);
-        return r;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        int r = hs_err_path(e, EISDIR, "not an archive", path);
-        hs_err_kind(e, HS_USAGE);
-        return r;
-    }
+    if (s->fd < 0 || fstat(s->fd, &st) < 0)
+        return hs_err_usage(e, errno, "cannot open archive", path);
+    if (S_ISDIR(st.st_mode))
+        return hs_err_usage(e, EISDIR, "not an archive", path);
     return 0;
 }
 

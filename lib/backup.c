@@ -339,13 +339,6 @@ static int walk_source(struct engine *g, struct source_ctx *sc)
 
 /* ---- setup ----------------------------------------------------------- */
 
-static int usage(struct hs_err *e, int errnum, const char *what, const char *path)
-{
-    int r = hs_err_path(e, errnum, what, path);
-    hs_err_kind(e, HS_USAGE);
-    return r;
-}
-
 static int cmp_sources(const void *a, const void *b)
 {
     const struct source_ctx *x = a, *y = b;
@@ -385,20 +378,20 @@ static int check_source(const struct hs_source *s, const char *dest_real, struct
 {
     struct stat st;
     if (!s->path || !*s->path)
-        return usage(e, 0, "empty source path", NULL);
+        return hs_err_usage(e, 0, "empty source path", NULL);
     if (stat(s->path, &st) < 0)
-        return usage(e, errno, "cannot use source", s->path);
+        return hs_err_usage(e, errno, "cannot use source", s->path);
     if (!S_ISDIR(st.st_mode))
-        return usage(e, ENOTDIR, "source is not a directory", s->path);
+        return hs_err_usage(e, ENOTDIR, "source is not a directory", s->path);
     if (s->name && (!*s->name || strchr(s->name, '/') || !strcmp(s->name, ".") ||
                     !strcmp(s->name, "..") || !strcmp(s->name, HS_STORE_DIR)))
-        return usage(e, 0, "invalid source name", s->name);
+        return hs_err_usage(e, 0, "invalid source name", s->name);
     char *real = realpath(s->path, NULL);
     if (!real)
-        return usage(e, errno, "cannot use source", s->path);
+        return hs_err_usage(e, errno, "cannot use source", s->path);
     int r = 0;
     if (dest_real && path_within(real, dest_real))
-        r = usage(e, 0, "source is the destination or inside it", s->path);
+        r = hs_err_usage(e, 0, "source is the destination or inside it", s->path);
     free(real);
     return r;
 }
@@ -407,12 +400,12 @@ static int check_sources(struct engine *g, struct source_ctx *sc)
 {
     const struct hs_backup_opts *o = g->o;
     if (o->n_sources == 0)
-        return usage(g->err, 0, "no source given", NULL);
+        return hs_err_usage(g->err, 0, "no source given", NULL);
     if (!o->dest || !*o->dest)
-        return usage(g->err, 0, "no destination given", NULL);
+        return hs_err_usage(g->err, 0, "no destination given", NULL);
     char *dest_real = resolve_maybe_missing(o->dest);
     if (!dest_real) {
-        int r = usage(g->err, errno, "cannot use destination", o->dest);
+        int r = hs_err_usage(g->err, errno, "cannot use destination", o->dest);
         return r;
     }
     int r = 0;
@@ -420,7 +413,7 @@ static int check_sources(struct engine *g, struct source_ctx *sc)
         sc[i].src = &o->sources[i];
         r = check_source(&o->sources[i], dest_real, g->err);
         if (r == 0 && o->n_sources > 1 && !o->sources[i].name)
-            r = usage(g->err, 0, "several sources need a name each", o->sources[i].path);
+            r = hs_err_usage(g->err, 0, "several sources need a name each", o->sources[i].path);
     }
     free(dest_real);
     if (r < 0)
@@ -429,7 +422,7 @@ static int check_sources(struct engine *g, struct source_ctx *sc)
         qsort(sc, o->n_sources, sizeof *sc, cmp_sources);
         for (size_t i = 1; i < o->n_sources; i++)
             if (strcmp(sc[i - 1].src->name, sc[i].src->name) == 0)
-                return usage(g->err, 0, "two sources have the same name", sc[i].src->name);
+                return hs_err_usage(g->err, 0, "two sources have the same name", sc[i].src->name);
     }
     for (size_t i = 0; i < o->n_sources; i++)
         sc[i].prefix_len = sc[i].src->name ? strlen(sc[i].src->name) + 1 : 0;
@@ -677,7 +670,7 @@ enum hs_status hs_backup(const struct hs_backup_opts *o, struct hs_backup_result
     if (r == 0)
         r = check_sources(&g, sc);
     if (r == 0 && o->now && !hs_snapshot_name_valid(o->now))
-        r = usage(err, 0, "not a snapshot time (YYYY-MM-DDTHHMMSSZ)", o->now);
+        r = hs_err_usage(err, 0, "not a snapshot time (YYYY-MM-DDTHHMMSSZ)", o->now);
     if (r == 0)
         r = compile_excludes(&g, sc);
     if (r == 0 &&

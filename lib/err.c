@@ -131,3 +131,10 @@ int hs_err_setf(struct hs_err *e, int errnum, const char *fmt, ...)
     }
     return set_msg(e, errnum, &b);
 }
+
+int hs_err_usage(struct hs_err *e, int errnum, const char *what, const char *path)
+{
+    int r = hs_err_path(e, errnum, what, path);
+    hs_err_kind(e, HS_USAGE);
+    return r;
+}

@@ -16,6 +16,9 @@ int hs_err_path(struct hs_err *e, int errnum, const char *what, const char *path
 int hs_err_setf(struct hs_err *e, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* hs_err_path, marked HS_USAGE: bad input, nothing was changed. */
+int hs_err_usage(struct hs_err *e, int errnum, const char *what, const char *path);
+
 /* Marks how bad the error is (default HS_FAILED). */
 void hs_err_kind(struct hs_err *e, enum hs_status kind);
 

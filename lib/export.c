@@ -177,13 +177,6 @@ static int warn_archive(struct exporter *x, const char *what, const char *path)
     return SKIPPED;
 }
 
-static int usage(struct hs_err *e, int errnum, const char *what, const char *path)
-{
-    int k = hs_err_path(e, errnum, what, path);
-    hs_err_kind(e, HS_USAGE);
-    return k;
-}
-
 static bool interrupted(const struct exporter *x)
 {
     return x->o->interrupt && *x->o->interrupt;
@@ -1023,20 +1016,20 @@ static int check_target(struct exporter *x)
     int err = errno;
     free(dir);
     if (x->outdir < 0)
-        return usage(x->err, err, "cannot create the archive in its directory", arch);
+        return hs_err_usage(x->err, err, "cannot create the archive in its directory", arch);
     if (strlen(x->part_name) > NAME_MAX)
-        return usage(x->err, ENAMETOOLONG, "cannot create the archive", arch);
+        return hs_err_usage(x->err, ENAMETOOLONG, "cannot create the archive", arch);
     struct stat st;
     if (fstatat(x->outdir, x->final_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-        return usage(x->err, 0, "the archive already exists (not replaced)", arch);
+        return hs_err_usage(x->err, 0, "the archive already exists (not replaced)", arch);
     if (errno != ENOENT)
-        return usage(x->err, errno, "cannot use the archive name", arch);
+        return hs_err_usage(x->err, errno, "cannot use the archive name", arch);
     const char *harmed = hs_snapsrc_forbidden(&x->src, x->outdir);
     if (!harmed)
         return 0;
     char what[64];
     snprintf(what, sizeof what, "the archive would be inside %s", harmed);
-    return usage(x->err, 0, what, arch);
+    return hs_err_usage(x->err, 0, what, arch);
 }
 
 /* Creates ARCHIVE.part, exclusively. One left by a killed export (nobody
@@ -1085,22 +1078,22 @@ static int export_run(struct exporter *x)
 {
     const struct hs_export_opts *o = x->o;
     if (!o->source || !*o->source)
-        return usage(x->err, EINVAL, "no snapshot given", NULL);
+        return hs_err_usage(x->err, 0, "no snapshot given", NULL);
     if (!o->archive || !*o->archive)
-        return usage(x->err, EINVAL, "no archive given", NULL);
+        return hs_err_usage(x->err, 0, "no archive given", NULL);
     x->fmt = find_format(o->archive);
     if (!x->fmt) {
         char what[160];
         snprintf(what, sizeof what, "unknown archive type (known: %s, or - for tar on stdout)",
                  hs_export_suffixes);
-        return usage(x->err, 0, what, o->archive);
+        return hs_err_usage(x->err, 0, what, o->archive);
     }
     int k = hs_snapsrc_open(&x->src, o->source, x->err);
     if (k < 0)
         return k;
     if (x->fmt == &stream_format) {
         if (isatty(STDOUT_FILENO))
-            return usage(x->err, 0, "not writing an archive to a terminal", "-");
+            return hs_err_usage(x->err, 0, "not writing an archive to a terminal", "-");
     } else if ((k = check_target(x)) < 0) {
         return k;
     }

@@ -842,9 +842,7 @@ static int check_now(struct importer *x)
     time_t t;
     if (!x->o->now || hs_snapshot_name_parse(x->o->now, &t) == 0)
         return 0;
-    hs_err_path(x->err, EINVAL, "not a snapshot time (YYYY-MM-DDTHHMMSSZ)", x->o->now);
-    hs_err_kind(x->err, HS_USAGE);
-    return -EINVAL;
+    return hs_err_usage(x->err, 0, "not a snapshot time (YYYY-MM-DDTHHMMSSZ)", x->o->now);
 }
 
 static int choose_name(struct importer *x)

@@ -19,13 +19,6 @@ static uint64_t free_bytes(int fd)
     return fstatvfs(fd, &sv) == 0 ? (uint64_t)sv.f_bfree * sv.f_frsize : 0;
 }
 
-static int usage(struct hs_err *e, int errnum, const char *what, const char *path)
-{
-    int r = hs_err_path(e, errnum, what, path);
-    hs_err_kind(e, HS_USAGE);
-    return r;
-}
-
 static int prune_now(const struct hs_prune_opts *o, time_t *now, struct hs_err *e)
 {
     if (!o->now) {
@@ -33,7 +26,7 @@ static int prune_now(const struct hs_prune_opts *o, time_t *now, struct hs_err *
         return 0;
     }
     if (hs_snapshot_name_parse(o->now, now) < 0)
-        return usage(e, 0, "not a snapshot time (YYYY-MM-DDTHHMMSSZ)", o->now);
+        return hs_err_usage(e, 0, "not a snapshot time (YYYY-MM-DDTHHMMSSZ)", o->now);
     return 0;
 }
 
@@ -94,8 +87,8 @@ enum hs_status hs_prune(const struct hs_prune_opts *o, struct hs_prune_result *r
     hs_err_clear(err);
     int r = 0;
     if (!hs_retain_any(&o->policy))
-        r = usage(err, 0, "no keep option given (a count of 0 is none): prune needs a policy",
-                  NULL);
+        r = hs_err_usage(err, 0,
+                         "no keep option given (a count of 0 is none): prune needs a policy", NULL);
     if (r == 0)
         r = prune_now(o, &now, err);
     if (r < 0)

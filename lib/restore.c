@@ -156,13 +156,6 @@ static int fail(struct restore *r, int errnum, const char *what, const char *pat
     return hs_err_path(r->err, errnum, what, tpath(r, path));
 }
 
-static int usage(struct hs_err *e, int errnum, const char *what, const char *path)
-{
-    int k = hs_err_path(e, errnum, what, path);
-    hs_err_kind(e, HS_USAGE);
-    return k;
-}
-
 /* An entry of the target that the restore would replace: named, always (it
  * is why nothing is written), up to CONFLICTS_SHOWN. */
 static int conflict(struct restore *r, const char *path)
@@ -784,7 +777,7 @@ static int check_conflicts(struct restore *r)
     snprintf(what, sizeof what, "%" PRIu64 " %s in the target (use --overwrite to replace %s)",
              r->conflicts, r->conflicts == 1 ? "entry exists" : "entries exist",
              r->conflicts == 1 ? "it" : "them");
-    usage(r->err, 0, what, r->tdisp);
+    hs_err_usage(r->err, 0, what, r->tdisp);
     return -EEXIST;
 }
 
@@ -823,11 +816,11 @@ static int open_target(struct restore *r, const char *target)
     int check = r->tbase;
     if (r->tbase < 0) {
         if (errno != ENOENT)
-            return usage(r->err, errno, "cannot use the target", target);
+            return hs_err_usage(r->err, errno, "cannot use the target", target);
         check = open_parent(target);
         if (check < 0)
-            return usage(r->err, -check, "cannot create the target (its parent must exist)",
-                         target);
+            return hs_err_usage(r->err, -check, "cannot create the target (its parent must exist)",
+                                target);
     }
     const char *harmed = hs_snapsrc_forbidden(&r->src, check);
     if (check != r->tbase)
@@ -836,7 +829,7 @@ static int open_target(struct restore *r, const char *target)
         return 0;
     char what[64];
     snprintf(what, sizeof what, "the target is inside %s", harmed);
-    return usage(r->err, 0, what, target);
+    return hs_err_usage(r->err, 0, what, target);
 }
 
 static int create_target(struct restore *r, const char *target)
@@ -858,9 +851,9 @@ static int restore_run(struct restore *r)
 {
     const struct hs_restore_opts *o = r->o;
     if (!o->source || !*o->source)
-        return usage(r->err, EINVAL, "no snapshot given", NULL);
+        return hs_err_usage(r->err, 0, "no snapshot given", NULL);
     if (!o->target || !*o->target)
-        return usage(r->err, EINVAL, "no target given", NULL);
+        return hs_err_usage(r->err, 0, "no target given", NULL);
     r->tdisp = trimmed(o->target);
     if (!r->tdisp || hs_copier_init(&r->copier, HS_COPY_AUTO) < 0)
         return hs_err_setf(r->err, ENOMEM, "restore");

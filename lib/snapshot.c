@@ -12,13 +12,6 @@
 
 /* ---- where a path points ----------------------------------------------- */
 
-static int usage_err(struct hs_err *e, int errnum, const char *what, const char *path)
-{
-    int r = hs_err_path(e, errnum, what, path);
-    hs_err_kind(e, HS_USAGE);
-    return r;
-}
-
 /* Whether dir/comp is a snapshot of a store (dir holds .hardsnap/); fills
  * name, resolving "latest". */
 static bool is_snapshot_at(const char *dir, const char *comp, char *name)
@@ -88,7 +81,7 @@ int hs_snapref_resolve(struct hs_snapref *ref, const char *arg, bool allow_plain
 {
     memset(ref, 0, sizeof *ref);
     if (!*arg)
-        return usage_err(e, 0, "empty path", NULL);
+        return hs_err_usage(e, 0, "empty path", NULL);
     char *path = trimmed(arg);
     if (!path)
         return hs_err_setf(e, ENOMEM, "path");
@@ -120,7 +113,7 @@ int hs_snapref_resolve(struct hs_snapref *ref, const char *arg, bool allow_plain
     if (!ref->dest) {
         ref->name[0] = '\0';
         if (!allow_plain) {
-            int r = usage_err(e, 0, "not a snapshot in a hardsnap store", arg);
+            int r = hs_err_usage(e, 0, "not a snapshot in a hardsnap store", arg);
             free(path);
             return r;
         }
@@ -133,7 +126,7 @@ int hs_snapref_resolve(struct hs_snapref *ref, const char *arg, bool allow_plain
     if (!ref->sub)
         return hs_err_setf(e, ENOMEM, "path");
     if (!clean_sub(ref->sub))
-        return usage_err(e, 0, "not a path inside the snapshot", arg);
+        return hs_err_usage(e, 0, "not a path inside the snapshot", arg);
     char *snap = join(ref->dest, ref->name);
     ref->dir = snap ? join(snap, ref->sub) : NULL;
     free(snap);
@@ -218,7 +211,7 @@ static int open_leaf(struct hs_snapsrc *src, struct hs_err *e)
     int err = src->parent < 0 ? (slash ? -src->parent : errno) : 0;
     if (!err && fstatat(src->parent, src->leaf, &src->leaf_st, AT_SYMLINK_NOFOLLOW) < 0)
         err = errno;
-    return err ? usage_err(e, err, "no such path in the snapshot", src->ref.dir) : 0;
+    return err ? hs_err_usage(e, err, "no such path in the snapshot", src->ref.dir) : 0;
 }
 
 int hs_snapsrc_open(struct hs_snapsrc *src, const char *arg, struct hs_err *e)
@@ -345,8 +338,12 @@ static int open_sub(struct hs_snapiter *it, const struct hs_snapref *ref, struct
 {
     int root = ref->name[0] ? hs_snapref_open_root(ref, e)
                             : open(ref->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0 && !ref->name[0]) /* a live directory that is none: bad input */
+        return errno == ENOENT || errno == ENOTDIR
+                   ? hs_err_usage(e, errno, "not a directory to compare", ref->dir)
+                   : hs_err_path(e, errno, "cannot open", ref->dir);
     if (root < 0)
-        return ref->name[0] ? root : hs_err_path(e, errno, "cannot open", ref->dir);
+        return root;
     if (!*ref->sub) {
         if (fstat(root, st) < 0) {
             close(root);
@@ -363,7 +360,7 @@ static int open_sub(struct hs_snapiter *it, const struct hs_snapref *ref, struct
         int err = parent < 0 ? -parent : errno;
         if (parent >= 0)
             close(parent);
-        return usage_err(e, err, "no such path in the snapshot", ref->dir);
+        return hs_err_usage(e, err, "no such path in the snapshot", ref->dir);
     }
     if (!S_ISDIR(st->st_mode)) {
         it->single = true;
@@ -437,7 +434,7 @@ static int from_manifest(struct hs_snapiter *it, const struct hs_mentry **m, str
         it->started = true;
         k = hs_manifest_seek(it->mr, it->sub, strlen(it->sub), &rec, e);
         if (k == 0)
-            return usage_err(e, ENOENT, "no such path in the snapshot", it->sub);
+            return hs_err_usage(e, ENOENT, "no such path in the snapshot", it->sub);
     } else if (!it->started) {
         it->started = true;
         rec = &it->root.m;

@@ -77,3 +77,8 @@ hs_rc 2 diff src dest/latest
 hs_rc 2 diff "dest/$s3"
 hs_rc 2 diff "dest/$s3/../$s1" "dest/$s3"
 hs_rc 2 diff "dest/$s3/no-such" "dest/$s3"
+# a live side that is no directory: bad input, not a failure
+hs_rc 2 diff "dest/$s3" "$HS_TMP/no-such-dir"
+grep -q 'no-such-dir' "$HS_ERR" || fail "diff did not name the missing directory"
+printf 'x\n' >a-file
+hs_rc 2 diff "dest/$s3" a-file
