@@ -1,7 +1,8 @@
 #!/bin/bash
 # tests/run.sh: the whole test suite, as CI runs it. Installs what is needed
 # (tests/deps.sh), checks formatting, builds with -Werror and runs every test,
-# then builds again with AddressSanitizer + UBSan and runs every test again.
+# then builds again with AddressSanitizer + UBSan and runs every test again,
+# then runs the libFuzzer targets for 60 s each (HS_FUZZ_SECONDS).
 #   --no-sanitize   skip the sanitizer build
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,8 +13,8 @@ jobs=$(nproc)
 ./tests/deps.sh
 
 echo "== clang-format, shellcheck" >&2
-clang-format --dry-run --Werror lib/*.[ch] cmd/*.[ch] tests/unit/*.[ch]
-shellcheck -x tests/*.sh tests/integration/*.sh .ci/run
+clang-format --dry-run --Werror lib/*.[ch] cmd/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch]
+shellcheck -x tests/*.sh tests/integration/*.sh tests/fuzz/*.sh .ci/run
 
 echo "== build (-Werror) and test" >&2
 cmake -S . -B build -DHS_WERROR=ON >/dev/null
@@ -31,5 +32,9 @@ if [ $sanitize = 1 ]; then
 	# exit codes no hardsnap status uses, so no test mistakes a report for success
 	ASAN_OPTIONS=detect_leaks=1:exitcode=86 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87 \
 		ctest --test-dir build-asan --output-on-failure -j"$jobs"
+fi
+if [ $sanitize = 1 ]; then
+	# libFuzzer on the parsers of untrusted bytes: 60 s each (tests/fuzz/run.sh)
+	./tests/fuzz/run.sh "${HS_FUZZ_SECONDS:-60}"
 fi
 echo "== all tests passed" >&2
