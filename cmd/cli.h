@@ -25,6 +25,9 @@ int cli_args(int argc, char **argv, const char ***list, size_t *n, size_t want,
 
 /* "hardsnap: msg" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* cli_error with one argument as the user typed it, escaped like paths
+ * (control bytes and invalid UTF-8 never reach the terminal): fmt has one %s. */
+void cli_error_arg(const char *fmt, const char *arg) __attribute__((format(printf, 1, 0)));
 /* After getopt_long() returned '?': names the bad option; returns -1. */
 int cli_bad_option(char **argv);
 /* Prints err (or fallback) and returns its status. */

@@ -56,6 +56,6 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
         if (!strcmp(verb, verbs[i].name))
             return verbs[i].run(argc - 1, argv + 1);
-    cli_error("unknown command \"%s\" (see hardsnap --help)", verb);
+    cli_error_arg("unknown command \"%s\" (see hardsnap --help)", verb);
     return HS_USAGE;
 }

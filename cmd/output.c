@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include <ctype.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -17,16 +18,28 @@ void cli_error(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+void cli_error_arg(const char *fmt, const char *arg)
+{
+    char *esc = hs_escape(arg, strlen(arg));
+    cli_error(fmt, esc ? esc : "?");
+    free(esc);
+}
+
 int cli_bad_option(char **argv)
 {
     /* a short option names itself; a long one, or one missing its
-     * argument, is best shown as it was typed */
-    if (optopt > 0 && optopt < 128 && argv[optind - 1][1] != '-')
-        cli_error("%s: unknown or incomplete option -%c (see hardsnap %s --help)", argv[0], optopt,
-                  argv[0]);
+     * argument, is best shown as it was typed (escaped) */
+    char what[160];
+    if (optopt > 0 && optopt < 128 && isprint(optopt) && argv[optind - 1][1] != '-')
+        snprintf(what, sizeof what, "%s: unknown or incomplete option -%c", argv[0], optopt);
     else
-        cli_error("%s: unknown or incomplete option %s (see hardsnap %s --help)", argv[0],
-                  argv[optind - 1], argv[0]);
+        snprintf(what, sizeof what, "%s: unknown or incomplete option %%s", argv[0]);
+    char fmt[200];
+    snprintf(fmt, sizeof fmt, "%s (see hardsnap %s --help)", what, argv[0]);
+    if (strstr(what, "%s"))
+        cli_error_arg(fmt, argv[optind - 1]);
+    else
+        cli_error("%s", fmt);
     return -1;
 }
 

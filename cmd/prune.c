@@ -59,7 +59,9 @@ static int parse_count(const char *opt, const char *s, int *out)
     errno = 0;
     long v = strtol(s, &end, 10);
     if (!*s || *end || errno || v < 0 || v > 1000000 || s[0] == '+' || s[0] == '-') {
-        cli_error("prune: %s needs a number from 0 to 1000000, not \"%s\"", opt, s);
+        char fmt[96];
+        snprintf(fmt, sizeof fmt, "prune: %s needs a number from 0 to 1000000, not \"%%s\"", opt);
+        cli_error_arg(fmt, s);
         return -1;
     }
     *out = (int)v;
@@ -84,9 +86,9 @@ static int parse_prune(int argc, char **argv, struct prune_args *a)
         switch (c) {
         case OPT_WITHIN:
             if (hs_parse_duration(optarg, &a->cli.keep_within) < 0) {
-                cli_error("prune: --keep-within needs a duration like 36h, 7d, 2w, 6m or 1y, "
-                          "not \"%s\"",
-                          optarg);
+                cli_error_arg("prune: --keep-within needs a duration like 36h, 7d, 2w, 6m or 1y, "
+                              "not \"%s\"",
+                              optarg);
                 return -1;
             }
             break;

@@ -35,7 +35,9 @@ static int arc_fail(struct arcsrc *s, struct hs_err *e, const char *what)
         errnum = EIO;
     if (!why)
         return hs_err_path(e, errnum, what, s->name);
-    hs_err_setf(e, 0, "%s: %s: %s", what, s->name, why);
+    char *name = hs_escape(s->name, strlen(s->name));
+    hs_err_setf(e, 0, "%s: %s: %s", what, name ? name : "?", why);
+    free(name);
     return -errnum;
 }
 

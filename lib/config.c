@@ -27,6 +27,8 @@
  *    the reader checks each line by inih's rules first and says what is wrong.
  */
 #include "hardsnap.h"
+
+#include "exclude.h"
 #include "internal.h"
 
 #include <ctype.h>
@@ -110,6 +112,26 @@ static int oom(struct parse *p)
         p->failed = true;
     }
     return -ENOMEM;
+}
+
+static int fail(struct parse *p, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* An exclude pattern is checked here, where its file and line are known. */
+static int check_pattern(struct parse *p, unsigned line, const char *v)
+{
+    struct hs_exclude *x = hs_exclude_new();
+    if (!x)
+        return oom(p);
+    struct hs_err e = {0};
+    int r = hs_exclude_add(x, v, &e) < 0 ? -EINVAL : 0;
+    hs_exclude_free(x);
+    if (r < 0 && e.code == ENOMEM)
+        r = oom(p);
+    else if (r < 0)
+        r = fail(p, line, "%s", e.msg ? e.msg : "bad exclude pattern");
+    hs_err_clear(&e);
+    return r;
 }
 
 /* "FILE:LINE: message" (just "FILE: " without a line), escaped as a whole so
@@ -277,6 +299,8 @@ static int set_value(struct parse *p, const struct key_def *k, const char *v)
         *(char **)field = resolve_path(p->file, v);
         return *(char **)field ? 0 : oom(p);
     case V_LIST:
+        if ((r = check_pattern(p, line, v)) != 0)
+            return r;
         r = push_str((char ***)field, (size_t *)((char *)section_base(p) + k->n_off), v);
         return r < 0 ? oom(p) : 0;
     case V_BOOL:

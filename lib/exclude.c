@@ -336,13 +336,15 @@ static int add_failed(struct hs_err *e, const char *pat, size_t plen, const char
     char *efile = file ? hs_escape(file, strlen(file)) : NULL;
     int r;
     if (file)
-        r = hs_err_setf(e, EINVAL, "%s:%zu: bad exclude pattern \"%s\" (%s)", efile ? efile : "?",
+        r = hs_err_setf(e, 0, "%s:%zu: bad exclude pattern \"%s\" (%s)", efile ? efile : "?",
                         lineno, epat ? epat : "?", why);
     else
-        r = hs_err_setf(e, EINVAL, "bad exclude pattern \"%s\" (%s)", epat ? epat : "?", why);
+        r = hs_err_setf(e, 0, "bad exclude pattern \"%s\" (%s)", epat ? epat : "?", why);
     free(epat);
     free(efile);
     hs_err_kind(e, HS_USAGE);
+    if (e)
+        e->code = EINVAL; /* said by why, not by strerror */
     return r;
 }
 

@@ -204,11 +204,12 @@ int hs_store_open(struct hs_store *s, const char *dest, unsigned flags, struct h
     if (!s->dest)
         return hs_err_setf(e, ENOMEM, "store");
     bool create = flags & HS_STORE_CREATE;
-    if (create && parent_in_snapshot(dest)) {
-        int r = hs_err_path(e, 0, "inside a snapshot (a copy of a store is not a store)", dest);
-        hs_err_kind(e, HS_USAGE);
-        return r;
-    }
+    /* a store copied into a snapshot is a copy, not a store, and a store
+     * named through a snapshot (latest/..) is named oddly enough to be a
+     * mistake: refused to readers too, so that prune -n says what prune does */
+    if (parent_in_snapshot(dest))
+        return hs_err_usage(
+            e, 0, "inside a snapshot, or reached through one (name the store itself)", dest);
     if (create && mkdir(dest, 0755) < 0 && errno != EEXIST) {
         int err = errno;
         int r = hs_err_path(e, err, "cannot create destination", dest);

@@ -13,7 +13,7 @@ jobs=$(nproc)
 ./tests/deps.sh
 
 echo "== clang-format, shellcheck" >&2
-clang-format --dry-run --Werror lib/*.[ch] cmd/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch]
+clang-format --dry-run --Werror lib/*.[ch] cmd/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch] tests/fault/*.c
 shellcheck -x tests/*.sh tests/integration/*.sh tests/fuzz/*.sh .ci/run
 
 echo "== build (-Werror) and test" >&2

@@ -1,0 +1,177 @@
+/*
+ * LD_PRELOAD shim for crash and fault tests: counts the calls that change
+ * or read the filesystem and, at the Nth, kills the process (as kill -9
+ * would) or makes the call fail with an errno.
+ *
+ *   HS_FAULT_AT=N          the call to act on (1-based); 0 or unset: none
+ *   HS_FAULT_ACTION=kill   SIGKILL (default), or an errno name: ENOSPC,
+ *                          EIO, EMLINK, EXDEV, EACCES, ENOENT
+ *   HS_FAULT_CALLS=a,b     which calls count (default: all below)
+ *   HS_FAULT_MATCH=str     only calls whose path (if any) contains str
+ *   HS_FAULT_REPORT=file   at exit, the number of counted calls is written here
+ *
+ * Test machinery, not part of hardsnap: this file's state is the shim's.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static long counted, at = -1;
+static int action_errno; /* 0: kill */
+static const char *calls, *match;
+
+static void report(void)
+{
+    const char *file = getenv("HS_FAULT_REPORT");
+    FILE *f = file ? fopen(file, "w") : NULL;
+    if (f) {
+        fprintf(f, "%ld\n", counted);
+        fclose(f);
+    }
+}
+
+static void setup(void)
+{
+    if (at >= 0)
+        return;
+    const char *a = getenv("HS_FAULT_AT");
+    at = a ? atol(a) : 0;
+    const char *act = getenv("HS_FAULT_ACTION");
+    static const struct {
+        const char *name;
+        int err;
+    } errs[] = {{"ENOSPC", ENOSPC}, {"EIO", EIO},       {"EMLINK", EMLINK},
+                {"EXDEV", EXDEV},   {"EACCES", EACCES}, {"ENOENT", ENOENT}};
+    for (size_t i = 0; act && i < sizeof errs / sizeof errs[0]; i++)
+        if (!strcmp(act, errs[i].name))
+            action_errno = errs[i].err;
+    calls = getenv("HS_FAULT_CALLS");
+    match = getenv("HS_FAULT_MATCH");
+    atexit(report);
+}
+
+/* Whether this call fails (errno set, -1 to return); kills at the kill point. */
+static int fault(const char *call, const char *path)
+{
+    setup();
+    if (calls && !strstr(calls, call))
+        return 0;
+    if (match && (!path || !strstr(path, match)))
+        return 0;
+    if (++counted != at)
+        return 0;
+    if (!action_errno) {
+        report();
+        raise(SIGKILL);
+    }
+    errno = action_errno;
+    return 1;
+}
+
+#define REAL(ret, name, ...)                                                                       \
+    static ret (*real_##name)(__VA_ARGS__);                                                        \
+    if (!real_##name)                                                                              \
+    real_##name = (ret(*)(__VA_ARGS__))dlsym(RTLD_NEXT, #name)
+
+int openat(int dirfd, const char *path, int flags, ...)
+{
+    REAL(int, openat, int, const char *, int, ...);
+    mode_t mode = 0;
+    if (flags & (O_CREAT | O_TMPFILE)) {
+        va_list ap;
+        va_start(ap, flags);
+        mode = va_arg(ap, mode_t);
+        va_end(ap);
+    }
+    if (fault("openat", path))
+        return -1;
+    return real_openat(dirfd, path, flags, mode);
+}
+
+int linkat(int od, const char *op, int nd, const char *np, int flags)
+{
+    REAL(int, linkat, int, const char *, int, const char *, int);
+    return fault("linkat", np) ? -1 : real_linkat(od, op, nd, np, flags);
+}
+
+int renameat(int od, const char *op, int nd, const char *np)
+{
+    REAL(int, renameat, int, const char *, int, const char *);
+    return fault("renameat", np) ? -1 : real_renameat(od, op, nd, np);
+}
+
+int renameat2(int od, const char *op, int nd, const char *np, unsigned flags)
+{
+    REAL(int, renameat2, int, const char *, int, const char *, unsigned);
+    return fault("renameat", np) ? -1 : real_renameat2(od, op, nd, np, flags);
+}
+
+int mkdirat(int dirfd, const char *path, mode_t mode)
+{
+    REAL(int, mkdirat, int, const char *, mode_t);
+    return fault("mkdirat", path) ? -1 : real_mkdirat(dirfd, path, mode);
+}
+
+int unlinkat(int dirfd, const char *path, int flags)
+{
+    REAL(int, unlinkat, int, const char *, int);
+    return fault("unlinkat", path) ? -1 : real_unlinkat(dirfd, path, flags);
+}
+
+int symlinkat(const char *target, int dirfd, const char *path)
+{
+    REAL(int, symlinkat, const char *, int, const char *);
+    return fault("symlinkat", path) ? -1 : real_symlinkat(target, dirfd, path);
+}
+
+ssize_t write(int fd, const void *buf, size_t n)
+{
+    REAL(ssize_t, write, int, const void *, size_t);
+    return fault("write", NULL) ? -1 : real_write(fd, buf, n);
+}
+
+ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+    REAL(ssize_t, pwrite, int, const void *, size_t, off_t);
+    return fault("write", NULL) ? -1 : real_pwrite(fd, buf, n, off);
+}
+
+ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
+{
+    REAL(ssize_t, pwrite64, int, const void *, size_t, off_t);
+    return fault("write", NULL) ? -1 : real_pwrite64(fd, buf, n, off);
+}
+
+ssize_t read(int fd, void *buf, size_t n)
+{
+    REAL(ssize_t, read, int, void *, size_t);
+    return fault("read", NULL) ? -1 : real_read(fd, buf, n);
+}
+
+ssize_t copy_file_range(int in, off_t *ioff, int out, off_t *ooff, size_t n, unsigned flags)
+{
+    REAL(ssize_t, copy_file_range, int, off_t *, int, off_t *, size_t, unsigned);
+    return fault("write", NULL) ? -1 : real_copy_file_range(in, ioff, out, ooff, n, flags);
+}
+
+int fsync(int fd)
+{
+    REAL(int, fsync, int);
+    return fault("fsync", NULL) ? -1 : real_fsync(fd);
+}
+
+int syncfs(int fd)
+{
+    REAL(int, syncfs, int);
+    return fault("fsync", NULL) ? -1 : real_syncfs(fd);
+}
