@@ -297,7 +297,7 @@ int cmd_backup(int argc, char **argv)
     if (p == 0) {
         status = run_backup(&a, &cf, &res, &dest);
         if (!(a.flags & HS_BACKUP_DRY_RUN) && status != HS_USAGE)
-            cli_log_run(dest, start, "backup", status, &res, NULL);
+            status = cli_log_run(dest, start, "backup", status, &res, NULL);
     }
     free_args(&a);
     hs_config_free(&cf);
@@ -335,7 +335,7 @@ int cmd_run(int argc, char **argv)
             status = st > status ? st : status;
         }
         if (!dry && status != HS_USAGE)
-            cli_log_run(dest, start, "run", status, &res, prune ? &pres : NULL);
+            status = cli_log_run(dest, start, "run", status, &res, prune ? &pres : NULL);
     }
     free_args(&a);
     hs_config_free(&cf);

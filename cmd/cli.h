@@ -41,9 +41,10 @@ const char *cli_bytes(char *buf, size_t n, uint64_t bytes);
 /* Appends s to a growable list. */
 int cli_push(const char ***list, size_t *n, const char *s);
 
-/* Appends the run's line to DEST/.hardsnap/log (b, p may be NULL). */
-void cli_log_run(const char *dest, time_t start, const char *command, int status,
-                 const struct hs_backup_result *b, const struct hs_prune_result *p);
+/* Appends the run's line to DEST/.hardsnap/log (b, p may be NULL); the exit
+ * status: status, or HS_WARN for a good run whose line could not be written. */
+int cli_log_run(const char *dest, time_t start, const char *command, int status,
+                const struct hs_backup_result *b, const struct hs_prune_result *p);
 
 /* The verbs: argv[0] is the verb; each returns the exit status. */
 int cmd_backup(int argc, char **argv);

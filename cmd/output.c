@@ -158,8 +158,8 @@ void cli_on_event(const struct hs_event *ev, void *user)
     }
 }
 
-void cli_log_run(const char *dest, time_t start, const char *command, int status,
-                 const struct hs_backup_result *b, const struct hs_prune_result *p)
+int cli_log_run(const char *dest, time_t start, const char *command, int status,
+                const struct hs_backup_result *b, const struct hs_prune_result *p)
 {
     struct hs_log_entry le = {.start = start,
                               .end = time(NULL),
@@ -168,7 +168,10 @@ void cli_log_run(const char *dest, time_t start, const char *command, int status
                               .backup = b,
                               .prune = p};
     struct hs_err err = {0};
-    if (dest && hs_log_append(dest, &le, &err) < 0)
+    bool failed = dest && hs_log_append(dest, &le, &err) < 0;
+    if (failed)
         cli_error("%s", err.msg);
     hs_err_clear(&err);
+    /* said on stderr: a run that was fine is now one with a warning */
+    return failed && status == HS_OK ? HS_WARN : status;
 }

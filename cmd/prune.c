@@ -209,11 +209,7 @@ int cmd_prune(int argc, char **argv)
     time_t start = time(NULL);
     int r = cli_prune(dest, &policy, a.dry_run, a.quiet, &res);
     if (!a.dry_run && r != HS_USAGE) {
-        struct hs_log_entry le = {
-            .start = start, .end = time(NULL), .command = "prune", .status = r, .prune = &res};
-        if (hs_log_append(dest, &le, &err) < 0)
-            cli_error("%s", err.msg);
-        hs_err_clear(&err);
+        r = cli_log_run(dest, start, "prune", r, NULL, &res);
     }
     hs_config_free(&cf);
     return r;
