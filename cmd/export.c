@@ -85,22 +85,11 @@ static int parse_args(int argc, char **argv, struct export_args *a)
                     "export: need SNAPSHOT[/PATH] ARCHIVE; see hardsnap export --help");
 }
 
-static void show_progress(struct cli_out *out, const struct hs_backup_stats *s)
-{
-    if (!out->progress || !isatty(STDERR_FILENO))
-        return;
-    char b[32], r[32];
-    double rate = s->seconds > 0 ? (double)s->bytes_copied / s->seconds : 0;
-    fprintf(stderr, "\r\033[K%" PRIu64 " entries, %s of data, %s/s", s->entries,
-            cli_bytes(b, sizeof b, s->bytes_copied), cli_bytes(r, sizeof r, (uint64_t)rate));
-    out->progress_shown = true;
-}
-
 static void on_event(const struct hs_event *ev, void *user)
 {
     struct export_ui *ui = user;
     if (ev->type == HS_EV_PROGRESS) {
-        show_progress(ui->out, ev->stats);
+        cli_show_progress(ui->out, ev->stats, false);
     } else if (ev->type == HS_EV_COPY) {
         if (!ui->out->verbose || ui->out->quiet)
             return;

@@ -111,14 +111,16 @@ void cli_progress_done(struct cli_out *out)
     }
 }
 
-static void show_progress(struct cli_out *out, const struct hs_backup_stats *s)
+void cli_show_progress(struct cli_out *out, const struct hs_backup_stats *s, bool counts)
 {
     if (!out->progress || !isatty(STDERR_FILENO))
         return;
     char b[32], r[32];
     double rate = s->seconds > 0 ? (double)s->bytes_copied / s->seconds : 0;
-    fprintf(stderr, "\r\033[K%" PRIu64 " entries, %" PRIu64 " linked, %" PRIu64 " copied, %s, %s/s",
-            s->entries, s->linked, s->copied, cli_bytes(b, sizeof b, s->bytes_copied),
+    fprintf(stderr, "\r\033[K%" PRIu64 " entries, ", s->entries);
+    if (counts)
+        fprintf(stderr, "%" PRIu64 " linked, %" PRIu64 " copied, ", s->linked, s->copied);
+    fprintf(stderr, "%s%s, %s/s", cli_bytes(b, sizeof b, s->bytes_copied), counts ? "" : " of data",
             cli_bytes(r, sizeof r, (uint64_t)rate));
     out->progress_shown = true;
 }
@@ -135,7 +137,7 @@ void cli_on_event(const struct hs_event *ev, void *user)
     struct cli_out *out = user;
     switch (ev->type) {
     case HS_EV_PROGRESS:
-        show_progress(out, ev->stats);
+        cli_show_progress(out, ev->stats, true);
         break;
     case HS_EV_WARNING:
         cli_progress_done(out);

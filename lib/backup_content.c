@@ -360,10 +360,15 @@ int hs_eng_link_by_content(struct engine *g, const struct hs_walk_item *it, uint
     uint8_t h[16];
     struct stat hst;
     uint64_t xh = 0;
-    if (hs_eng_hash_file(g, it->fd, it->name, it->path, h, &hst, &xh) < 0 ||
-        hs_eng_changed_while_read(&hst, &it->st))
+    if (g->src_hashed) {
+        memcpy(h, g->src_hash, 16);
+        xh = g->src_xattr_hash;
+    } else if (hs_eng_hash_file(g, it->fd, it->name, it->path, h, &hst, &xh) < 0 ||
+               hs_eng_changed_while_read(&hst, &it->st)) {
         return 1;
-    g->st->hashed++;
+    } else {
+        g->st->hashed++;
+    }
     int r = link_first(g, it, h, (uint64_t)it->st.st_size, xh, &it->st, tried_ino, false);
     if (r == 1 && !g->no_reflink)
         r = clone_first(g, it, h, (uint64_t)it->st.st_size);

@@ -257,7 +257,13 @@ static bool source_matches(struct engine *g, const struct hs_walk_item *it, cons
     if (hs_eng_hash_file(g, it->fd, it->name, it->path, h, &st, &sxh) < 0)
         return false;
     g->st->hashed++;
-    return memcmp(h, hash, 16) == 0 && sxh == xh && !hs_eng_changed_while_read(&st, &it->st);
+    bool unchanged = !hs_eng_changed_while_read(&st, &it->st);
+    if (unchanged) { /* a content lookup after a mismatch needs no second read */
+        memcpy(g->src_hash, h, 16);
+        g->src_xattr_hash = sxh;
+        g->src_hashed = true;
+    }
+    return memcmp(h, hash, 16) == 0 && sxh == xh && unchanged;
 }
 
 /* A manifest record says what the previous snapshot holds at this path:
@@ -619,6 +625,7 @@ int hs_eng_nondir(struct engine *g, const struct hs_walk_item *it)
     if (r != DONE)
         return r < 0 ? r : 0;
     hs_eng_rec_start(g, it->path, it->path_len, &st);
+    g->src_hashed = false;
     if (S_ISLNK(st.st_mode)) {
         g->rec.target = g->target.data;
         g->rec.target_len = g->target.len;

@@ -58,6 +58,10 @@ struct engine {
     uint64_t content_claims;  /* inodes linked by content this run: claims checked for all */
     struct hs_inomap dedup;   /* --dedup: this run's copies by hash (dedup_val) */
     bool no_reflink;          /* FICLONE failed once: the store cannot share extents */
+    /* the current file's hash, when a check already read it */
+    bool src_hashed;
+    uint8_t src_hash[16];
+    uint64_t src_xattr_hash;
     struct hs_buf dedup_paths;
     struct hs_manifest_writer *mw;
     struct hs_linktab *links;   /* source hard-link groups */
