@@ -191,7 +191,7 @@ static int dir_entry(struct engine *g, struct hs_walk *w, const struct hs_walk_i
             return 0;
         int fd = hs_open_dir(new_top(g), it->name);
         if (fd < 0)
-            return hs_eng_fail_new(g, errno, "cannot open", it->path);
+            return hs_eng_fail_new(g, errno, "cannot open the new copy of", it->path);
         r = finish_dir(g, fd, -1, st, it->path);
         close(fd);
         return r;
@@ -209,7 +209,7 @@ static int dir_enter(struct engine *g, const struct hs_walk_item *it)
     if (!g->dry_run) {
         fd = at_root ? dup(g->newrootfd) : hs_open_dir(new_top(g), it->name);
         if (fd < 0)
-            return hs_eng_fail_new(g, errno, "cannot open", it->path);
+            return hs_eng_fail_new(g, errno, "cannot open the new copy of", it->path);
     }
     int r = hs_dirstack_push(&g->newdirs, fd, g->err);
     return r < 0 ? r : push_refs(g, it->name, it->path, at_root);
@@ -236,7 +236,7 @@ static int walk_error(struct engine *g, const struct hs_walk_item *it)
     name = name ? name + 1 : it->path;
     int fd = hs_open_dir(new_top(g), name);
     if (fd < 0)
-        return hs_eng_fail_new(g, errno, "cannot open", it->path);
+        return hs_eng_fail_new(g, errno, "cannot open the new copy of", it->path);
     int r = finish_dir(g, fd, -1, &g->pending_dir, it->path);
     close(fd);
     return r;

@@ -980,8 +980,11 @@ static int finish_output(struct exporter *x)
         return hs_err_path(x->err, err, "cannot rename the archive into place", x->o->archive);
     }
     x->part_made = false;
+    /* the archive is whole and its data on disk: only its name may not
+     * survive a power loss yet, which is worth a warning, not its removal */
     if (fsync(x->outdir) < 0)
-        return hs_err_path(x->err, errno, "cannot sync the archive's directory", x->o->archive);
+        hs_report_warn(&x->rep, errno, "archive written, but its directory could not be synced",
+                       x->o->archive, x->o->archive);
     return 0;
 }
 

@@ -170,12 +170,28 @@ struct rm_state {
     struct hs_err *e;
 };
 
-static void rm_fail(struct rm_state *s, int err, const char *what, const char *name)
+/* The message names the entry from the top of the removal down (built only
+ * here: the removal itself never needs the path); leaf NULL names the
+ * directory on top of the stack. */
+static void rm_fail(struct rm_state *s, int err, const char *what, const char *leaf)
 {
-    if (!s->first_err) {
-        s->first_err = -err;
-        hs_err_path(s->e, err, what, name);
+    if (s->first_err)
+        return;
+    s->first_err = -err;
+    struct hs_buf path = {0};
+    size_t depth = hs_dirstack_depth(&s->fds);
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < depth + (leaf != NULL); i++) {
+        const char *name = i < depth ? s->frames[i].name : leaf;
+        if (i > 0)
+            r = hs_buf_append(&path, "/", 1);
+        if (r == 0)
+            r = hs_buf_append(&path, name, strlen(name));
     }
+    if (r == 0)
+        r = hs_buf_append(&path, "", 1);
+    hs_err_path(s->e, err, what, r == 0 ? path.data : leaf ? leaf : "(a directory)");
+    hs_buf_free(&path);
 }
 
 /* Opens the directory name in parent, making it accessible if it is not. */
@@ -205,7 +221,7 @@ static void rm_scan(struct rm_state *s, int fd, struct rm_frame *f)
         ssize_t n = getdents64(fd, buf, sizeof buf);
         if (n <= 0) {
             if (n < 0)
-                rm_fail(s, errno, "cannot read directory", f->name);
+                rm_fail(s, errno, "cannot read directory", NULL);
             return;
         }
         for (ssize_t off = 0; off < n;) {

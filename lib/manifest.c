@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -101,6 +102,7 @@ static uint64_t get_le64(const unsigned char *p)
 
 struct hs_manifest_writer {
     int fd;
+    char name[64];           /* for messages; "" when opened from an fd */
     struct hs_buf payload;   /* records of the block being filled */
     struct hs_buf last_path; /* previous record's path: order check, prefix compression */
     bool have_last;
@@ -165,7 +167,18 @@ static int flush_block(struct hs_manifest_writer *w)
     return r;
 }
 
-int hs_manifest_writer_fdopen(struct hs_manifest_writer **out, int fd, struct hs_err *e)
+/* "what: NAME: strerror", or without the name when there is none. */
+static int named_fail(struct hs_err *e, int errnum, const char *what, const char *name)
+{
+    return *name ? hs_err_path(e, errnum, what, name) : hs_err_setf(e, errnum, "%s", what);
+}
+
+static void set_name(char *dst, size_t size, const char *name)
+{
+    snprintf(dst, size, "%s", name);
+}
+
+static int writer_start(struct hs_manifest_writer **out, int fd, const char *name, struct hs_err *e)
 {
     struct hs_manifest_writer *w = calloc(1, sizeof *w);
     XXH3_state_t *sums = XXH3_createState();
@@ -176,6 +189,7 @@ int hs_manifest_writer_fdopen(struct hs_manifest_writer **out, int fd, struct hs
         return hs_err_setf(e, ENOMEM, "manifest");
     }
     w->fd = fd;
+    set_name(w->name, sizeof w->name, name);
     w->sums = sums;
     XXH3_64bits_reset(w->sums);
     unsigned char hdr[HEADER_SIZE] = {0};
@@ -183,11 +197,17 @@ int hs_manifest_writer_fdopen(struct hs_manifest_writer **out, int fd, struct hs
     int r = hs_write_all(fd, hdr, sizeof hdr);
     w->offset = sizeof hdr;
     if (r < 0) {
+        named_fail(e, -r, "cannot write manifest", name);
         hs_manifest_writer_free(w);
-        return hs_err_setf(e, -r, "cannot write manifest");
+        return r;
     }
     *out = w;
     return 0;
+}
+
+int hs_manifest_writer_fdopen(struct hs_manifest_writer **out, int fd, struct hs_err *e)
+{
+    return writer_start(out, fd, "", e);
 }
 
 int hs_manifest_writer_open(struct hs_manifest_writer **w, int dirfd, const char *name,
@@ -196,7 +216,7 @@ int hs_manifest_writer_open(struct hs_manifest_writer **w, int dirfd, const char
     int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return hs_err_path(e, errno, "cannot create manifest", name);
-    return hs_manifest_writer_fdopen(w, fd, e);
+    return writer_start(w, fd, name, e);
 }
 
 static size_t common_prefix(const char *a, size_t alen, const char *b, size_t blen)
@@ -264,7 +284,7 @@ int hs_manifest_put(struct hs_manifest_writer *w, const struct hs_mentry *m, str
     if (w->payload.len >= HS_MANIFEST_BLOCK) {
         int r = flush_block(w);
         if (r < 0)
-            return hs_err_setf(e, -r, "cannot write manifest");
+            return named_fail(e, -r, "cannot write manifest", w->name);
     }
     size_t prefix = 0;
     if (w->block_has_prefix)
@@ -304,7 +324,7 @@ int hs_manifest_writer_finish(struct hs_manifest_writer *w, bool sync, struct hs
     if (r == 0 && sync && fsync(w->fd) < 0)
         r = -errno;
     if (r < 0)
-        return hs_err_setf(e, -r, "cannot write manifest");
+        return named_fail(e, -r, "cannot write manifest", w->name);
     return 0;
 }
 
@@ -339,19 +359,20 @@ struct hs_manifest_reader {
     bool have_last;
     struct hs_mentry cur;
     bool cur_valid; /* cur was read but not yet consumed by a seek */
+    char name[64];  /* for messages; "" when opened from an fd */
 };
 
-int hs_manifest_reader_fdopen(struct hs_manifest_reader **out, int fd, struct hs_err *e)
+static int reader_start(struct hs_manifest_reader **out, int fd, const char *name, struct hs_err *e)
 {
     unsigned char hdr[HEADER_SIZE];
     ssize_t n = hs_read_full(fd, hdr, sizeof hdr);
     if (n < 0) {
         close(fd);
-        return hs_err_setf(e, (int)-n, "cannot read manifest");
+        return named_fail(e, (int)-n, "cannot read manifest", name);
     }
     if ((size_t)n != sizeof hdr || memcmp(hdr, manifest_magic, sizeof manifest_magic) != 0) {
         close(fd);
-        return hs_err_setf(e, EBADMSG, "manifest header");
+        return named_fail(e, EBADMSG, "not a manifest (bad header)", name);
     }
     struct hs_manifest_reader *r = calloc(1, sizeof *r);
     XXH3_state_t *sums = XXH3_createState();
@@ -362,11 +383,17 @@ int hs_manifest_reader_fdopen(struct hs_manifest_reader **out, int fd, struct hs
         return hs_err_setf(e, ENOMEM, "manifest");
     }
     r->fd = fd;
+    set_name(r->name, sizeof r->name, name);
     r->off = HEADER_SIZE;
     r->sums = sums;
     XXH3_64bits_reset(r->sums);
     *out = r;
     return 0;
+}
+
+int hs_manifest_reader_fdopen(struct hs_manifest_reader **out, int fd, struct hs_err *e)
+{
+    return reader_start(out, fd, "", e);
 }
 
 int hs_manifest_reader_open(struct hs_manifest_reader **r, int dirfd, const char *name,
@@ -378,7 +405,7 @@ int hs_manifest_reader_open(struct hs_manifest_reader **r, int dirfd, const char
             return -ENOENT;
         return hs_err_path(e, errno, "cannot open manifest", name);
     }
-    return hs_manifest_reader_fdopen(r, fd, e);
+    return reader_start(r, fd, name, e);
 }
 
 void hs_manifest_reader_free(struct hs_manifest_reader *r)
@@ -397,6 +424,8 @@ void hs_manifest_reader_free(struct hs_manifest_reader *r)
 static int damaged(struct hs_manifest_reader *r, struct hs_err *e, const char *why)
 {
     r->error = -EBADMSG;
+    if (*r->name)
+        return hs_err_setf(e, EBADMSG, "manifest %s %s", r->name, why);
     return hs_err_setf(e, EBADMSG, "manifest %s", why);
 }
 
@@ -424,7 +453,7 @@ static int load_block(struct hs_manifest_reader *r, struct hs_err *e)
     ssize_t n = read_at(r, hdr, sizeof hdr);
     if (n < 0) {
         r->error = (int)n;
-        return hs_err_setf(e, (int)-n, "cannot read manifest");
+        return named_fail(e, (int)-n, "cannot read manifest", r->name);
     }
     if ((size_t)n != sizeof hdr)
         return damaged(r, e, "is truncated");
@@ -450,7 +479,7 @@ static int load_block(struct hs_manifest_reader *r, struct hs_err *e)
     n = read_at(r, r->block, len);
     if (n < 0) {
         r->error = (int)n;
-        return hs_err_setf(e, (int)-n, "cannot read manifest");
+        return named_fail(e, (int)-n, "cannot read manifest", r->name);
     }
     if ((size_t)n != len)
         return damaged(r, e, "is truncated");
@@ -564,7 +593,7 @@ static bool decode_entry(struct hs_manifest_reader *r)
 static int read_next(struct hs_manifest_reader *r, struct hs_err *e)
 {
     if (r->error)
-        return hs_err_setf(e, -r->error, "manifest");
+        return named_fail(e, -r->error, "manifest", r->name);
     if (r->done)
         return 0;
     if (r->block_left == 0) {
@@ -664,7 +693,7 @@ static int load_index(struct hs_manifest_reader *r, struct hs_buf *raw, struct i
     struct stat st;
     unsigned char f[FOOTER_SIZE];
     if (fstat(r->fd, &st) < 0)
-        return hs_err_setf(e, errno, "cannot stat manifest");
+        return named_fail(e, errno, "cannot stat manifest", r->name);
     if (st.st_size < HEADER_SIZE + FOOTER_SIZE ||
         pread(r->fd, f, sizeof f, st.st_size - FOOTER_SIZE) != FOOTER_SIZE ||
         memcmp(f, index_magic, sizeof index_magic) != 0)

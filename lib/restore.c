@@ -289,9 +289,18 @@ static int finish_dir(struct restore *r, int tfd, int srcfd, const struct stat *
 
 /* ---- hard links ------------------------------------------------------------ */
 
+static int split_group(struct restore *r, int errnum, const char *path)
+{
+    r->st->link_fallbacks++;
+    twarn(r, errnum, "hard link not kept, copied instead", path);
+    return 1;
+}
+
 /* Links a later name of a group to its leader's restored file, reached from
  * TARGET one component at a time (O_NOFOLLOW) and checked to be the inode
- * restored: 0 linked, 1 not (a fresh copy must do), <0 fatal. */
+ * restored: 0 linked, 1 not (a fresh copy must do), <0 fatal. A fresh copy
+ * restores the data but not the grouping the snapshot has, so it is a
+ * warning (exit 1), never silent. */
 static int link_member(struct restore *r, const struct rs_entry *e, struct hs_link *l, int tfd,
                        const char *dname)
 {
@@ -299,18 +308,15 @@ static int link_member(struct restore *r, const struct rs_entry *e, struct hs_li
     const char *slash = memrchr(l->path, '/', l->path_len);
     int parent =
         slash ? hs_open_dir_beneath(r->tbase, l->path, (size_t)(slash - l->path)) : dup(r->tbase);
-    if (parent < 0) {
-        r->st->link_fallbacks++;
-        return 1;
-    }
+    if (parent < 0)
+        return split_group(r, errno, e->path);
     int k = linkat(parent, slash ? slash + 1 : l->path, tfd, dname, 0);
     int err = errno;
     close(parent);
     if (k < 0) {
         if (!hs_link_fallback(err))
             return fail(r, err, "cannot link", e->path);
-        r->st->link_fallbacks++;
-        return 1;
+        return split_group(r, err, e->path);
     }
     struct stat made;
     if (fstatat(tfd, dname, &made, AT_SYMLINK_NOFOLLOW) < 0)
@@ -318,7 +324,7 @@ static int link_member(struct restore *r, const struct rs_entry *e, struct hs_li
     if (made.st_dev != ld->dev || made.st_ino != ld->ino) {
         /* the leader's name was replaced by something else meanwhile */
         unlinkat(tfd, dname, 0);
-        return 1;
+        return split_group(r, 0, e->path);
     }
     r->st->hardlinked++;
     hs_linktab_release(r->links, l);
@@ -874,7 +880,13 @@ static int restore_run(struct restore *r)
             return k;
     }
     k = create_target(r, o->target);
-    return k < 0 ? k : run_pass(r, true);
+    if (k == 0)
+        k = run_pass(r, true);
+    /* "restored" means on disk: a power cut right after must not take back
+     * what the restore reported done (cp and rsync leave this to the kernel) */
+    if (k == 0 && syncfs(r->tbase) < 0)
+        k = fail(r, errno, "cannot sync the restored files in", "");
+    return k;
 }
 
 enum hs_status hs_restore(const struct hs_restore_opts *o, struct hs_backup_stats *st,

@@ -5,10 +5,16 @@
  *
  *   HS_FAULT_AT=N          the call to act on (1-based); 0 or unset: none
  *   HS_FAULT_ACTION=kill   SIGKILL (default), or an errno name: ENOSPC,
- *                          EIO, EMLINK, EXDEV, EACCES, ENOENT
+ *                          EIO, EMLINK, EXDEV, EACCES, ENOENT; or swap:
+ *                          the directory HS_FAULT_SWAP is renamed to
+ *                          HS_FAULT_SWAP.swapped and replaced by a symlink
+ *                          to "/" just before the call runs (a source that
+ *                          changes between readdir and open)
  *   HS_FAULT_CALLS=a,b     which calls count (default: all below)
  *   HS_FAULT_MATCH=str     only calls whose path (if any) contains str
  *   HS_FAULT_REPORT=file   at exit, the number of counted calls is written here
+ *   HS_FAULT_VERBOSE=1     the call acted on is named on stderr (=stack: and
+ *                          its call stack)
  *
  * Test machinery, not part of hardsnap: this file's state is the shim's.
  */
@@ -17,6 +23,7 @@
 #endif
 #include <dlfcn.h>
 #include <errno.h>
+#include <execinfo.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -28,7 +35,7 @@
 
 static long counted, at = -1;
 static int action_errno; /* 0: kill */
-static const char *calls, *match;
+static const char *calls, *match, *swap;
 
 static void report(void)
 {
@@ -55,9 +62,24 @@ static void setup(void)
     for (size_t i = 0; act && i < sizeof errs / sizeof errs[0]; i++)
         if (!strcmp(act, errs[i].name))
             action_errno = errs[i].err;
+    if (act && !strcmp(act, "swap"))
+        swap = getenv("HS_FAULT_SWAP");
     calls = getenv("HS_FAULT_CALLS");
     match = getenv("HS_FAULT_MATCH");
     atexit(report);
+}
+
+/* rename() and symlink() are not wrapped: the swap itself is not counted. */
+static void swap_for_root(void)
+{
+    char aside[4096];
+    int saved = errno;
+    snprintf(aside, sizeof aside, "%s.swapped", swap);
+    if (rename(swap, aside) || symlink("/", swap)) {
+        perror("faultshim: swap");
+        abort();
+    }
+    errno = saved;
 }
 
 /* Whether this call fails (errno set, -1 to return); kills at the kill point. */
@@ -70,6 +92,17 @@ static int fault(const char *call, const char *path)
         return 0;
     if (++counted != at)
         return 0;
+    const char *verbose = getenv("HS_FAULT_VERBOSE");
+    if (verbose) {
+        fprintf(stderr, "faultshim: call %ld: %s %s\n", counted, call, path ? path : "");
+        void *frames[32];
+        if (!strcmp(verbose, "stack"))
+            backtrace_symbols_fd(frames, backtrace(frames, 32), 2);
+    }
+    if (swap) {
+        swap_for_root();
+        return 0;
+    }
     if (!action_errno) {
         report();
         raise(SIGKILL);
@@ -156,6 +189,18 @@ ssize_t read(int fd, void *buf, size_t n)
 {
     REAL(ssize_t, read, int, void *, size_t);
     return fault("read", NULL) ? -1 : real_read(fd, buf, n);
+}
+
+ssize_t pread(int fd, void *buf, size_t n, off_t off)
+{
+    REAL(ssize_t, pread, int, void *, size_t, off_t);
+    return fault("read", NULL) ? -1 : real_pread(fd, buf, n, off);
+}
+
+ssize_t pread64(int fd, void *buf, size_t n, off_t off)
+{
+    REAL(ssize_t, pread64, int, void *, size_t, off_t);
+    return fault("read", NULL) ? -1 : real_pread64(fd, buf, n, off);
 }
 
 ssize_t copy_file_range(int in, off_t *ioff, int out, off_t *ooff, size_t n, unsigned flags)

@@ -272,6 +272,35 @@ START_TEST(truncation_detected)
 }
 END_TEST
 
+/* A disk that fills up or a damaged file: the message names the manifest. */
+START_TEST(errors_name_the_manifest)
+{
+    int dev = open("/dev", O_RDONLY | O_DIRECTORY);
+    ck_assert_int_ge(dev, 0);
+    struct hs_manifest_writer *w = NULL;
+    struct hs_err e = {0};
+    ck_assert_int_eq(hs_manifest_writer_open(&w, dev, "full", &e), -ENOSPC);
+    ck_assert_ptr_null(w);
+    ck_assert_str_eq(e.msg, "cannot write manifest: full: No space left on device");
+    hs_err_clear(&e);
+    close(dev);
+
+    make_two_blocks();
+    struct stat st = tu_lstat("m");
+    ck_assert_int_eq(truncate(tu_path("m"), st.st_size / 2), 0);
+    struct hs_manifest_reader *r;
+    ck_assert_int_eq(hs_manifest_reader_open(&r, tu_tmpfd, "m", &e), 0);
+    const struct hs_mentry *m;
+    int k;
+    while ((k = hs_manifest_next(r, &m, &e)) == 1)
+        ;
+    ck_assert_int_eq(k, -EBADMSG);
+    ck_assert_msg(strstr(e.msg, "manifest m ") == e.msg, "unnamed: %s", e.msg);
+    hs_manifest_reader_free(r);
+    hs_err_clear(&e);
+}
+END_TEST
+
 /* One path through the block index, for every kind of position. */
 START_TEST(find_through_index)
 {
@@ -381,6 +410,7 @@ Suite *manifest_suite(void)
     tcase_add_test(tc, out_of_order_rejected);
     tcase_add_test(tc, flipped_byte_detected);
     tcase_add_test(tc, truncation_detected);
+    tcase_add_test(tc, errors_name_the_manifest);
     tcase_add_test(tc, find_through_index);
     tcase_add_test(tc, finder_any_order);
     tcase_add_test(tc, damage_keeps_earlier_blocks);
