@@ -69,8 +69,9 @@ static int parse_args(int argc, char **argv, struct restore_args *a)
 static void print_summary(const struct hs_backup_stats *s, bool dry_run)
 {
     char b[32];
-    printf("%s: %" PRIu64 " files, %" PRIu64 " dirs, %s %s, %.2f s\n",
-           dry_run ? "dry run" : "restored", s->files, s->dirs,
+    printf("%s: %" PRIu64 " files, %" PRIu64 " dirs, %" PRIu64 " symlinks, %" PRIu64
+           " special, %s %s, %.2f s\n",
+           dry_run ? "dry run" : "restored", s->files, s->dirs, s->symlinks, s->specials,
            cli_bytes(b, sizeof b, s->bytes_copied), dry_run ? "to copy" : "copied", s->seconds);
 }
 

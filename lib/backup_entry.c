@@ -320,9 +320,14 @@ static int reg_against_file(struct engine *g, const struct hs_walk_item *it, uin
         return 1;
     *prev_ino = pst.st_ino;
     enum hs_verdict v = hs_change_against_file(&it->st, &pst, g->checksum);
-    if (v == HS_VERDICT_COPY ||
-        hs_eng_hash_file(g, prev_top(g), it->name, it->path, ph, &hst, &pxh) < 0 ||
-        !hs_stat_same_file(&hst, &pst))
+    if (v == HS_VERDICT_COPY)
+        return 1;
+    int k = hs_eng_hash_file(g, prev_top(g), it->name, it->path, ph, &hst, &pxh);
+    if (k < 0 && k != -ENOENT && k != -EINVAL && k != -ELOOP)
+        /* the file is copied afresh, but a store that cannot be read is
+         * something to hear about before the day it is needed */
+        hs_eng_warn(g, -k, "cannot read the earlier copy of", it->path);
+    if (k < 0 || !hs_stat_same_file(&hst, &pst))
         return 1;
     g->st->hashed++;
     if (v == HS_VERDICT_VERIFY ? !source_matches(g, it, ph, pxh) : source_xattr_hash(g, it) != pxh)

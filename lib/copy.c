@@ -79,7 +79,9 @@ static int pass_through_buffer(struct copy_job *j, int from, off_t off, uint64_t
             if (errno == EINTR)
                 continue;
             j->c->src_failed = from == j->src;
-            return hs_err_path(j->e, errno, "cannot read", j->path);
+            return hs_err_path(j->e, errno,
+                               j->c->src_failed ? "cannot read" : "cannot read back the copy of",
+                               j->path);
         }
         if (n == 0)
             return 0;

@@ -168,6 +168,7 @@ struct rm_state {
     bool root;
     int first_err;
     struct hs_err *e;
+    const char *where; /* shown before the path in messages, or NULL */
 };
 
 /* The message names the entry from the top of the removal down (built only
@@ -180,10 +181,10 @@ static void rm_fail(struct rm_state *s, int err, const char *what, const char *l
     s->first_err = -err;
     struct hs_buf path = {0};
     size_t depth = hs_dirstack_depth(&s->fds);
-    int r = 0;
+    int r = s->where ? hs_buf_append(&path, s->where, strlen(s->where)) : 0;
     for (size_t i = 0; r == 0 && i < depth + (leaf != NULL); i++) {
         const char *name = i < depth ? s->frames[i].name : leaf;
-        if (i > 0)
+        if (i > 0 || s->where)
             r = hs_buf_append(&path, "/", 1);
         if (r == 0)
             r = hs_buf_append(&path, name, strlen(name));
@@ -276,7 +277,17 @@ static int rm_pop(struct rm_state *s)
 {
     size_t depth = hs_dirstack_depth(&s->fds);
     struct rm_frame *f = &s->frames[depth - 1];
-    int r = hs_dirstack_pop(&s->fds, f->name, s->e);
+    /* a failed reopen of the parent ends the removal; the first error stays
+     * the one reported */
+    struct hs_err scratch = {0};
+    int r = hs_dirstack_pop(&s->fds, f->name, &scratch);
+    if (r < 0 && !s->first_err && s->e) {
+        s->first_err = r;
+        hs_err_clear(s->e);
+        *s->e = scratch;
+    } else {
+        hs_err_clear(&scratch);
+    }
     if (r == 0 && depth > 1 && unlinkat(hs_dirstack_top(&s->fds), f->name, AT_REMOVEDIR) < 0 &&
         errno != ENOENT)
         rm_fail(s, errno, "cannot remove", f->name);
@@ -287,16 +298,29 @@ static int rm_pop(struct rm_state *s)
 
 int hs_remove_tree(int dirfd, const char *name, struct hs_err *e)
 {
-    struct rm_state s = {.e = e, .root = geteuid() == 0};
+    return hs_remove_tree_in(dirfd, name, NULL, e);
+}
+
+int hs_remove_tree_in(int dirfd, const char *name, const char *where, struct hs_err *e)
+{
+    struct rm_state s = {.e = e, .root = geteuid() == 0, .where = where};
     struct stat st;
-    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        return errno == ENOENT ? 0 : hs_err_path(e, errno, "cannot remove", name);
-    if (!S_ISDIR(st.st_mode))
-        return unlinkat(dirfd, name, 0) == 0 ? 0 : hs_err_path(e, errno, "cannot remove", name);
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        if (errno != ENOENT)
+            rm_fail(&s, errno, "cannot remove", name);
+        return s.first_err;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        if (unlinkat(dirfd, name, 0) < 0)
+            rm_fail(&s, errno, "cannot remove", name);
+        return s.first_err;
+    }
     s.dev = st.st_dev;
     int fd = rm_open(&s, dirfd, name);
-    if (fd < 0)
-        return hs_err_path(e, errno, "cannot open", name);
+    if (fd < 0) {
+        rm_fail(&s, errno, "cannot open", name);
+        return s.first_err;
+    }
     int r = rm_push(&s, fd, name);
     while (r == 0 && hs_dirstack_depth(&s.fds) > 0) {
         struct rm_frame *f = &s.frames[hs_dirstack_depth(&s.fds) - 1];

@@ -35,6 +35,9 @@ ssize_t hs_read_full(int fd, void *buf, size_t n);
  * returns the first. */
 int hs_remove_tree(int dirfd, const char *name, struct hs_err *e);
 
+/* The same, with messages naming paths as WHERE/name/... */
+int hs_remove_tree_in(int dirfd, const char *name, const char *where, struct hs_err *e);
+
 /* Raises RLIMIT_NOFILE's soft limit to the hard limit (best effort). */
 void hs_raise_nofile(void);
 

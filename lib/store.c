@@ -561,6 +561,37 @@ static int open_trash(struct hs_store *s, struct hs_err *e)
     return fd;
 }
 
+/* Removes name from the trash; messages say DEST/.hardsnap/trash/name/... */
+static int remove_in_trash(struct hs_store *s, int trash, const char *name, struct hs_err *e)
+{
+    size_t n = strlen(s->dest) + sizeof "/" HS_STORE_DIR "/" TRASH_DIR;
+    char *where = malloc(n);
+    if (!where)
+        return hs_err_setf(e, ENOMEM, "store");
+    snprintf(where, n, "%s/" HS_STORE_DIR "/" TRASH_DIR, s->dest);
+    int r = hs_remove_tree_in(trash, name, where, e);
+    free(where);
+    return r;
+}
+
+/* The manifest and content index of name, whose tree is gone from DEST. Kept
+ * while DEST or partial/ holds a tree of that name: a committed manifest
+ * there is one recovery is about to publish. */
+static int drop_manifest_of(struct hs_store *s, const char *name, struct hs_err *e)
+{
+    if (!hs_snapshot_name_valid(name) || exists_at(s->destfd, name) ||
+        exists_at(s->partialfd, name))
+        return 0;
+    char mname[64], iname[80];
+    hs_store_manifest_name(name, mname);
+    snprintf(iname, sizeof iname, "%s%s", name, HS_CINDEX_SUFFIX);
+    if (unlinkat(s->manifestsfd, iname, 0) < 0 && errno != ENOENT)
+        return hs_err_path(e, errno, "cannot remove content index", iname);
+    if (unlinkat(s->manifestsfd, mname, 0) < 0 && errno != ENOENT)
+        return hs_err_path(e, errno, "cannot remove manifest", mname);
+    return 0;
+}
+
 int hs_store_empty_trash(struct hs_store *s, struct hs_err *e)
 {
     int fd = hs_open_dir(s->hsfd, TRASH_DIR);
@@ -569,8 +600,11 @@ int hs_store_empty_trash(struct hs_store *s, struct hs_err *e)
     char **names = NULL;
     size_t n = 0;
     int r = list_sorted(fd, any_name, &names, &n, e);
-    for (size_t i = 0; r == 0 && i < n; i++)
-        r = hs_remove_tree(fd, names[i], e);
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        r = drop_manifest_of(s, names[i], e);
+        if (r == 0)
+            r = remove_in_trash(s, fd, names[i], e);
+    }
     hs_store_list_free(names, n);
     close(fd);
     return r;
@@ -581,27 +615,22 @@ int hs_store_delete(struct hs_store *s, const char *name, struct hs_err *e)
     int trash = open_trash(s, e);
     if (trash < 0)
         return trash;
-    char mname[64];
-    hs_store_manifest_name(name, mname);
-    int r = hs_remove_tree(trash, name, e); /* left by an earlier, failed removal */
+    int r = remove_in_trash(s, trash, name, e); /* left by an earlier, failed removal */
     if (r == 0) {
         r = rename_dir_noreplace(s->destfd, name, trash, name);
         if (r < 0)
             hs_err_path(e, -r, "cannot move snapshot to the trash", name);
     }
-    if (r == 0) {
-        /* the snapshot is gone from sight; its manifest follows it */
-        renameat(s->manifestsfd, mname, trash, mname);
-        char iname[80];
-        snprintf(iname, sizeof iname, "%s%s", name, HS_CINDEX_SUFFIX);
-        unlinkat(s->manifestsfd, iname, 0); /* made from the manifest: nothing to keep */
-        if (fsync(s->destfd) < 0)
-            r = hs_err_path(e, errno, "cannot sync", s->dest);
-    }
+    /* gone from sight, durably, before anything of it is removed: a power
+     * cut never leaves a published snapshot without its manifest */
+    if (r == 0 && fsync(s->destfd) < 0)
+        r = hs_err_path(e, errno, "cannot sync", s->dest);
+    /* the manifest first: while the tree is in the trash, the next prune or
+     * backup finishes both */
     if (r == 0)
-        r = hs_remove_tree(trash, name, e);
+        r = drop_manifest_of(s, name, e);
     if (r == 0)
-        unlinkat(trash, mname, 0);
+        r = remove_in_trash(s, trash, name, e);
     close(trash);
     return r;
 }

@@ -71,8 +71,9 @@ int hs_store_publish(struct hs_store *s, const char *name, struct hs_err *e, str
 int hs_store_update_latest(struct hs_store *s, struct hs_err *e);
 
 /* Deletes a snapshot: renamed out of sight into .hardsnap/trash/ in one
- * step (with its manifest), then removed. A kill in between leaves it in the
- * trash, which hs_store_empty_trash() empties. */
+ * step and synced, then its manifest and the tree are removed. A kill in
+ * between leaves the tree in the trash, which hs_store_empty_trash() empties
+ * (the manifest of each name there first). */
 int hs_store_delete(struct hs_store *s, const char *name, struct hs_err *e);
 int hs_store_empty_trash(struct hs_store *s, struct hs_err *e);
 

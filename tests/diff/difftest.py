@@ -268,6 +268,23 @@ def compare(src, snap, what, split_ok=False):
     return b
 
 
+def backup_from(hs, src, earlier, dest, now):
+    """Runs `hs backup src dest` with the tree `earlier` standing at src's
+    path for the run, and returns the result. Gives test fixtures a store
+    made by hardsnap itself: a copied store's manifests are not trusted (the
+    snapshot directories are other inodes), so its next backup would only
+    ever take the slower path."""
+    aside = src + ".now"
+    os.rename(src, aside)
+    os.rename(earlier, src)
+    try:
+        env = dict(os.environ, HARDSNAP_NOW=now)
+        return subprocess.run([hs, "backup", "-q", src, dest], env=env, capture_output=True)
+    finally:
+        os.rename(src, earlier)
+        os.rename(aside, src)
+
+
 def rsync_silent(src, snap):
     if not shutil.which("rsync"):
         return

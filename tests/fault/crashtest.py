@@ -83,22 +83,29 @@ def points(total, n, rng):
 
 
 def backup_points(hs, shim, base, n, rng):
-    src, dest0 = os.path.join(base, "src"), os.path.join(base, "dest0")
+    src, day1 = os.path.join(base, "src"), os.path.join(base, "src-day1")
+    work = os.path.join(base, "dest")
     os.mkdir(src)
     tree = difftest.Tree(src.encode(), rng)
     tree.build()
-    run(hs, ["backup", "-q", src, dest0], now="2026-01-01T000000Z", check=(0,))
-    expect = {"2026-01-01T000000Z": difftest.listing(os.path.join(dest0, "2026-01-01T000000Z").encode())}
+    copy_store(src, day1)
+
+    def fresh():
+        # made by hardsnap, not copied: its manifest is trusted, as at home
+        shutil.rmtree(work, ignore_errors=True)
+        r = difftest.backup_from(hs, src, day1, work, "2026-01-01T000000Z")
+        if r.returncode:
+            raise Crash(f"the day-1 backup failed: {r.stderr[:300]!r}")
+
+    fresh()
+    expect = {"2026-01-01T000000Z": difftest.listing(os.path.join(work, "2026-01-01T000000Z").encode())}
     tree.mutate()
     tree.mutate()
     want = difftest.listing(src.encode())
-    work = os.path.join(base, "dest")
-    copy_store(dest0, work)
     total = count_calls(hs, shim, ["backup", "-q", src, work], "2026-01-02T000000Z", base)
-    shutil.rmtree(work)
     tried = 0
     for k in points(total, n, rng):
-        copy_store(dest0, work)
+        fresh()
         r = run(hs, ["backup", "-q", src, work], now="2026-01-02T000000Z", fault_at=k, shim=shim)
         if r.returncode not in (0, -9, 137):
             raise Crash(f"backup killed at call {k}: exit {r.returncode} {r.stderr[:800]!r}")

@@ -12,6 +12,11 @@
  *                          changes between readdir and open)
  *   HS_FAULT_CALLS=a,b     which calls count (default: all below)
  *   HS_FAULT_MATCH=str     only calls whose path (if any) contains str
+ *
+ * An error on a read or write of a regular file stays with that file, as a
+ * bad sector would: a retry through another call or another open meets it
+ * again. copy_file_range counts as a write, or as
+ * "copy_file_range" (then an EIO stays with the file read from).
  *   HS_FAULT_REPORT=file   at exit, the number of counted calls is written here
  *   HS_FAULT_VERBOSE=1     the call acted on is named on stderr (=stack: and
  *                          its call stack)
@@ -34,6 +39,10 @@
 #include <unistd.h>
 
 static long counted, at = -1;
+/* the file an error stays with (as a bad sector would: reopening it does not help) */
+static dev_t sticky_dev;
+static ino_t sticky_ino;
+static int sticky_write, sticky_set;
 static int action_errno; /* 0: kill */
 static const char *calls, *match, *swap;
 
@@ -167,46 +176,74 @@ int symlinkat(const char *target, int dirfd, const char *path)
     return fault("symlinkat", path) ? -1 : real_symlinkat(target, dirfd, path);
 }
 
+/* A read or write on fd: fails if an earlier error stays with fd, or if this
+ * is the call acted on (the error then stays with fd). */
+static int fault_on(int fd, int is_write, const char *call)
+{
+    struct stat st;
+    int saved = errno;
+    int known = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    errno = saved;
+    if (sticky_set && known && st.st_dev == sticky_dev && st.st_ino == sticky_ino &&
+        is_write == sticky_write) {
+        errno = action_errno;
+        return 1;
+    }
+    if (!fault(call, NULL))
+        return 0;
+    if (action_errno && known) {
+        sticky_dev = st.st_dev, sticky_ino = st.st_ino;
+        sticky_write = is_write, sticky_set = 1;
+    }
+    return 1;
+}
+
 ssize_t write(int fd, const void *buf, size_t n)
 {
     REAL(ssize_t, write, int, const void *, size_t);
-    return fault("write", NULL) ? -1 : real_write(fd, buf, n);
+    return fault_on(fd, 1, "write") ? -1 : real_write(fd, buf, n);
 }
 
 ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 {
     REAL(ssize_t, pwrite, int, const void *, size_t, off_t);
-    return fault("write", NULL) ? -1 : real_pwrite(fd, buf, n, off);
+    return fault_on(fd, 1, "write") ? -1 : real_pwrite(fd, buf, n, off);
 }
 
 ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
 {
     REAL(ssize_t, pwrite64, int, const void *, size_t, off_t);
-    return fault("write", NULL) ? -1 : real_pwrite64(fd, buf, n, off);
+    return fault_on(fd, 1, "write") ? -1 : real_pwrite64(fd, buf, n, off);
 }
 
 ssize_t read(int fd, void *buf, size_t n)
 {
     REAL(ssize_t, read, int, void *, size_t);
-    return fault("read", NULL) ? -1 : real_read(fd, buf, n);
+    return fault_on(fd, 0, "read") ? -1 : real_read(fd, buf, n);
 }
 
 ssize_t pread(int fd, void *buf, size_t n, off_t off)
 {
     REAL(ssize_t, pread, int, void *, size_t, off_t);
-    return fault("read", NULL) ? -1 : real_pread(fd, buf, n, off);
+    return fault_on(fd, 0, "read") ? -1 : real_pread(fd, buf, n, off);
 }
 
 ssize_t pread64(int fd, void *buf, size_t n, off_t off)
 {
     REAL(ssize_t, pread64, int, void *, size_t, off_t);
-    return fault("read", NULL) ? -1 : real_pread64(fd, buf, n, off);
+    return fault_on(fd, 0, "read") ? -1 : real_pread64(fd, buf, n, off);
 }
 
 ssize_t copy_file_range(int in, off_t *ioff, int out, off_t *ooff, size_t n, unsigned flags)
 {
     REAL(ssize_t, copy_file_range, int, off_t *, int, off_t *, size_t, unsigned);
-    return fault("write", NULL) ? -1 : real_copy_file_range(in, ioff, out, ooff, n, flags);
+    setup();
+    int as_read = calls && strstr(calls, "copy_file_range") && action_errno == EIO;
+    int fd = as_read ? in : out;
+    if (fault_on(fd, !as_read,
+                 calls && strstr(calls, "copy_file_range") ? "copy_file_range" : "write"))
+        return -1;
+    return real_copy_file_range(in, ioff, out, ooff, n, flags);
 }
 
 int fsync(int fd)

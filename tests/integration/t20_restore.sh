@@ -104,6 +104,10 @@ assert_absent out-dry
 grep -qx 'sub/deep/data.bin' "$HS_OUT" || fail "-n does not list sub/deep/data.bin: $(head -c 2000 "$HS_OUT")"
 grep -qxF 'new\nline' "$HS_OUT" || fail "-n does not list the escaped name new\\nline"
 grep -q '^dry run: ' "$HS_OUT" || fail "-n: no summary"
+nlinks=$(find "$snap" -type l | wc -l)
+[ "$nlinks" -gt 0 ] || fail "mktree_basic made no symlink"
+grep -Eq "^dry run: .* $nlinks symlinks, " "$HS_OUT" ||
+    fail "-n summary does not count the $nlinks symlinks: $(grep '^dry run' "$HS_OUT")"
 mkdir out-dry2
 printf 'mine\n' >out-dry2/mine
 dry_list=$HS_TMP/dry.list
