@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Kill points: hardsnap killed (SIGKILL, by tests/fault/faultshim.so) at
-the Nth filesystem call of a backup, a prune, an export and a restore, then:
+the Nth filesystem call of a backup, a prune, an export and a restore, or
+(--timed) by kill -9 from outside at a random time within a run, then:
 every published snapshot is complete and what it was, `latest` names the
 newest, and the next run succeeds with the right result.
 
-usage: crashtest.py --hardsnap BIN --shim faultshim.so [--points N] [--seed S]
+usage: crashtest.py --hardsnap BIN --shim faultshim.so [--points N] [--timed N] [--seed S]
 """
 import argparse
 import os
@@ -13,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "diff"))
 import difftest  # noqa: E402  (the tree generator and comparisons)
@@ -22,10 +24,22 @@ class Crash(Exception):
     pass
 
 
+def at(k):
+    """A kill point: the Nth call (int), or a time after the start (float)."""
+    return f"{k * 1000:.1f} ms" if isinstance(k, float) else f"call {k}"
+
+
 def run(hs, args, now=None, fault_at=None, report=None, shim=None, check=None):
     env = dict(os.environ)
     if now:
         env["HARDSNAP_NOW"] = now
+    if isinstance(fault_at, float):  # by time: kill -9 from outside, no shim
+        p = subprocess.Popen([hs] + args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(fault_at)
+        p.kill()
+        out, err = p.communicate()
+        Want.landed += p.returncode == -9
+        return subprocess.CompletedProcess(p.args, p.returncode, out, err)
     if shim:
         env["LD_PRELOAD"] = shim
         if fault_at:
@@ -39,8 +53,12 @@ def run(hs, args, now=None, fault_at=None, report=None, shim=None, check=None):
 
 
 def count_calls(hs, shim, args, now, work):
+    """The number of calls the shim counts in a whole run; how long the run
+    took goes to Want.seconds (where timed kills land)."""
     report = os.path.join(work, "calls")
+    t0 = time.monotonic()
     run(hs, args, now=now, shim=shim, report=report, check=(0,))
+    Want.seconds = time.monotonic() - t0
     with open(report) as f:
         return int(f.read())
 
@@ -76,10 +94,17 @@ def check_store(dest, expect, killed=False):
     return names
 
 
+class Want:
+    calls = 30  # kill points by call count, per operation
+    timed = 0  # kill points by time, per operation
+    seconds = 0.0  # how long the last whole run took (set by count_calls)
+    landed = 0  # timed kills that came before the run ended
+
+
 def points(total, n, rng):
-    if total <= n:
-        return list(range(1, total + 1))
-    return sorted(rng.sample(range(1, total + 1), n))
+    """n call counts out of total, then Want.timed delays within a run's time."""
+    calls = list(range(1, total + 1)) if total <= n else sorted(rng.sample(range(1, total + 1), n))
+    return calls + [rng.uniform(0.0, Want.seconds) for _ in range(Want.timed)]
 
 
 def backup_points(hs, shim, base, n, rng):
@@ -108,12 +133,12 @@ def backup_points(hs, shim, base, n, rng):
         fresh()
         r = run(hs, ["backup", "-q", src, work], now="2026-01-02T000000Z", fault_at=k, shim=shim)
         if r.returncode not in (0, -9, 137):
-            raise Crash(f"backup killed at call {k}: exit {r.returncode} {r.stderr[:800]!r}")
+            raise Crash(f"backup killed at {at(k)}: exit {r.returncode} {r.stderr[:800]!r}")
         exp = dict(expect, **{"2026-01-02T000000Z": want})
         check_store(work, exp, killed=True)
         run(hs, ["backup", "-q", src, work], now="2026-01-03T000000Z", check=(0,))
         difftest.compare(src.encode(), os.path.join(work, "2026-01-03T000000Z").encode(),
-                         f"backup after a kill at call {k}")
+                         f"backup after a kill at {at(k)}")
         check_store(work, dict(exp, **{"2026-01-03T000000Z": want}))
         shutil.rmtree(work)
         tried += 1
@@ -141,13 +166,13 @@ def prune_points(hs, shim, base, n, rng):
         copy_store(dest0, work)
         r = run(hs, args, now="2026-01-05T000000Z", fault_at=k, shim=shim)
         if r.returncode not in (0, -9, 137):
-            raise Crash(f"prune killed at call {k}: exit {r.returncode} {r.stderr[:800]!r}")
+            raise Crash(f"prune killed at {at(k)}: exit {r.returncode} {r.stderr[:800]!r}")
         check_store(work, expect, killed=True)
         run(hs, args, now="2026-01-05T000000Z", check=(0,))
         if check_store(work, expect) != ["2026-01-04T000000Z"]:
-            raise Crash(f"prune after a kill at call {k} kept {snapshots(work)}")
+            raise Crash(f"prune after a kill at {at(k)} kept {snapshots(work)}")
         if os.listdir(os.path.join(work, ".hardsnap", "trash")):
-            raise Crash(f"prune after a kill at call {k} left the trash full")
+            raise Crash(f"prune after a kill at {at(k)} left the trash full")
         shutil.rmtree(work)
         tried += 1
     return tried, total
@@ -175,15 +200,15 @@ def export_points(hs, shim, base, n, rng):
     for k in points(total, n, rng):
         r = run(hs, args, fault_at=k, shim=shim)
         if r.returncode not in (0, -9, 137):
-            raise Crash(f"export killed at call {k}: exit {r.returncode} {r.stderr[:800]!r}")
+            raise Crash(f"export killed at {at(k)}: exit {r.returncode} {r.stderr[:800]!r}")
         # killed after the final rename, the archive is complete; before it, absent
         if os.path.exists(out):
             if tar_members(out) != members:
-                raise Crash(f"export killed at call {k} left an incomplete {out}")
+                raise Crash(f"export killed at {at(k)} left an incomplete {out}")
             os.unlink(out)
         run(hs, args, check=(0,))  # a stale .part does not stop the next one
         if tar_members(out) != members:
-            raise Crash(f"export after a kill at call {k}: the archive differs")
+            raise Crash(f"export after a kill at {at(k)}: the archive differs")
         os.unlink(out)
         tried += 1
     return tried, total
@@ -203,15 +228,15 @@ def restore_points(hs, shim, base, n, rng):
     for k in points(total, n, rng):
         r = run(hs, ["restore", "-q", snap, target], fault_at=k, shim=shim)
         if r.returncode not in (0, -9, 137):
-            raise Crash(f"restore killed at call {k}: exit {r.returncode} {r.stderr[:800]!r}")
+            raise Crash(f"restore killed at {at(k)}: exit {r.returncode} {r.stderr[:800]!r}")
         # whatever the kill left, a restore with --overwrite finishes the job
         args = ["restore", "-q", "--overwrite", snap, target] if os.path.exists(target) else \
             ["restore", "-q", snap, target]
         run(hs, args, check=(0,))
-        difftest.compare(snap.encode(), target.encode(), f"restore after a kill at call {k}")
+        difftest.compare(snap.encode(), target.encode(), f"restore after a kill at {at(k)}")
         now = difftest.listing(snap.encode())
         if {p: e for p, e in now.items()} != before:
-            raise Crash(f"restore killed at call {k} changed the snapshot")
+            raise Crash(f"restore killed at {at(k)} changed the snapshot")
         shutil.rmtree(target)
         tried += 1
     return tried, total
@@ -221,17 +246,21 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--hardsnap", required=True)
     ap.add_argument("--shim", required=True)
-    ap.add_argument("--points", type=int, default=30, help="kill points per operation")
+    ap.add_argument("--points", type=int, default=30, help="kill points by call count per operation")
+    ap.add_argument("--timed", type=int, default=0, help="kill points by time per operation")
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
     rng = random.Random(a.seed)
+    Want.timed = a.timed
     base = tempfile.mkdtemp(prefix="crashtest-")
     results = []
     try:
         for name, fn in (("backup", backup_points), ("prune", prune_points),
                          ("export", export_points), ("restore", restore_points)):
+            Want.landed = 0
             tried, total = fn(a.hardsnap, a.shim, base, a.points, rng)
-            results.append(f"{name} {tried} kill points of {total} calls")
+            results.append(f"{name} {tried} kill points of {total} calls "
+                           f"({a.timed} by time, {Want.landed} of them before the end)")
     except Crash as c:
         print(f"FAIL: seed {a.seed}: {c}\n  kept: {base}", file=sys.stderr)
         return 1
