@@ -88,6 +88,7 @@ struct restore {
     struct hs_buf disp; /* a path for a message */
     unsigned tmp_seq;
     uint64_t conflicts;
+    bool said_no_links; /* the target cannot hold hard links: said once */
     struct hs_report rep;
 };
 
@@ -292,7 +293,11 @@ static int finish_dir(struct restore *r, int tfd, int srcfd, const struct stat *
 static int split_group(struct restore *r, int errnum, const char *path)
 {
     r->st->link_fallbacks++;
-    twarn(r, errnum, "hard link not kept, copied instead", path);
+    if (errnum != EPERM && errnum != EXDEV)
+        twarn(r, errnum, "hard link not kept, copied instead", path);
+    else if (!r->said_no_links) /* a filesystem without hard links: once, not per name */
+        twarn(r, errnum, "hard links cannot be made here; they are restored as copies, from", path);
+    r->said_no_links |= errnum == EPERM || errnum == EXDEV;
     return 1;
 }
 

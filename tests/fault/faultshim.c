@@ -5,13 +5,15 @@
  *
  *   HS_FAULT_AT=N          the call to act on (1-based); 0 or unset: none
  *   HS_FAULT_ACTION=kill   SIGKILL (default), or an errno name: ENOSPC,
- *                          EIO, EMLINK, EXDEV, EACCES, ENOENT; or swap:
+ *                          EIO, EMLINK, EXDEV, EACCES, ENOENT, EPERM; or swap:
  *                          the directory HS_FAULT_SWAP is renamed to
  *                          HS_FAULT_SWAP.swapped and replaced by a symlink
  *                          to "/" just before the call runs (a source that
  *                          changes between readdir and open)
  *   HS_FAULT_CALLS=a,b     which calls count (default: all below)
  *   HS_FAULT_MATCH=str     only calls whose path (if any) contains str
+ *   HS_FAULT_ONWARD=1      every counted call from the Nth on fails (a
+ *                          filesystem that cannot do it at all)
  *
  * An error on a read or write of a regular file stays with that file, as a
  * bad sector would: a retry through another call or another open meets it
@@ -44,6 +46,7 @@ static dev_t sticky_dev;
 static ino_t sticky_ino;
 static int sticky_write, sticky_set;
 static int action_errno; /* 0: kill */
+static int onward;
 static const char *calls, *match, *swap;
 
 static void report(void)
@@ -66,13 +69,14 @@ static void setup(void)
     static const struct {
         const char *name;
         int err;
-    } errs[] = {{"ENOSPC", ENOSPC}, {"EIO", EIO},       {"EMLINK", EMLINK},
-                {"EXDEV", EXDEV},   {"EACCES", EACCES}, {"ENOENT", ENOENT}};
+    } errs[] = {{"ENOSPC", ENOSPC}, {"EIO", EIO},       {"EMLINK", EMLINK}, {"EXDEV", EXDEV},
+                {"EACCES", EACCES}, {"ENOENT", ENOENT}, {"EPERM", EPERM}};
     for (size_t i = 0; act && i < sizeof errs / sizeof errs[0]; i++)
         if (!strcmp(act, errs[i].name))
             action_errno = errs[i].err;
     if (act && !strcmp(act, "swap"))
         swap = getenv("HS_FAULT_SWAP");
+    onward = getenv("HS_FAULT_ONWARD") != NULL;
     calls = getenv("HS_FAULT_CALLS");
     match = getenv("HS_FAULT_MATCH");
     atexit(report);
@@ -99,7 +103,7 @@ static int fault(const char *call, const char *path)
         return 0;
     if (match && (!path || !strstr(path, match)))
         return 0;
-    if (++counted != at)
+    if (++counted != at && !(onward && at > 0 && counted > at && action_errno))
         return 0;
     const char *verbose = getenv("HS_FAULT_VERBOSE");
     if (verbose) {

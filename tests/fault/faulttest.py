@@ -462,6 +462,30 @@ def swapped_dir(hs, shim, base):
     return r
 
 
+def no_hard_links(hs, shim, base):
+    """A restore into a filesystem that cannot make hard links (every linkat
+    EPERM): the groups restored as copies, said once (exit 1), not per name."""
+    src, dest, target = (os.path.join(base, d) for d in ("nsrc", "ndest", "ntarget"))
+    os.makedirs(os.path.join(src, "a"))
+    for i in range(5):
+        with open(os.path.join(src, f"g{i}"), "w") as f:
+            f.write(f"group {i}\n")
+        for k in range(3):
+            os.link(os.path.join(src, f"g{i}"), os.path.join(src, "a", f"g{i}-{k}"))
+    if run(hs, ["backup", "-q", src, dest], DAY1).returncode:
+        raise Fault("no-links fixture: backup failed")
+    env = {"LD_PRELOAD": shim, "HS_FAULT_AT": "1", "HS_FAULT_ACTION": "EPERM",
+           "HS_FAULT_ONWARD": "1", "HS_FAULT_CALLS": "linkat"}
+    r = run(hs, ["restore", "-q", os.path.join(dest, DAY1), target], None, env)
+    lines = r.stderr.decode().splitlines()
+    if r.returncode != 1 or len(lines) != 1 or "hard links cannot be made" not in lines[0]:
+        raise Fault(f"no hard links: exit {r.returncode}, want 1 and one message: {lines[:5]}")
+    got = difftest.listing(target.encode())
+    want = difftest.listing(os.path.join(dest, DAY1).encode())
+    if strip(got) != strip(want) or any(len(g) > 1 for g in difftest.groups(got)):
+        raise Fault("no hard links: the restored tree differs, or still has links")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--hardsnap", required=True)
@@ -480,12 +504,13 @@ def main():
             op.setup()
             done.append(f"{' '.join(op.args[:2]).replace(' -q', '')} {inject(op, a.points, a.v)}")
         swapped_dir(a.hardsnap, a.shim, base)
+        no_hard_links(a.hardsnap, a.shim, base)
     except (Fault, difftest.Failure) as f:
         print(f"FAIL: seed {a.seed}: {f}\n  kept: {base}", file=sys.stderr)
         return 1
     shutil.rmtree(base)
     print(f"faulttest: injected errors: {', '.join(done)}; a directory swapped for a "
-          "symlink to / not followed: nothing lost")
+          "symlink to / not followed; a target without hard links: nothing lost")
     return 0
 
 
