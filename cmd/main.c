@@ -1,6 +1,9 @@
 /* hardsnap: the command line. Parses the verb and hands over to it. */
 #include "cli.h"
 
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -27,14 +30,29 @@ static const char main_usage[] =
 struct verb {
     const char *name;
     int (*run)(int argc, char **argv);
+    bool reports; /* changes the store or files: stdout only reports what was done */
 };
 
 static const struct verb verbs[] = {
-    {"backup", cmd_backup},     {"list", cmd_list},       {"diff", cmd_diff},
-    {"versions", cmd_versions}, {"restore", cmd_restore}, {"verify", cmd_verify},
-    {"prune", cmd_prune},       {"run", cmd_run},         {"export", cmd_export},
-    {"import", cmd_import},
+    {"backup", cmd_backup, true},   {"list", cmd_list, false},
+    {"diff", cmd_diff, false},      {"versions", cmd_versions, false},
+    {"restore", cmd_restore, true}, {"verify", cmd_verify, false},
+    {"prune", cmd_prune, true},     {"run", cmd_run, true},
+    {"export", cmd_export, true},   {"import", cmd_import, true},
 };
+
+/* Output that could not all be written: for a command whose output is its
+ * product (a listing, a diff) the run failed (exit 3); for one that made or
+ * changed something, only its report is lost (exit 1: a snapshot made is
+ * made, and exit 3 would say it was not). */
+static int checked_stdout(int status, bool reports)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return status;
+    fprintf(stderr, "hardsnap: cannot write to standard output: %s\n", strerror(errno));
+    int least = reports ? HS_WARN : HS_FAILED;
+    return status > least ? status : least;
+}
 
 int main(int argc, char **argv)
 {
@@ -47,15 +65,15 @@ int main(int argc, char **argv)
     const char *verb = argv[1];
     if (!strcmp(verb, "--help") || !strcmp(verb, "-h") || !strcmp(verb, "help")) {
         fputs(main_usage, stdout);
-        return HS_OK;
+        return checked_stdout(HS_OK, false);
     }
     if (!strcmp(verb, "--version") || !strcmp(verb, "-V")) {
         printf("hardsnap %s\n", hs_version());
-        return HS_OK;
+        return checked_stdout(HS_OK, false);
     }
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
         if (!strcmp(verb, verbs[i].name))
-            return verbs[i].run(argc - 1, argv + 1);
+            return checked_stdout(verbs[i].run(argc - 1, argv + 1), verbs[i].reports);
     cli_error_arg("unknown command \"%s\" (see hardsnap --help)", verb);
     return HS_USAGE;
 }

@@ -532,8 +532,14 @@ static int open_store(struct engine *g)
     }
     int r = hs_store_open(&g->store, g->o->dest, HS_STORE_CREATE | HS_STORE_LOCK, g->err);
     g->have_store = true;
+    struct hs_err w = {0};
     if (r == 0)
-        r = hs_store_recover(&g->store, &g->resume, g->err);
+        r = hs_store_recover(&g->store, &g->resume, g->err, &w);
+    if (w.msg) {
+        g->st->warnings++;
+        hs_report_event(&g->rep, HS_EV_WARNING, NULL, w.msg);
+        hs_err_clear(&w);
+    }
     return r;
 }
 
@@ -548,6 +554,9 @@ static int start_snapshot(struct engine *g)
     g->newrootfd = hs_open_dir(g->store.partialfd, g->name);
     if (g->newrootfd < 0)
         return hs_err_path(g->err, errno, "cannot open snapshot directory", g->name);
+    g->link_max = fpathconf(g->newrootfd, _PC_LINK_MAX);
+    if (g->link_max <= 0)
+        g->link_max = LONG_MAX;
     char mname[64];
     hs_store_manifest_name(g->name, mname);
     hs_flusher_start(&g->flusher, g->newrootfd, FLUSH_EVERY);

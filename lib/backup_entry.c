@@ -212,6 +212,18 @@ int hs_eng_claim_inode(struct engine *g, uint64_t sino, const struct stat *src)
 }
 
 /* Links the previous snapshot's entry sino: 0 linked, 1 a copy must do, <0. */
+/* Whether the earlier inode can take every name of this source group: if
+ * not, the group starts on a fresh copy whole, rather than filling the old
+ * inode and splitting when it is full (EMLINK), which would leave the
+ * snapshot with two inodes where the source has one. */
+static bool room_for_group(struct engine *g, const struct hs_walk_item *it)
+{
+    struct stat pst;
+    if (fstatat(prev_top(g), it->name, &pst, AT_SYMLINK_NOFOLLOW) < 0)
+        return true; /* linkat will say */
+    return (long)pst.st_nlink + (long)it->st.st_nlink <= g->link_max;
+}
+
 static int link_prev(struct engine *g, const struct hs_walk_item *it, uint64_t sino, bool multi)
 {
     if (g->o->flags & HS_BACKUP_DEDUP) {
@@ -230,6 +242,10 @@ static int link_prev(struct engine *g, const struct hs_walk_item *it, uint64_t s
     }
     if (prev_top(g) < 0)
         return 1; /* its directory could not be opened */
+    if (!g->dry_run && it->st.st_nlink > 1 && !room_for_group(g, it)) {
+        g->st->link_fallbacks++;
+        return 1;
+    }
     if (g->dry_run || linkat(prev_top(g), it->name, new_top(g), it->name, 0) == 0)
         return 0;
     int err = errno;

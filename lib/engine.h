@@ -48,6 +48,7 @@ struct engine {
     char prev_name[HS_SNAPSHOT_NAME_LEN + 1];
     char *resume;
     int newrootfd;
+    long link_max; /* names an inode may have on DEST's filesystem */
     struct hs_dirstack newdirs, prevdirs, resumedirs;
     struct hs_manifest_reader *mr; /* previous manifest; NULL: compare files */
     bool have_prev;

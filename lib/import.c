@@ -917,7 +917,13 @@ static int start_tree(struct importer *x)
     if (k < 0)
         return k;
     char *resume = NULL;
-    k = hs_store_recover(&x->store, &resume, x->err);
+    struct hs_err w = {0};
+    k = hs_store_recover(&x->store, &resume, x->err, &w);
+    if (w.msg) {
+        x->st->warnings++;
+        hs_report_event(&x->rep, HS_EV_WARNING, NULL, w.msg);
+        hs_err_clear(&w);
+    }
     free(resume); /* an unfinished backup's tree: the next backup's to reuse */
     if (k == 0 && x->o->now)
         k = choose_name(x); /* fail before the archive is read */

@@ -39,7 +39,26 @@ static void report(const struct hs_prune_opts *o, const char *name, unsigned rea
     o->on_item(&it, o->user);
 }
 
-/* Decides, then deletes oldest first. */
+/* A failure that does not stop the prune: the first becomes the run's error
+ * (exit 3), later ones are warnings. Returns 0 to go on. */
+static int keep_going(const struct hs_prune_opts *o, struct hs_err *first, struct hs_err *t)
+{
+    if (!first->msg) {
+        *first = *t;
+        *t = (struct hs_err){0}; /* first owns the message now */
+        return 0;
+    }
+    if (o->on_event) {
+        struct hs_event ev = {.type = HS_EV_WARNING, .msg = t->msg};
+        o->on_event(&ev, o->user);
+    }
+    hs_err_clear(t);
+    return 0;
+}
+
+/* Decides, then deletes oldest first. A snapshot that cannot be deleted
+ * does not keep the others: each deletion stands alone, and latest is
+ * pointed at the newest before and after (the newest is always kept). */
 static int run(const struct hs_prune_opts *o, struct hs_store *s, time_t now,
                struct hs_prune_result *res, struct hs_err *e)
 {
@@ -56,16 +75,20 @@ static int run(const struct hs_prune_opts *o, struct hs_store *s, time_t now,
     for (size_t i = 0; i < n; i++)
         hs_snapshot_name_parse(names[i], &items[i].t);
     hs_retain_apply(&o->policy, now, items, n);
-    for (size_t i = 0; r == 0 && i < n; i++) {
+    struct hs_err t = {0};
+    if (!o->dry_run && hs_store_update_latest(s, &t) < 0)
+        keep_going(o, e, &t);
+    for (size_t i = 0; i < n; i++) {
         uint64_t freed = 0;
         if (!items[i].reasons && !o->dry_run) {
             uint64_t before = free_bytes(s->destfd);
-            r = hs_store_delete(s, names[i], e);
+            if (hs_store_delete(s, names[i], &t) < 0) {
+                keep_going(o, e, &t);
+                continue;
+            }
             uint64_t after = free_bytes(s->destfd);
             freed = after > before ? after - before : 0;
         }
-        if (r < 0)
-            break;
         res->kept += items[i].reasons != 0;
         res->deleted += items[i].reasons == 0;
         res->freed += freed;
@@ -73,9 +96,9 @@ static int run(const struct hs_prune_opts *o, struct hs_store *s, time_t now,
     }
     free(items);
     hs_store_list_free(names, n);
-    if (r == 0 && !o->dry_run)
-        r = hs_store_update_latest(s, e);
-    return r;
+    if (!o->dry_run && hs_store_update_latest(s, &t) < 0)
+        keep_going(o, e, &t);
+    return e->msg ? -(e->code ? e->code : EIO) : 0;
 }
 
 enum hs_status hs_prune(const struct hs_prune_opts *o, struct hs_prune_result *res,
@@ -94,8 +117,13 @@ enum hs_status hs_prune(const struct hs_prune_opts *o, struct hs_prune_result *r
     if (r < 0)
         return err->kind;
     r = hs_store_open(&s, o->dest, o->dry_run ? 0 : HS_STORE_LOCK, err);
-    if (r == 0 && !o->dry_run)
-        r = hs_store_empty_trash(&s, err); /* finish an interrupted prune first */
+    if (r == 0 && !o->dry_run) {
+        /* finish an interrupted prune first; what the trash cannot shed is
+         * out of sight already, and no reason to keep the rest */
+        struct hs_err t = {0};
+        if (hs_store_empty_trash(&s, &t) < 0)
+            keep_going(o, err, &t);
+    }
     if (r == 0)
         r = run(o, &s, now, res, err);
     hs_store_close(&s);

@@ -251,6 +251,10 @@ int hs_store_open(struct hs_store *s, const char *dest, unsigned flags, struct h
         r = s->manifestsfd = open_subdir(s->hsfd, "manifests", create, dest, e);
     if (r >= 0 && (flags & HS_STORE_LOCK))
         r = take_lock(s, e);
+    /* made while there is room: a prune on a full disk, when it is needed
+     * most, must not need a new directory to delete into */
+    if (r >= 0 && create)
+        mkdirat(s->hsfd, TRASH_DIR, 0700);
     return r < 0 ? r : 0;
 }
 
@@ -519,15 +523,22 @@ static int keep_resume_tree(struct hs_store *s, char **names, size_t n, char **r
     return r;
 }
 
-int hs_store_recover(struct hs_store *s, char **resume, struct hs_err *e)
+int hs_store_recover(struct hs_store *s, char **resume, struct hs_err *e, struct hs_err *warn)
 {
     char **names = NULL;
     size_t n = 0;
     *resume = NULL;
-    int r = hs_store_empty_trash(s, e); /* a prune that was interrupted */
-    if (r < 0)
-        return r;
-    r = list_sorted(s->partialfd, any_name, &names, &n, e);
+    /* a prune that was interrupted; what the trash cannot shed (an immutable
+     * file, a directory of another user) is out of sight and must not stop
+     * the nights' backups: a warning */
+    struct hs_err t = {0};
+    if (hs_store_empty_trash(s, &t) < 0 && warn) {
+        hs_err_clear(warn);
+        *warn = t;
+    } else {
+        hs_err_clear(&t);
+    }
+    int r = list_sorted(s->partialfd, any_name, &names, &n, e);
     if (r < 0)
         return r;
     r = finish_published(s, names, n, e);

@@ -80,7 +80,8 @@ int hs_store_empty_trash(struct hs_store *s, struct hs_err *e);
 /* Finishes or clears what an interrupted run left (the trash included): publishes a partial tree
  * whose manifest is complete, drops manifests of snapshots that are gone, and
  * returns in resume (caller frees) the name of an unfinished partial tree
- * worth reusing, or NULL. Others are removed. */
-int hs_store_recover(struct hs_store *s, char **resume, struct hs_err *e);
+ * worth reusing, or NULL. Others are removed. A trash that cannot be emptied
+ * is left in warn (if not NULL), not an error. */
+int hs_store_recover(struct hs_store *s, char **resume, struct hs_err *e, struct hs_err *warn);
 
 #endif

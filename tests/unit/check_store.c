@@ -119,7 +119,7 @@ START_TEST(recover)
     /* a manifest whose snapshot is gone */
     tu_write("dest/.hardsnap/manifests/2025-01-01T000000Z.hsm", "m", 1);
     char *resume = NULL;
-    ck_assert_int_eq(hs_store_recover(&s, &resume, &e), 0);
+    ck_assert_int_eq(hs_store_recover(&s, &resume, &e, NULL), 0);
     ck_assert_str_eq(resume, "resume");
     free(resume);
     ck_assert(S_ISDIR(tu_lstat("dest/2026-01-03T000000Z").st_mode));
