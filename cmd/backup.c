@@ -285,6 +285,15 @@ out:
     return status;
 }
 
+/* A summary that could not be written is a warning, and the log line says
+ * so too (main() prints the reason). */
+static int unwritten_output(int status)
+{
+    if (status != HS_USAGE && (fflush(stdout) != 0 || ferror(stdout)))
+        return status > HS_WARN ? status : HS_WARN;
+    return status;
+}
+
 int cmd_backup(int argc, char **argv)
 {
     struct backup_args a = {0};
@@ -295,7 +304,7 @@ int cmd_backup(int argc, char **argv)
     int p = parse_args(argc, argv, &a, backup_usage);
     int status = p > 0 ? HS_OK : HS_USAGE;
     if (p == 0) {
-        status = run_backup(&a, &cf, &res, &dest);
+        status = unwritten_output(run_backup(&a, &cf, &res, &dest));
         if (!(a.flags & HS_BACKUP_DRY_RUN) && status != HS_USAGE)
             status = cli_log_run(dest, start, "backup", status, &res, NULL);
     }
@@ -331,9 +340,13 @@ int cmd_run(int argc, char **argv)
         /* an empty [retain] (or only zeros) means no pruning, as no [retain] */
         bool prune = (status == HS_OK || status == HS_WARN) && hs_retain_any(&cf.retain);
         if (prune) {
+            /* the snapshot is made: a prune that failed (its error printed)
+             * is a warning, as exit 3 would say there is no new snapshot */
             int st = cli_prune(dest, &cf.retain, dry, a.out.quiet, &pres);
+            st = st > HS_WARN ? HS_WARN : st;
             status = st > status ? st : status;
         }
+        status = unwritten_output(status);
         if (!dry && status != HS_USAGE)
             status = cli_log_run(dest, start, "run", status, &res, prune ? &pres : NULL);
     }

@@ -27,10 +27,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -543,6 +545,21 @@ static int open_store(struct engine *g)
     return r;
 }
 
+/* The names an inode may have where fd is. glibc's fpathconf knows ext2-4,
+ * xfs and btrfs; for other filesystems it answers a default (127, on tmpfs
+ * too) that is no real limit: there EMLINK itself must tell. */
+static long link_max_of(int fd)
+{
+    struct statfs sf;
+    if (fstatfs(fd, &sf) == 0 && (sf.f_type == EXT4_SUPER_MAGIC || sf.f_type == XFS_SUPER_MAGIC ||
+                                  sf.f_type == BTRFS_SUPER_MAGIC)) {
+        long m = fpathconf(fd, _PC_LINK_MAX);
+        if (m > 0)
+            return m;
+    }
+    return LONG_MAX;
+}
+
 static int start_snapshot(struct engine *g)
 {
     if (g->have_store && fstat(g->store.destfd, &g->dest_st) == 0)
@@ -554,9 +571,7 @@ static int start_snapshot(struct engine *g)
     g->newrootfd = hs_open_dir(g->store.partialfd, g->name);
     if (g->newrootfd < 0)
         return hs_err_path(g->err, errno, "cannot open snapshot directory", g->name);
-    g->link_max = fpathconf(g->newrootfd, _PC_LINK_MAX);
-    if (g->link_max <= 0)
-        g->link_max = LONG_MAX;
+    g->link_max = link_max_of(g->newrootfd);
     char mname[64];
     hs_store_manifest_name(g->name, mname);
     hs_flusher_start(&g->flusher, g->newrootfd, FLUSH_EVERY);

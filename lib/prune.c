@@ -64,18 +64,19 @@ static int run(const struct hs_prune_opts *o, struct hs_store *s, time_t now,
 {
     char **names = NULL;
     size_t n = 0;
-    int r = hs_store_list(s, &names, &n, e);
-    if (r < 0)
-        return r;
-    struct hs_retain_item *items = calloc(n ? n : 1, sizeof *items);
+    struct hs_err t = {0};
+    int r = hs_store_list(s, &names, &n, &t);
+    struct hs_retain_item *items = r < 0 ? NULL : calloc(n ? n : 1, sizeof *items);
     if (!items) {
+        if (r == 0)
+            r = hs_err_setf(&t, ENOMEM, "prune");
         hs_store_list_free(names, n);
-        return hs_err_setf(e, ENOMEM, "prune");
+        keep_going(o, e, &t); /* after the trash's error, if there was one */
+        return r;
     }
     for (size_t i = 0; i < n; i++)
         hs_snapshot_name_parse(names[i], &items[i].t);
     hs_retain_apply(&o->policy, now, items, n);
-    struct hs_err t = {0};
     if (!o->dry_run && hs_store_update_latest(s, &t) < 0)
         keep_going(o, e, &t);
     for (size_t i = 0; i < n; i++) {

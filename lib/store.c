@@ -611,14 +611,25 @@ int hs_store_empty_trash(struct hs_store *s, struct hs_err *e)
     char **names = NULL;
     size_t n = 0;
     int r = list_sorted(fd, any_name, &names, &n, e);
+    /* one entry that cannot go does not keep the others; the first error is
+     * the one reported */
+    struct hs_err t = {0};
+    int first = r;
     for (size_t i = 0; r == 0 && i < n; i++) {
-        r = drop_manifest_of(s, names[i], e);
-        if (r == 0)
-            r = remove_in_trash(s, fd, names[i], e);
+        int k = drop_manifest_of(s, names[i], &t);
+        if (k == 0)
+            k = remove_in_trash(s, fd, names[i], &t);
+        if (k < 0 && first == 0) {
+            first = k;
+            hs_err_clear(e);
+            *e = t;
+            t = (struct hs_err){0};
+        }
+        hs_err_clear(&t);
     }
     hs_store_list_free(names, n);
     close(fd);
-    return r;
+    return first;
 }
 
 int hs_store_delete(struct hs_store *s, const char *name, struct hs_err *e)

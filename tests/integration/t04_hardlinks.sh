@@ -107,3 +107,20 @@ compare_trees spec "dest-spec/$(now 10)"
 HARDSNAP_NOW=$(now 11) hs_rc 0 backup spec dest-spec
 check_groups "dest-spec/$(now 11)" "${groups[@]}"
 assert_all_linked "dest-spec/$(now 10)" "dest-spec/$(now 11)"
+
+# On a filesystem glibc does not know (tmpfs), fpathconf's LINK_MAX is a
+# made-up 127: a group must keep linking past it (only a real EMLINK stops it)
+if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then
+    shm=$(mktemp -d /dev/shm/hs-t04.XXXXXX)
+    at_exit "rm -rf '$shm'"
+    mkdir "$shm/src"
+    printf 'group\n' >"$shm/src/g1"
+    ln "$shm/src/g1" "$shm/src/g2"
+    ln "$shm/src/g1" "$shm/src/g3"
+    for n in $(seq 20 64); do # 45 snapshots x 3 names: 135 > 127
+        HARDSNAP_NOW=$(now "$n") hs_rc 0 backup "$shm/src" "$shm/dest"
+    done
+    same_inode "$shm/dest/$(now 20)/g1" "$shm/dest/$(now 64)/g3"
+    [ "$(stat -c %h "$shm/dest/$(now 64)/g1")" = 135 ] ||
+        fail "tmpfs group: $(stat -c %h "$shm/dest/$(now 64)/g1") names, expected 45 x 3"
+fi

@@ -2,7 +2,8 @@
 # A snapshot that cannot be removed (an immutable file in it) must not stop
 # the nights: prune deletes the others, fails (exit 3) naming the file in the
 # trash, and points latest at the newest, also when latest was stale; the
-# next backup warns (exit 1) and makes its snapshot; once the file can go,
+# next backup warns (exit 1) and makes its snapshot, as does run -c (its
+# prune fails, after the snapshot is made); once the file can go,
 # the next prune empties the trash. The trash exists from the first backup,
 # so a prune on a full disk needs no new directory. Output that cannot be
 # written is an error too: exit 3 for list (its output is its product),
@@ -52,9 +53,35 @@ grep -q "^hardsnap: cannot remove: dest/.hardsnap/trash/$(now 1)/d/imm: Operatio
 assert_latest dest "$(now 6)"
 compare_trees src "dest/$(now 6)"
 
+# run = backup + prune: the snapshot is made, so the stuck prune is a
+# warning (exit 1), not a failure (3 would say there is no new snapshot)
+cat >run.conf <<'CONF'
+[hardsnap]
+dest = dest
+
+[source main]
+path = src
+
+[retain]
+keep-last = 1
+CONF
+HARDSNAP_NOW=$(now 7) hs_rc 1 run -c run.conf
+[ -d "dest/$(now 7)/main" ] || fail "run -c made no snapshot"
+grep -q "trash/$(now 1)/d/imm" "$HS_ERR" || fail "run -c does not name the stuck file: $(cat "$HS_ERR")"
+assert_latest dest "$(now 7)"
+
+# an interrupted prune's leftover after the stuck one: removed all the same,
+# with its manifest
+mkdir -p "dest/.hardsnap/trash/$(now 30)/x"
+printf 'x\n' >"dest/.hardsnap/trash/$(now 30)/x/f"
+printf 'm\n' >"dest/.hardsnap/manifests/$(now 30).hsm"
+HARDSNAP_NOW=$(now 8) hs_rc 3 prune dest --keep-last 1
+[ ! -e "dest/.hardsnap/trash/$(now 30)" ] || fail "the stuck snapshot kept the trash's next entry"
+[ ! -e "dest/.hardsnap/manifests/$(now 30).hsm" ] || fail "the trash's next entry kept its manifest"
+
 chattr -i "dest/.hardsnap/trash/$(now 1)/d/imm"
-HARDSNAP_NOW=$(now 7) hs_rc 0 prune dest --keep-last 1
+HARDSNAP_NOW=$(now 9) hs_rc 0 prune dest --keep-last 1
 [ -z "$(ls -A dest/.hardsnap/trash)" ] || fail "the trash is not empty: $(ls -A dest/.hardsnap/trash)"
 left=$(find dest/.hardsnap/manifests -mindepth 1 -printf '%f ')
-[ "$left" = "$(now 6).hsm " ] || fail "manifests left: $left"
-assert_latest dest "$(now 6)"
+[ "$left" = "$(now 7).hsm " ] || fail "manifests left: $left"
+assert_latest dest "$(now 7)"
