@@ -537,11 +537,7 @@ static int open_store(struct engine *g)
     struct hs_err w = {0};
     if (r == 0)
         r = hs_store_recover(&g->store, &g->resume, g->err, &w);
-    if (w.msg) {
-        g->st->warnings++;
-        hs_report_event(&g->rep, HS_EV_WARNING, NULL, w.msg);
-        hs_err_clear(&w);
-    }
+    hs_report_warn_err(&g->rep, &w);
     return r;
 }
 
@@ -635,19 +631,11 @@ static int finish_snapshot(struct engine *g)
     struct hs_err w = {0};
     if (r == 0)
         r = hs_store_publish(&g->store, g->name, g->err, &w);
-    if (w.msg) {
-        g->st->warnings++;
-        hs_report_event(&g->rep, HS_EV_WARNING, NULL, w.msg);
-        hs_err_clear(&w);
-    }
+    hs_report_warn_err(&g->rep, &w);
     g->st->sync_seconds = hs_report_seconds(&g->rep) - t0;
     if (r == 0 && g->resume) {
-        struct hs_err e = {0};
-        if (hs_remove_tree(g->store.partialfd, g->resume, &e) < 0) {
-            g->st->warnings++;
-            hs_report_event(&g->rep, HS_EV_WARNING, NULL, e.msg);
-        }
-        hs_err_clear(&e);
+        hs_remove_tree(g->store.partialfd, g->resume, &w);
+        hs_report_warn_err(&g->rep, &w);
     }
     return r;
 }

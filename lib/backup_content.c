@@ -192,10 +192,8 @@ static int link_candidate(struct engine *g, const struct hs_walk_item *it,
     if (fstatat(pfd, name, &pst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(pst.st_mode) &&
         pst.st_ino == c->sino && (uint64_t)pst.st_size == c->size && same_meta(g, src, &pst))
         r = may_take(g, it, c, &pst);
-    if (r == 0) {
-        g->content_claims++;
+    if (r == 0)
         r = place_link(g, it, pfd, name, replace);
-    }
     close_parent(pfd, g->prevrootfd);
     if (r == 0)
         hs_eng_rec_linked(g, &pst, c->hash, c->xattr_hash);
@@ -299,16 +297,6 @@ static int clone_first(struct engine *g, const struct hs_walk_item *it, const ui
     return 1;
 }
 
-/* Whether another source file of this run has the inode already (without
- * --dedup): known from memory, before any file is looked at. */
-static bool claimed_by_other(const struct engine *g, const struct hs_walk_item *it, uint64_t sino)
-{
-    if (g->o->flags & HS_BACKUP_DEDUP)
-        return false;
-    const struct claim *owner = hs_inomap_find(&g->claims, 0, sino);
-    return owner && (owner->dev != it->st.st_dev || owner->ino != it->st.st_ino);
-}
-
 /* The first candidate of (hash, size, xattrs) that links: 0, 1 none, <0. */
 static int link_first(struct engine *g, const struct hs_walk_item *it, const uint8_t hash[16],
                       uint64_t size, uint64_t xh, const struct stat *src, uint64_t tried_ino,
@@ -319,7 +307,7 @@ static int link_first(struct engine *g, const struct hs_walk_item *it, const uin
         struct hs_centry c;
         if (hs_cindex_get(g->cindex, i, &c) < 0)
             return 1;
-        if (c.xattr_hash != xh || c.sino == tried_ino || claimed_by_other(g, it, c.sino))
+        if (c.xattr_hash != xh || c.sino == tried_ino || hs_eng_claimed_by_other(g, it, c.sino))
             continue;
         if (hs_cindex_read_path(g->cindex, &c) < 0)
             return 1;

@@ -211,7 +211,6 @@ int hs_eng_claim_inode(struct engine *g, uint64_t sino, const struct stat *src)
     return owner->dev == src->st_dev && owner->ino == src->st_ino ? 0 : 1;
 }
 
-/* Links the previous snapshot's entry sino: 0 linked, 1 a copy must do, <0. */
 /* Whether the earlier inode can take every name of this source group: if
  * not, the group starts on a fresh copy whole, rather than filling the old
  * inode and splitting when it is full (EMLINK), which would leave the
@@ -224,6 +223,15 @@ static bool room_for_group(struct engine *g, const struct hs_walk_item *it)
     return (long)pst.st_nlink + (long)it->st.st_nlink <= g->link_max;
 }
 
+bool hs_eng_claimed_by_other(const struct engine *g, const struct hs_walk_item *it, uint64_t sino)
+{
+    if ((g->o->flags & HS_BACKUP_DEDUP) || !g->claims.n)
+        return false;
+    const struct claim *owner = hs_inomap_find(&g->claims, 0, sino);
+    return owner && (owner->dev != it->st.st_dev || owner->ino != it->st.st_ino);
+}
+
+/* Links the previous snapshot's entry sino: 0 linked, 1 a copy must do, <0. */
 static int link_prev(struct engine *g, const struct hs_walk_item *it, uint64_t sino, bool multi)
 {
     if (g->o->flags & HS_BACKUP_DEDUP) {
@@ -232,13 +240,11 @@ static int link_prev(struct engine *g, const struct hs_walk_item *it, uint64_t s
         int r = hs_eng_claim_inode(g, sino, &it->st);
         if (r != 0)
             return r;
-    } else if (g->claims.n) {
+    } else if (hs_eng_claimed_by_other(g, it, sino)) {
         /* a single-name inode taken by a content link (or a resumed group)
          * is that file's now; the others need no entry: a content link
          * checks the new tree */
-        const struct claim *owner = hs_inomap_find(&g->claims, 0, sino);
-        if (owner && (owner->dev != it->st.st_dev || owner->ino != it->st.st_ino))
-            return 1;
+        return 1;
     }
     if (prev_top(g) < 0)
         return 1; /* its directory could not be opened */

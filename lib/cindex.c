@@ -79,6 +79,11 @@ static void index_name(const char *snap, const char *suffix, char *out)
     snprintf(out, 80, "%s%s%s", snap, HS_CINDEX_SUFFIX, suffix);
 }
 
+void hs_cindex_name(const char *snap, char out[80])
+{
+    index_name(snap, "", out);
+}
+
 static bool indexed(const struct hs_mentry *m)
 {
     return m->type == HS_FT_REG && (m->flags & HS_ME_HASH);

@@ -55,15 +55,15 @@ int hs_cindex_open_or_build(struct hs_cindex **ci, int manifestsfd, const char *
 bool hs_cindex_maybe_size(const struct hs_cindex *ci, uint64_t size);
 
 /* The records with this hash and size: the index of the first (for
- * hs_cindex_get) and their number (0: none). Every so many lookups the
- * pages they touched leave the process (they stay in the page cache), so
- * its resident memory does not grow with the index. */
+ * hs_cindex_get) and their number (0: none). */
 size_t hs_cindex_find(struct hs_cindex *ci, const uint8_t hash[16], uint64_t size, size_t *first);
 /* Record i without its path (path NULL): 0, or -EIO when unreadable. */
 int hs_cindex_get(struct hs_cindex *ci, size_t i, struct hs_centry *out);
 /* Reads the path of a record got before: 0, -EIO or -ENOMEM. */
 int hs_cindex_read_path(struct hs_cindex *ci, struct hs_centry *c);
 size_t hs_cindex_count(const struct hs_cindex *ci);
+/* The file name of snapshot snap's index (NAME.hsi) into out. */
+void hs_cindex_name(const char *snap, char out[80]);
 
 void hs_cindex_close(struct hs_cindex *ci);
 

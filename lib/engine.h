@@ -56,7 +56,6 @@ struct engine {
     struct hs_cindex *cindex; /* its content index, opened on first need */
     int cindex_state;         /* 0 not tried, 1 open, -1 not available */
     int prevrootfd;           /* the previous snapshot, for content links (-1) */
-    uint64_t content_claims;  /* inodes linked by content this run: claims checked for all */
     struct hs_inomap dedup;   /* --dedup: this run's copies by hash (dedup_val) */
     bool no_reflink;          /* FICLONE failed once: the store cannot share extents */
     /* the current file's hash, when a check already read it */
@@ -135,6 +134,9 @@ int hs_eng_hash_file(struct engine *g, int dirfd, const char *name, const char *
                      uint8_t hash[16], struct stat *st, uint64_t *xh);
 bool hs_eng_changed_while_read(const struct stat *a, const struct stat *b);
 int hs_eng_claim_inode(struct engine *g, uint64_t sino, const struct stat *src);
+/* Whether another source file of this run has claimed snapshot inode sino
+ * (never with --dedup): known from memory, before any file is looked at. */
+bool hs_eng_claimed_by_other(const struct engine *g, const struct hs_walk_item *it, uint64_t sino);
 void hs_eng_rec_linked(struct engine *g, const struct stat *inode, const uint8_t hash[16],
                        uint64_t xh);
 

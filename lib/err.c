@@ -132,6 +132,13 @@ int hs_err_setf(struct hs_err *e, int errnum, const char *fmt, ...)
     return set_msg(e, errnum, &b);
 }
 
+void hs_err_move(struct hs_err *dst, struct hs_err *src)
+{
+    hs_err_clear(dst);
+    *dst = *src;
+    *src = (struct hs_err){0};
+}
+
 int hs_err_usage(struct hs_err *e, int errnum, const char *what, const char *path)
 {
     int r = hs_err_path(e, errnum, what, path);

@@ -19,6 +19,9 @@ int hs_err_setf(struct hs_err *e, int errnum, const char *fmt, ...)
 /* hs_err_path, marked HS_USAGE: bad input, nothing was changed. */
 int hs_err_usage(struct hs_err *e, int errnum, const char *what, const char *path);
 
+/* dst takes src's error (dst's own, if any, is dropped); src is left empty. */
+void hs_err_move(struct hs_err *dst, struct hs_err *src);
+
 /* Marks how bad the error is (default HS_FAILED). */
 void hs_err_kind(struct hs_err *e, enum hs_status kind);
 

@@ -283,11 +283,9 @@ static int rm_pop(struct rm_state *s)
     int r = hs_dirstack_pop(&s->fds, f->name, &scratch);
     if (r < 0 && !s->first_err && s->e) {
         s->first_err = r;
-        hs_err_clear(s->e);
-        *s->e = scratch;
-    } else {
-        hs_err_clear(&scratch);
+        hs_err_move(s->e, &scratch);
     }
+    hs_err_clear(&scratch);
     if (r == 0 && depth > 1 && unlinkat(hs_dirstack_top(&s->fds), f->name, AT_REMOVEDIR) < 0 &&
         errno != ENOENT)
         rm_fail(s, errno, "cannot remove", f->name);

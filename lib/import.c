@@ -919,11 +919,7 @@ static int start_tree(struct importer *x)
     char *resume = NULL;
     struct hs_err w = {0};
     k = hs_store_recover(&x->store, &resume, x->err, &w);
-    if (w.msg) {
-        x->st->warnings++;
-        hs_report_event(&x->rep, HS_EV_WARNING, NULL, w.msg);
-        hs_err_clear(&w);
-    }
+    hs_report_warn_err(&x->rep, &w);
     free(resume); /* an unfinished backup's tree: the next backup's to reuse */
     if (k == 0 && x->o->now)
         k = choose_name(x); /* fail before the archive is read */
@@ -986,11 +982,7 @@ static int import_run(struct importer *x)
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     k = hs_store_publish(&x->store, x->name, x->err, &w);
-    if (w.msg) {
-        hs_report_say(&x->rep, HS_EV_WARNING, NULL, w.msg);
-        x->st->warnings++;
-    }
-    hs_err_clear(&w);
+    hs_report_warn_err(&x->rep, &w);
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     x->st->sync_seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;

@@ -40,20 +40,18 @@ static void report(const struct hs_prune_opts *o, const char *name, unsigned rea
 }
 
 /* A failure that does not stop the prune: the first becomes the run's error
- * (exit 3), later ones are warnings. Returns 0 to go on. */
-static int keep_going(const struct hs_prune_opts *o, struct hs_err *first, struct hs_err *t)
+ * (exit 3), later ones are warnings. */
+static void keep_going(const struct hs_prune_opts *o, struct hs_err *first, struct hs_err *t)
 {
     if (!first->msg) {
-        *first = *t;
-        *t = (struct hs_err){0}; /* first owns the message now */
-        return 0;
+        hs_err_move(first, t);
+        return;
     }
     if (o->on_event) {
         struct hs_event ev = {.type = HS_EV_WARNING, .msg = t->msg};
         o->on_event(&ev, o->user);
     }
     hs_err_clear(t);
-    return 0;
 }
 
 /* Decides, then deletes oldest first. A snapshot that cannot be deleted

@@ -41,6 +41,15 @@ void hs_report_warn(struct hs_report *r, int errnum, const char *what, const cha
     hs_err_clear(&w);
 }
 
+void hs_report_warn_err(struct hs_report *r, struct hs_err *w)
+{
+    if (!w->msg)
+        return;
+    r->st->warnings++;
+    hs_report_say(r, HS_EV_WARNING, NULL, w->msg);
+    hs_err_clear(w);
+}
+
 void hs_report_notice_once(struct hs_report *r, unsigned bit, const char *msg)
 {
     if (r->muted || (r->notices & bit))

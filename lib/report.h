@@ -28,6 +28,9 @@ void hs_report_say(struct hs_report *r, enum hs_event_type type, const char *pat
  * (shown is the path as the user knows it; path goes into the event). */
 void hs_report_warn(struct hs_report *r, int errnum, const char *what, const char *shown,
                     const char *path);
+/* A warning already written into w (by the store, say), if there is one:
+ * counted, said, and w cleared. */
+void hs_report_warn_err(struct hs_report *r, struct hs_err *w);
 void hs_report_notice_once(struct hs_report *r, unsigned bit, const char *msg);
 /* Extended attributes that could not be set (err < 0): once the notice
  * none_msg if the filesystem has none, else a warning. */

@@ -428,7 +428,7 @@ int hs_store_publish(struct hs_store *s, const char *name, struct hs_err *e, str
         return hs_err_path(e, errno, "cannot sync", s->dest);
     unlinkat(s->manifestsfd, mname, 0); /* an orphan: its snapshot is gone */
     char iname[80];
-    snprintf(iname, sizeof iname, "%s%s", name, HS_CINDEX_SUFFIX);
+    hs_cindex_name(name, iname);
     unlinkat(s->manifestsfd, iname, 0);
     int r = rename_noreplace(s->partialfd, mname, s->manifestsfd, mname);
     if (r < 0)
@@ -532,12 +532,9 @@ int hs_store_recover(struct hs_store *s, char **resume, struct hs_err *e, struct
      * file, a directory of another user) is out of sight and must not stop
      * the nights' backups: a warning */
     struct hs_err t = {0};
-    if (hs_store_empty_trash(s, &t) < 0 && warn) {
-        hs_err_clear(warn);
-        *warn = t;
-    } else {
-        hs_err_clear(&t);
-    }
+    if (hs_store_empty_trash(s, &t) < 0 && warn)
+        hs_err_move(warn, &t);
+    hs_err_clear(&t);
     int r = list_sorted(s->partialfd, any_name, &names, &n, e);
     if (r < 0)
         return r;
@@ -595,7 +592,7 @@ static int drop_manifest_of(struct hs_store *s, const char *name, struct hs_err 
         return 0;
     char mname[64], iname[80];
     hs_store_manifest_name(name, mname);
-    snprintf(iname, sizeof iname, "%s%s", name, HS_CINDEX_SUFFIX);
+    hs_cindex_name(name, iname);
     if (unlinkat(s->manifestsfd, iname, 0) < 0 && errno != ENOENT)
         return hs_err_path(e, errno, "cannot remove content index", iname);
     if (unlinkat(s->manifestsfd, mname, 0) < 0 && errno != ENOENT)
@@ -621,9 +618,7 @@ int hs_store_empty_trash(struct hs_store *s, struct hs_err *e)
             k = remove_in_trash(s, fd, names[i], &t);
         if (k < 0 && first == 0) {
             first = k;
-            hs_err_clear(e);
-            *e = t;
-            t = (struct hs_err){0};
+            hs_err_move(e, &t);
         }
         hs_err_clear(&t);
     }

@@ -113,6 +113,15 @@ class Op:
     def run(self, env=None):
         return run(self.hs, self.args, self.now, env)
 
+    def snapshot_of_new_tree(self, tag):
+        """A random tree under TAGsrc, backed up once into TAGdest: the snapshot."""
+        src, dest = (os.path.join(self.base, tag + d) for d in ("src", "dest"))
+        os.mkdir(src)
+        difftest.Tree(src.encode(), self.rng).build()
+        if run(self.hs, ["backup", "-q", src, dest], DAY1).returncode:
+            raise Fault(f"{self.__class__.__name__} fixture: backup failed")
+        return os.path.join(dest, DAY1)
+
 
 class Backup(Op):
     scenarios = [
@@ -244,12 +253,7 @@ class Restore(Op):
     tag = "r"
 
     def setup(self):
-        src, dest = (os.path.join(self.base, self.tag + d) for d in ("src", "dest"))
-        os.mkdir(src)
-        difftest.Tree(src.encode(), self.rng).build()
-        if run(self.hs, ["backup", "-q", src, dest], DAY1).returncode:
-            raise Fault("restore fixture: backup failed")
-        self.snap = os.path.join(dest, DAY1)
+        self.snap = self.snapshot_of_new_tree(self.tag)
         self.before = difftest.listing(self.snap.encode())
         self.target = os.path.join(self.base, self.tag + "target")
         self.args = ["restore", "-q", self.snap, self.target]
@@ -339,12 +343,7 @@ class Export(Op):
     now = None
 
     def setup(self):
-        src, dest = os.path.join(self.base, "esrc"), os.path.join(self.base, "edest")
-        os.mkdir(src)
-        difftest.Tree(src.encode(), self.rng).build()
-        if run(self.hs, ["backup", "-q", src, dest], DAY1).returncode:
-            raise Fault("export fixture: backup failed")
-        self.snap = os.path.join(dest, DAY1)
+        self.snap = self.snapshot_of_new_tree("e")
         self.before = difftest.listing(self.snap.encode())
         self.out = os.path.join(self.base, "out.tar")
         self.args = ["export", "-q", self.snap, self.out]
