@@ -61,12 +61,54 @@ static int push_ref(struct engine *g, struct hs_dirstack *s, int parent, const c
     return hs_dirstack_push(s, fd, g->err);
 }
 
+/* A new level of the previous snapshot: its listing is read on first need. */
+static int push_prevlist(struct engine *g)
+{
+    size_t depth = hs_dirstack_depth(&g->prevdirs);
+    if (depth > g->prevlists_cap) {
+        size_t cap = g->prevlists_cap ? g->prevlists_cap * 2 : 16;
+        struct prevlist *p = realloc(g->prevlists, cap * sizeof *p);
+        if (!p)
+            return hs_err_setf(g->err, ENOMEM, "directory listing");
+        memset(p + g->prevlists_cap, 0, (cap - g->prevlists_cap) * sizeof *p);
+        g->prevlists = p;
+        g->prevlists_cap = cap;
+    }
+    g->prevlists[depth - 1].loaded = false;
+    return 0;
+}
+
+bool hs_eng_prev_is(struct engine *g, const char *name, uint64_t sino, unsigned ftype)
+{
+    size_t depth = hs_dirstack_depth(&g->prevdirs);
+    int fd = prev_top(g);
+    if (fd < 0 || depth == 0)
+        return false;
+    struct prevlist *pl = &g->prevlists[depth - 1];
+    if (!pl->loaded) {
+        pl->loaded = true;
+        if (hs_dirlist_read(&pl->l, fd) < 0)
+            pl->l.n = 0; /* then each entry is asked with fstatat */
+    }
+    return hs_dirlist_is(&pl->l, fd, name, sino, hs_dtype_of_ftype(ftype));
+}
+
+bool hs_eng_source_is_store_inode(struct engine *g, const struct hs_walk_item *it, uint64_t sino)
+{
+    if (!g->have_dest_st || it->st.st_dev != g->dest_st.st_dev || it->st.st_ino != sino)
+        return false;
+    hs_eng_warn(g, 0, "is a hard link to a file of the store: copied, not linked", it->path);
+    return true;
+}
+
 /* The reference trees at the same branch as a directory just entered. */
 static int push_refs(struct engine *g, const char *name, const char *path, bool at_root)
 {
     int r = at_root
                 ? push_ref(g, &g->prevdirs, g->have_prev ? g->store.destfd : -1, g->prev_name, path)
                 : push_ref(g, &g->prevdirs, prev_top(g), name, path);
+    if (r == 0)
+        r = push_prevlist(g);
     if (r == 0)
         r = at_root
                 ? push_ref(g, &g->resumedirs, g->resume ? g->store.partialfd : -1, g->resume, path)
@@ -646,6 +688,9 @@ static void engine_free(struct engine *g, struct source_ctx *sc, size_t n)
     hs_dirstack_free(&g->newdirs);
     hs_dirstack_free(&g->prevdirs);
     hs_dirstack_free(&g->resumedirs);
+    for (size_t i = 0; i < g->prevlists_cap; i++)
+        hs_dirlist_free(&g->prevlists[i].l);
+    free(g->prevlists);
     if (g->newrootfd >= 0)
         close(g->newrootfd);
     hs_manifest_reader_free(g->mr);

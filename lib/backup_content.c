@@ -190,7 +190,8 @@ static int link_candidate(struct engine *g, const struct hs_walk_item *it,
     struct stat pst;
     int r = 1;
     if (fstatat(pfd, name, &pst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(pst.st_mode) &&
-        pst.st_ino == c->sino && (uint64_t)pst.st_size == c->size && same_meta(g, src, &pst))
+        pst.st_ino == c->sino && (uint64_t)pst.st_size == c->size && same_meta(g, src, &pst) &&
+        !hs_eng_source_is_store_inode(g, it, pst.st_ino))
         r = may_take(g, it, c, &pst);
     if (r == 0)
         r = place_link(g, it, pfd, name, replace);

@@ -234,6 +234,8 @@ bool hs_eng_claimed_by_other(const struct engine *g, const struct hs_walk_item *
 /* Links the previous snapshot's entry sino: 0 linked, 1 a copy must do, <0. */
 static int link_prev(struct engine *g, const struct hs_walk_item *it, uint64_t sino, bool multi)
 {
+    if (hs_eng_source_is_store_inode(g, it, sino))
+        return 1;
     if (g->o->flags & HS_BACKUP_DEDUP) {
         /* equal files may share: a path link matched its record */
     } else if (multi) {
@@ -288,6 +290,20 @@ static bool source_matches(struct engine *g, const struct hs_walk_item *it, cons
     return memcmp(h, hash, 16) == 0 && sxh == xh && unchanged;
 }
 
+/* Whether the previous snapshot still holds, at this path, the inode its
+ * manifest recorded: a file of the store replaced since (same size and
+ * times, other content; or a fifo now) is never linked as unchanged. */
+static bool prev_still_recorded(struct engine *g, const struct hs_walk_item *it,
+                                const struct hs_mentry *m)
+{
+    if (prev_top(g) < 0 || hs_eng_prev_is(g, it->name, m->sino, m->type))
+        return true; /* absent: nothing is linked anyway */
+    hs_eng_warn(g, 0,
+                "the previous snapshot's copy is not the file its manifest recorded (copied anew)",
+                it->path);
+    return false;
+}
+
 /* A manifest record says what the previous snapshot holds at this path:
  * 0 linked, 1 a copy must do, <0 fatal. */
 static int reg_against_manifest(struct engine *g, const struct hs_walk_item *it,
@@ -297,7 +313,7 @@ static int reg_against_manifest(struct engine *g, const struct hs_walk_item *it,
     if (v == HS_VERDICT_VERIFY &&
         !source_matches(g, it, m->hash, (m->flags & HS_ME_XATTR) ? m->xattr_hash : 0))
         v = HS_VERDICT_COPY;
-    if (v == HS_VERDICT_COPY)
+    if (v == HS_VERDICT_COPY || !prev_still_recorded(g, it, m))
         return 1;
     int r = link_prev(g, it, m->sino, hs_mentry_multi(m));
     if (r != 0)
@@ -374,7 +390,8 @@ static bool resume_candidate(const struct engine *g, const struct stat *s, const
     return S_ISREG(rst->st_mode) && rst->st_size == s->st_size && rst->st_mode == s->st_mode &&
            rst->st_mtim.tv_sec == s->st_mtim.tv_sec && rst->st_mtim.tv_nsec == s->st_mtim.tv_nsec &&
            (!g->root || (rst->st_uid == s->st_uid && rst->st_gid == s->st_gid)) &&
-           (s->st_nlink > 1 || rst->st_nlink == 1) && rst->st_ino != prev_ino;
+           (s->st_nlink > 1 || rst->st_nlink == 1) && rst->st_ino != prev_ino &&
+           !hs_stat_same_file(rst, s);
 }
 
 /* The interrupted run's tree may already hold a copy of the file: linked if
@@ -595,7 +612,8 @@ static int other_leader(struct engine *g, const struct hs_walk_item *it, bool fr
         if (r < 0)
             return r;
         if (m) {
-            same = hs_change_other(&it->st, g->target.data, g->target.len, m) == HS_VERDICT_LINK;
+            same = hs_change_other(&it->st, g->target.data, g->target.len, m) == HS_VERDICT_LINK &&
+                   prev_still_recorded(g, it, m);
             sino = m->sino;
             multi = hs_mentry_multi(m);
         } else if (!g->mr && other_matches_file(g, it, &pst)) {

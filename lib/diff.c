@@ -76,6 +76,25 @@ static bool one_store(const struct hs_snapref *a, const struct hs_snapref *b)
            sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+/* A record one side's manifest could not vouch for was read from its tree
+ * (hashed): equal stats prove nothing then, so the contents are compared,
+ * hashing the other side's file when its record has no hash. */
+static unsigned recheck_content(struct hs_snapiter *ia, const struct hs_mentry *a,
+                                struct hs_snapiter *ib, const struct hs_mentry *b)
+{
+    if (a->type != HS_FT_REG || b->type != HS_FT_REG ||
+        !(hs_snapiter_reread(ia) || hs_snapiter_reread(ib)))
+        return 0;
+    uint8_t ha[16], hb[16];
+    const uint8_t *pa = a->hash, *pb = b->hash;
+    if (!(a->flags & HS_ME_HASH))
+        pa = hs_snapiter_hash_current(ia, ha) == 0 ? ha : NULL;
+    if (!(b->flags & HS_ME_HASH))
+        pb = hs_snapiter_hash_current(ib, hb) == 0 ? hb : NULL;
+    /* a side that cannot be read does not prove them equal */
+    return !pa || !pb || memcmp(pa, pb, 16) != 0 ? HS_DIFF_CONTENT : 0;
+}
+
 /* The records of the side that did not end: copies, since the other side's
  * next call invalidates nothing of this side. */
 static int merge(struct diff_run *d, struct hs_snapiter *ia, struct hs_snapiter *ib, bool same,
@@ -97,6 +116,8 @@ static int merge(struct diff_run *d, struct hs_snapiter *ia, struct hs_snapiter 
             kb = hs_snapiter_next(ib, &b, e);
         } else {
             unsigned what = hs_diff_records(a, b, same);
+            if (!what)
+                what = recheck_content(ia, a, ib, b);
             if (what)
                 report(d, 'M', a, what);
             ka = hs_snapiter_next(ia, &a, e);

@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "copy.h"
+#include "dirlist.h"
 #include "dirstack.h"
 #include "exclude.h"
 #include "flusher.h"
@@ -50,6 +51,8 @@ struct engine {
     int newrootfd;
     long link_max; /* names an inode may have on DEST's filesystem */
     struct hs_dirstack newdirs, prevdirs, resumedirs;
+    struct prevlist *prevlists; /* the previous snapshot's listings on the branch, by depth */
+    size_t prevlists_cap;
     struct hs_manifest_reader *mr; /* previous manifest; NULL: compare files */
     bool have_prev;
     uint64_t prev_root_ino;   /* of the previous snapshot, if its manifest is trusted */
@@ -91,6 +94,12 @@ enum {
     NOTICE_CINDEX = 1u << 4,
 };
 
+/* A directory of the previous snapshot, listed on first need. */
+struct prevlist {
+    struct hs_dirlist l;
+    bool loaded;
+};
+
 /* Outcomes of an entry besides fatal errors (<0). */
 enum { DONE = 0, SKIPPED = 1 };
 
@@ -109,6 +118,15 @@ static inline int resume_top(const struct engine *g)
 {
     return hs_dirstack_top(&g->resumedirs);
 }
+
+/* Whether the previous snapshot's entry name (in the directory on top of
+ * the branch) is still the inode sino of the manifest type ftype. */
+bool hs_eng_prev_is(struct engine *g, const char *name, uint64_t sino, unsigned ftype);
+
+/* Whether the source file is itself the store's inode sino (a user linked
+ * her file to its snapshot copy): linking it would let her writes change
+ * every snapshot. Said in a warning when so. */
+bool hs_eng_source_is_store_inode(struct engine *g, const struct hs_walk_item *it, uint64_t sino);
 
 /* A per-entry problem (about path): reported and counted, the run goes on.
  * Returns 0. Events go through g->rep (report.h). */

@@ -1,6 +1,8 @@
 #include "snapshot.h"
 #include "buf.h"
+#include "copy.h"
 #include "fsutil.h"
+#include "mcheck.h"
 #include "walk.h"
 
 #include <errno.h>
@@ -307,7 +309,13 @@ int hs_snapsrc_walk(const struct hs_snapsrc *src, struct hs_walk **w, struct hs_
 struct hs_snapiter {
     struct hs_manifest_reader *mr; /* manifest mode, after the root record */
     struct hs_mentry_copy root;    /* ... which is here */
-    size_t strip;                  /* bytes of "sub/" to strip from record paths */
+    struct hs_mcheck *check;       /* ... each record checked against the tree */
+    bool reread;                   /* the current entry is the tree's, not its record */
+    struct hs_copier copier;       /* hashing what the manifest cannot vouch for */
+    bool have_copier;
+    int cur_dirfd; /* walk mode: where the current entry is, until the next call */
+    const char *cur_name;
+    size_t strip; /* bytes of "sub/" to strip from record paths */
     char *sub;
     bool started, done;
     struct hs_walk *walk; /* walk mode */
@@ -376,6 +384,23 @@ static int open_sub(struct hs_snapiter *it, const struct hs_snapref *ref, struct
     return fd;
 }
 
+/* The manifest is trusted for the tree it was made with; each record is
+ * still checked against that tree (mcheck.h): a file replaced since is
+ * taken from the tree. */
+static int open_check(struct hs_snapiter *it, const struct hs_snapref *ref, struct hs_err *e)
+{
+    struct hs_err scratch = {0};
+    int fd = hs_snapref_open_root(ref, &scratch);
+    hs_err_clear(&scratch);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || st.st_ino != it->root.m.sino) {
+        if (fd >= 0)
+            close(fd);
+        return hs_err_path(e, ESTALE, "snapshot changed while being opened", ref->dir);
+    }
+    return hs_mcheck_open(&it->check, fd, e);
+}
+
 int hs_snapiter_open(struct hs_snapiter **out, const struct hs_snapref *ref, bool walk,
                      hs_snapiter_warn_fn warn, void *user, struct hs_err *e)
 {
@@ -388,8 +413,10 @@ int hs_snapiter_open(struct hs_snapiter **out, const struct hs_snapref *ref, boo
     it->user = user;
     it->single_dir = -1;
     int r = 0;
+    it->cur_dirfd = -1;
     if (!walk && hs_snapref_manifest(ref, &it->mr, &it->root, e) == 1) {
         it->strip = *ref->sub ? strlen(ref->sub) + 1 : 0;
+        r = open_check(it, ref, e);
     } else {
         struct stat st;
         int fd = open_sub(it, ref, &st, e);
@@ -417,6 +444,9 @@ void hs_snapiter_free(struct hs_snapiter *it)
         return;
     hs_manifest_reader_free(it->mr);
     hs_mentry_copy_free(&it->root);
+    hs_mcheck_free(it->check);
+    if (it->have_copier)
+        hs_copier_free(&it->copier);
     hs_walk_free(it->walk);
     hs_buf_free(&it->target);
     if (it->single_dir >= 0)
@@ -424,42 +454,6 @@ void hs_snapiter_free(struct hs_snapiter *it)
     free(it->single_name);
     free(it->sub);
     free(it);
-}
-
-static int from_manifest(struct hs_snapiter *it, const struct hs_mentry **m, struct hs_err *e)
-{
-    const struct hs_mentry *rec;
-    int k;
-    if (!it->started && *it->sub) {
-        it->started = true;
-        k = hs_manifest_seek(it->mr, it->sub, strlen(it->sub), &rec, e);
-        if (k == 0)
-            return hs_err_usage(e, ENOENT, "no such path in the snapshot", it->sub);
-    } else if (!it->started) {
-        it->started = true;
-        rec = &it->root.m;
-        k = 1;
-    } else {
-        k = hs_manifest_next(it->mr, &rec, e);
-    }
-    if (k <= 0)
-        return k;
-    it->cur = *rec;
-    if (it->strip) {
-        size_t n = it->strip - 1;
-        if (rec->path_len < n || memcmp(rec->path, it->sub, n) != 0 ||
-            (rec->path_len > n && rec->path[n] != '/'))
-            return 0; /* past the subtree */
-        if (rec->path_len == n) {
-            it->cur.path = "";
-            it->cur.path_len = 0;
-        } else {
-            it->cur.path += it->strip;
-            it->cur.path_len -= it->strip;
-        }
-    }
-    *m = &it->cur;
-    return 1;
 }
 
 static int read_target_at(struct hs_snapiter *it, int dirfd, const char *name, size_t size)
@@ -487,6 +481,8 @@ static int record_of(struct hs_snapiter *it, const char *path, size_t len, int d
     it->cur.path_len = len;
     it->cur.sino = st->st_ino;
     it->cur.sblocks = (uint64_t)st->st_blocks;
+    it->cur_dirfd = dirfd;
+    it->cur_name = name;
     if (S_ISLNK(st->st_mode)) {
         int r = read_target_at(it, dirfd, name, (size_t)st->st_size);
         if (r < 0)
@@ -495,6 +491,116 @@ static int record_of(struct hs_snapiter *it, const char *path, size_t len, int d
         it->cur.target_len = it->target.len;
     }
     return 0;
+}
+
+/* The next record of the manifest (its path as stored), 1, or 0 at the end. */
+static int next_record(struct hs_snapiter *it, const struct hs_mentry **rec, struct hs_err *e)
+{
+    if (!it->started && *it->sub) {
+        it->started = true;
+        int k = hs_manifest_seek(it->mr, it->sub, strlen(it->sub), rec, e);
+        return k == 0 ? hs_err_usage(e, ENOENT, "no such path in the snapshot", it->sub) : k;
+    }
+    if (!it->started) {
+        it->started = true;
+        *rec = &it->root.m;
+        return 1;
+    }
+    return hs_manifest_next(it->mr, rec, e);
+}
+
+/* rec's path relative to the iterated subtree (into path and len); false when
+ * rec is past the subtree. */
+static bool in_subtree(const struct hs_snapiter *it, const struct hs_mentry *rec, const char **path,
+                       size_t *len)
+{
+    *path = rec->path;
+    *len = rec->path_len;
+    if (!it->strip)
+        return true;
+    size_t n = it->strip - 1;
+    if (rec->path_len < n || memcmp(rec->path, it->sub, n) != 0 ||
+        (rec->path_len > n && rec->path[n] != '/'))
+        return false;
+    *path = rec->path_len == n ? "" : rec->path + it->strip;
+    *len = rec->path_len == n ? 0 : rec->path_len - it->strip;
+    return true;
+}
+
+/* A regular file of the tree that its record cannot vouch for: hashed, so
+ * that its content is compared, not assumed. */
+static int hash_at(struct hs_snapiter *it, int dirfd, const char *name, const struct stat *want,
+                   uint8_t hash[16])
+{
+    if (!it->have_copier) {
+        if (hs_copier_init(&it->copier, HS_COPY_AUTO) < 0)
+            return -ENOMEM;
+        it->have_copier = true;
+    }
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    struct hs_err scratch = {0};
+    int r = fstat(fd, &st) < 0                                      ? -errno
+            : !S_ISREG(st.st_mode) || !hs_stat_same_file(&st, want) ? -ESTALE
+                                                                    : 0;
+    if (r == 0)
+        r = hs_hash_fd(&it->copier, fd, &st, hash, name, &scratch);
+    hs_err_clear(&scratch);
+    close(fd);
+    return r;
+}
+
+/* The tree's entry in place of a record it does not match (path as the
+ * iterator gives it). 1, or 0: nothing to give for it. */
+static int from_tree(struct hs_snapiter *it, const char *path, size_t len, int dirfd,
+                     const char *name, const struct stat *st)
+{
+    iter_warn(it, 0,
+              "not the file its manifest recorded (the snapshot was changed since it was made)",
+              path);
+    int r = record_of(it, path, len, dirfd, name, st);
+    if (r == 0 && S_ISREG(st->st_mode) && (r = hash_at(it, dirfd, name, st, it->cur.hash)) == 0)
+        it->cur.flags |= HS_ME_HASH;
+    if (r < 0) {
+        iter_warn(it, -r, "cannot read", path);
+        return 0;
+    }
+    it->reread = true;
+    return 1;
+}
+
+static int from_manifest(struct hs_snapiter *it, const struct hs_mentry **m, struct hs_err *e)
+{
+    for (;;) {
+        const struct hs_mentry *rec;
+        int k = next_record(it, &rec, e);
+        if (k <= 0)
+            return k;
+        const char *path;
+        size_t len;
+        if (!in_subtree(it, rec, &path, &len))
+            return 0;
+        struct stat st;
+        int dirfd;
+        const char *name;
+        k = it->check ? hs_mcheck_record(it->check, rec, &st, &dirfd, &name) : 1;
+        if (k == 1) {
+            it->cur = *rec;
+            it->cur.path = path;
+            it->cur.path_len = len;
+            *m = &it->cur;
+            return 1;
+        }
+        if (k == 0 && from_tree(it, path, len, dirfd, name, &st)) {
+            *m = &it->cur;
+            return 1;
+        }
+        if (k < 0)
+            iter_warn(it, k == -ENOENT ? 0 : -k,
+                      "in the snapshot's manifest, but not in the snapshot", path);
+    }
 }
 
 static int from_walk(struct hs_snapiter *it, const struct hs_mentry **m, struct hs_err *e)
@@ -523,6 +629,7 @@ int hs_snapiter_next(struct hs_snapiter *it, const struct hs_mentry **m, struct 
 {
     if (it->done)
         return 0;
+    it->reread = false;
     int k;
     if (it->single) {
         it->done = true;
@@ -536,4 +643,19 @@ int hs_snapiter_next(struct hs_snapiter *it, const struct hs_mentry **m, struct 
     if (k <= 0)
         it->done = true;
     return k;
+}
+
+bool hs_snapiter_reread(const struct hs_snapiter *it)
+{
+    return it->reread;
+}
+
+int hs_snapiter_hash_current(struct hs_snapiter *it, uint8_t hash[16])
+{
+    if (it->mr || it->cur_dirfd < 0 || it->cur.type != HS_FT_REG)
+        return -EINVAL;
+    struct stat st;
+    if (fstatat(it->cur_dirfd, it->cur_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return -errno;
+    return hash_at(it, it->cur_dirfd, it->cur_name, &st, hash);
 }

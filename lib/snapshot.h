@@ -90,6 +90,13 @@ int hs_snapiter_open(struct hs_snapiter **it, const struct hs_snapref *ref, bool
 int hs_snapiter_next(struct hs_snapiter *it, const struct hs_mentry **m, struct hs_err *e);
 /* Whether entries come from a manifest (with content hashes). */
 bool hs_snapiter_from_manifest(const struct hs_snapiter *it);
+/* Whether the current entry was taken from the tree because the tree no
+ * longer holds what its manifest record says (a warning said so); a regular
+ * file's content is then hashed from the tree. */
+bool hs_snapiter_reread(const struct hs_snapiter *it);
+/* The content hash of the current entry of a walked tree (a regular file):
+ * 0 or -errno. */
+int hs_snapiter_hash_current(struct hs_snapiter *it, uint8_t hash[16]);
 void hs_snapiter_free(struct hs_snapiter *it);
 
 #endif
