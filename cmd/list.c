@@ -13,7 +13,7 @@ static const char list_usage[] =
     "only that snapshot holds, which deleting it alone would free. Directories are\n"
     "not counted. The last line gives the disk space the whole store uses.\n"
     "\n"
-    "      --json  one JSON array of {name, files, total_bytes, unique_bytes}\n"
+    "      --json  one JSON array of {name, files, total_bytes, unique_bytes, future}\n"
     "  -h, --help  this help\n";
 
 enum { OPT_JSON = 256 };
@@ -73,8 +73,8 @@ static void print_json(const struct hs_list *l)
         printf("%s\n  {\"name\": ", i ? "," : "");
         json_string(s->name);
         printf(", \"files\": %" PRIu64 ", \"total_bytes\": %" PRIu64 ", \"unique_bytes\": %" PRIu64
-               "}",
-               s->files, s->total_bytes, s->unique_bytes);
+               ", \"future\": %s}",
+               s->files, s->total_bytes, s->unique_bytes, s->future ? "true" : "false");
     }
     printf("%s]\n", l->n ? "\n" : "");
 }
@@ -82,19 +82,22 @@ static void print_json(const struct hs_list *l)
 static void print_table(const struct hs_list *l)
 {
     char t[32], u[32];
-    bool walked = false;
+    bool walked = false, future = false;
     printf("%-20s %10s %12s %12s\n", "SNAPSHOT", "FILES", "TOTAL", "UNIQUE");
     for (size_t i = 0; i < l->n; i++) {
         const struct hs_list_entry *s = &l->snapshots[i];
-        printf("%-20s %10" PRIu64 " %12s %12s%s\n", s->name, s->files,
+        printf("%-20s %10" PRIu64 " %12s %12s%s%s\n", s->name, s->files,
                cli_bytes(t, sizeof t, s->total_bytes), cli_bytes(u, sizeof u, s->unique_bytes),
-               s->from_manifest ? "" : "  *");
+               s->from_manifest ? "" : "  *", s->future ? "  !" : "");
         walked |= !s->from_manifest;
+        future |= s->future;
     }
     printf("%zu snapshot%s, %s used on disk\n", l->n, l->n == 1 ? "" : "s",
            cli_bytes(t, sizeof t, l->used_bytes));
     if (walked)
         printf("* no usable manifest: counted by walking the snapshot\n");
+    if (future)
+        printf("! named in the future: the clock was ahead when it was made; it is not latest\n");
 }
 
 int cmd_list(int argc, char **argv)

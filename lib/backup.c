@@ -527,7 +527,20 @@ static int choose_name(struct engine *g)
     return hs_err_path(g->err, 0, "a snapshot of this time already exists", g->name);
 }
 
-/* The previous snapshot (the newest) and, if it is trustworthy, its manifest. */
+/* Snapshots named after the clock (it ran ahead, then was set back) are no
+ * base and no latest: each run says so until someone removes them, since
+ * prune keeps them (it cannot tell how old they are). */
+static void warn_future(struct engine *g, char **names, size_t n)
+{
+    for (size_t i = n; i > 0 && hs_snapshot_in_future(names[i - 1]); i--)
+        hs_eng_warn(g, 0,
+                    "snapshot named in the future (the clock was ahead when it was made): "
+                    "not used as the base or latest; remove it, or rename it to its true time",
+                    names[i - 1]);
+}
+
+/* The previous snapshot (the newest not named in the future) and, if it is
+ * trustworthy, its manifest. */
 static int open_prev(struct engine *g)
 {
     char **names = NULL;
@@ -535,9 +548,21 @@ static int open_prev(struct engine *g)
     int r = hs_store_list(&g->store, &names, &n, g->err);
     if (r < 0)
         return r;
-    if (n > 0 && (g->dry_run || strcmp(names[n - 1], g->name) != 0)) {
-        snprintf(g->prev_name, sizeof g->prev_name, "%s", names[n - 1]);
+    warn_future(g, names, n);
+    /* never this run's own name: a dry run may pick a taken one */
+    size_t k = n;
+    while (k > 0 && !strcmp(names[k - 1], g->name))
+        k--;
+    if (k > 0) {
+        size_t i = hs_snapshot_newest_current(names, k);
+        snprintf(g->prev_name, sizeof g->prev_name, "%s", names[i]);
         g->have_prev = true;
+        if (strcmp(g->name, names[i]) < 0) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "older than the newest snapshot, %s, which stays latest",
+                     names[i]);
+            hs_report_notice_once(&g->rep, NOTICE_OLDER, msg);
+        }
     }
     hs_store_list_free(names, n);
     if (!g->have_prev)
@@ -576,6 +601,7 @@ static int open_store(struct engine *g)
     }
     int r = hs_store_open(&g->store, g->o->dest, HS_STORE_CREATE | HS_STORE_LOCK, g->err);
     g->have_store = true;
+    hs_report_warn_err(&g->rep, &g->store.warn);
     struct hs_err w = {0};
     if (r == 0)
         r = hs_store_recover(&g->store, &g->resume, g->err, &w);
@@ -682,19 +708,27 @@ static int finish_snapshot(struct engine *g)
     return r;
 }
 
-static void engine_free(struct engine *g, struct source_ctx *sc, size_t n)
+/* What holds the new tree open: closed before the tree may be removed. */
+static void engine_free_run(struct engine *g)
 {
     hs_flusher_stop(&g->flusher);
+    hs_manifest_writer_free(g->mw);
+    g->mw = NULL;
+    if (g->newrootfd >= 0)
+        close(g->newrootfd);
+    g->newrootfd = -1;
+}
+
+static void engine_free(struct engine *g, struct source_ctx *sc, size_t n)
+{
+    engine_free_run(g);
     hs_dirstack_free(&g->newdirs);
     hs_dirstack_free(&g->prevdirs);
     hs_dirstack_free(&g->resumedirs);
     for (size_t i = 0; i < g->prevlists_cap; i++)
         hs_dirlist_free(&g->prevlists[i].l);
     free(g->prevlists);
-    if (g->newrootfd >= 0)
-        close(g->newrootfd);
     hs_manifest_reader_free(g->mr);
-    hs_manifest_writer_free(g->mw);
     hs_eng_content_free(g);
     hs_linktab_free(g->links);
     hs_inomap_free(&g->claims);
@@ -726,8 +760,8 @@ enum hs_status hs_backup(const struct hs_backup_opts *o, struct hs_backup_result
     g.n_sources = o->n_sources;
     if (r == 0)
         r = check_sources(&g, sc);
-    if (r == 0 && o->now && !hs_snapshot_name_valid(o->now))
-        r = hs_err_usage(err, 0, "not a snapshot time (YYYY-MM-DDTHHMMSSZ)", o->now);
+    if (r == 0 && o->now)
+        r = hs_check_now(o->now, err);
     if (r == 0)
         r = compile_excludes(&g, sc);
     if (r == 0 &&
@@ -754,6 +788,10 @@ enum hs_status hs_backup(const struct hs_backup_opts *o, struct hs_backup_result
     if (r == 0)
         snprintf(res->name, sizeof res->name, "%s", g.name);
     res->stats.seconds = hs_report_seconds(&g.rep);
+    bool full = r < 0 && !g.dry_run && g.have_store && hs_store_full_errno(err->code);
+    engine_free_run(&g);
+    if (full)
+        hs_store_give_way(&g.store);
     engine_free(&g, sc, o->n_sources);
     free(sc);
     if (r < 0) {

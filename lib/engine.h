@@ -92,6 +92,7 @@ enum {
     NOTICE_XATTR = 1u << 2,
     NOTICE_MANIFEST = 1u << 3,
     NOTICE_CINDEX = 1u << 4,
+    NOTICE_OLDER = 1u << 5,
 };
 
 /* A directory of the previous snapshot, listed on first need. */

@@ -155,6 +155,7 @@ struct hs_list_entry {
     uint64_t unique_bytes; /* disk space of the inodes no other snapshot holds:
                               what deleting this snapshot alone would free */
     bool from_manifest;    /* false: no usable manifest, the tree was walked */
+    bool future;           /* named after the clock (it ran ahead): not latest */
 };
 
 struct hs_list {
@@ -400,6 +401,7 @@ enum hs_keep_reason {
     HS_KEEP_YEARLY = 1u << 5,
     HS_KEEP_WITHIN = 1u << 6,
     HS_KEEP_NEWEST = 1u << 7,
+    HS_KEEP_FUTURE = 1u << 8, /* named after the clock: no rule can judge it */
 };
 
 /* Whether p has at least one rule (a count above 0, or keep_within). */
@@ -428,7 +430,8 @@ struct hs_prune_opts {
 
 struct hs_prune_result {
     uint64_t kept, deleted;
-    uint64_t freed; /* bytes */
+    uint64_t future; /* of the kept: named in the future, warned about */
+    uint64_t freed;  /* bytes */
 };
 
 /* Deletes the snapshots the policy does not keep, holding the store's lock. */

@@ -36,6 +36,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <locale.h>
 #include <stdio.h>
@@ -52,6 +53,7 @@ enum {
     NOTICE_DEVICES = 1u << 1,
     NOTICE_MANIFEST = 1u << 2,
     NOTICE_XATTR = 1u << 3,
+    NOTICE_FUTURE = 1u << 4,
 };
 
 /* One path of the new tree, for its manifest. */
@@ -106,6 +108,7 @@ struct importer {
     char name[HS_SNAPSHOT_NAME_LEN + 1];
     time_t newest; /* the newest mtime of the members, if have_newest */
     bool have_newest;
+    uint64_t future_members; /* dated in the future: not used for the name */
     struct hs_buf clean;
     struct timespec now;
 };
@@ -713,6 +716,20 @@ static int make_dir(struct importer *x, const struct hs_src_entry *ent, int dirf
     return 0;
 }
 
+/* The snapshot is named by its newest member, unless that lies in the
+ * future: a member dated 2099 must not make the import the store's latest
+ * (and every later backup's base) for decades. */
+static void note_mtime(struct importer *x, time_t t)
+{
+    if (t > x->now.tv_sec + HS_FUTURE_SLACK) {
+        x->future_members++;
+        return;
+    }
+    if (!x->have_newest || t > x->newest)
+        x->newest = t;
+    x->have_newest = true;
+}
+
 static int import_entry(struct importer *x, const struct hs_src_entry *ent)
 {
     const char *why = clean_path(x, ent->path);
@@ -741,9 +758,7 @@ static int import_entry(struct importer *x, const struct hs_src_entry *ent)
     int k = earlier ? replace_earlier(x, ent, dirfd, base, r) : 0;
     if (k != 0)
         return k < 0 ? k : 0;
-    if (!x->have_newest || ent->st.st_mtim.tv_sec > x->newest)
-        x->newest = ent->st.st_mtim.tv_sec;
-    x->have_newest = true;
+    note_mtime(x, ent->st.st_mtim.tv_sec);
     hs_mentry_from_stat(&r->m, &ent->st);
     r->m.path_len = len;
     r->m.flags = 0;
@@ -839,10 +854,7 @@ static int write_manifest(struct importer *x, struct rec **v, size_t n)
 
 static int check_now(struct importer *x)
 {
-    time_t t;
-    if (!x->o->now || hs_snapshot_name_parse(x->o->now, &t) == 0)
-        return 0;
-    return hs_err_usage(x->err, 0, "not a snapshot time (YYYY-MM-DDTHHMMSSZ)", x->o->now);
+    return x->o->now ? hs_check_now(x->o->now, x->err) : 0;
 }
 
 static int choose_name(struct importer *x)
@@ -850,7 +862,15 @@ static int choose_name(struct importer *x)
     if (x->o->now) {
         snprintf(x->name, sizeof x->name, "%s", x->o->now);
     } else {
-        hs_snapshot_name_format(x->newest, x->name);
+        hs_snapshot_name_format(x->have_newest ? x->newest : x->now.tv_sec, x->name);
+        if (x->future_members) {
+            char msg[160];
+            snprintf(msg, sizeof msg,
+                     "%" PRIu64 " member%s dated in the future: the snapshot is named by the "
+                     "newest of the others",
+                     x->future_members, x->future_members == 1 ? "" : "s");
+            hs_report_notice_once(&x->rep, NOTICE_FUTURE, msg);
+        }
     }
     struct stat st;
     if (fstatat(x->store.destfd, x->name, &st, AT_SYMLINK_NOFOLLOW) == 0)
@@ -892,8 +912,9 @@ static int open_prev(struct importer *x)
         return k;
     }
     char mname[64];
-    hs_store_manifest_name(names[n - 1], mname);
-    x->prevfd = hs_open_dir(x->store.destfd, names[n - 1]);
+    const char *base = names[hs_snapshot_newest_current(names, n)];
+    hs_store_manifest_name(base, mname);
+    x->prevfd = hs_open_dir(x->store.destfd, base);
     hs_store_list_free(names, n);
     struct stat st;
     struct hs_err e = {0};
@@ -914,6 +935,7 @@ static int start_tree(struct importer *x)
 {
     int k = hs_store_open(&x->store, x->o->dest, HS_STORE_CREATE | HS_STORE_LOCK, x->err);
     x->have_store = true; /* closed even when opening failed half-way */
+    hs_report_warn_err(&x->rep, &x->store.warn);
     if (k < 0)
         return k;
     char *resume = NULL;
@@ -1016,6 +1038,8 @@ static void import_free(struct importer *x, bool failed)
         }
         hs_err_clear(&e);
     }
+    if (failed && x->have_store && x->store.partialfd >= 0 && hs_store_full_errno(x->err->code))
+        hs_store_give_way(&x->store);
     if (x->have_store)
         hs_store_close(&x->store);
     if (x->src_open)

@@ -285,6 +285,7 @@ static int count_all(struct pipeline *p, struct acct *a, struct hs_err *e)
         struct snap *sn = &p->snaps[i];
         wait_ready(p, i);
         memcpy(a->out[i].name, p->names[i], HS_SNAPSHOT_NAME_LEN + 1);
+        a->out[i].future = hs_snapshot_in_future(p->names[i]);
         if (sn->err) {
             r = sn->err;
             *e = sn->e;

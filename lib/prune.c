@@ -25,9 +25,10 @@ static int prune_now(const struct hs_prune_opts *o, time_t *now, struct hs_err *
         *now = time(NULL);
         return 0;
     }
-    if (hs_snapshot_name_parse(o->now, now) < 0)
-        return hs_err_usage(e, 0, "not a snapshot time (YYYY-MM-DDTHHMMSSZ)", o->now);
-    return 0;
+    int r = hs_check_now(o->now, e);
+    if (r == 0)
+        hs_snapshot_name_parse(o->now, now);
+    return r;
 }
 
 static void report(const struct hs_prune_opts *o, const char *name, unsigned reasons,
@@ -39,6 +40,15 @@ static void report(const struct hs_prune_opts *o, const char *name, unsigned rea
     o->on_item(&it, o->user);
 }
 
+static void say_warning(const struct hs_prune_opts *o, struct hs_err *t)
+{
+    if (o->on_event) {
+        struct hs_event ev = {.type = HS_EV_WARNING, .msg = t->msg};
+        o->on_event(&ev, o->user);
+    }
+    hs_err_clear(t);
+}
+
 /* A failure that does not stop the prune: the first becomes the run's error
  * (exit 3), later ones are warnings. */
 static void keep_going(const struct hs_prune_opts *o, struct hs_err *first, struct hs_err *t)
@@ -47,11 +57,7 @@ static void keep_going(const struct hs_prune_opts *o, struct hs_err *first, stru
         hs_err_move(first, t);
         return;
     }
-    if (o->on_event) {
-        struct hs_event ev = {.type = HS_EV_WARNING, .msg = t->msg};
-        o->on_event(&ev, o->user);
-    }
-    hs_err_clear(t);
+    say_warning(o, t);
 }
 
 /* Decides, then deletes oldest first. A snapshot that cannot be deleted
@@ -74,7 +80,22 @@ static int run(const struct hs_prune_opts *o, struct hs_store *s, time_t now,
     }
     for (size_t i = 0; i < n; i++)
         hs_snapshot_name_parse(names[i], &items[i].t);
-    hs_retain_apply(&o->policy, now, items, n);
+    /* named in the future (a clock that ran ahead): sorted last, they are
+     * kept and left out of the rules, so they can neither be "the newest"
+     * nor push last night's snapshot out of --keep-last */
+    size_t current = n;
+    while (current > 0 && hs_snapshot_in_future(names[current - 1]))
+        current--;
+    hs_retain_apply(&o->policy, now, items, current);
+    for (size_t i = current; i < n; i++) {
+        items[i].reasons = HS_KEEP_FUTURE;
+        hs_err_path(&t, 0,
+                    "snapshot named in the future (the clock was ahead when it was made): "
+                    "kept; remove it, or rename it to its true time",
+                    names[i]);
+        say_warning(o, &t);
+        res->future++;
+    }
     if (!o->dry_run && hs_store_update_latest(s, &t) < 0)
         keep_going(o, e, &t);
     for (size_t i = 0; i < n; i++) {
@@ -116,6 +137,9 @@ enum hs_status hs_prune(const struct hs_prune_opts *o, struct hs_prune_result *r
     if (r < 0)
         return err->kind;
     r = hs_store_open(&s, o->dest, o->dry_run ? 0 : HS_STORE_LOCK, err);
+    bool warned = s.warn.msg != NULL;
+    if (warned)
+        say_warning(o, &s.warn);
     if (r == 0 && !o->dry_run) {
         /* finish an interrupted prune first; what the trash cannot shed is
          * out of sight already, and no reason to keep the rest */
@@ -128,5 +152,5 @@ enum hs_status hs_prune(const struct hs_prune_opts *o, struct hs_prune_result *r
     hs_store_close(&s);
     if (r < 0)
         return err->kind ? err->kind : HS_FAILED;
-    return HS_OK;
+    return res->future || warned ? HS_WARN : HS_OK;
 }

@@ -92,8 +92,8 @@ void hs_retain_apply(const struct hs_retain *p, time_t now, struct hs_retain_ite
 
 void hs_retain_describe(unsigned bits, char *out, size_t size)
 {
-    static const char *const names[] = {"last",    "hourly", "daily",  "weekly",
-                                        "monthly", "yearly", "within", "newest"};
+    static const char *const names[] = {"last",   "hourly", "daily",  "weekly", "monthly",
+                                        "yearly", "within", "newest", "future"};
     size_t len = 0;
     out[0] = '\0';
     for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++) {

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,29 @@ int hs_snapshot_name_parse(const char *name, time_t *t)
         return -EINVAL;
     *t = x;
     return 0;
+}
+
+bool hs_snapshot_in_future(const char *name)
+{
+    time_t t;
+    return hs_snapshot_name_parse(name, &t) == 0 && t > time(NULL) + HS_FUTURE_SLACK;
+}
+
+int hs_check_now(const char *now, struct hs_err *e)
+{
+    if (!hs_snapshot_name_valid(now))
+        return hs_err_usage(e, 0, "not a snapshot time (YYYY-MM-DDTHHMMSSZ)", now);
+    if (hs_snapshot_in_future(now))
+        return hs_err_usage(e, 0, "a time in the future (later than the clock)", now);
+    return 0;
+}
+
+size_t hs_snapshot_newest_current(char *const *names, size_t n)
+{
+    for (size_t i = n; i > 0; i--)
+        if (!hs_snapshot_in_future(names[i - 1]))
+            return i - 1;
+    return n - 1;
 }
 
 void hs_store_manifest_name(const char *name, char *out)
@@ -196,6 +220,59 @@ static int check_new_store(int destfd, const char *dest, struct hs_err *e)
     return r;
 }
 
+bool hs_store_dest_open(const struct stat *st)
+{
+    return (st->st_mode & 077) != 0;
+}
+
+/* A parent is safe when only root can rename what is in it: owned by root
+ * and writable by no one else, or sticky (/tmp: others cannot rename what
+ * root owns there). */
+void hs_store_dest_parent_unsafe(const char *path, char *bad)
+{
+    bad[0] = '\0';
+    char *real = realpath(path, NULL);
+    if (!real)
+        return;
+    for (char *slash = strrchr(real, '/'); slash; slash = strrchr(real, '/')) {
+        slash[slash == real] = '\0'; /* "/x" -> "/" */
+        struct stat st;
+        if (stat(real, &st) == 0 &&
+            (st.st_uid != 0 || ((st.st_mode & 022) && !(st.st_mode & S_ISVTX)))) {
+            snprintf(bad, PATH_MAX, "%s", real);
+            break;
+        }
+        if (slash == real)
+            break;
+    }
+    free(real);
+}
+
+/* Root's store among users: a DEST they can enter lets them read everyone's
+ * files in the snapshots and write their own, in every snapshot at once
+ * (the inode keeps their ownership), so it is closed; a parent they can
+ * write lets them swap DEST for another directory, which is said. */
+static void guard_dest(struct hs_store *s)
+{
+    struct stat st;
+    char msg[160], bad[PATH_MAX];
+    if (fstat(s->destfd, &st) == 0 && hs_store_dest_open(&st)) {
+        snprintf(msg, sizeof msg,
+                 "was open to other users (mode %04o): made 0700 (see hardsnap(1))",
+                 (unsigned)(st.st_mode & 07777));
+        if (fchmod(s->destfd, 0700) < 0)
+            snprintf(msg, sizeof msg, "is open to other users (mode %04o) and cannot be closed",
+                     (unsigned)(st.st_mode & 07777));
+        hs_err_path(&s->warn, 0, msg, s->dest);
+        return;
+    }
+    hs_store_dest_parent_unsafe(s->dest, bad);
+    if (bad[0])
+        hs_err_path(&s->warn, 0,
+                    "the store can be replaced by another user, who owns or can write its parent",
+                    bad);
+}
+
 int hs_store_open(struct hs_store *s, const char *dest, unsigned flags, struct hs_err *e)
 {
     *s = (struct hs_store){
@@ -210,7 +287,7 @@ int hs_store_open(struct hs_store *s, const char *dest, unsigned flags, struct h
     if (parent_in_snapshot(dest))
         return hs_err_usage(
             e, 0, "inside a snapshot, or reached through one (name the store itself)", dest);
-    if (create && mkdir(dest, 0755) < 0 && errno != EEXIST) {
+    if (create && mkdir(dest, 0700) < 0 && errno != EEXIST) {
         int err = errno;
         int r = hs_err_path(e, err, "cannot create destination", dest);
         if (err == ENOENT || err == ENOTDIR || err == ENAMETOOLONG)
@@ -255,6 +332,8 @@ int hs_store_open(struct hs_store *s, const char *dest, unsigned flags, struct h
      * most, must not need a new directory to delete into */
     if (r >= 0 && create)
         mkdirat(s->hsfd, TRASH_DIR, 0700);
+    if (r >= 0 && (flags & (HS_STORE_CREATE | HS_STORE_LOCK)) && geteuid() == 0)
+        guard_dest(s);
     return r < 0 ? r : 0;
 }
 
@@ -268,6 +347,7 @@ void hs_store_close(struct hs_store *s)
     }
     free(s->dest);
     s->dest = NULL;
+    hs_err_clear(&s->warn);
 }
 
 /* Names in dirfd for which keep() says yes, unsorted. */
@@ -366,12 +446,13 @@ int hs_store_update_latest(struct hs_store *s, struct hs_err *e)
     ssize_t len = readlinkat(s->destfd, "latest", cur, sizeof cur - 1);
     if (len >= 0)
         cur[len] = '\0';
+    const char *newest = n ? names[hs_snapshot_newest_current(names, n)] : NULL;
     if (n == 0) {
         if (len >= 0)
             unlinkat(s->destfd, "latest", 0);
-    } else if (len < 0 || strcmp(cur, names[n - 1]) != 0) {
+    } else if (len < 0 || strcmp(cur, newest) != 0) {
         unlinkat(s->hsfd, "latest.new", 0);
-        if (symlinkat(names[n - 1], s->hsfd, "latest.new") < 0 ||
+        if (symlinkat(newest, s->hsfd, "latest.new") < 0 ||
             renameat(s->hsfd, "latest.new", s->destfd, "latest") < 0)
             r = hs_err_path(e, errno, "cannot update latest in", s->dest);
         else if (fsync(s->destfd) < 0)
@@ -496,6 +577,32 @@ static void drop_orphan_manifests(struct hs_store *s)
             unlinkat(s->manifestsfd, names[i], 0);
     }
     hs_store_list_free(names, n);
+}
+
+bool hs_store_full_errno(int err)
+{
+    return err == ENOSPC || err == EDQUOT;
+}
+
+void hs_store_give_way(struct hs_store *s)
+{
+    char **names = NULL;
+    size_t n = 0;
+    struct hs_err e = {0};
+    if (list_sorted(s->partialfd, any_name, &names, &n, &e) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            struct stat st;
+            if (fstatat(s->partialfd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                S_ISDIR(st.st_mode))
+                hs_remove_tree(s->partialfd, names[i], &e);
+            else
+                unlinkat(s->partialfd, names[i], 0);
+            hs_err_clear(&e);
+        }
+        syncfs(s->partialfd);
+    }
+    hs_store_list_free(names, n);
+    hs_err_clear(&e);
 }
 
 /* Keeps the newest unfinished tree as partial/resume; removes the rest. */

@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define HS_STORE_DIR       ".hardsnap"
@@ -28,7 +29,8 @@ struct hs_store {
     int partialfd;   /* DEST/.hardsnap/partial */
     int manifestsfd; /* DEST/.hardsnap/manifests */
     int lockfd;
-    char *dest; /* as given, for messages */
+    char *dest;         /* as given, for messages */
+    struct hs_err warn; /* what opening it for writing fixed or found unsafe */
 };
 
 enum hs_store_flags {
@@ -38,8 +40,17 @@ enum hs_store_flags {
 
 /* A writer (CREATE or LOCK) refuses a DEST inside a snapshot or a .hardsnap
  * (a store copied into a snapshot is a copy, not a store), and CREATE a DEST
- * that is neither a store nor empty (HS_USAGE). */
+ * that is neither a store nor empty (HS_USAGE). A new DEST is made 0700; as
+ * root, a writer closes a DEST other users can enter (made 0700) and finds
+ * a parent directory other users could replace it through: both said in
+ * s->warn, for the caller to report. */
 int hs_store_open(struct hs_store *s, const char *dest, unsigned flags, struct hs_err *e);
+
+/* Whether st (DEST's) lets users other than its owner in, or the directory
+ * path (of a DEST) has a parent another user could rename it in: the name
+ * of the first such parent into bad (PATH_MAX bytes), or "" for none. */
+bool hs_store_dest_open(const struct stat *st);
+void hs_store_dest_parent_unsafe(const char *path, char *bad);
 
 /* Whether the directory fd lies inside a snapshot of a store, or inside a
  * store's .hardsnap (checked through ".." up to the root): whatever is
@@ -51,6 +62,23 @@ void hs_store_close(struct hs_store *s);
 void hs_snapshot_name_format(time_t t, char *out);
 /* Parses a snapshot name; -EINVAL if it is not one. */
 int hs_snapshot_name_parse(const char *name, time_t *t);
+
+/* How far a snapshot's name may be ahead of the clock before it counts as
+ * named in the future: a clock that ran ahead and was set back, not the
+ * drift of a few seconds. */
+#define HS_FUTURE_SLACK (10 * 60)
+
+/* Whether the snapshot name is later than the clock (the real one:
+ * HARDSNAP_NOW may be set to the past on purpose) by more than the slack. */
+bool hs_snapshot_in_future(const char *name);
+
+/* HARDSNAP_NOW's value, checked: a snapshot name, not in the future (the
+ * past is how old backups are imported). 0, or HS_USAGE in e. */
+int hs_check_now(const char *now, struct hs_err *e);
+
+/* The newest of the sorted names (n > 0) not named in the future: a store's
+ * latest, and a backup's base. When every one is, the newest. */
+size_t hs_snapshot_newest_current(char *const *names, size_t n);
 
 /* Names of the complete snapshots in DEST, oldest first (malloc'ed array of
  * malloc'ed strings). */
@@ -67,7 +95,8 @@ void hs_store_manifest_name(const char *name, char *out);
  * leaves its message in warn. */
 int hs_store_publish(struct hs_store *s, const char *name, struct hs_err *e, struct hs_err *warn);
 
-/* Points latest at the newest complete snapshot (or removes it if none). */
+/* Points latest at the newest complete snapshot not named in the future
+ * (or removes it if there is none). */
 int hs_store_update_latest(struct hs_store *s, struct hs_err *e);
 
 /* Deletes a snapshot: renamed out of sight into .hardsnap/trash/ in one
@@ -76,6 +105,15 @@ int hs_store_update_latest(struct hs_store *s, struct hs_err *e);
  * (the manifest of each name there first). */
 int hs_store_delete(struct hs_store *s, const char *name, struct hs_err *e);
 int hs_store_empty_trash(struct hs_store *s, struct hs_err *e);
+
+/* Whether a failure's errno means the store's filesystem is full (space,
+ * inodes or quota). */
+bool hs_store_full_errno(int err);
+
+/* Space ran short: the trees of unfinished runs (partial/) give it back,
+ * the one kept for resuming too, so the next run finds the room that run
+ * had (a resume tree is worth a re-read, never a failed night). */
+void hs_store_give_way(struct hs_store *s);
 
 /* Finishes or clears what an interrupted run left (the trash included): publishes a partial tree
  * whose manifest is complete, drops manifests of snapshots that are gone, and

@@ -30,6 +30,7 @@ hs_rc 2 backup data/inner-src notastore
 [ "$(cat notastore/latest)" = notes ] || fail "notastore/latest changed"
 [ ! -e notastore/.hardsnap ] || fail "notastore was made a store"
 mkdir -p rsynced/2025-01-01T000000Z
+chmod 0700 rsynced # as root, an open DEST is closed with a warning (t68)
 cp -a data/inner-src/. rsynced/2025-01-01T000000Z/
 backup_at 5 data/inner-src rsynced
 same_inode rsynced/2025-01-01T000000Z/f "rsynced/$(now 5)/f"
