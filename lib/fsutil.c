@@ -6,9 +6,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 int hs_open_dir(int dirfd, const char *name)
@@ -151,9 +155,44 @@ void hs_raise_nofile(void)
  * not a directory and collects the names of the subdirectories, which are
  * then removed one after the other, depth first, with the fds held by an
  * hs_dirstack (any depth). Never follows a symlink (O_NOFOLLOW), never
- * leaves the filesystem of the top directory, and makes our own read-only
+ * enters a mount point or another filesystem, and makes our own read-only
  * directories writable first, since a snapshot keeps its source's modes.
+ *
+ * A bind mount of the same filesystem has the same st_dev: a mount point is
+ * what the kernel says is the root of a mount (STATX_ATTR_MOUNT_ROOT) or on
+ * another mount (STATX_MNT_ID), asked of the fd that was opened, so that no
+ * rename after the listing can slip one in; only where the kernel tells
+ * neither (before Linux 5.8) is another st_dev all there is to go by.
  */
+#ifndef STATX_MNT_ID
+#define STATX_MNT_ID 0x1000U
+#endif
+#ifndef STATX_ATTR_MOUNT_ROOT
+#define STATX_ATTR_MOUNT_ROOT 0x2000
+#endif
+/* glibc takes struct statx from <linux/stat.h>; stx_mnt_id is there from 5.8 */
+#if defined(_LINUX_STAT_H) && defined(__has_include)
+#if __has_include(<linux/version.h>)
+#include <linux/version.h>
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 8, 0)
+#define HS_HAVE_MNT_ID 1
+#endif
+#endif
+#endif
+/* fchmodat2 (Linux 6.6) is numbered alike on these; glibc 2.36 does not know it */
+#if !defined(SYS_fchmodat2) &&                                                                     \
+    (defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) || defined(__arm__) ||       \
+     defined(__riscv) || defined(__powerpc__) || defined(__s390__) || defined(__loongarch__))
+#define SYS_fchmodat2 452
+#endif
+
+struct rm_id {
+    dev_t dev;
+    uint64_t mnt;
+    bool has_mnt, mount_root;
+    mode_t mode;
+};
+
 struct rm_frame {
     struct hs_buf subdirs; /* NUL-separated names still to remove */
     size_t pos;
@@ -164,12 +203,61 @@ struct rm_state {
     struct hs_dirstack fds;
     struct rm_frame *frames;
     size_t cap;
-    dev_t dev;
+    struct rm_id top; /* the removal's mount and device (its parent's, at first) */
     bool root;
     int first_err;
     struct hs_err *e;
     const char *where; /* shown before the path in messages, or NULL */
 };
+
+/* What the removal needs of dirfd/name ("": dirfd itself); -1/errno.
+ * Cached attributes do (AT_STATX_DONT_SYNC): the mount and the device are
+ * the kernel's to tell, so a network filesystem mounted in a tree is not
+ * asked. */
+static int rm_id_of(int dirfd, const char *name, struct rm_id *id)
+{
+    int flags = AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | (*name ? 0 : AT_EMPTY_PATH);
+    struct statx sx;
+    *id = (struct rm_id){0};
+    if (statx(dirfd, name, flags | AT_STATX_DONT_SYNC, STATX_TYPE | STATX_MODE | STATX_MNT_ID,
+              &sx) == 0) {
+        id->dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+        id->mode = sx.stx_mode;
+        id->mount_root = (sx.stx_attributes_mask & sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+#ifdef HS_HAVE_MNT_ID
+        id->has_mnt = (sx.stx_mask & STATX_MNT_ID) != 0;
+        id->mnt = sx.stx_mnt_id;
+#endif
+        return 0;
+    }
+    if (errno != ENOSYS && errno != EPERM) /* EPERM: a sandbox that refuses statx */
+        return -1;
+    struct stat st;
+    if (fstatat(dirfd, name, &st, flags) < 0)
+        return -1;
+    id->dev = st.st_dev;
+    id->mode = st.st_mode;
+    return 0;
+}
+
+/* 0 if id is on the removal's mount and filesystem. EBUSY: a mount point
+ * (the root of a mount, on another mount, or, where the kernel tells
+ * neither, on another device). EXDEV: another filesystem on the same mount
+ * (a btrfs subvolume), left alone as rm --one-file-system does. */
+static int rm_outside(const struct rm_state *s, const struct rm_id *id)
+{
+    bool known = s->top.has_mnt && id->has_mnt;
+    if (id->mount_root || (known && id->mnt != s->top.mnt))
+        return EBUSY;
+    if (id->dev != s->top.dev)
+        return known ? EXDEV : EBUSY;
+    return 0;
+}
+
+static const char *rm_refusal(int why)
+{
+    return why == EBUSY ? "not removing a mount point" : "not removing another filesystem";
+}
 
 /* The message names the entry from the top of the removal down (built only
  * here: the removal itself never needs the path); leaf NULL names the
@@ -195,23 +283,65 @@ static void rm_fail(struct rm_state *s, int err, const char *what, const char *l
     hs_buf_free(&path);
 }
 
-/* Opens the directory name in parent, making it accessible if it is not. */
-static int rm_open(struct rm_state *s, int parent, const char *name)
+/* The mode of what the O_PATH fd is, never of a name (one can be swapped
+ * for a symlink to anything): fchmodat2(AT_EMPTY_PATH), or before Linux 6.6
+ * chmod of the fd's /proc link, which is the object itself. */
+static int rm_chmod(int pfd, mode_t mode)
 {
-    int fd = hs_open_dir(parent, name);
-    if (fd < 0 && errno == EACCES && fchmodat(parent, name, 0700, 0) == 0)
-        fd = hs_open_dir(parent, name);
-    if (fd < 0)
+#ifdef SYS_fchmodat2
+    if (syscall(SYS_fchmodat2, pfd, "", mode, AT_EMPTY_PATH) == 0)
+        return 0;
+    if (errno != ENOSYS && errno != EPERM) /* EPERM: a sandbox that refuses it */
         return -1;
-    struct stat st;
-    if (fstat(fd, &st) < 0 || st.st_dev != s->dev) {
-        close(fd);
-        errno = EXDEV;
-        return -1;
+#endif
+    char proc[32];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", pfd);
+    return chmod(proc, mode);
+}
+
+/* Opens the directory name in parent to remove it, or says why not (in the
+ * message) and returns -1: never through a symlink, never onto a mount or
+ * another filesystem, checked on an O_PATH fd of what the name led to,
+ * which is also where our own inaccessible directory is opened up. Gone
+ * already is no error. */
+static int rm_open(struct rm_state *s, int parent, const char *name, struct rm_id *id)
+{
+    const char *what = "cannot open";
+    int fd = -1, err = 0;
+    int pfd = openat(parent, name, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+    if (pfd < 0 || rm_id_of(pfd, "", id) < 0)
+        err = errno;
+    else if ((err = rm_outside(s, id)) != 0)
+        what = rm_refusal(err);
+    if (!err) {
+        mode_t open_mode = (id->mode & 07777) | S_IRWXU;
+        if (!s->root && open_mode != (id->mode & 07777))
+            rm_chmod(pfd, open_mode);
+        fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 && errno == EACCES && s->root && rm_chmod(pfd, open_mode) == 0)
+            fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+            err = errno;
     }
-    if (!s->root && (st.st_mode & S_IRWXU) != S_IRWXU)
-        fchmod(fd, (st.st_mode & 07777) | S_IRWXU);
+    if (pfd >= 0)
+        close(pfd);
+    if (err && err != ENOENT)
+        rm_fail(s, err, what, name);
     return fd;
+}
+
+/* Unlinks the non-directory name; a file can be a mount point too (a file
+ * bind-mounted onto it: EBUSY), and is then named as one. */
+static void rm_unlink(struct rm_state *s, int dirfd, const char *name)
+{
+    if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
+        return;
+    int err = errno, why = 0;
+    struct rm_id id;
+    if (err == EBUSY && rm_id_of(dirfd, name, &id) == 0 && (why = rm_outside(s, &id)) != 0)
+        rm_fail(s, EBUSY, rm_refusal(why), name);
+    else
+        rm_fail(s, err, "cannot remove", name);
 }
 
 /* Unlinks the non-directories of fd and lists its subdirectories in f. */
@@ -238,8 +368,8 @@ static void rm_scan(struct rm_state *s, int fd, struct rm_frame *f)
             if (dir) {
                 if (hs_buf_append(&f->subdirs, nm, strlen(nm) + 1) < 0)
                     rm_fail(s, ENOMEM, "cannot remove", nm);
-            } else if (unlinkat(fd, nm, 0) < 0 && errno != ENOENT) {
-                rm_fail(s, errno, "cannot remove", nm);
+            } else {
+                rm_unlink(s, fd, nm);
             }
         }
     }
@@ -299,6 +429,32 @@ int hs_remove_tree(int dirfd, const char *name, struct hs_err *e)
     return hs_remove_tree_in(dirfd, name, NULL, e);
 }
 
+/* Removes what the directory on top of the stack holds, depth first. */
+static int rm_walk(struct rm_state *s)
+{
+    int r = 0;
+    while (r == 0 && hs_dirstack_depth(&s->fds) > 0) {
+        struct rm_frame *f = &s->frames[hs_dirstack_depth(&s->fds) - 1];
+        if (f->pos >= f->subdirs.len) {
+            r = rm_pop(s);
+            continue;
+        }
+        const char *sub = f->subdirs.data + f->pos;
+        f->pos += strlen(sub) + 1;
+        struct rm_id id;
+        int cfd = rm_open(s, hs_dirstack_top(&s->fds), sub, &id);
+        if (cfd >= 0)
+            r = rm_push(s, cfd, sub);
+    }
+    while (hs_dirstack_depth(&s->fds) > 0) {
+        struct rm_frame *f = &s->frames[hs_dirstack_depth(&s->fds) - 1];
+        hs_dirstack_pop(&s->fds, f->name, NULL);
+        hs_buf_free(&f->subdirs);
+        free(f->name);
+    }
+    return r;
+}
+
 int hs_remove_tree_in(int dirfd, const char *name, const char *where, struct hs_err *e)
 {
     struct rm_state s = {.e = e, .root = geteuid() == 0, .where = where};
@@ -308,43 +464,36 @@ int hs_remove_tree_in(int dirfd, const char *name, const char *where, struct hs_
             rm_fail(&s, errno, "cannot remove", name);
         return s.first_err;
     }
+    /* name itself may be a mount point: the removal stays on dirfd's mount */
+    if (rm_id_of(dirfd, "", &s.top) < 0) {
+        rm_fail(&s, errno, "cannot remove", name);
+        return s.first_err;
+    }
     if (!S_ISDIR(st.st_mode)) {
-        if (unlinkat(dirfd, name, 0) < 0)
-            rm_fail(&s, errno, "cannot remove", name);
+        rm_unlink(&s, dirfd, name);
         return s.first_err;
     }
-    s.dev = st.st_dev;
-    int fd = rm_open(&s, dirfd, name);
-    if (fd < 0) {
-        rm_fail(&s, errno, "cannot open", name);
+    struct rm_id id;
+    int fd = rm_open(&s, dirfd, name, &id);
+    if (fd < 0)
         return s.first_err;
-    }
+    s.top = id;
     int r = rm_push(&s, fd, name);
-    while (r == 0 && hs_dirstack_depth(&s.fds) > 0) {
-        struct rm_frame *f = &s.frames[hs_dirstack_depth(&s.fds) - 1];
-        if (f->pos >= f->subdirs.len) {
-            r = rm_pop(&s);
-            continue;
-        }
-        const char *sub = f->subdirs.data + f->pos;
-        f->pos += strlen(sub) + 1;
-        int cfd = rm_open(&s, hs_dirstack_top(&s.fds), sub);
-        if (cfd < 0)
-            rm_fail(&s, errno, errno == EXDEV ? "not removing a mount point" : "cannot open", sub);
-        else
-            r = rm_push(&s, cfd, sub);
-    }
+    if (r == 0)
+        r = rm_walk(&s);
     if (r < 0 && !s.first_err)
         s.first_err = r;
-    while (hs_dirstack_depth(&s.fds) > 0) {
-        struct rm_frame *f = &s.frames[hs_dirstack_depth(&s.fds) - 1];
-        hs_dirstack_pop(&s.fds, f->name, NULL);
-        hs_buf_free(&f->subdirs);
-        free(f->name);
-    }
     hs_dirstack_free(&s.fds);
     free(s.frames);
     if (!s.first_err && unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
         rm_fail(&s, errno, "cannot remove", name);
     return s.first_err;
+}
+
+bool hs_is_mount_point(int dirfd, const char *name)
+{
+    struct rm_state s = {0};
+    struct rm_id id;
+    return rm_id_of(dirfd, "", &s.top) == 0 && rm_id_of(dirfd, name, &id) == 0 &&
+           rm_outside(&s, &id) == EBUSY;
 }

@@ -30,13 +30,18 @@ int hs_write_all(int fd, const void *buf, size_t n);
 /* Reads up to n bytes, retrying short reads; returns bytes read or -errno. */
 ssize_t hs_read_full(int fd, void *buf, size_t n);
 
-/* Removes dirfd/name and everything below it without following symlinks or
- * leaving the filesystem; iterative, fd-relative. Goes on after errors and
- * returns the first. */
+/* Removes dirfd/name and everything below it without following symlinks,
+ * entering a mount point (a bind mount of the same filesystem included) or
+ * leaving the filesystem; iterative, fd-relative. What it leaves alone is an
+ * error naming the path ("not removing a mount point: PATH", -EBUSY). Goes
+ * on after errors and returns the first. */
 int hs_remove_tree(int dirfd, const char *name, struct hs_err *e);
 
 /* The same, with messages naming paths as WHERE/name/... */
 int hs_remove_tree_in(int dirfd, const char *name, const char *where, struct hs_err *e);
+
+/* Whether dirfd/name is a mount point (of a directory or of a file). */
+bool hs_is_mount_point(int dirfd, const char *name);
 
 /* Raises RLIMIT_NOFILE's soft limit to the hard limit (best effort). */
 void hs_raise_nofile(void);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -579,6 +580,56 @@ static void drop_orphan_manifests(struct hs_store *s)
     hs_store_list_free(names, n);
 }
 
+/* Keeps the first warning; the later ones are dropped. */
+static void warn_first(struct hs_err *warn, struct hs_err *t)
+{
+    if (warn && !warn->msg)
+        hs_err_move(warn, t);
+    hs_err_clear(t);
+}
+
+/* DEST/.hardsnap/SUB, for messages (NULL without memory: names then show
+ * from SUB down). */
+static char *store_path(const struct hs_store *s, const char *sub)
+{
+    size_t n = strlen(s->dest) + strlen(sub) + sizeof "/" HS_STORE_DIR "/";
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/" HS_STORE_DIR "/%s", s->dest, sub);
+    return p;
+}
+
+static int open_trash(struct hs_store *s, struct hs_err *e);
+static int remove_in_trash(struct hs_store *s, int trash, const char *name, struct hs_err *e);
+
+/* An unfinished tree that is not kept leaves partial/ through the trash,
+ * under a name no other entry there can have (partial.INODE: the inode is
+ * that entry's as long as it is there), and is removed there: what cannot
+ * go (a mount point in it, an immutable file) is then out of the next runs'
+ * way, and each prune and recovery tries again, never through a mount, as
+ * for a pruned snapshot. A file, or a tree that cannot be moved (itself a
+ * mount point), is removed in place. */
+static void discard_partial(struct hs_store *s, int trash, const char *name, struct hs_err *warn)
+{
+    struct hs_err t = {0};
+    struct stat st;
+    int r = -1;
+    if (trash >= 0 && fstatat(s->partialfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISDIR(st.st_mode)) {
+        char tname[40];
+        snprintf(tname, sizeof tname, "partial.%ju", (uintmax_t)st.st_ino);
+        r = rename_dir_noreplace(s->partialfd, name, trash, tname);
+        if (r == 0)
+            remove_in_trash(s, trash, tname, &t);
+    }
+    if (r < 0) {
+        char *where = store_path(s, "partial");
+        hs_remove_tree_in(s->partialfd, name, where, &t);
+        free(where);
+    }
+    warn_first(warn, &t);
+}
+
 bool hs_store_full_errno(int err)
 {
     return err == ENOSPC || err == EDQUOT;
@@ -590,44 +641,50 @@ void hs_store_give_way(struct hs_store *s)
     size_t n = 0;
     struct hs_err e = {0};
     if (list_sorted(s->partialfd, any_name, &names, &n, &e) == 0) {
-        for (size_t i = 0; i < n; i++) {
-            struct stat st;
-            if (fstatat(s->partialfd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-                S_ISDIR(st.st_mode))
-                hs_remove_tree(s->partialfd, names[i], &e);
-            else
-                unlinkat(s->partialfd, names[i], 0);
-            hs_err_clear(&e);
-        }
+        int trash = open_trash(s, &e);
+        for (size_t i = 0; i < n; i++)
+            discard_partial(s, trash, names[i], NULL);
+        if (trash >= 0)
+            close(trash);
         syncfs(s->partialfd);
     }
     hs_store_list_free(names, n);
     hs_err_clear(&e);
 }
 
-/* Keeps the newest unfinished tree as partial/resume; removes the rest. */
+/* Keeps the newest unfinished tree as partial/resume; the rest goes. What
+ * cannot go is a warning, not a reason to stop the nights' backups; an old
+ * resume tree that stays (a mount point itself) stays the resume tree. */
 static int keep_resume_tree(struct hs_store *s, char **names, size_t n, char **resume,
-                            struct hs_err *e)
+                            struct hs_err *e, struct hs_err *warn)
 {
     const char *newest = NULL;
     for (size_t i = 0; i < n; i++)
         if (is_snapshot_dir(s->partialfd, names[i]))
             newest = names[i];
-    int r = 0;
+    struct hs_err t = {0};
+    int trash = n ? open_trash(s, &t) : -1;
+    warn_first(warn, &t);
     if (newest) {
         if (exists_at(s->partialfd, RESUME_NAME))
-            r = hs_remove_tree(s->partialfd, RESUME_NAME, e);
-        if (r == 0 && renameat(s->partialfd, newest, s->partialfd, RESUME_NAME) < 0)
-            r = hs_err_path(e, errno, "cannot keep interrupted snapshot", newest);
+            discard_partial(s, trash, RESUME_NAME, warn);
+        if (exists_at(s->partialfd, RESUME_NAME)) {
+            newest = NULL;
+        } else if (renameat(s->partialfd, newest, s->partialfd, RESUME_NAME) < 0) {
+            hs_err_path(&t, errno, "cannot keep interrupted snapshot", newest);
+            warn_first(warn, &t);
+            newest = NULL;
+        }
     }
-    for (size_t i = 0; r == 0 && i < n; i++) {
-        if (strcmp(names[i], RESUME_NAME) == 0 || (newest && strcmp(names[i], newest) == 0))
-            continue;
-        r = hs_remove_tree(s->partialfd, names[i], e);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(names[i], RESUME_NAME) != 0 && (!newest || strcmp(names[i], newest) != 0))
+            discard_partial(s, trash, names[i], warn);
     }
-    if (r == 0 && exists_at(s->partialfd, RESUME_NAME) && !(*resume = strdup(RESUME_NAME)))
-        r = hs_err_setf(e, ENOMEM, "store");
-    return r;
+    if (trash >= 0)
+        close(trash);
+    if (exists_at(s->partialfd, RESUME_NAME) && !(*resume = strdup(RESUME_NAME)))
+        return hs_err_setf(e, ENOMEM, "store");
+    return 0;
 }
 
 int hs_store_recover(struct hs_store *s, char **resume, struct hs_err *e, struct hs_err *warn)
@@ -639,9 +696,8 @@ int hs_store_recover(struct hs_store *s, char **resume, struct hs_err *e, struct
      * file, a directory of another user) is out of sight and must not stop
      * the nights' backups: a warning */
     struct hs_err t = {0};
-    if (hs_store_empty_trash(s, &t) < 0 && warn)
-        hs_err_move(warn, &t);
-    hs_err_clear(&t);
+    if (hs_store_empty_trash(s, &t) < 0)
+        warn_first(warn, &t);
     int r = list_sorted(s->partialfd, any_name, &names, &n, e);
     if (r < 0)
         return r;
@@ -653,7 +709,7 @@ int hs_store_recover(struct hs_store *s, char **resume, struct hs_err *e, struct
     r = list_sorted(s->partialfd, any_name, &names, &n, e);
     if (r < 0)
         return r;
-    r = keep_resume_tree(s, names, n, resume, e);
+    r = keep_resume_tree(s, names, n, resume, e, warn);
     hs_store_list_free(names, n);
     if (r == 0) {
         /* not fatal: publishing tries again, and warns */
@@ -679,11 +735,9 @@ static int open_trash(struct hs_store *s, struct hs_err *e)
 /* Removes name from the trash; messages say DEST/.hardsnap/trash/name/... */
 static int remove_in_trash(struct hs_store *s, int trash, const char *name, struct hs_err *e)
 {
-    size_t n = strlen(s->dest) + sizeof "/" HS_STORE_DIR "/" TRASH_DIR;
-    char *where = malloc(n);
+    char *where = store_path(s, TRASH_DIR);
     if (!where)
         return hs_err_setf(e, ENOMEM, "store");
-    snprintf(where, n, "%s/" HS_STORE_DIR "/" TRASH_DIR, s->dest);
     int r = hs_remove_tree_in(trash, name, where, e);
     free(where);
     return r;
@@ -734,6 +788,17 @@ int hs_store_empty_trash(struct hs_store *s, struct hs_err *e)
     return first;
 }
 
+/* A snapshot that is itself a mount point is left where it is, whole. */
+static void not_a_snapshot_to_remove(const struct hs_store *s, const char *name, struct hs_err *e)
+{
+    size_t n = strlen(s->dest) + strlen(name) + 2;
+    char *path = malloc(n);
+    if (path)
+        snprintf(path, n, "%s/%s", s->dest, name);
+    hs_err_path(e, EBUSY, "not removing a mount point", path ? path : name);
+    free(path);
+}
+
 int hs_store_delete(struct hs_store *s, const char *name, struct hs_err *e)
 {
     int trash = open_trash(s, e);
@@ -742,7 +807,9 @@ int hs_store_delete(struct hs_store *s, const char *name, struct hs_err *e)
     int r = remove_in_trash(s, trash, name, e); /* left by an earlier, failed removal */
     if (r == 0) {
         r = rename_dir_noreplace(s->destfd, name, trash, name);
-        if (r < 0)
+        if (r == -EBUSY && hs_is_mount_point(s->destfd, name))
+            not_a_snapshot_to_remove(s, name, e);
+        else if (r < 0)
             hs_err_path(e, -r, "cannot move snapshot to the trash", name);
     }
     /* gone from sight, durably, before anything of it is removed: a power

@@ -6,7 +6,8 @@
  *   .hardsnap/partial/NAME/        a snapshot being built
  *   .hardsnap/partial/NAME.hsm     its manifest being written
  *   .hardsnap/manifests/NAME.hsm   manifests of complete snapshots
- *   .hardsnap/trash/               snapshots being deleted (prune)
+ *   .hardsnap/trash/               snapshots being deleted (prune), and
+ *                                  unfinished trees recovery drops (partial.INODE)
  *
  * A snapshot is built under partial/, made durable, and renamed into DEST in
  * one step; `latest` is replaced by renaming a new symlink over it.
@@ -102,7 +103,10 @@ int hs_store_update_latest(struct hs_store *s, struct hs_err *e);
 /* Deletes a snapshot: renamed out of sight into .hardsnap/trash/ in one
  * step and synced, then its manifest and the tree are removed. A kill in
  * between leaves the tree in the trash, which hs_store_empty_trash() empties
- * (the manifest of each name there first). */
+ * (the manifest of each name there first). Neither enters a mount point: a
+ * tree with one in it stays in the trash, and each later emptying leaves the
+ * mount alone again and names it (-EBUSY), until it is unmounted. A snapshot
+ * that is itself a mount point stays in DEST. */
 int hs_store_delete(struct hs_store *s, const char *name, struct hs_err *e);
 int hs_store_empty_trash(struct hs_store *s, struct hs_err *e);
 
@@ -118,8 +122,9 @@ void hs_store_give_way(struct hs_store *s);
 /* Finishes or clears what an interrupted run left (the trash included): publishes a partial tree
  * whose manifest is complete, drops manifests of snapshots that are gone, and
  * returns in resume (caller frees) the name of an unfinished partial tree
- * worth reusing, or NULL. Others are removed. A trash that cannot be emptied
- * is left in warn (if not NULL), not an error. */
+ * worth reusing, or NULL. Others are removed, through the trash. A trash
+ * that cannot be emptied, or a tree that cannot be removed (a mount point in
+ * it), is left in warn (if not NULL), not an error. */
 int hs_store_recover(struct hs_store *s, char **resume, struct hs_err *e, struct hs_err *warn);
 
 #endif

@@ -5,9 +5,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 START_TEST(remove_tree_does_not_follow)
@@ -23,6 +27,11 @@ START_TEST(remove_tree_does_not_follow)
     ck_assert_int_ne(fstatat(tu_tmpfd, "victim", &st, AT_SYMLINK_NOFOLLOW), 0);
     ck_assert_file_eq("outside/keep", "x", 1);
     ck_assert_int_eq(hs_remove_tree(tu_tmpfd, "victim", &e), 0); /* already gone: fine */
+    /* the top itself a symlink to a directory: only the link goes */
+    ck_assert_int_eq(symlinkat("outside", tu_tmpfd, "top"), 0);
+    ck_assert_int_eq(hs_remove_tree(tu_tmpfd, "top", &e), 0);
+    ck_assert_int_ne(fstatat(tu_tmpfd, "top", &st, AT_SYMLINK_NOFOLLOW), 0);
+    ck_assert_file_eq("outside/keep", "x", 1);
 }
 END_TEST
 
@@ -115,6 +124,229 @@ START_TEST(removes_read_only_dirs_without_root)
 }
 END_TEST
 
+/* Runs fn in a child as an unprivileged user (nobody, when we are root);
+ * returns its exit status. */
+static int as_user(int (*fn)(void))
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (geteuid() == 0 && (setgid(65534) < 0 || setuid(65534) < 0))
+            _exit(99);
+        _exit(fn());
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+/* Swaps t/c and s/l until killed or one is gone; says when it has begun. */
+static void swap_forever(int t, int sdir, int ready)
+{
+    bool told = false;
+    while (renameat2(t, "c", sdir, "l", RENAME_EXCHANGE) == 0) {
+        if (!told)
+            told = write(ready, "x", 1) == 1;
+    }
+    _exit(0);
+}
+
+/* One round: t/c a closed directory of ours (mode 0200: it can still move,
+ * which rewrites its "..") swapped all along the removal of t with s/l, a
+ * symlink to ../victim. 1 if victim's mode changed. */
+static int swap_round(void)
+{
+    struct stat st;
+    int ready[2];
+    if (mkdirat(tu_tmpfd, "t", 0755) < 0 || mkdirat(tu_tmpfd, "t/c", 0200) < 0 ||
+        mkdirat(tu_tmpfd, "s", 0755) < 0 || symlinkat("../victim", tu_tmpfd, "s/l") < 0 ||
+        pipe(ready) < 0)
+        return 2;
+    int t = openat(tu_tmpfd, "t", O_RDONLY | O_DIRECTORY);
+    int sdir = openat(tu_tmpfd, "s", O_RDONLY | O_DIRECTORY);
+    pid_t racer = fork();
+    if (racer == 0)
+        swap_forever(t, sdir, ready[1]);
+    close(ready[1]);
+    char c;
+    bool started = read(ready[0], &c, 1) == 1;
+    struct hs_err e = {0};
+    hs_remove_tree(tu_tmpfd, "t", &e);
+    kill(racer, SIGKILL);
+    waitpid(racer, NULL, 0);
+    close(t);
+    close(sdir);
+    close(ready[0]);
+    hs_err_clear(&e);
+    if (!started || hs_remove_tree(tu_tmpfd, "t", &e) < 0 || hs_remove_tree(tu_tmpfd, "s", &e) < 0)
+        return 3;
+    if (fstatat(tu_tmpfd, "victim", &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return 4;
+    return (st.st_mode & 07777) != 0755;
+}
+
+static int swap_rounds(void)
+{
+    if (mkdirat(tu_tmpfd, "victim", 0755) < 0)
+        return 2;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < 500; i++) {
+        int r = swap_round();
+        if (r)
+            return r;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (t1.tv_sec - t0.tv_sec > 3) /* enough on a busy machine */
+            break;
+    }
+    return 0;
+}
+
+/* A directory that must be opened up is changed through an fd of what was
+ * checked: a symlink swapped in for it is never followed (the victim's mode
+ * would become 0700). */
+START_TEST(closed_dir_swapped_for_symlink)
+{
+    ck_assert_int_eq(fchmod(tu_tmpfd, 0777), 0);
+    ck_assert_int_eq(as_user(swap_rounds), 0);
+}
+END_TEST
+
+static int closed_by_other(void)
+{
+    struct hs_err e = {0};
+    int r = hs_remove_tree_in(tu_tmpfd, "t", "W", &e);
+    struct stat st;
+    int ok = r == -EACCES && e.msg &&
+             strcmp(e.msg, "cannot open: W/t/theirs: Permission denied") == 0 &&
+             fstatat(tu_tmpfd, "t/mine", &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+             fstatat(tu_tmpfd, "t/theirs", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+             (st.st_mode & 07777) == 0700;
+    if (!ok)
+        fprintf(stderr, "closed_by_other: %d %s\n", r, e.msg ? e.msg : "(no message)");
+    hs_err_clear(&e);
+    return ok ? 0 : 1;
+}
+
+/* Someone else's closed directory cannot be entered: named, left as it is
+ * (its mode too), the rest removed. */
+START_TEST(dir_that_cannot_be_entered)
+{
+    if (geteuid() != 0)
+        return; /* needs root to be two users */
+    tu_write("t/mine/f", "x", 1);
+    tu_write("t/theirs/f", "x", 1);
+    ck_assert_int_eq(fchmodat(tu_tmpfd, "t/theirs", 0700, 0), 0);
+    ck_assert_int_eq(fchownat(tu_tmpfd, "t", 65534, 65534, 0), 0);
+    ck_assert_int_eq(fchownat(tu_tmpfd, "t/mine", 65534, 65534, 0), 0);
+    ck_assert_int_eq(fchownat(tu_tmpfd, "t/mine/f", 65534, 65534, 0), 0);
+    ck_assert_int_eq(fchmod(tu_tmpfd, 0777), 0);
+    ck_assert_int_eq(as_user(closed_by_other), 0);
+    ck_assert_file_eq("t/theirs/f", "x", 1);
+}
+END_TEST
+
+/* The mount tests run in a mount namespace of their own: a mount a failed
+ * test leaves dies with it. 77: cannot mount here. */
+static int in_mount_ns(int (*fn)(void))
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+            _exit(77);
+        /* an fd opened before sees the mounts of the namespace it was opened in */
+        close(tu_tmpfd);
+        tu_tmpfd = open(tu_tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _exit(tu_tmpfd < 0 ? 98 : fn());
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+static int bind(const char *from, const char *to)
+{
+    char a[PATH_MAX], b[PATH_MAX];
+    snprintf(a, sizeof a, "%s/%s", tu_tmp, from);
+    snprintf(b, sizeof b, "%s/%s", tu_tmp, to);
+    return mount(a, b, NULL, MS_BIND, NULL);
+}
+
+static bool live_intact(void)
+{
+    char buf[8];
+    int fd = openat(tu_tmpfd, "live/sub/f", O_RDONLY);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf) : -1;
+    if (fd >= 0)
+        close(fd);
+    struct stat st;
+    return n == 4 && memcmp(buf, "live", 4) == 0 && fstatat(tu_tmpfd, "livefile", &st, 0) == 0 &&
+           st.st_size == 6;
+}
+
+/* Fails with fn's message unless removing name below tu_tmp gives -EBUSY,
+ * a message starting with want, and leaves the live files alone. */
+static int refused(const char *name, const char *want)
+{
+    struct hs_err e = {0};
+    int r = hs_remove_tree_in(tu_tmpfd, name, "W", &e);
+    int ok = r == -EBUSY && e.msg && strncmp(e.msg, want, strlen(want)) == 0 && live_intact();
+    if (!ok)
+        fprintf(stderr, "removing %s: %d %s\n", name, r, e.msg ? e.msg : "(no message)");
+    hs_err_clear(&e);
+    return ok;
+}
+
+static int mounts_left_alone(void)
+{
+    /* a directory and a file bind-mounted (the same st_dev), a tmpfs */
+    if (bind("live", "t/a/mnt") < 0 || bind("livefile", "t/b/file") < 0 ||
+        mount("hs-unit", tu_path("t/c/tmp"), "tmpfs", 0, "size=64k") < 0 || bind("live", "top") < 0)
+        return 77;
+    if (!refused("t/a", "not removing a mount point: W/t/a/mnt: ") ||
+        !refused("t/b", "not removing a mount point: W/t/b/file: ") ||
+        !refused("t/c", "not removing a mount point: W/t/c/tmp: ") ||
+        !refused("top", "not removing a mount point: W/top: "))
+        return 1;
+    struct stat st;
+    if (fstatat(tu_tmpfd, "t/a/other", &st, AT_SYMLINK_NOFOLLOW) == 0)
+        return 2; /* what is not under the mount goes */
+    if (!hs_is_mount_point(tu_tmpfd, "t/a/mnt") || !hs_is_mount_point(tu_tmpfd, "t/b/file") ||
+        hs_is_mount_point(tu_tmpfd, "t/a"))
+        return 3;
+    if (umount(tu_path("t/a/mnt")) < 0 || umount(tu_path("t/b/file")) < 0 ||
+        umount(tu_path("t/c/tmp")) < 0 || umount(tu_path("top")) < 0)
+        return 4;
+    struct hs_err e = {0};
+    if (hs_remove_tree(tu_tmpfd, "t", &e) < 0 || hs_remove_tree(tu_tmpfd, "top", &e) < 0 ||
+        !live_intact())
+        return 5;
+    return 0;
+}
+
+/* Removal never enters a mount point, whatever its st_dev. */
+START_TEST(remove_tree_leaves_mounts_alone)
+{
+    if (geteuid() != 0)
+        return; /* needs root to mount */
+    tu_write("live/sub/f", "live", 4);
+    tu_write("livefile", "single", 6);
+    tu_mkdir("t/a/mnt");
+    tu_write("t/a/other", "x", 1);
+    tu_write("t/b/file", "", 0);
+    tu_mkdir("t/c/tmp");
+    tu_mkdir("top");
+    int r = in_mount_ns(mounts_left_alone);
+    if (r == 77) {
+        fprintf(stderr, "remove_tree_leaves_mounts_alone: cannot mount here, skipped\n");
+        return;
+    }
+    ck_assert_int_eq(r, 0);
+    ck_assert(live_intact());
+}
+END_TEST
+
 Suite *fsutil_suite(void)
 {
     Suite *s = suite_create("fsutil");
@@ -123,6 +355,9 @@ Suite *fsutil_suite(void)
     tcase_add_test(tc, deep_links_and_removal);
     tcase_add_test(tc, open_dir_beneath_refuses_symlinks);
     tcase_add_test(tc, removes_read_only_dirs_without_root);
+    tcase_add_test(tc, closed_dir_swapped_for_symlink);
+    tcase_add_test(tc, dir_that_cannot_be_entered);
+    tcase_add_test(tc, remove_tree_leaves_mounts_alone);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -128,6 +128,9 @@ START_TEST(recover)
     ck_assert_int_ne(lstat(tu_path("dest/.hardsnap/partial/2026-01-04T000000Z"), &st), 0);
     ck_assert_int_ne(lstat(tu_path("dest/.hardsnap/partial/2026-01-04T000000Z.hsm"), &st), 0);
     ck_assert_int_ne(lstat(tu_path("dest/.hardsnap/manifests/2025-01-01T000000Z.hsm"), &st), 0);
+    /* what recovery dropped went through the trash, and is gone from it
+     * (rmdir: only an empty directory goes) */
+    ck_assert_int_eq(rmdir(tu_path("dest/.hardsnap/trash")), 0);
     char target[64] = {0};
     ck_assert_int_gt(readlink(tu_path("dest/latest"), target, sizeof target - 1), 0);
     ck_assert_str_eq(target, "2026-01-03T000000Z");
