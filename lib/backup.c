@@ -259,6 +259,8 @@ static int dir_enter(struct engine *g, const struct hs_walk_item *it)
     return r < 0 ? r : push_refs(g, it->name, it->path, at_root);
 }
 
+/* it->fd is -1 for a directory the walk lost (it moved, see walk.h): the copy
+ * keeps what was walked, and the metadata seen on entering, without xattrs. */
 static int dir_leave(struct engine *g, const struct hs_walk_item *it)
 {
     int r = finish_dir(g, new_top(g), it->fd, &it->st, it->path);
@@ -266,7 +268,8 @@ static int dir_leave(struct engine *g, const struct hs_walk_item *it)
     return r < 0 ? r : r1;
 }
 
-/* The walk could not examine an entry or open a directory. */
+/* The walk could not examine an entry or open a directory, or a directory
+ * moved while the walk was below it (after the LEAVEs of what it lost). */
 static int walk_error(struct engine *g, const struct hs_walk_item *it)
 {
     hs_eng_warn(g, it->err, it->what, it->path);

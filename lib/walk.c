@@ -9,6 +9,13 @@
  * once and makes trees of any depth walkable. Every entry is examined with
  * fstatat(AT_SYMLINK_NOFOLLOW) relative to its parent's fd; directories are
  * opened O_NOFOLLOW and must be the same (dev, ino) the fstatat saw.
+ *
+ * A level whose fd the stack had to close is reached again through "..", or
+ * by name from the root; when a directory on that way moved, the levels from
+ * it down are lost: each gets its LEAVE (fd -1) without its remaining
+ * entries, then one ERROR names the moved directory, and the walk goes on
+ * with its parent's next entry. Whoever can rename directories in the tree
+ * can thus cost the walk part of it, never stop it.
  */
 #include "walk.h"
 #include "buf.h"
@@ -45,6 +52,7 @@ struct hs_walk {
     enum walk_state state;
     struct stat pending_st; /* the directory ENTRY just returned */
     const char *pending_name;
+    size_t lost; /* the level of a directory that moved, until it is named; 0: none */
     char *dents; /* getdents64 buffer */
 };
 
@@ -213,7 +221,8 @@ static int enter(struct hs_walk *w, struct hs_walk_item *it, int fd, const char 
             return hs_err_setf(e, ENOMEM, "walk");
         return item_error(w, it, -r, "cannot read directory");
     }
-    r = hs_dirstack_push(&w->fds, fd, e);
+    /* the root is never closed: it needs no name to be reached again */
+    r = hs_dirstack_push_named(&w->fds, fd, w->depth > 1 ? name : NULL, e);
     if (r < 0) {
         w->depth--;
         return r;
@@ -270,6 +279,26 @@ static int next_entry(struct hs_walk *w, struct level *lv, struct hs_walk_item *
     return 0;
 }
 
+/* The directory at level w->lost moved: the stack lost it and the levels
+ * under it, whose LEAVEs were returned; now it is named, as an entry of its
+ * parent that could not be walked. */
+static int item_lost(struct hs_walk *w, struct hs_walk_item *it)
+{
+    const struct level *lv = &w->levels[w->lost];
+    int err = w->fds.lost_err;
+    bool moved = err == ESTALE || err == ENOENT || err == ENOTDIR || err == ELOOP;
+    item_base(w, it, HS_WALK_ERROR);
+    it->fd = hs_dirstack_top(&w->fds);
+    it->name = lv->name;
+    it->st = lv->st;
+    it->depth = w->lost;
+    it->err = err;
+    it->what = moved ? "directory moved during the walk" : "cannot open directory again";
+    w->lost = 0;
+    w->state = WS_RUN;
+    return 0;
+}
+
 void hs_walk_skip(struct hs_walk *w)
 {
     if (w->state == WS_PENDING_DIR)
@@ -295,6 +324,10 @@ int hs_walk_next(struct hs_walk *w, struct hs_walk_item *it, struct hs_err *e)
         r = hs_dirstack_pop(&w->fds, w->path.data, e);
         if (r < 0)
             return r;
+        if (r > 0)
+            w->lost = w->depth - (size_t)r; /* their LEAVEs first, then the error */
+        else if (w->lost && w->depth == w->lost)
+            return item_lost(w, it);
         w->state = w->depth ? WS_RUN : WS_END;
         break;
     case WS_END:
@@ -306,16 +339,18 @@ int hs_walk_next(struct hs_walk *w, struct hs_walk_item *it, struct hs_err *e)
         return 0;
     }
     struct level *lv = &w->levels[w->depth - 1];
-    if (lv->pos < lv->count) {
+    int fd = hs_dirstack_top(&w->fds); /* -1: a lost level, its other entries unreachable */
+    if (lv->pos < lv->count && fd >= 0) {
         r = next_entry(w, lv, it);
         return r < 0 ? hs_err_setf(e, -r, "walk") : 0;
     }
     hs_buf_truncate(&w->path, lv->path_len);
     item_base(w, it, HS_WALK_LEAVE);
-    it->fd = hs_dirstack_top(&w->fds);
+    it->fd = fd;
     it->name = lv->name;
     it->st = lv->st;
     it->depth = w->depth - 1;
+    it->err = fd < 0 ? w->fds.lost_err : 0;
     w->state = WS_LEAVING;
     return 0;
 }

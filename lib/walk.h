@@ -8,6 +8,13 @@
  * exists for the manifest and for messages. Entries of each directory are
  * sorted with strcmp, so output is the same on every run; only the directories
  * on the current branch are held in memory.
+ *
+ * A directory that moved while the walk was below it and can no longer be
+ * reached (see dirstack.h) costs the rest of its entries, never the walk:
+ * every level from the deepest one left up to it gets its LEAVE, with fd -1
+ * and err set, then an ERROR names it as an entry of its parent ("directory
+ * moved during the walk"), and the walk goes on with the parent's next entry.
+ * ENTERs and LEAVEs stay balanced.
  */
 #ifndef HS_WALK_H
 #define HS_WALK_H
@@ -21,19 +28,20 @@ enum hs_walk_ev {
     HS_WALK_END,   /* the walk is complete */
     HS_WALK_ENTRY, /* an entry of the current directory; dirs are entered next */
     HS_WALK_ENTER, /* a directory was opened: fd is its own */
-    HS_WALK_LEAVE, /* all of a directory's entries were returned */
-    HS_WALK_ERROR, /* an entry could not be examined or a dir not opened */
+    HS_WALK_LEAVE, /* all of a directory's entries were returned (or, err set, it was lost) */
+    HS_WALK_ERROR, /* an entry could not be examined, a dir not opened, or a dir moved */
 };
 
 struct hs_walk_item {
     enum hs_walk_ev ev;
-    int fd;           /* ENTRY/ERROR: the parent directory; ENTER/LEAVE: the dir itself */
+    int fd;           /* ENTRY/ERROR: the parent directory; ENTER/LEAVE: the dir itself,
+                         -1 on the LEAVE of a lost directory */
     const char *name; /* name in the parent; the root's is its prefix */
     const char *path; /* prefix + relative path, NUL-terminated */
     size_t path_len;
     size_t depth;     /* 0 = root */
     struct stat st;   /* ENTRY/ENTER/LEAVE */
-    int err;          /* ERROR: errno */
+    int err;          /* ERROR: errno; LEAVE: 0, or why the directory was lost */
     const char *what; /* ERROR: what failed */
 };
 
