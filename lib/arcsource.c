@@ -122,7 +122,7 @@ static int arc_next(void *self, struct hs_src_entry *ent, struct hs_err *e)
         return arc_fail(s, e, "cannot read archive");
     ent->path = archive_entry_pathname(ae);
     if (!ent->path)
-        return hs_err_setf(e, EILSEQ, "cannot read archive: %s: an entry has no name", s->name);
+        return hs_err_path_why(e, EILSEQ, "cannot read archive", s->name, "an entry has no name");
     entry_stat(ae, ent);
     ent->symlink = archive_entry_symlink(ae);
     ent->hardlink = archive_entry_hardlink(ae);

@@ -2,6 +2,7 @@
 
 #include "buf.h"
 #include "manifest.h"
+#include "storefile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -286,9 +287,12 @@ int hs_cindex_build(int manifestsfd, const char *snap, struct hs_err *e)
     index_name(snap, ".tmp", tmp);
     index_name(snap, "", final);
     struct builder b = {.fd = -1};
-    b.fd = openat(manifestsfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    /* whatever a killed build (or anything else) left under the temp name
+     * goes: never opened, so never waited on */
+    unlinkat(manifestsfd, tmp, 0);
+    b.fd = hs_open_regular(manifestsfd, tmp, O_RDWR | O_CREAT | O_EXCL, 0600);
     if (b.fd < 0)
-        return hs_err_path(e, errno, "cannot create content index", tmp);
+        return hs_err_path(e, -b.fd, "cannot create content index", tmp);
     int k = manifest_pass(manifestsfd, mname, &b, take_path, e);
     if (k == 0 && (k = flush_paths(&b)) < 0)
         hs_err_path(e, -k, "cannot write content index", tmp);
@@ -381,9 +385,14 @@ int hs_cindex_open(struct hs_cindex **out, int manifestsfd, const char *snap, ui
 {
     char name[80];
     index_name(snap, "", name);
-    int fd = openat(manifestsfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* no regular file: damaged, and rebuilt (the rename replaces it) */
+    int fd = hs_open_regular(manifestsfd, name, O_RDONLY, 0);
+    if (fd == -ENOENT)
+        return -ENOENT;
+    if (fd == -EBADMSG)
+        return hs_err_path_why(e, EBADMSG, "content index is damaged", name, "not a regular file");
     if (fd < 0)
-        return errno == ENOENT ? -ENOENT : hs_err_path(e, errno, "cannot open content index", name);
+        return hs_err_path(e, -fd, "cannot open content index", name);
     struct stat st;
     struct hs_cindex *ci = calloc(1, sizeof *ci);
     int k = ci ? 0 : -ENOMEM;

@@ -106,7 +106,7 @@ static int fail(struct parse *p, unsigned line, const char *fmt, ...)
 static int oom(struct parse *p)
 {
     if (!p->failed) {
-        hs_err_setf(p->err, ENOMEM, "cannot load config %s", p->file);
+        hs_err_path(p->err, ENOMEM, "cannot load config", p->file);
         hs_err_kind(p->err, HS_FAILED);
         p->status = HS_FAILED;
         p->failed = true;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,13 +24,16 @@ void hs_err_kind(struct hs_err *e, enum hs_status kind)
         e->kind = kind;
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 if it is not one. */
-static size_t utf8_seq_len(const unsigned char *p, size_t n)
+/* Length of the valid UTF-8 sequence at p (1..4) and its code point, or 0
+ * if it is not one. */
+static size_t utf8_seq_len(const unsigned char *p, size_t n, unsigned *cp_out)
 {
     size_t len;
     unsigned min;
-    if (p[0] < 0x80)
+    if (p[0] < 0x80) {
+        *cp_out = p[0];
         return 1;
+    }
     if ((p[0] & 0xe0) == 0xc0)
         len = 2, min = 0x80;
     else if ((p[0] & 0xf0) == 0xe0)
@@ -48,7 +52,28 @@ static size_t utf8_seq_len(const unsigned char *p, size_t n)
     }
     if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
         return 0;
+    *cp_out = cp;
     return len;
+}
+
+/* Valid characters that still must not reach a terminal raw: the C1
+ * controls (U+009B is CSI to many terminals, U+0085 a line break), and the
+ * invisible ones whose only effect is to move other text: bidi embeddings,
+ * overrides, isolates and marks (U+061C, U+200E/F, U+202A-E, U+2066-9, the
+ * "Trojan Source" set) and the line and paragraph separators (a line break,
+ * like \n). Joiners and U+FEFF stay: they move nothing, and Persian and
+ * Indic names and emoji need them. */
+static bool unsafe_char(unsigned cp)
+{
+    return (cp >= 0x80 && cp <= 0x9f) || cp == 0x61c || cp == 0x200e || cp == 0x200f ||
+           (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+static int put_hex(struct hs_buf *b, unsigned char c)
+{
+    char tmp[8];
+    snprintf(tmp, sizeof tmp, "\\x%02x", c);
+    return hs_buf_puts(b, tmp);
 }
 
 static int escape_into(struct hs_buf *b, const char *path, size_t len)
@@ -56,11 +81,16 @@ static int escape_into(struct hs_buf *b, const char *path, size_t len)
     const unsigned char *p = (const unsigned char *)path;
     int r = hs_buf_reserve(b, len);
     for (size_t i = 0; r == 0 && i < len;) {
-        size_t n = utf8_seq_len(p + i, len - i);
-        char tmp[8];
-        if (n > 1) {
+        unsigned cp = 0;
+        size_t n = utf8_seq_len(p + i, len - i, &cp);
+        if (n > 1 && !unsafe_char(cp)) {
             r = hs_buf_append(b, p + i, n);
             i += n;
+            continue;
+        }
+        if (n > 1) { /* byte by byte, as invalid UTF-8 is */
+            for (size_t end = i + n; r == 0 && i < end; i++)
+                r = put_hex(b, p[i]);
             continue;
         }
         unsigned char c = p[i++];
@@ -72,10 +102,8 @@ static int escape_into(struct hs_buf *b, const char *path, size_t len)
             r = hs_buf_puts(b, "\\n");
         else if (c == '\t')
             r = hs_buf_puts(b, "\\t");
-        else {
-            snprintf(tmp, sizeof tmp, "\\x%02x", c);
-            r = hs_buf_puts(b, tmp);
-        }
+        else
+            r = put_hex(b, c);
     }
     return r;
 }
@@ -114,6 +142,21 @@ int hs_err_path(struct hs_err *e, int errnum, const char *what, const char *path
         escape_into(&b, path, strlen(path));
     }
     return set_msg(e, errnum, &b);
+}
+
+int hs_err_path_why(struct hs_err *e, int errnum, const char *what, const char *path,
+                    const char *why)
+{
+    struct hs_buf b = {0};
+    hs_buf_puts(&b, what);
+    hs_buf_puts(&b, ": ");
+    escape_into(&b, path, strlen(path));
+    hs_buf_puts(&b, ": ");
+    hs_buf_puts(&b, why);
+    set_msg(e, 0, &b);
+    if (e)
+        e->code = errnum;
+    return -errnum;
 }
 
 int hs_err_setf(struct hs_err *e, int errnum, const char *fmt, ...)

@@ -11,6 +11,11 @@
 /* Sets e to "what: path: strerror(errnum)" (path escaped). Returns -errnum. */
 int hs_err_path(struct hs_err *e, int errnum, const char *what, const char *path);
 
+/* Sets e to "what: path: why" (path escaped), for a reason strerror has no
+ * words for ("not a regular file"). Returns -errnum. */
+int hs_err_path_why(struct hs_err *e, int errnum, const char *what, const char *path,
+                    const char *why);
+
 /* Sets e to the formatted text, then ": strerror(errnum)" if errnum != 0.
  * Returns -errnum, or -EINVAL when errnum is 0. */
 int hs_err_setf(struct hs_err *e, int errnum, const char *fmt, ...)

@@ -15,9 +15,12 @@
  * counts the other snapshots sharing the inode): the trusted manifest's
  * record gives the source's link count, which bounds them.
  *
- * Output: ARCHIVE.part in ARCHIVE's directory (created exclusively, flock()ed
+ * Output: ARCHIVE.part in ARCHIVE's directory (a shorter name of its own
+ * where ARCHIVE is too long for the suffix; created exclusively, flock()ed
  * so a stale one from a killed run can be told from one being written),
- * fsync'ed and renamed to ARCHIVE without replacing anything. On any failure
+ * fsync'ed and renamed to ARCHIVE without replacing anything. Not O_TMPFILE
+ * and linkat: not every filesystem has it, and a nameless file could not
+ * show a second export to the same name that one is under way. On any failure
  * the writer is cut off from its output before it is freed, so no
  * end-of-archive marker makes a truncated stream look complete, and the
  * .part is removed.
@@ -29,6 +32,7 @@
 #include "manifest.h"
 #include "report.h"
 #include "snapshot.h"
+#include "storefile.h"
 #include "walk.h"
 #include "xattr.h"
 
@@ -1003,6 +1007,31 @@ static const struct format *find_format(const char *name)
     return NULL;
 }
 
+#define PART_SUFFIX ".part"
+
+/* ARCHIVE.part; where that is longer than the directory's filesystem takes,
+ * as much of ARCHIVE as fits (cut between characters), "~" and a hash of
+ * all of ARCHIVE: the same name for the same ARCHIVE, so a stale one is
+ * still found and two exports to it still meet, and no archive's own name
+ * (none ends in .part). */
+static char *part_name_for(int dirfd, const char *archive)
+{
+    long max = fpathconf(dirfd, _PC_NAME_MAX);
+    size_t len = strlen(archive), room = max > 0 ? (size_t)max : NAME_MAX;
+    char *out = NULL;
+    if (len + strlen(PART_SUFFIX) <= room)
+        return asprintf(&out, "%s" PART_SUFFIX, archive) < 0 ? NULL : out;
+    char tag[32];
+    snprintf(tag, sizeof tag, "~%016llx" PART_SUFFIX,
+             (unsigned long long)XXH3_64bits(archive, len));
+    size_t keep = room > strlen(tag) ? room - strlen(tag) : 0;
+    if (keep > len)
+        keep = len;
+    while (keep > 0 && ((unsigned char)archive[keep] & 0xc0) == 0x80)
+        keep--;
+    return asprintf(&out, "%.*s%s", (int)keep, archive, tag) < 0 ? NULL : out;
+}
+
 /* ARCHIVE's directory (opened) and name; checked: not there yet, not in the store. */
 static int check_target(struct exporter *x)
 {
@@ -1010,23 +1039,21 @@ static int check_target(struct exporter *x)
     const char *slash = strrchr(arch, '/');
     x->final_name = slash ? slash + 1 : arch;
     char *dir = slash ? strndup(arch, slash == arch ? 1 : (size_t)(slash - arch)) : strdup(".");
-    if (!dir || asprintf(&x->part_name, "%s.part", x->final_name) < 0) {
-        x->part_name = NULL;
-        free(dir);
+    if (!dir)
         return hs_err_setf(x->err, ENOMEM, "export");
-    }
     x->outdir = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int err = errno;
     free(dir);
     if (x->outdir < 0)
         return hs_err_usage(x->err, err, "cannot create the archive in its directory", arch);
-    if (strlen(x->part_name) > NAME_MAX)
-        return hs_err_usage(x->err, ENAMETOOLONG, "cannot create the archive", arch);
     struct stat st;
     if (fstatat(x->outdir, x->final_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
         return hs_err_usage(x->err, 0, "the archive already exists (not replaced)", arch);
-    if (errno != ENOENT)
+    if (errno != ENOENT) /* ENAMETOOLONG: a name no file can have */
         return hs_err_usage(x->err, errno, "cannot use the archive name", arch);
+    x->part_name = part_name_for(x->outdir, x->final_name);
+    if (!x->part_name)
+        return hs_err_setf(x->err, ENOMEM, "export");
     const char *harmed = hs_snapsrc_forbidden(&x->src, x->outdir);
     if (!harmed)
         return 0;
@@ -1035,8 +1062,38 @@ static int check_target(struct exporter *x)
     return hs_err_usage(x->err, 0, what, arch);
 }
 
-/* Creates ARCHIVE.part, exclusively. One left by a killed export (nobody
- * holds its lock) is replaced; one being written by another is an error. */
+/* Whether the .part in the way was left by a killed export (nobody holds its
+ * lock): then it is removed. 0 = removed or gone, <0 = it stays (an error). */
+static int clear_stale_part(struct exporter *x)
+{
+    /* not opened blocking: a fifo under the name would hang the export */
+    int old = hs_open_regular(x->outdir, x->part_name, O_RDONLY, 0);
+    if (old == -ENOENT)
+        return 0; /* gone meanwhile */
+    if (old < 0) {
+        int k = old == -EBADMSG
+                    ? hs_err_path_why(x->err, EEXIST, "cannot create the archive", x->part_name,
+                                      "not a regular file (not removed)")
+                    : hs_err_path(x->err, -old, "cannot create the archive", x->part_name);
+        hs_err_kind(x->err, HS_USAGE);
+        return k;
+    }
+    bool held = flock(old, LOCK_EX | LOCK_NB) < 0;
+    if (!held)
+        unlinkat(x->outdir, x->part_name, 0);
+    close(old);
+    if (held) {
+        int k = hs_err_path(x->err, 0, "another export is writing", x->part_name);
+        hs_err_kind(x->err, HS_USAGE);
+        return k;
+    }
+    hs_report_notice_once(&x->rep, NOTICE_STALE_PART,
+                          "removed the .part file an interrupted export had left");
+    return 0;
+}
+
+/* Creates the .part, exclusively. One left by a killed export is replaced;
+ * one being written by another, or anything but a file, is an error. */
 static int create_part(struct exporter *x)
 {
     for (int tries = 0; tries < 4; tries++) {
@@ -1050,20 +1107,9 @@ static int create_part(struct exporter *x)
         }
         if (errno != EEXIST)
             return hs_err_path(x->err, errno, "cannot create the archive", x->o->archive);
-        int old = openat(x->outdir, x->part_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (old < 0)
-            continue; /* gone meanwhile, or not a file: try again */
-        bool held = flock(old, LOCK_EX | LOCK_NB) < 0;
-        if (!held)
-            unlinkat(x->outdir, x->part_name, 0);
-        close(old);
-        if (held) {
-            int k = hs_err_path(x->err, 0, "another export is writing", x->part_name);
-            hs_err_kind(x->err, HS_USAGE);
+        int k = clear_stale_part(x);
+        if (k < 0)
             return k;
-        }
-        hs_report_notice_once(&x->rep, NOTICE_STALE_PART,
-                              "removed the .part file an interrupted export had left");
     }
     return hs_err_path(x->err, EEXIST, "cannot create the archive", x->part_name);
 }

@@ -443,7 +443,9 @@ bool hs_snapshot_name_valid(const char *name);
 const char *hs_version(void);
 
 /* A malloc'ed copy of path with control bytes, backslashes and invalid UTF-8
- * escaped (\n, \t, \\, \xNN), so no path can break a line of output. */
+ * escaped (\n, \t, \\, \xNN), and the bytes of the characters a terminal
+ * acts on (C1 controls, bidi controls, line separators) as \xNN, so no path
+ * can break a line of output or disguise itself or its neighbours. */
 char *hs_escape(const char *path, size_t len);
 
 #endif

@@ -7,11 +7,13 @@
 #include "buf.h"
 #include "hardsnap.h"
 #include "store.h"
+#include "storefile.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -55,6 +57,16 @@ static void format_line(struct hs_buf *b, const struct hs_log_entry *le)
     hs_buf_putc(b, '\n');
 }
 
+static int not_regular(struct hs_err *err, const char *dest)
+{
+    char *path = NULL;
+    if (asprintf(&path, "%s/%s/log", dest, HS_STORE_DIR) < 0)
+        return hs_err_setf(err, ENOMEM, "log");
+    int r = hs_err_path_why(err, EBADMSG, "not writing the log", path, "not a regular file");
+    free(path);
+    return r;
+}
+
 int hs_log_append(const char *dest, const struct hs_log_entry *le, struct hs_err *err)
 {
     int d = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -63,10 +75,13 @@ int hs_log_append(const char *dest, const struct hs_log_entry *le, struct hs_err
         close(d);
     if (hs < 0)
         return 0; /* not a store (yet): nothing to log into */
-    int fd = openat(hs, "log", O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    /* a fifo would hold the run (and its lock) until someone reads it */
+    int fd = hs_open_regular(hs, "log", O_WRONLY | O_APPEND | O_CREAT, 0600);
     close(hs);
+    if (fd == -EBADMSG)
+        return not_regular(err, dest);
     if (fd < 0)
-        return hs_err_path(err, errno, "cannot open the log of", dest);
+        return hs_err_path(err, -fd, "cannot open the log of", dest);
     struct hs_buf b = {0};
     format_line(&b, le);
     ssize_t n = b.data ? write(fd, b.data, b.len) : -1;

@@ -1,6 +1,7 @@
 #include "manifest.h"
 #include "buf.h"
 #include "fsutil.h"
+#include "storefile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -213,9 +214,11 @@ int hs_manifest_writer_fdopen(struct hs_manifest_writer **out, int fd, struct hs
 int hs_manifest_writer_open(struct hs_manifest_writer **w, int dirfd, const char *name,
                             struct hs_err *e)
 {
-    int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int fd = hs_open_regular(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd == -EBADMSG)
+        return hs_err_path_why(e, EEXIST, "cannot create manifest", name, "not a regular file");
     if (fd < 0)
-        return hs_err_path(e, errno, "cannot create manifest", name);
+        return hs_err_path(e, -fd, "cannot create manifest", name);
     return writer_start(w, fd, name, e);
 }
 
@@ -399,12 +402,14 @@ int hs_manifest_reader_fdopen(struct hs_manifest_reader **out, int fd, struct hs
 int hs_manifest_reader_open(struct hs_manifest_reader **r, int dirfd, const char *name,
                             struct hs_err *e)
 {
-    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return -ENOENT;
-        return hs_err_path(e, errno, "cannot open manifest", name);
-    }
+    /* a fifo is damage, not a manifest to wait for */
+    int fd = hs_open_regular(dirfd, name, O_RDONLY, 0);
+    if (fd == -ENOENT)
+        return -ENOENT;
+    if (fd == -EBADMSG)
+        return hs_err_path_why(e, EBADMSG, "not a manifest", name, "not a regular file");
+    if (fd < 0)
+        return hs_err_path(e, -fd, "cannot open manifest", name);
     return reader_start(r, fd, name, e);
 }
 

@@ -207,7 +207,7 @@ static int open_leaf(struct hs_snapsrc *src, struct hs_err *e)
     size_t llen = src->leaf ? strlen(src->leaf) : 0;
     src->disp = strndup(src->ref.dir, dlen > llen ? dlen - llen - 1 : 0);
     if (!src->leaf || !src->disp)
-        return hs_err_setf(e, ENOMEM, "%s", src->ref.dir);
+        return hs_err_path(e, ENOMEM, "cannot open", src->ref.dir);
     src->parent =
         slash ? hs_open_dir_beneath(src->root, sub, (size_t)(slash - sub)) : dup(src->root);
     int err = src->parent < 0 ? (slash ? -src->parent : errno) : 0;
@@ -234,7 +234,7 @@ int hs_snapsrc_open(struct hs_snapsrc *src, const char *arg, struct hs_err *e)
     src->disp = trimmed(src->ref.dir);
     if (fstat(src->root, &src->leaf_st) < 0)
         return hs_err_path(e, errno, "cannot examine", src->ref.dir);
-    return src->disp ? 0 : hs_err_setf(e, ENOMEM, "%s", src->ref.dir);
+    return src->disp ? 0 : hs_err_path(e, ENOMEM, "cannot open", src->ref.dir);
 }
 
 void hs_snapsrc_load_manifest(struct hs_snapsrc *src)

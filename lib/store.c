@@ -2,6 +2,7 @@
 
 #include "cindex.h"
 #include "fsutil.h"
+#include "storefile.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -101,11 +102,29 @@ static int open_subdir(int parent, const char *name, bool create, const char *de
     return fd;
 }
 
+static int lock_not_regular(const struct hs_store *s, struct hs_err *e)
+{
+    char *path = NULL;
+    if (asprintf(&path, "%s/%s/lock", s->dest, HS_STORE_DIR) < 0)
+        return hs_err_setf(e, ENOMEM, "lock");
+    int r = hs_err_path_why(e, EBADMSG, "cannot lock the store", path,
+                            "not a regular file (remove it)");
+    free(path);
+    return r;
+}
+
 static int take_lock(struct hs_store *s, struct hs_err *e)
 {
-    s->lockfd = openat(s->hsfd, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (s->lockfd < 0)
-        return hs_err_path(e, errno, "cannot open the lock of", s->dest);
+    /* only a regular file: anything else under the name is not hardsnap's
+     * (a fifo can be held open by whoever made it, opening a device does
+     * things of its own), and removing it here would race with another run
+     * doing the same */
+    int fd = hs_open_regular(s->hsfd, "lock", O_RDWR | O_CREAT, 0600);
+    if (fd == -EBADMSG)
+        return lock_not_regular(s, e);
+    if (fd < 0)
+        return hs_err_path(e, -fd, "cannot open the lock of", s->dest);
+    s->lockfd = fd;
     if (flock(s->lockfd, LOCK_EX | LOCK_NB) < 0) {
         int err = errno;
         int r = hs_err_path(

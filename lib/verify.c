@@ -113,11 +113,14 @@ static void missing_before(struct verifier *v, const char *path, size_t len)
 
 /* ---- reading files ---------------------------------------------------- */
 
+/* O_NONBLOCK: a file swapped for a fifo since the walk saw it must not
+ * hang the check (read_file sees it is no regular file). */
 static int open_file(int dirfd, const char *name)
 {
-    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+    int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+    int fd = openat(dirfd, name, flags | O_NOATIME);
     if (fd < 0 && errno == EPERM) /* O_NOATIME needs the owner or CAP_FOWNER */
-        fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        fd = openat(dirfd, name, flags);
     return fd;
 }
 
@@ -248,12 +251,18 @@ static int walk_snapshot(struct verifier *v, struct hs_err *e)
 /* The snapshot's manifest, positioned after its root record. Whatever tree
  * it once described: verify is what finds a tree that changed, and a store
  * copied elsewhere keeps its manifests but not its inode numbers. */
-static struct hs_manifest_reader *open_manifest(const struct hs_store *s, const char *name)
+static struct hs_manifest_reader *open_manifest(const struct hs_store *s, const char *name,
+                                                struct hs_err *why)
 {
     char mname[64];
-    struct hs_manifest_reader *r;
+    struct hs_manifest_reader *r = NULL;
+    const struct hs_mentry *root;
     hs_store_manifest_name(name, mname);
-    return hs_manifest_open_trusted(s->manifestsfd, mname, 0, &r, NULL) == 1 ? r : NULL;
+    int k = hs_manifest_reader_open(&r, s->manifestsfd, mname, why);
+    if (k == 0 && (k = hs_manifest_next(r, &root, why)) == 1 && root->path_len == 0)
+        return r;
+    hs_manifest_reader_free(r);
+    return NULL;
 }
 
 static int verify_snapshot(struct verifier *v, const struct hs_store *s, const char *name,
@@ -273,10 +282,13 @@ static int verify_snapshot(struct verifier *v, const struct hs_store *s, const c
         return 0;
     }
     v->st->snapshots++;
-    v->mr = open_manifest(s, name);
+    struct hs_err why = {0};
+    v->mr = open_manifest(s, name, &why);
     v->checking = v->mr != NULL;
-    if (!v->checking)
-        problem(v, HS_VERIFY_NO_MANIFEST, "", "no manifest describes this snapshot");
+    if (!v->checking) /* damaged or none: which, and the file named */
+        problem(v, HS_VERIFY_NO_MANIFEST, "",
+                why.msg ? why.msg : "no manifest describes this snapshot");
+    hs_err_clear(&why);
     advance(v);
     int r = hs_walk_open(&v->walk, fd, &st, "", e);
     if (r == 0)

@@ -178,6 +178,27 @@ START_TEST(damage_and_staleness_detected)
 }
 END_TEST
 
+/* A fifo under the index's name or its temp name is damage: never waited
+ * on, replaced by the rebuild. Check's timeout catches a hang. */
+START_TEST(fifos_are_damage)
+{
+    write_snapshot(50, 10);
+    struct hs_err e = {0};
+    struct hs_cindex *ci = NULL;
+    ck_assert_int_eq(mkfifoat(tu_tmpfd, SNAP ".hsi", 0600), 0);
+    ck_assert_int_eq(mkfifoat(tu_tmpfd, SNAP ".hsi.tmp", 0600), 0);
+    ck_assert_int_eq(hs_cindex_open(&ci, tu_tmpfd, SNAP, ROOT_INO, &e), -EBADMSG);
+    ck_assert_str_eq(e.msg, "content index is damaged: " SNAP ".hsi: not a regular file");
+    hs_err_clear(&e);
+    ci = open_ok();
+    check_lookups(ci, 50, 10);
+    hs_cindex_close(ci);
+    struct stat st = tu_lstat(SNAP ".hsi");
+    ck_assert(S_ISREG(st.st_mode));
+    ck_assert_int_eq(faccessat(tu_tmpfd, SNAP ".hsi.tmp", F_OK, AT_SYMLINK_NOFOLLOW), -1);
+}
+END_TEST
+
 Suite *cindex_suite(void)
 {
     Suite *s = suite_create("cindex");
@@ -185,6 +206,7 @@ Suite *cindex_suite(void)
     tcase_add_test(tc, built_and_found);
     tcase_add_test(tc, built_in_passes);
     tcase_add_test(tc, damage_and_staleness_detected);
+    tcase_add_test(tc, fifos_are_damage);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -4,9 +4,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static struct hs_mentry sample(const char *path, unsigned i)
@@ -272,18 +275,26 @@ START_TEST(truncation_detected)
 }
 END_TEST
 
-/* A disk that fills up or a damaged file: the message names the manifest. */
+/* A write that fails or a damaged file: the message names the manifest. */
 START_TEST(errors_name_the_manifest)
 {
-    int dev = open("/dev", O_RDONLY | O_DIRECTORY);
-    ck_assert_int_ge(dev, 0);
+    /* the file size limit stands in for a full disk (a device would not
+     * do: a manifest must be a regular file) */
+    struct rlimit old, lim;
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = 8;
+    signal(SIGXFSZ, SIG_IGN);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
     struct hs_manifest_writer *w = NULL;
     struct hs_err e = {0};
-    ck_assert_int_eq(hs_manifest_writer_open(&w, dev, "full", &e), -ENOSPC);
+    int k = hs_manifest_writer_open(&w, tu_tmpfd, "full", &e);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, SIG_DFL);
+    ck_assert_int_eq(k, -EFBIG);
     ck_assert_ptr_null(w);
-    ck_assert_str_eq(e.msg, "cannot write manifest: full: No space left on device");
+    ck_assert_str_eq(e.msg, "cannot write manifest: full: File too large");
     hs_err_clear(&e);
-    close(dev);
 
     make_two_blocks();
     struct stat st = tu_lstat("m");
@@ -291,13 +302,49 @@ START_TEST(errors_name_the_manifest)
     struct hs_manifest_reader *r;
     ck_assert_int_eq(hs_manifest_reader_open(&r, tu_tmpfd, "m", &e), 0);
     const struct hs_mentry *m;
-    int k;
     while ((k = hs_manifest_next(r, &m, &e)) == 1)
         ;
     ck_assert_int_eq(k, -EBADMSG);
     ck_assert_msg(strstr(e.msg, "manifest m ") == e.msg, "unnamed: %s", e.msg);
     hs_manifest_reader_free(r);
     hs_err_clear(&e);
+}
+END_TEST
+
+/* A fifo, a device or a symlink under a manifest's name is damage: never
+ * waited on, never written to. */
+START_TEST(only_regular_files)
+{
+    struct hs_manifest_reader *r = NULL;
+    struct hs_manifest_writer *w = NULL;
+    struct hs_manifest_finder *f = NULL;
+    struct hs_err e = {0};
+    ck_assert_int_eq(mkfifoat(tu_tmpfd, "fifo.hsm", 0600), 0);
+    ck_assert_int_eq(hs_manifest_reader_open(&r, tu_tmpfd, "fifo.hsm", &e), -EBADMSG);
+    ck_assert_str_eq(e.msg, "not a manifest: fifo.hsm: not a regular file");
+    hs_err_clear(&e);
+    ck_assert_int_eq(hs_manifest_finder_open(&f, tu_tmpfd, "fifo.hsm", &e), -EBADMSG);
+    hs_err_clear(&e);
+    ck_assert_int_lt(hs_manifest_writer_open(&w, tu_tmpfd, "fifo.hsm", &e), 0);
+    ck_assert_str_eq(e.msg, "cannot create manifest: fifo.hsm: not a regular file");
+    hs_err_clear(&e);
+    ck_assert_int_eq(symlinkat("fifo.hsm", tu_tmpfd, "link.hsm"), 0);
+    ck_assert_int_eq(hs_manifest_reader_open(&r, tu_tmpfd, "link.hsm", &e), -EBADMSG);
+    hs_err_clear(&e);
+    int dev = open("/dev", O_RDONLY | O_DIRECTORY);
+    ck_assert_int_ge(dev, 0);
+    ck_assert_int_eq(hs_manifest_reader_open(&r, dev, "zero", &e), -EBADMSG);
+    hs_err_clear(&e);
+    ck_assert_int_lt(hs_manifest_writer_open(&w, dev, "full", &e), 0);
+    ck_assert_str_eq(e.msg, "cannot create manifest: full: not a regular file");
+    hs_err_clear(&e);
+    close(dev);
+    ck_assert_ptr_null(r);
+    ck_assert_ptr_null(w);
+    ck_assert_ptr_null(f);
+    struct hs_manifest_reader *t = NULL;
+    ck_assert_int_eq(hs_manifest_open_trusted(tu_tmpfd, "fifo.hsm", 0, &t, NULL), 0);
+    ck_assert_ptr_null(t);
 }
 END_TEST
 
@@ -411,6 +458,7 @@ Suite *manifest_suite(void)
     tcase_add_test(tc, flipped_byte_detected);
     tcase_add_test(tc, truncation_detected);
     tcase_add_test(tc, errors_name_the_manifest);
+    tcase_add_test(tc, only_regular_files);
     tcase_add_test(tc, find_through_index);
     tcase_add_test(tc, finder_any_order);
     tcase_add_test(tc, damage_keeps_earlier_blocks);
