@@ -705,7 +705,7 @@ static int finish_snapshot(struct engine *g)
     hs_report_warn_err(&g->rep, &w);
     g->st->sync_seconds = hs_report_seconds(&g->rep) - t0;
     if (r == 0 && g->resume) {
-        hs_remove_tree(g->store.partialfd, g->resume, &w);
+        hs_store_drop_partial(&g->store, g->resume, &w);
         hs_report_warn_err(&g->rep, &w);
     }
     return r;

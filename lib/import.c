@@ -983,7 +983,7 @@ static int import_all(struct importer *x)
         hs_report_entry(&x->rep);
     }
     if (k == 0 && entries == 0)
-        return hs_err_setf(x->err, ENODATA, "archive has no entries: %s", x->src.name);
+        return hs_err_path(x->err, ENODATA, "archive has no entries", x->src.name);
     return k;
 }
 

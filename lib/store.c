@@ -654,6 +654,16 @@ bool hs_store_full_errno(int err)
     return err == ENOSPC || err == EDQUOT;
 }
 
+void hs_store_drop_partial(struct hs_store *s, const char *name, struct hs_err *warn)
+{
+    struct hs_err e = {0};
+    int trash = open_trash(s, &e);
+    hs_err_clear(&e);
+    discard_partial(s, trash, name, warn);
+    if (trash >= 0)
+        close(trash);
+}
+
 void hs_store_give_way(struct hs_store *s)
 {
     char **names = NULL;

@@ -110,6 +110,10 @@ int hs_store_update_latest(struct hs_store *s, struct hs_err *e);
 int hs_store_delete(struct hs_store *s, const char *name, struct hs_err *e);
 int hs_store_empty_trash(struct hs_store *s, struct hs_err *e);
 
+/* Removes the unfinished tree (or file) partial/name, through the trash
+ * (see hs_store_recover); what cannot go is left in warn (if not NULL). */
+void hs_store_drop_partial(struct hs_store *s, const char *name, struct hs_err *warn);
+
 /* Whether a failure's errno means the store's filesystem is full (space,
  * inodes or quota). */
 bool hs_store_full_errno(int err);
