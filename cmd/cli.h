@@ -41,6 +41,9 @@ void cli_show_progress(struct cli_out *out, const struct hs_backup_stats *s, boo
 void cli_progress_done(struct cli_out *out);
 /* 1.5 KiB, 23.4 MiB ... into buf. */
 const char *cli_bytes(char *buf, size_t n, uint64_t bytes);
+/* s as a JSON string on stdout: quotes, backslashes and control bytes
+ * escaped (s is a snapshot name or another plain word, valid UTF-8). */
+void cli_json_string(const char *s);
 /* Appends s to a growable list. */
 int cli_push(const char ***list, size_t *n, const char *s);
 
@@ -58,6 +61,7 @@ int cmd_restore(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 

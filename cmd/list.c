@@ -50,28 +50,13 @@ static int parse_args(int argc, char **argv, bool *json, const char **dest)
     return 0;
 }
 
-/* A JSON string: quotes, backslashes and control bytes escaped. */
-static void json_string(const char *s)
-{
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            printf("\\%c", *p);
-        else if (*p < 0x20 || *p == 0x7f)
-            printf("\\u%04x", *p);
-        else
-            putchar(*p);
-    }
-    putchar('"');
-}
-
 static void print_json(const struct hs_list *l)
 {
     printf("[");
     for (size_t i = 0; i < l->n; i++) {
         const struct hs_list_entry *s = &l->snapshots[i];
         printf("%s\n  {\"name\": ", i ? "," : "");
-        json_string(s->name);
+        cli_json_string(s->name);
         printf(", \"files\": %" PRIu64 ", \"total_bytes\": %" PRIu64 ", \"unique_bytes\": %" PRIu64
                ", \"future\": %s}",
                s->files, s->total_bytes, s->unique_bytes, s->future ? "true" : "false");

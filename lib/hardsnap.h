@@ -279,6 +279,45 @@ struct hs_restore_opts {
 enum hs_status hs_restore(const struct hs_restore_opts *o, struct hs_backup_stats *st,
                           struct hs_err *err);
 
+/* ---- status: is the store healthy? --------------------------------- */
+
+enum hs_health_bits {
+    HS_HEALTH_OLD = 1u << 0,         /* the newest snapshot is older than max_age */
+    HS_HEALTH_FAILED = 1u << 1,      /* the last run (from the log) failed (exit 2-4) */
+    HS_HEALTH_FUTURE = 1u << 2,      /* a snapshot is named in the future */
+    HS_HEALTH_OPEN = 1u << 3,        /* other users can enter DEST */
+    HS_HEALTH_INTERRUPTED = 1u << 4, /* an unfinished run's tree is left, and none runs */
+};
+
+struct hs_health {
+    size_t snapshots;
+    char newest[HS_SNAPSHOT_NAME_LEN + 1]; /* the newest not named in the future */
+    int64_t age;                           /* seconds since it was made */
+    char (*future)[HS_SNAPSHOT_NAME_LEN + 1];
+    size_t n_future;
+    bool dest_open;
+    unsigned dest_mode;
+    bool running;     /* a run holds the lock now */
+    bool interrupted; /* partial/ holds something and no run does */
+    bool have_last;   /* the log's last line: */
+    char last_command[16];
+    char last_end[HS_SNAPSHOT_NAME_LEN + 1];
+    int last_status;
+    char last_snapshot[HS_SNAPSHOT_NAME_LEN + 1]; /* "" if it made none */
+    unsigned attention;                           /* enum hs_health_bits */
+};
+
+/*
+ * What a monitor needs to know about the store dest, read from its top
+ * level and its log only. now (HARDSNAP_NOW) replaces the clock for the
+ * age, or NULL. HS_OK healthy, HS_WARN needs attention (h->attention says
+ * why), HS_FAILED no snapshot or not a store (err), HS_USAGE a bad now.
+ * hs_health_free after any result.
+ */
+enum hs_status hs_health(const char *dest, const char *now, int64_t max_age, struct hs_health *h,
+                         struct hs_err *err);
+void hs_health_free(struct hs_health *h);
+
 /* ---- the store's log --------------------------------------------------- */
 
 struct hs_log_entry {

@@ -1,0 +1,187 @@
+/* hardsnap status: is the store healthy? One line per fact, or JSON. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char status_usage[] =
+    "usage: hardsnap status DEST [--max-age D] [--json]\n"
+    "\n"
+    "Tells whether the store DEST is healthy, from its top level and its log\n"
+    "only (no snapshot is read): the newest snapshot and its age, the last run's\n"
+    "result, snapshots named in the future, an interrupted run, a DEST open to\n"
+    "other users. Exit 0 healthy; 1 needs attention (the newest snapshot is older\n"
+    "than --max-age, the last run failed, or one of the above); 3 no snapshot or\n"
+    "not a store. Its clock is HARDSNAP_NOW where set.\n"
+    "\n"
+    "      --max-age D  the newest snapshot may be this old (36h, 2d...; default 26h)\n"
+    "      --json       one JSON object\n"
+    "  -h, --help       this help\n";
+
+enum { OPT_JSON = 256, OPT_MAX_AGE };
+
+static const struct option status_options[] = {
+    {"json", no_argument, NULL, OPT_JSON},
+    {"max-age", required_argument, NULL, OPT_MAX_AGE},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+struct status_args {
+    bool json;
+    int64_t max_age;
+    const char *dest;
+};
+
+/* 0 = go on, 1 = help shown, -1 = usage error. */
+static int parse_args(int argc, char **argv, struct status_args *a)
+{
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", status_options, NULL)) != -1) {
+        switch (c) {
+        case OPT_JSON:
+            a->json = true;
+            break;
+        case OPT_MAX_AGE:
+            if (hs_parse_duration(optarg, &a->max_age) < 0) {
+                cli_error_arg("status: --max-age \"%s\": not a duration like 26h, 2d, 1w", optarg);
+                return -1;
+            }
+            break;
+        case 'h':
+            fputs(status_usage, stdout);
+            return 1;
+        default:
+            return cli_bad_option(argv);
+        }
+    }
+    if (argc - optind != 1) {
+        cli_error("status: need exactly one DEST (see hardsnap status --help)");
+        return -1;
+    }
+    a->dest = argv[optind];
+    return 0;
+}
+
+/* "3d 4h", "4h 12m", "35m", "12s". */
+static const char *duration_text(char *buf, size_t n, int64_t s)
+{
+    if (s >= 86400)
+        snprintf(buf, n, "%" PRId64 "d %" PRId64 "h", s / 86400, s % 86400 / 3600);
+    else if (s >= 3600)
+        snprintf(buf, n, "%" PRId64 "h %" PRId64 "m", s / 3600, s % 3600 / 60);
+    else if (s >= 60)
+        snprintf(buf, n, "%" PRId64 "m", s / 60);
+    else
+        snprintf(buf, n, "%" PRId64 "s", s < 0 ? 0 : s);
+    return buf;
+}
+
+static const char *const attention_names[] = {"old", "last-run-failed", "future", "dest-open",
+                                              "interrupted"};
+
+static void print_text(const struct hs_health *h, int64_t max_age)
+{
+    char age[64];
+    printf("newest snapshot: %s, %s ago\n", h->newest, duration_text(age, sizeof age, h->age));
+    if (h->have_last)
+        printf("last run: %s ended %s, exit %d%s%s\n", h->last_command, h->last_end, h->last_status,
+               h->last_snapshot[0] ? ", snapshot " : "", h->last_snapshot);
+    else
+        printf("last run: none in the log\n");
+    for (size_t i = 0; i < h->n_future; i++)
+        printf("named in the future: %s (the clock was ahead when it was made; remove it "
+               "or rename it to its true time)\n",
+               h->future[i]);
+    if (h->dest_open)
+        printf("open to other users: mode %04o (a backup as root makes it 0700)\n", h->dest_mode);
+    if (h->running)
+        printf("a run is in progress\n");
+    if (h->interrupted)
+        printf("interrupted run: its unfinished tree is in .hardsnap/partial (the next "
+               "backup resumes from it)\n");
+    if (!h->attention) {
+        printf("status: OK\n");
+        return;
+    }
+    printf("status: NEEDS ATTENTION:");
+    const char *sep = " ";
+    for (unsigned i = 0; i < sizeof attention_names / sizeof attention_names[0]; i++)
+        if (h->attention & (1u << i)) {
+            if (i == 0)
+                printf("%snewest older than %s", sep, duration_text(age, sizeof age, max_age));
+            else
+                printf("%s%s", sep, attention_names[i]);
+            sep = ", ";
+        }
+    printf("\n");
+}
+
+static void print_json(const struct hs_health *h)
+{
+    printf("{\"healthy\": %s, \"snapshots\": %zu, \"newest\": ", h->attention ? "false" : "true",
+           h->snapshots);
+    if (h->newest[0])
+        cli_json_string(h->newest);
+    else
+        printf("null");
+    printf(", \"age_seconds\": %" PRId64 ", \"last_run\": ", h->age);
+    if (h->have_last) {
+        printf("{\"command\": ");
+        cli_json_string(h->last_command);
+        printf(", \"end\": ");
+        cli_json_string(h->last_end);
+        printf(", \"status\": %d, \"snapshot\": ", h->last_status);
+        if (h->last_snapshot[0])
+            cli_json_string(h->last_snapshot);
+        else
+            printf("null");
+        printf("}");
+    } else {
+        printf("null");
+    }
+    printf(", \"future\": [");
+    for (size_t i = 0; i < h->n_future; i++) {
+        printf("%s", i ? ", " : "");
+        cli_json_string(h->future[i]);
+    }
+    printf("], \"dest_open\": %s, \"dest_mode\": \"%04o\", \"running\": %s, \"interrupted\": %s",
+           h->dest_open ? "true" : "false", h->dest_mode, h->running ? "true" : "false",
+           h->interrupted ? "true" : "false");
+    printf(", \"attention\": [");
+    const char *sep = "";
+    for (unsigned i = 0; i < sizeof attention_names / sizeof attention_names[0]; i++)
+        if (h->attention & (1u << i)) {
+            printf("%s\"%s\"", sep, attention_names[i]);
+            sep = ", ";
+        }
+    printf("]}\n");
+}
+
+int cmd_status(int argc, char **argv)
+{
+    struct status_args a = {.max_age = 26 * 3600};
+    int p = parse_args(argc, argv, &a);
+    if (p != 0)
+        return p > 0 ? HS_OK : HS_USAGE;
+    struct hs_health h;
+    struct hs_err err = {0};
+    enum hs_status st = hs_health(a.dest, getenv("HARDSNAP_NOW"), a.max_age, &h, &err);
+    if (st == HS_OK || st == HS_WARN) {
+        if (a.json)
+            print_json(&h);
+        else
+            print_text(&h, a.max_age);
+    } else {
+        st = cli_fail(&err, st);
+        if (a.json && st != HS_USAGE)
+            printf("{\"healthy\": false, \"snapshots\": %zu, \"newest\": null}\n", h.snapshots);
+    }
+    hs_health_free(&h);
+    hs_err_clear(&err);
+    return st;
+}

@@ -1,0 +1,193 @@
+/*
+ * status: is a store healthy? Cheap by design, since monitoring runs it
+ * often: the names at DEST's top, DEST's mode, whether partial/ holds
+ * anything, whether the lock is held, and the last complete line of the
+ * log's tail. No snapshot is opened.
+ */
+#include "hardsnap.h"
+#include "store.h"
+#include "storefile.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* How much of the log's end is read for its last line. */
+#define LOG_TAIL 8192
+
+static bool dir_has_entries(int fd)
+{
+    int dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    char buf[4096];
+    bool any = false;
+    long n;
+    while (!any && dup_fd >= 0 && (n = getdents64(dup_fd, buf, sizeof buf)) > 0) {
+        for (long at = 0; at < n && !any;) {
+            struct dirent64 *d = (struct dirent64 *)(buf + at);
+            at += d->d_reclen;
+            any = strcmp(d->d_name, ".") != 0 && strcmp(d->d_name, "..") != 0;
+        }
+    }
+    if (dup_fd >= 0)
+        close(dup_fd);
+    return any;
+}
+
+/* Whether a run holds the store's lock now (a shared lock cannot be had). */
+static bool lock_held(int hsfd)
+{
+    int fd = hs_open_regular(hsfd, "lock", O_RDONLY, 0);
+    if (fd < 0)
+        return false;
+    bool held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+    close(fd);
+    return held;
+}
+
+/* The value of key in a log line ("key=value ..."), into out (n bytes). */
+static bool log_field(const char *line, const char *key, char *out, size_t n)
+{
+    size_t klen = strlen(key);
+    for (const char *p = line; p && *p; p = strchr(p, ' ')) {
+        while (*p == ' ')
+            p++;
+        if (!strncmp(p, key, klen) && p[klen] == '=') {
+            p += klen + 1;
+            size_t len = strcspn(p, " \n");
+            snprintf(out, n, "%.*s", (int)(len < n ? len : n - 1), p);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The last complete line of DEST/.hardsnap/log. */
+static void read_last_run(int hsfd, struct hs_health *h)
+{
+    int fd = hs_open_regular(hsfd, "log", O_RDONLY, 0);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    char buf[LOG_TAIL + 1];
+    off_t from = st.st_size > LOG_TAIL ? st.st_size - LOG_TAIL : 0;
+    ssize_t n = pread(fd, buf, LOG_TAIL, from);
+    close(fd);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    while (n > 0 && buf[n - 1] != '\n') /* a line being written: not yet */
+        buf[--n] = '\0';
+    if (n > 0)
+        buf[--n] = '\0';
+    char *line = strrchr(buf, '\n');
+    line = line ? line + 1 : buf;
+    char status[16];
+    if (!log_field(line, "command", h->last_command, sizeof h->last_command) ||
+        !log_field(line, "end", h->last_end, sizeof h->last_end) ||
+        !log_field(line, "status", status, sizeof status))
+        return;
+    h->last_status = atoi(status);
+    if (!log_field(line, "snapshot", h->last_snapshot, sizeof h->last_snapshot) ||
+        !strcmp(h->last_snapshot, "-"))
+        h->last_snapshot[0] = '\0';
+    h->have_last = true;
+}
+
+static int add_future(struct hs_health *h, const char *name)
+{
+    char(*p)[HS_SNAPSHOT_NAME_LEN + 1] = realloc(h->future, (h->n_future + 1) * sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    h->future = p;
+    snprintf(h->future[h->n_future++], sizeof *p, "%s", name);
+    return 0;
+}
+
+static int look(struct hs_store *s, time_t now, int64_t max_age, struct hs_health *h,
+                struct hs_err *err)
+{
+    char **names = NULL;
+    size_t n = 0;
+    int r = hs_store_list(s, &names, &n, err);
+    if (r < 0)
+        return r;
+    h->snapshots = n;
+    for (size_t i = 0; r == 0 && i < n; i++)
+        if (hs_snapshot_in_future(names[i]))
+            r = add_future(h, names[i]);
+    if (r == 0 && n > 0) {
+        const char *newest = names[hs_snapshot_newest_current(names, n)];
+        time_t t;
+        snprintf(h->newest, sizeof h->newest, "%s", newest);
+        if (hs_snapshot_name_parse(newest, &t) == 0)
+            h->age = (int64_t)now - (int64_t)t;
+    }
+    hs_store_list_free(names, n);
+    if (r < 0)
+        return hs_err_setf(err, -r, "status");
+    struct stat st;
+    if (fstat(s->destfd, &st) == 0) {
+        h->dest_open = hs_store_dest_open(&st);
+        h->dest_mode = st.st_mode & 07777;
+    }
+    h->running = lock_held(s->hsfd);
+    h->interrupted = !h->running && dir_has_entries(s->partialfd);
+    read_last_run(s->hsfd, h);
+    if (n == 0)
+        return 0;
+    if (h->age > max_age)
+        h->attention |= HS_HEALTH_OLD;
+    if (h->have_last && h->last_status >= HS_USAGE)
+        h->attention |= HS_HEALTH_FAILED;
+    if (h->n_future)
+        h->attention |= HS_HEALTH_FUTURE;
+    if (h->dest_open)
+        h->attention |= HS_HEALTH_OPEN;
+    if (h->interrupted)
+        h->attention |= HS_HEALTH_INTERRUPTED;
+    return 0;
+}
+
+enum hs_status hs_health(const char *dest, const char *now, int64_t max_age, struct hs_health *h,
+                         struct hs_err *err)
+{
+    memset(h, 0, sizeof *h);
+    hs_err_clear(err);
+    time_t t = time(NULL);
+    if (now && hs_snapshot_name_parse(now, &t) < 0) {
+        hs_err_usage(err, 0, "not a snapshot time (YYYY-MM-DDTHHMMSSZ)", now);
+        return HS_USAGE;
+    }
+    struct hs_store s;
+    int r = hs_store_open(&s, dest, 0, err);
+    if (r == 0)
+        r = look(&s, t, max_age, h, err);
+    hs_store_close(&s);
+    if (r < 0) {
+        /* not a store, or not one that can be read: for monitoring, as bad
+         * as no snapshot (3), not a usage error */
+        err->kind = HS_FAILED;
+        return HS_FAILED;
+    }
+    if (h->snapshots == 0) {
+        hs_err_path(err, 0, "no snapshot in", dest);
+        return HS_FAILED;
+    }
+    return h->attention ? HS_WARN : HS_OK;
+}
+
+void hs_health_free(struct hs_health *h)
+{
+    free(h->future);
+    h->future = NULL;
+    h->n_future = 0;
+}
