@@ -197,6 +197,24 @@ static bool is_excluded(struct engine *g, const struct hs_walk_item *it, bool is
                           (off && hs_exclude_match(g->exclude, it->path, it->path_len, is_dir)));
 }
 
+/* The directory name just made in parent, in the new tree: opened and
+ * checked to be ours (meta.h) before anything goes into it or its metadata
+ * is set. The new tree is private (.hardsnap is 0700): anything else there
+ * means the store is being changed under the backup, which then stops. An fd,
+ * or <0. */
+static int open_new_dir(struct engine *g, int parent, const char *name, const char *path)
+{
+    int fd;
+    struct stat st;
+    int r = hs_open_made(parent, name, S_IFDIR, &fd, &st);
+    if (hs_made_gone(r))
+        return hs_eng_fail_new(g, r < 0 ? -r : 0, "replaced in the new snapshot while being made",
+                               path);
+    if (r < 0)
+        return hs_eng_fail_new(g, -r, "cannot open the new copy of", path);
+    return fd;
+}
+
 /* Sets a finished directory's metadata; fd is the source directory or -1. */
 static int finish_dir(struct engine *g, int newfd, int srcfd, const struct stat *st,
                       const char *path)
@@ -233,9 +251,9 @@ static int dir_entry(struct engine *g, struct hs_walk *w, const struct hs_walk_i
         hs_walk_skip(w);
         if (g->dry_run)
             return 0;
-        int fd = hs_open_dir(new_top(g), it->name);
+        int fd = open_new_dir(g, new_top(g), it->name, it->path);
         if (fd < 0)
-            return hs_eng_fail_new(g, errno, "cannot open the new copy of", it->path);
+            return fd;
         r = finish_dir(g, fd, -1, st, it->path);
         close(fd);
         return r;
@@ -251,9 +269,10 @@ static int dir_enter(struct engine *g, const struct hs_walk_item *it)
     bool at_root = it->depth == 0 && !g->cur->src->name;
     int fd = -1;
     if (!g->dry_run) {
-        fd = at_root ? dup(g->newrootfd) : hs_open_dir(new_top(g), it->name);
+        fd = at_root ? dup(g->newrootfd) : open_new_dir(g, new_top(g), it->name, it->path);
         if (fd < 0)
-            return hs_eng_fail_new(g, errno, "cannot open the new copy of", it->path);
+            return at_root ? hs_eng_fail_new(g, errno, "cannot open the new copy of", it->path)
+                           : fd;
     }
     int r = hs_dirstack_push(&g->newdirs, fd, g->err);
     return r < 0 ? r : push_refs(g, it->name, it->path, at_root);
@@ -281,9 +300,9 @@ static int walk_error(struct engine *g, const struct hs_walk_item *it)
         return 0;
     const char *name = strrchr(it->path, '/');
     name = name ? name + 1 : it->path;
-    int fd = hs_open_dir(new_top(g), name);
+    int fd = open_new_dir(g, new_top(g), name, it->path);
     if (fd < 0)
-        return hs_eng_fail_new(g, errno, "cannot open the new copy of", it->path);
+        return fd;
     int r = finish_dir(g, fd, -1, &g->pending_dir, it->path);
     close(fd);
     return r;
@@ -635,9 +654,13 @@ static int start_snapshot(struct engine *g)
         return 0;
     if (mkdirat(g->store.partialfd, g->name, 0700) < 0)
         return hs_err_path(g->err, errno, "cannot create snapshot directory", g->name);
-    g->newrootfd = hs_open_dir(g->store.partialfd, g->name);
-    if (g->newrootfd < 0)
-        return hs_err_path(g->err, errno, "cannot open snapshot directory", g->name);
+    struct stat st;
+    int r = hs_open_made(g->store.partialfd, g->name, S_IFDIR, &g->newrootfd, &st);
+    if (r != 0)
+        return hs_err_path(g->err, r < 0 ? -r : 0,
+                           hs_made_gone(r) ? "snapshot directory replaced while being made"
+                                           : "cannot open snapshot directory",
+                           g->name);
     g->link_max = link_max_of(g->newrootfd);
     char mname[64];
     hs_store_manifest_name(g->name, mname);

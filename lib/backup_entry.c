@@ -10,6 +10,7 @@
 #include "change.h"
 #include "engine.h"
 #include "fsutil.h"
+#include "meta.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -554,7 +555,8 @@ static int read_target(struct engine *g, const struct hs_walk_item *it)
     return SKIPPED;
 }
 
-/* Creates a symlink or special file anew in the new tree. */
+/* Creates a symlink or special file anew in the new tree; its metadata is
+ * set through an fd of what was made, checked (meta.h). */
 static int create_other(struct engine *g, const struct hs_walk_item *it)
 {
     const struct stat *st = &it->st;
@@ -562,9 +564,21 @@ static int create_other(struct engine *g, const struct hs_walk_item *it)
     if (S_ISLNK(st->st_mode))
         r = symlinkat(g->target.data, nd, it->name);
     else
-        r = mknodat(nd, it->name, st->st_mode & (S_IFMT | 07777), st->st_rdev);
+        r = mknodat(nd, it->name, (st->st_mode & S_IFMT) | 0600, st->st_rdev);
     if (r < 0)
         return hs_eng_fail_new(g, errno, "cannot create", it->path);
+    int ofd;
+    struct stat dst;
+    r = hs_open_made(nd, it->name, st->st_mode & S_IFMT, &ofd, &dst);
+    if (hs_made_gone(r)) {
+        /* not what was made: left out of the snapshot, never followed */
+        hs_eng_warn(g, r < 0 ? -r : 0, "replaced in the new snapshot while being made, left out",
+                    it->path);
+        unlinkat(nd, it->name, 0);
+        return SKIPPED;
+    }
+    if (r < 0)
+        return hs_eng_fail_new(g, -r, "cannot open the new copy of", it->path);
     g->xa.count = 0;
     if (!S_ISLNK(st->st_mode)) {
         hs_eng_read_xattrs(g, (struct hs_xobj){.fd = -1, .dirfd = it->fd, .name = it->name},
@@ -574,11 +588,8 @@ static int create_other(struct engine *g, const struct hs_walk_item *it)
             g->rec.xattr_hash = hs_xattr_hash(&g->xa);
         }
     }
-    struct stat dst;
-    if (fstatat(nd, it->name, &dst, AT_SYMLINK_NOFOLLOW) < 0)
-        return hs_eng_fail_new(g, errno, "cannot stat", it->path);
-    r = hs_eng_apply_meta(g, (struct hs_xobj){.fd = -1, .dirfd = nd, .name = it->name}, st, &dst,
-                          it->path);
+    r = hs_eng_apply_meta(g, (struct hs_xobj){.fd = ofd, .opath = true}, st, &dst, it->path);
+    close(ofd);
     g->rec.sino = dst.st_ino;
     g->rec.sblocks = (uint64_t)dst.st_blocks;
     g->st->created++;

@@ -1,6 +1,7 @@
 #include "fsutil.h"
 #include "buf.h"
 #include "dirstack.h"
+#include "meta.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -179,12 +180,6 @@ void hs_raise_nofile(void)
 #endif
 #endif
 #endif
-/* fchmodat2 (Linux 6.6) is numbered alike on these; glibc 2.36 does not know it */
-#if !defined(SYS_fchmodat2) &&                                                                     \
-    (defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) || defined(__arm__) ||       \
-     defined(__riscv) || defined(__powerpc__) || defined(__s390__) || defined(__loongarch__))
-#define SYS_fchmodat2 452
-#endif
 
 struct rm_id {
     dev_t dev;
@@ -284,19 +279,10 @@ static void rm_fail(struct rm_state *s, int err, const char *what, const char *l
 }
 
 /* The mode of what the O_PATH fd is, never of a name (one can be swapped
- * for a symlink to anything): fchmodat2(AT_EMPTY_PATH), or before Linux 6.6
- * chmod of the fd's /proc link, which is the object itself. */
+ * for a symlink to anything). */
 static int rm_chmod(int pfd, mode_t mode)
 {
-#ifdef SYS_fchmodat2
-    if (syscall(SYS_fchmodat2, pfd, "", mode, AT_EMPTY_PATH) == 0)
-        return 0;
-    if (errno != ENOSYS && errno != EPERM) /* EPERM: a sandbox that refuses it */
-        return -1;
-#endif
-    char proc[32];
-    snprintf(proc, sizeof proc, "/proc/self/fd/%d", pfd);
-    return chmod(proc, mode);
+    return hs_meta_chmod((struct hs_xobj){.fd = pfd, .opath = true}, mode);
 }
 
 /* Opens the directory name in parent to remove it, or says why not (in the

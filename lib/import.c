@@ -229,15 +229,12 @@ static struct rec *add_rec(struct importer *x, const char *path, size_t len, con
     return r;
 }
 
-/* Fills what the new tree's inode says (of dirfd/name). */
-static void rec_inode(struct rec *r, int dirfd, const char *name)
+/* Fills what the new tree's inode (its stat st) says. */
+static void rec_inode_st(struct rec *r, const struct stat *st)
 {
-    struct stat st;
-    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-        r->m.sino = st.st_ino;
-        r->m.sblocks = (uint64_t)st.st_blocks;
-        r->m.ino = st.st_ino; /* an archive has no inode numbers of its own */
-    }
+    r->m.sino = st->st_ino;
+    r->m.sblocks = (uint64_t)st->st_blocks;
+    r->m.ino = st->st_ino; /* an archive has no inode numbers of its own */
 }
 
 static struct stat implicit_dir_stat(const struct importer *x)
@@ -285,20 +282,24 @@ static int branch_push(struct importer *x, const char *comp, size_t n, int fd)
 }
 
 /* Opens (making it if missing) one component below top, never following a
- * symlink. The path so far is in x->br.path plus comp. */
+ * symlink, checked to be a directory of ours (meta.h): -ENOTDIR when an
+ * earlier entry made something else there, -ESTALE when what was just made
+ * was replaced. The path so far is in x->br.path plus comp. */
 static int open_component(struct importer *x, int top, const char *comp, size_t n)
 {
     char name[NAME_MAX + 1];
     memcpy(name, comp, n);
     name[n] = '\0';
-    int fd = hs_open_dir(top, name);
-    if (fd >= 0 || errno != ENOENT)
-        return fd >= 0 ? fd : -errno;
-    if (mkdirat(top, name, 0700) < 0 && errno != EEXIST)
+    bool made = mkdirat(top, name, 0700) == 0;
+    if (!made && errno != EEXIST)
         return -errno;
-    fd = hs_open_dir(top, name);
-    if (fd < 0)
-        return -errno;
+    int fd;
+    struct stat made_st;
+    int k = hs_open_made(top, name, S_IFDIR, &fd, &made_st);
+    if (k == HS_MADE_SWAPPED || (made && hs_made_gone(k)))
+        return made ? -ESTALE : -ENOTDIR;
+    if (k < 0 || !made)
+        return k < 0 ? k : fd;
     struct hs_buf *p = &x->br.path;
     size_t at = p->len;
     if ((at && hs_buf_putc(p, '/') < 0) || hs_buf_append(p, comp, n) < 0) {
@@ -310,7 +311,7 @@ static int open_component(struct importer *x, int top, const char *comp, size_t 
     if (!r && (r = add_rec(x, p->data, p->len, &st)))
         r->implicit = true;
     if (r)
-        rec_inode(r, top, name);
+        rec_inode_st(r, &made_st);
     hs_buf_truncate(p, at);
     if (!r) {
         close(fd);
@@ -552,6 +553,18 @@ static int make_regular(struct importer *x, const struct hs_src_entry *ent, int 
     return k;
 }
 
+/* What was made at dirfd/base could not be taken hold of (k from
+ * hs_open_made()): warned, and left out of the snapshot. */
+static void left_out(struct importer *x, int k, int dirfd, const char *base, const char *path)
+{
+    if (!hs_made_gone(k)) {
+        warn(x, -k, "cannot open", path);
+        return;
+    }
+    warn(x, k < 0 ? -k : 0, "replaced in the new snapshot while being made, left out", path);
+    unlinkat(dirfd, base, 0); /* the store's tree: not followed, never kept */
+}
+
 /* Symlinks and special files: 0, SKIPPED (warned), or <0. */
 static int make_other(struct importer *x, const struct hs_src_entry *ent, int dirfd,
                       const char *base, struct rec *r)
@@ -578,9 +591,14 @@ static int make_other(struct importer *x, const struct hs_src_entry *ent, int di
     }
     if (k < 0)
         return warn(x, errno, "cannot create", r->path), 1;
-    apply_meta(x, (struct hs_xobj){.fd = -1, .dirfd = dirfd, .name = base}, &ent->st, &x->xa,
-               r->path);
-    rec_inode(r, dirfd, base);
+    int fd;
+    struct stat st;
+    k = hs_open_made(dirfd, base, type, &fd, &st);
+    if (k != 0)
+        return left_out(x, k, dirfd, base, r->path), 1;
+    apply_meta(x, (struct hs_xobj){.fd = fd, .opath = true}, &ent->st, &x->xa, r->path);
+    close(fd);
+    rec_inode_st(r, &st);
     x->st->created++;
     if (x->o->verbose_events)
         hs_report_event(&x->rep, HS_EV_COPY, r->path, NULL);
@@ -611,10 +629,20 @@ static struct rec *link_target(struct importer *x, const struct hs_src_entry *en
 static int fill_group(struct importer *x, const struct hs_src_entry *ent, int dirfd,
                       const char *base, struct rec *r)
 {
-    int fd = openat(dirfd, base, O_RDWR | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+    int fd = openat(dirfd, base, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return hs_err_path(x->err, errno, "cannot open", r->path);
     uint64_t sino = r->m.sino;
+    struct stat now;
+    int err = fstat(fd, &now) < 0 ? errno : 0;
+    if (!err && (!S_ISREG(now.st_mode) || now.st_ino != sino))
+        err = ESTALE; /* only the inode this import made for the group is written into */
+    if (!err && ftruncate(fd, 0) < 0)
+        err = errno;
+    if (err) {
+        close(fd);
+        return hs_err_path(x->err, err, "cannot write", r->path);
+    }
     hs_mentry_from_stat(&r->m, &ent->st);
     int k = write_data(x, fd, (uint64_t)ent->st.st_size, r);
     if (k == 0) {
@@ -694,25 +722,37 @@ static int replace_earlier(struct importer *x, const struct hs_src_entry *ent, i
     return 0;
 }
 
+/* A directory entry (again, or where an earlier one made it implicitly):
+ * made if missing, and checked to be ours (meta.h). */
 static int make_dir(struct importer *x, const struct hs_src_entry *ent, int dirfd, const char *base,
                     struct rec *r)
 {
-    if (r->m.path_len > 0 && mkdirat(dirfd, base, 0700) < 0 && errno != EEXIST)
-        return warn(x, errno, "cannot create", r->path), 1;
+    int fd = x->treefd, k = 0;
+    struct stat st;
+    if (r->m.path_len == 0) {
+        k = fstat(fd, &st) < 0 ? -errno : 0;
+    } else {
+        bool made = mkdirat(dirfd, base, 0700) == 0;
+        if (!made && errno != EEXIST)
+            return warn(x, errno, "cannot create", r->path), 1;
+        k = hs_open_made(dirfd, base, S_IFDIR, &fd, &st);
+        if (!made && hs_made_gone(k)) /* an earlier entry's file or symlink */
+            return warn(x, EEXIST, "cannot create", r->path), 1;
+        if (k != 0)
+            return left_out(x, k, dirfd, base, r->path), 1;
+    }
+    if (k < 0)
+        return warn(x, -k, "cannot examine", r->path), 1;
     hs_mentry_from_stat(&r->m, &ent->st);
     r->implicit = false;
-    if (r->m.path_len == 0)
-        rec_inode(r, x->treefd, ".");
-    else
-        rec_inode(r, dirfd, base);
+    rec_inode_st(r, &st);
     if (x->xa.count) { /* now: mode and times wait for the end, xattrs need not */
-        int fd = r->m.path_len ? hs_open_dir(dirfd, base) : x->treefd;
-        int err = fd < 0 ? -errno : hs_xattr_apply(&x->xa, (struct hs_xobj){.fd = fd}, x->root);
+        int err = hs_xattr_apply(&x->xa, (struct hs_xobj){.fd = fd}, x->root);
         if (err < 0)
             report_xattrs(x, err, r->path);
-        if (fd >= 0 && fd != x->treefd)
-            close(fd);
     }
+    if (fd != x->treefd)
+        close(fd);
     return 0;
 }
 
@@ -747,7 +787,8 @@ static int import_entry(struct importer *x, const struct hs_src_entry *ent)
         return refuse(x, ent->path,
                       dirfd == -ELOOP || dirfd == -ENOTDIR
                           ? "its path goes through a symlink or file"
-                          : strerror(-dirfd)),
+                      : dirfd == -ESTALE ? "a directory of its path was replaced while being made"
+                                         : strerror(-dirfd)),
                0;
     struct rec *r = find_rec(x, path, len);
     bool earlier = r && r->m.type != 0;
@@ -821,6 +862,14 @@ static void finish_dirs(struct importer *x, struct rec **v, size_t n)
         int fd = r->m.path_len ? hs_open_dir_beneath(x->treefd, r->path, r->m.path_len) : x->treefd;
         if (fd < 0) {
             warn(x, -fd, "cannot open", r->path);
+            continue;
+        }
+        struct stat now;
+        if (fstat(fd, &now) < 0 || !hs_is_made(&now, S_IFDIR)) {
+            /* only what this import made, and still holds, gets metadata */
+            warn(x, 0, "replaced in the new snapshot, left alone", r->path);
+            if (fd != x->treefd)
+                close(fd);
             continue;
         }
         struct stat want = {.st_mode = S_IFDIR | r->m.mode, .st_uid = r->m.uid, .st_gid = r->m.gid};
@@ -956,15 +1005,19 @@ static int start_tree(struct importer *x)
     if (mkdirat(x->store.partialfd, BUILD_NAME, 0700) < 0)
         return hs_err_path(x->err, errno, "cannot create the import tree in", x->o->dest);
     x->tree_made = true;
-    x->treefd = hs_open_dir(x->store.partialfd, BUILD_NAME);
-    if (x->treefd < 0)
-        return hs_err_path(x->err, errno, "cannot open the import tree in", x->o->dest);
+    struct stat made;
+    k = hs_open_made(x->store.partialfd, BUILD_NAME, S_IFDIR, &x->treefd, &made);
+    if (k != 0)
+        return hs_err_path(x->err, k < 0 ? -k : 0,
+                           hs_made_gone(k) ? "the import tree was replaced while being made in"
+                                           : "cannot open the import tree in",
+                           x->o->dest);
     st = implicit_dir_stat(x);
     struct rec *r = add_rec(x, "", 0, &st);
     if (!r)
         return hs_err_setf(x->err, ENOMEM, "import");
     r->implicit = true;
-    rec_inode(r, x->treefd, ".");
+    rec_inode_st(r, &made);
     return 0;
 }
 

@@ -2,31 +2,95 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+/* fchmodat2 (Linux 6.6) is numbered alike on these; glibc 2.36 does not know it */
+#if !defined(SYS_fchmodat2) &&                                                                     \
+    (defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) || defined(__arm__) ||       \
+     defined(__riscv) || defined(__powerpc__) || defined(__s390__) || defined(__loongarch__))
+#define SYS_fchmodat2 452
+#endif
+
+bool hs_is_made(const struct stat *st, mode_t type)
+{
+    return (st->st_mode & S_IFMT) == type && st->st_uid == geteuid() &&
+           (S_ISDIR(type) || st->st_nlink == 1);
+}
+
+int hs_open_made(int dirfd, const char *name, mode_t type, int *fd, struct stat *st)
+{
+    int flags = S_ISDIR(type) ? O_RDONLY | O_DIRECTORY | O_NONBLOCK : O_PATH;
+    *fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC);
+    if (*fd < 0)
+        return -errno;
+    int k = fstat(*fd, st) < 0 ? -errno : hs_is_made(st, type) ? 0 : HS_MADE_SWAPPED;
+    if (k != 0) {
+        close(*fd);
+        *fd = -1;
+    }
+    return k;
+}
+
+bool hs_made_gone(int k)
+{
+    return k == HS_MADE_SWAPPED || k == -ENOENT || k == -ELOOP || k == -ENOTDIR;
+}
+
+int hs_meta_chmod(struct hs_xobj o, mode_t mode)
+{
+    if (o.fd < 0)
+        return -EBADF;
+    if (!o.opath)
+        return fchmod(o.fd, mode) < 0 ? -errno : 0;
+#ifdef SYS_fchmodat2
+    if (syscall(SYS_fchmodat2, o.fd, "", mode, AT_EMPTY_PATH) == 0)
+        return 0;
+    if (errno != ENOSYS && errno != EPERM) /* EPERM: a sandbox that refuses it */
+        return -errno;
+#endif
+    /* an older kernel: the fd's /proc link, as glibc's fchmodat emulates
+     * AT_SYMLINK_NOFOLLOW (it reaches the object, never a swapped name) */
+    char p[32];
+    snprintf(p, sizeof p, "/proc/self/fd/%d", o.fd);
+    return chmod(p, mode) < 0 ? -errno : 0;
+}
+
+static int set_owner(struct hs_xobj o, uid_t uid, gid_t gid)
+{
+    int k = o.opath ? fchownat(o.fd, "", uid, gid, AT_EMPTY_PATH) : fchown(o.fd, uid, gid);
+    return k < 0 ? -errno : 0;
+}
+
+static int set_times(struct hs_xobj o, const struct stat *want)
+{
+    struct timespec ts[2] = {want->st_atim, want->st_mtim};
+    int k = o.opath ? utimensat(o.fd, "", ts, AT_EMPTY_PATH) : futimens(o.fd, ts);
+    return k < 0 ? -errno : 0;
+}
 
 int hs_meta_apply(struct hs_xobj o, const struct stat *want, const struct stat *now,
                   const struct hs_xattrs *xa, bool root, struct hs_meta_result *res)
 {
     *res = (struct hs_meta_result){0};
-    bool by_fd = o.fd >= 0;
+    if (o.fd < 0) {
+        res->what = "cannot set metadata of";
+        return -EBADF;
+    }
     bool owned = now && now->st_uid == want->st_uid && now->st_gid == want->st_gid;
-    if (root && !owned &&
-        (by_fd ? fchown(o.fd, want->st_uid, want->st_gid)
-               : fchownat(o.dirfd, o.name, want->st_uid, want->st_gid, AT_SYMLINK_NOFOLLOW)) < 0)
-        res->owner_err = -errno;
+    if (root && !owned)
+        res->owner_err = set_owner(o, want->st_uid, want->st_gid);
     if (xa && xa->count)
         res->xattr_err = hs_xattr_apply(xa, o, root);
-    /* a symlink's mode is always 0777; fchmodat would follow it */
-    if (!S_ISLNK(want->st_mode) &&
-        (by_fd ? fchmod(o.fd, want->st_mode & 07777)
-               : fchmodat(o.dirfd, o.name, want->st_mode & 07777, 0)) < 0) {
+    /* a symlink's mode is always 0777 and cannot be changed */
+    int k = S_ISLNK(want->st_mode) ? 0 : hs_meta_chmod(o, want->st_mode & 07777);
+    if (k < 0) {
         res->what = "cannot set mode of";
-        return -errno;
+        return k;
     }
-    struct timespec ts[2] = {want->st_atim, want->st_mtim};
-    if ((by_fd ? futimens(o.fd, ts) : utimensat(o.dirfd, o.name, ts, AT_SYMLINK_NOFOLLOW)) < 0) {
+    k = set_times(o, want);
+    if (k < 0)
         res->what = "cannot set times of";
-        return -errno;
-    }
-    return 0;
+    return k;
 }

@@ -14,7 +14,10 @@
  * nothing is written at all. The second pass writes: new objects only (a
  * replaced file is a new inode under a temporary name, renamed over the old
  * one; an old inode is never written into), metadata through hs_meta_apply(),
- * a directory's when the walk leaves it. A dry run is the first pass with
+ * a directory's when the walk leaves it. Metadata is only ever set through an
+ * fd of the object made and checked (hs_open_made()): a user who can write
+ * in the target can swap a new fifo or directory for a symlink to any file,
+ * and a name would follow it. A dry run is the first pass with
  * reporting on. With --overwrite the first pass is not needed: what cannot be
  * replaced (a directory where the snapshot has a file) is a warning.
  *
@@ -214,6 +217,15 @@ static const char *tmp_name(struct restore *r, char *buf, size_t n)
         snprintf(buf, n, ".hardsnap-restore.%ld.%u", (long)getpid(), r->tmp_seq++);
     while (fstatat(ttop(r), buf, &st, AT_SYMLINK_NOFOLLOW) == 0);
     return buf;
+}
+
+/* What we made at e's name in the target is no longer there: someone who
+ * can write in its directory swapped it (hs_open_made()). What took its
+ * place is theirs, not followed and not touched; the entry is skipped. */
+static int swapped(struct restore *r, int k, const char *path)
+{
+    return twarn(r, k < 0 ? -k : 0, "replaced in the target while being restored, left alone",
+                 path);
 }
 
 /* Creating name failed with err: a name that appeared meanwhile is skipped
@@ -446,19 +458,25 @@ static int create_other(struct restore *r, const struct rs_entry *e, int tfd, co
     int k = is_link ? read_link(r, e) : DONE;
     if (k != DONE)
         return k;
+    /* private until its owner and mode are set, through an fd of it */
     if (is_link)
         k = symlinkat(r->lnk.data, tfd, dname);
     else
-        k = mknodat(tfd, dname, e->st->st_mode & (S_IFMT | 07777), e->st->st_rdev);
+        k = mknodat(tfd, dname, (e->st->st_mode & S_IFMT) | 0600, e->st->st_rdev);
     if (k < 0)
         return create_failed(r, errno, e);
-    if (fstatat(tfd, dname, made, AT_SYMLINK_NOFOLLOW) < 0)
-        k = fail(r, errno, "cannot examine", e->path);
+    int ofd;
+    k = hs_open_made(tfd, dname, e->st->st_mode & S_IFMT, &ofd, made);
+    if (hs_made_gone(k))
+        return swapped(r, k, e->path);
+    if (k < 0)
+        k = fail(r, -k, "cannot examine", e->path);
     /* a symlink's xattrs are not kept by the backup either */
     struct hs_xobj src = {.fd = -1, .dirfd = e->sfd, .name = is_link ? NULL : e->name};
-    if (k == DONE)
-        k = apply_meta(r, src, (struct hs_xobj){.fd = -1, .dirfd = tfd, .name = dname}, e->st, made,
-                       e->path);
+    if (k == DONE) {
+        k = apply_meta(r, src, (struct hs_xobj){.fd = ofd, .opath = true}, e->st, made, e->path);
+        close(ofd);
+    }
     if (k != DONE)
         unlinkat(tfd, dname, 0);
     else
@@ -611,16 +629,21 @@ static int make_dir(struct restore *r, const struct rs_entry *e, int t, struct s
             return fail(r, errno, "cannot replace", e->path);
         t = T_ABSENT;
     }
+    int k;
     if (t == T_ABSENT) {
         if (mkdirat(tfd, e->name, 0700) < 0)
             return create_failed(r, errno, e);
-        if (fstatat(tfd, e->name, tst, AT_SYMLINK_NOFOLLOW) < 0)
-            return fail(r, errno, "cannot examine", e->path);
+        /* checked to be ours before anything goes into it */
+        k = hs_open_made(tfd, e->name, S_IFDIR, &fd, tst);
+        if (hs_made_gone(k))
+            return swapped(r, k, e->path);
+        if (k < 0)
+            return fail(r, -k, "cannot open", e->path);
+    } else if ((k = open_target_dir(r, e, tst, &fd)) != DONE) {
+        return k;
     }
-    int k = open_target_dir(r, e, tst, &fd);
-    if (k == DONE)
-        set_pending(r, fd, e->st);
-    return k;
+    set_pending(r, fd, e->st);
+    return DONE;
 }
 
 /* A directory of the snapshot, met as an entry: DONE (descend), SKIPPED
@@ -854,8 +877,12 @@ static int create_target(struct restore *r, const char *target)
             hs_err_kind(r->err, HS_USAGE);
         return k;
     }
-    r->tbase = open(target, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    return r->tbase < 0 ? hs_err_path(r->err, errno, "cannot open the target", target) : 0;
+    struct stat st;
+    int k = hs_open_made(AT_FDCWD, target, S_IFDIR, &r->tbase, &st);
+    if (hs_made_gone(k))
+        return hs_err_path(r->err, k < 0 ? -k : 0, "the target was replaced while being created",
+                           target);
+    return k < 0 ? hs_err_path(r->err, -k, "cannot open the target", target) : 0;
 }
 
 static int restore_run(struct restore *r)

@@ -2,6 +2,7 @@
 
 #include "cindex.h"
 #include "fsutil.h"
+#include "meta.h"
 #include "storefile.h"
 
 #include <dirent.h>
@@ -497,19 +498,26 @@ static int rename_noreplace(int olddir, const char *old, int newdir, const char 
 }
 
 /* Moving a directory to another parent rewrites its "..": without root,
- * that needs write permission on it, which a read-only source root lacks. */
+ * that needs write permission on it, which a read-only source root lacks.
+ * It is lent for the rename through an fd of the directory (O_PATH: mode 0
+ * is no obstacle), which stays with it whatever its name, and never follows
+ * a name swapped for a symlink. */
 static int rename_dir_noreplace(int olddir, const char *old, int newdir, const char *new)
 {
     int r = rename_noreplace(olddir, old, newdir, new);
-    struct stat st;
-    if (r != -EACCES || geteuid() == 0 || fstatat(olddir, old, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-        (st.st_mode & S_IWUSR) || fchmodat(olddir, old, (st.st_mode & 07777) | S_IWUSR, 0) < 0)
+    if (r != -EACCES || geteuid() == 0)
         return r;
-    r = rename_noreplace(olddir, old, newdir, new);
-    if (r == 0)
-        fchmodat(newdir, new, st.st_mode & 07777, 0);
-    else
-        fchmodat(olddir, old, st.st_mode & 07777, 0);
+    struct hs_xobj dir = {.fd = openat(olddir, old, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC),
+                          .opath = true};
+    struct stat st;
+    if (dir.fd < 0)
+        return r;
+    if (fstat(dir.fd, &st) == 0 && !(st.st_mode & S_IWUSR) &&
+        hs_meta_chmod(dir, (st.st_mode & 07777) | S_IWUSR) == 0) {
+        r = rename_noreplace(olddir, old, newdir, new);
+        hs_meta_chmod(dir, st.st_mode & 07777);
+    }
+    close(dir.fd);
     return r;
 }
 

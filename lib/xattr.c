@@ -7,36 +7,44 @@
 #include <sys/xattr.h>
 #include <xxhash.h>
 
+/* An O_PATH fd's object by its /proc/self/fd link: the *xattr() calls that
+ * follow it land on the object itself (a symlink too), the l* ones would act
+ * on the link. (dirfd, name): the name below the directory's link, the l*
+ * calls then leaving a final symlink alone. */
 static void proc_path(char *out, size_t n, struct hs_xobj o)
 {
-    snprintf(out, n, "/proc/self/fd/%d/%s", o.dirfd, o.name);
+    if (o.fd >= 0)
+        snprintf(out, n, "/proc/self/fd/%d", o.fd);
+    else
+        snprintf(out, n, "/proc/self/fd/%d/%s", o.dirfd, o.name);
 }
 
 static ssize_t do_list(struct hs_xobj o, char *buf, size_t size)
 {
-    if (o.fd >= 0)
+    if (o.fd >= 0 && !o.opath)
         return flistxattr(o.fd, buf, size);
     char p[320];
     proc_path(p, sizeof p, o);
-    return llistxattr(p, buf, size);
+    return o.fd >= 0 ? listxattr(p, buf, size) : llistxattr(p, buf, size);
 }
 
 static ssize_t do_get(struct hs_xobj o, const char *name, void *buf, size_t size)
 {
-    if (o.fd >= 0)
+    if (o.fd >= 0 && !o.opath)
         return fgetxattr(o.fd, name, buf, size);
     char p[320];
     proc_path(p, sizeof p, o);
-    return lgetxattr(p, name, buf, size);
+    return o.fd >= 0 ? getxattr(p, name, buf, size) : lgetxattr(p, name, buf, size);
 }
 
+/* By fd only: see xattr.h. */
 static int do_set(struct hs_xobj o, const char *name, const void *val, size_t size)
 {
-    if (o.fd >= 0)
+    if (!o.opath)
         return fsetxattr(o.fd, name, val, size, 0);
     char p[320];
     proc_path(p, sizeof p, o);
-    return lsetxattr(p, name, val, size, 0);
+    return setxattr(p, name, val, size, 0);
 }
 
 /* The list of names, grown until it fits (attributes may be added meanwhile). */
@@ -182,6 +190,8 @@ uint64_t hs_xattr_hash(const struct hs_xattrs *x)
 
 int hs_xattr_apply(const struct hs_xattrs *x, struct hs_xobj o, bool root)
 {
+    if (o.fd < 0)
+        return -EBADF;
     int first = 0;
     const char *name = x->names.data;
     const char *val = x->values.data;

@@ -1,8 +1,12 @@
 /*
  * Extended attributes (POSIX ACLs included: they are system.posix_acl_*).
- * An object is named by an fd, or, for symlinks and special files that cannot
- * be opened, by (dirfd, name) through /proc/self/fd, which needs no long path
- * and never follows the final symlink.
+ * An object is named by an fd: an ordinary one, or an O_PATH one (symlinks
+ * and special files, which cannot be opened for real), reached through its
+ * /proc/self/fd link, which lands on the object itself and never follows it
+ * further. Only for reading, an object may also be named by (dirfd, name),
+ * through /proc/self/fd/DIRFD/name: no long path, the final symlink not
+ * followed. Writing is by fd only: a name can be swapped for a symlink
+ * between the check and the call, an fd of the object checked cannot.
  */
 #ifndef HS_XATTR_H
 #define HS_XATTR_H
@@ -20,8 +24,9 @@ struct hs_xattrs {
 };
 
 struct hs_xobj {
-    int fd;    /* >= 0: use it */
-    int dirfd; /* else dirfd/name, not following a final symlink */
+    int fd;     /* >= 0: use it */
+    bool opath; /* fd was opened O_PATH: f*xattr() would fail with EBADF */
+    int dirfd;  /* else (reading only) dirfd/name, not following a final symlink */
     const char *name;
 };
 
@@ -36,8 +41,9 @@ int hs_xattr_set(struct hs_xattrs *x, const char *const *names, const void *cons
                  const size_t *sizes, size_t n, bool all);
 /* 0 when there are none, else a 64-bit hash of the sorted names and values. */
 uint64_t hs_xattr_hash(const struct hs_xattrs *x);
-/* Sets x on o. Without root, only user.* and ACLs are tried. Returns 0, or
- * -errno of the first attribute that could not be set (the rest are still set). */
+/* Sets x on o, which must be an fd (-EBADF otherwise). Without root, only
+ * user.* and ACLs are tried. Returns 0, or -errno of the first attribute that
+ * could not be set (the rest are still set). */
 int hs_xattr_apply(const struct hs_xattrs *x, struct hs_xobj o, bool root);
 void hs_xattrs_free(struct hs_xattrs *x);
 

@@ -9,11 +9,25 @@
  *                          the directory HS_FAULT_SWAP is renamed to
  *                          HS_FAULT_SWAP.swapped and replaced by a symlink
  *                          to "/" just before the call runs (a source that
- *                          changes between readdir and open)
+ *                          changes between readdir and open); or swapnew:
+ *                          right after the call (mkdirat, mknodat or
+ *                          symlinkat) made its object, that object is
+ *                          renamed to NAME.swapped and something else takes
+ *                          NAME, as a user who can write in the directory
+ *                          would do (a writer must then leave NAME alone;
+ *                          "faultshim: swapped NAME" on stderr):
+ *   HS_FAULT_SWAP_KIND     symlink (default): a symlink to
+ *                          HS_FAULT_SWAP_TARGET; same: an object of the kind
+ *                          made (a directory, a fifo for mknodat, a symlink
+ *                          to HS_FAULT_SWAP_TARGET); link: a hard link to
+ *                          HS_FAULT_SWAP_TARGET
+ *   HS_FAULT_SWAP_UID=N    the owner of a swapped-in symlink or object: the
+ *                          user (default 65534, nobody)
  *   HS_FAULT_CALLS=a,b     which calls count (default: all below)
  *   HS_FAULT_MATCH=str     only calls whose path (if any) contains str
  *   HS_FAULT_ONWARD=1      every counted call from the Nth on fails (a
- *                          filesystem that cannot do it at all)
+ *                          filesystem that cannot do it at all), or is
+ *                          swapped (swapnew)
  *
  * An error on a read or write of a regular file stays with that file, as a
  * bad sector would: a retry through another call or another open meets it
@@ -48,6 +62,8 @@ static int sticky_write, sticky_set;
 static int action_errno; /* 0: kill */
 static int onward;
 static const char *calls, *match, *swap;
+static const char *swap_target; /* swapnew */
+static int swap_pending;        /* swapnew: the current creating call is acted on */
 
 static void report(void)
 {
@@ -76,6 +92,8 @@ static void setup(void)
             action_errno = errs[i].err;
     if (act && !strcmp(act, "swap"))
         swap = getenv("HS_FAULT_SWAP");
+    if (act && !strcmp(act, "swapnew"))
+        swap_target = getenv("HS_FAULT_SWAP_TARGET");
     onward = getenv("HS_FAULT_ONWARD") != NULL;
     calls = getenv("HS_FAULT_CALLS");
     match = getenv("HS_FAULT_MATCH");
@@ -103,7 +121,7 @@ static int fault(const char *call, const char *path)
         return 0;
     if (match && (!path || !strstr(path, match)))
         return 0;
-    if (++counted != at && !(onward && at > 0 && counted > at && action_errno))
+    if (++counted != at && !(onward && at > 0 && counted > at && (action_errno || swap_target)))
         return 0;
     const char *verbose = getenv("HS_FAULT_VERBOSE");
     if (verbose) {
@@ -114,6 +132,10 @@ static int fault(const char *call, const char *path)
     }
     if (swap) {
         swap_for_root();
+        return 0;
+    }
+    if (swap_target) {
+        swap_pending = 1; /* done by the wrapper once the object exists */
         return 0;
     }
     if (!action_errno) {
@@ -162,10 +184,70 @@ int renameat2(int od, const char *op, int nd, const char *np, unsigned flags)
     return fault("renameat", np) ? -1 : real_renameat2(od, op, nd, np, flags);
 }
 
+/* swapnew: what made dirfd/path is moved aside, and what HS_FAULT_SWAP_KIND
+ * says takes its name. The calls are the real ones, not counted. */
+static void swap_new(int dirfd, const char *path, mode_t type)
+{
+    static int (*ren)(int, const char *, int, const char *);
+    static int (*sym)(const char *, int, const char *);
+    static int (*mkd)(int, const char *, mode_t);
+    static int (*mkn)(int, const char *, mode_t, dev_t);
+    static int (*lnk)(int, const char *, int, const char *, int);
+    if (!ren) {
+        ren = (int (*)(int, const char *, int, const char *))dlsym(RTLD_NEXT, "renameat");
+        sym = (int (*)(const char *, int, const char *))dlsym(RTLD_NEXT, "symlinkat");
+        mkd = (int (*)(int, const char *, mode_t))dlsym(RTLD_NEXT, "mkdirat");
+        mkn = (int (*)(int, const char *, mode_t, dev_t))dlsym(RTLD_NEXT, "mknodat");
+        lnk = (int (*)(int, const char *, int, const char *, int))dlsym(RTLD_NEXT, "linkat");
+    }
+    int saved = errno;
+    const char *kind = getenv("HS_FAULT_SWAP_KIND"), *uid = getenv("HS_FAULT_SWAP_UID");
+    int same = kind && !strcmp(kind, "same"), link = kind && !strcmp(kind, "link");
+    uid_t owner = uid ? (uid_t)atol(uid) : 65534;
+    char aside[4096];
+    snprintf(aside, sizeof aside, "%s.swapped", path);
+    int k = ren(dirfd, path, dirfd, aside);
+    if (k == 0 && link)
+        k = lnk(AT_FDCWD, swap_target, dirfd, path, 0);
+    else if (k == 0 && same && S_ISDIR(type))
+        k = mkd(dirfd, path, 0777);
+    else if (k == 0 && same && !S_ISLNK(type))
+        k = mkn(dirfd, path, S_IFIFO | 0666, 0);
+    else if (k == 0)
+        k = sym(swap_target, dirfd, path);
+    if (k == 0 && !link)
+        k = fchownat(dirfd, path, owner, owner, AT_SYMLINK_NOFOLLOW);
+    if (k) {
+        perror("faultshim: swapnew");
+        abort();
+    }
+    fprintf(stderr, "faultshim: swapped %s\n", path);
+    errno = saved;
+}
+
+/* A creating call's result, after swapnew's swap if it was acted on. */
+static int created(int r, int dirfd, const char *path, mode_t type)
+{
+    if (swap_pending && r == 0)
+        swap_new(dirfd, path, type);
+    swap_pending = 0;
+    return r;
+}
+
 int mkdirat(int dirfd, const char *path, mode_t mode)
 {
     REAL(int, mkdirat, int, const char *, mode_t);
-    return fault("mkdirat", path) ? -1 : real_mkdirat(dirfd, path, mode);
+    if (fault("mkdirat", path))
+        return -1;
+    return created(real_mkdirat(dirfd, path, mode), dirfd, path, S_IFDIR);
+}
+
+int mknodat(int dirfd, const char *path, mode_t mode, dev_t dev)
+{
+    REAL(int, mknodat, int, const char *, mode_t, dev_t);
+    if (fault("mknodat", path))
+        return -1;
+    return created(real_mknodat(dirfd, path, mode, dev), dirfd, path, mode & S_IFMT);
 }
 
 int unlinkat(int dirfd, const char *path, int flags)
@@ -177,7 +259,9 @@ int unlinkat(int dirfd, const char *path, int flags)
 int symlinkat(const char *target, int dirfd, const char *path)
 {
     REAL(int, symlinkat, const char *, int, const char *);
-    return fault("symlinkat", path) ? -1 : real_symlinkat(target, dirfd, path);
+    if (fault("symlinkat", path))
+        return -1;
+    return created(real_symlinkat(target, dirfd, path), dirfd, path, S_IFLNK);
 }
 
 /* A read or write on fd: fails if an earlier error stays with fd, or if this
