@@ -206,7 +206,7 @@ static int open_new_dir(struct engine *g, int parent, const char *name, const ch
 {
     int fd;
     struct stat st;
-    int r = hs_open_made(parent, name, S_IFDIR, &fd, &st);
+    int r = hs_open_made(parent, name, S_IFDIR, g->made_uid, &fd, &st);
     if (hs_made_gone(r))
         return hs_eng_fail_new(g, r < 0 ? -r : 0, "replaced in the new snapshot while being made",
                                path);
@@ -652,10 +652,11 @@ static int start_snapshot(struct engine *g)
         g->have_dest_st = true;
     if (g->dry_run)
         return 0;
+    g->made_uid = hs_made_uid(g->store.partialfd);
     if (mkdirat(g->store.partialfd, g->name, 0700) < 0)
         return hs_err_path(g->err, errno, "cannot create snapshot directory", g->name);
     struct stat st;
-    int r = hs_open_made(g->store.partialfd, g->name, S_IFDIR, &g->newrootfd, &st);
+    int r = hs_open_made(g->store.partialfd, g->name, S_IFDIR, g->made_uid, &g->newrootfd, &st);
     if (r != 0)
         return hs_err_path(g->err, r < 0 ? -r : 0,
                            hs_made_gone(r) ? "snapshot directory replaced while being made"

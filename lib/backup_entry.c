@@ -569,7 +569,7 @@ static int create_other(struct engine *g, const struct hs_walk_item *it)
         return hs_eng_fail_new(g, errno, "cannot create", it->path);
     int ofd;
     struct stat dst;
-    r = hs_open_made(nd, it->name, st->st_mode & S_IFMT, &ofd, &dst);
+    r = hs_open_made(nd, it->name, st->st_mode & S_IFMT, g->made_uid, &ofd, &dst);
     if (hs_made_gone(r)) {
         /* not what was made: left out of the snapshot, never followed */
         hs_eng_warn(g, r < 0 ? -r : 0, "replaced in the new snapshot while being made, left out",

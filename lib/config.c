@@ -29,6 +29,7 @@
 #include "hardsnap.h"
 
 #include "exclude.h"
+#include "fsutil.h"
 #include "internal.h"
 
 #include <ctype.h>
@@ -571,10 +572,14 @@ enum hs_status hs_config_load(struct hs_config *c, const char *file, struct hs_e
     struct parse p = {.c = c, .file = file, .err = err, .status = HS_OK};
 
     config_init(c);
-    p.f = fopen(file, "re");
+    int fd = hs_open_steering_file(file, "cannot read config", err);
+    p.f = fd >= 0 ? fdopen(fd, "re") : NULL;
     if (!p.f) {
-        hs_err_path(err, errno, "cannot read config", file);
-        hs_err_kind(err, HS_USAGE);
+        if (fd >= 0) {
+            hs_err_path(err, errno, "cannot read config", file);
+            hs_err_kind(err, HS_USAGE);
+            close(fd);
+        }
         hs_config_free(c);
         return HS_USAGE;
     }

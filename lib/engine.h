@@ -49,7 +49,8 @@ struct engine {
     char prev_name[HS_SNAPSHOT_NAME_LEN + 1];
     char *resume;
     int newrootfd;
-    long link_max; /* names an inode may have on DEST's filesystem */
+    uid_t made_uid; /* the owner of what we create in the store (meta.h) */
+    long link_max;  /* names an inode may have on DEST's filesystem */
     struct hs_dirstack newdirs, prevdirs, resumedirs;
     struct prevlist *prevlists; /* the previous snapshot's listings on the branch, by depth */
     size_t prevlists_cap;

@@ -24,6 +24,7 @@
  */
 #include "exclude.h"
 #include "buf.h"
+#include "fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -406,10 +407,11 @@ static int read_all(int fd, struct hs_buf *b)
 
 static int read_file(const char *file, struct hs_buf *b, struct hs_err *e)
 {
-    int fd = open(file, O_RDONLY | O_CLOEXEC);
-    int r = fd < 0 ? -errno : read_all(fd, b);
-    if (fd >= 0)
-        close(fd);
+    int fd = hs_open_steering_file(file, "cannot read exclude file", e);
+    if (fd < 0)
+        return fd;
+    int r = read_all(fd, b);
+    close(fd);
     if (r < 0) {
         hs_err_path(e, -r, "cannot read exclude file", file);
         if (r != -ENOMEM)

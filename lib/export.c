@@ -1041,11 +1041,19 @@ static int check_target(struct exporter *x)
     char *dir = slash ? strndup(arch, slash == arch ? 1 : (size_t)(slash - arch)) : strdup(".");
     if (!dir)
         return hs_err_setf(x->err, ENOMEM, "export");
-    x->outdir = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int err = errno;
+    /* never through another user's symlink: root's archive would land
+     * wherever she pointed it */
+    int parent;
+    char last[NAME_MAX + 1];
+    int fd = hs_open_dir_trusted(dir, &parent, last, x->err);
     free(dir);
-    if (x->outdir < 0)
-        return hs_err_usage(x->err, err, "cannot create the archive in its directory", arch);
+    if (parent >= 0)
+        close(parent);
+    if (fd == -EPERM)
+        return fd;
+    if (fd < 0)
+        return hs_err_usage(x->err, -fd, "cannot create the archive in its directory", arch);
+    x->outdir = fd;
     struct stat st;
     if (fstatat(x->outdir, x->final_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
         return hs_err_usage(x->err, 0, "the archive already exists (not replaced)", arch);

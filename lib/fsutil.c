@@ -79,6 +79,143 @@ int hs_open_dir_beneath(int rootfd, const char *relpath, size_t len)
     return fd;
 }
 
+/* Symlinks followed in one resolution at most, as the kernel's MAXSYMLINKS. */
+#define TRUSTED_MAX_LINKS 40
+
+struct resolve {
+    struct hs_buf rest; /* what is left to resolve */
+    size_t pos;
+    struct hs_buf where; /* the directory reached, for messages */
+    int fd;              /* O_PATH of it */
+    int links;
+    bool last_was_link; /* the path's last component is a symlink: a missing
+                           target is an error, never made (as mkdir(2)) */
+};
+
+static int resolve_restart(struct resolve *rs, bool absolute)
+{
+    int fd = openat(AT_FDCWD, absolute ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    if (rs->fd >= 0)
+        close(rs->fd);
+    rs->fd = fd;
+    hs_buf_truncate(&rs->where, 0);
+    return hs_buf_puts(&rs->where, absolute ? "/" : "");
+}
+
+static void where_push(struct resolve *rs, const char *name, size_t n)
+{
+    if (rs->where.len && rs->where.data[rs->where.len - 1] != '/')
+        hs_buf_putc(&rs->where, '/');
+    hs_buf_append(&rs->where, name, n);
+}
+
+/* The symlink cfd (O_PATH) at name: its text goes in front of what is left. */
+static int follow(struct resolve *rs, int cfd, const struct stat *st, const char *name, size_t n,
+                  size_t end, struct hs_err *e)
+{
+    if (st->st_uid != 0 && st->st_uid != geteuid()) {
+        where_push(rs, name, n);
+        int r = hs_err_usage(e, 0, "not following a symlink another user owns (name the real path)",
+                             rs->where.data ? rs->where.data : name);
+        return r == -EINVAL ? -EPERM : r;
+    }
+    if (++rs->links > TRUSTED_MAX_LINKS)
+        return -ELOOP;
+    char target[PATH_MAX];
+    ssize_t len = readlinkat(cfd, "", target, sizeof target);
+    if (len < 0)
+        return -errno;
+    if ((size_t)len >= sizeof target)
+        return -ENAMETOOLONG;
+    struct hs_buf rest = {0};
+    int r = hs_buf_append(&rest, target, (size_t)len);
+    if (r == 0)
+        r = hs_buf_putc(&rest, '/');
+    if (r == 0)
+        r = hs_buf_append(&rest, rs->rest.data + end, rs->rest.len - end);
+    if (r < 0) {
+        hs_buf_free(&rest);
+        return r;
+    }
+    hs_buf_free(&rs->rest);
+    rs->rest = rest;
+    rs->pos = 0;
+    return target[0] == '/' ? resolve_restart(rs, true) : 0;
+}
+
+/* One step: 1 done, 0 go on, <0 error (-ENOENT of the last component: the
+ * caller's *parent and last are set). */
+static int resolve_step(struct resolve *rs, int *parent, char *last, struct hs_err *e)
+{
+    const char *p = rs->rest.data;
+    while (rs->pos < rs->rest.len && p[rs->pos] == '/')
+        rs->pos++;
+    if (rs->pos >= rs->rest.len)
+        return 1;
+    size_t at = rs->pos, end = at;
+    while (end < rs->rest.len && p[end] != '/')
+        end++;
+    size_t n = end - at, after = end;
+    while (after < rs->rest.len && p[after] == '/')
+        after++;
+    bool is_last = after >= rs->rest.len;
+    rs->pos = end;
+    if (n == 1 && p[at] == '.')
+        return 0;
+    if (n > NAME_MAX)
+        return -ENAMETOOLONG;
+    char name[NAME_MAX + 1];
+    memcpy(name, p + at, n);
+    name[n] = '\0';
+    int cfd = openat(rs->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (cfd < 0) {
+        int err = errno;
+        if (err == ENOENT && is_last && !rs->last_was_link && strcmp(name, "..") != 0) {
+            *parent = openat(rs->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (*parent < 0)
+                return -errno;
+            memcpy(last, name, n + 1);
+        }
+        return -err;
+    }
+    struct stat st;
+    int r = fstat(cfd, &st) < 0 ? -errno : 0;
+    if (r == 0 && S_ISLNK(st.st_mode)) {
+        rs->last_was_link |= is_last;
+        r = follow(rs, cfd, &st, name, n, end, e);
+    } else if (r == 0 && !S_ISDIR(st.st_mode))
+        r = -ENOTDIR;
+    if (r < 0 || S_ISLNK(st.st_mode)) {
+        close(cfd);
+        return r;
+    }
+    close(rs->fd);
+    rs->fd = cfd;
+    where_push(rs, name, n);
+    return 0;
+}
+
+int hs_open_dir_trusted(const char *path, int *parent, char *last, struct hs_err *e)
+{
+    struct resolve rs = {.fd = -1};
+    *parent = -1;
+    int r = hs_buf_puts(&rs.rest, path);
+    if (r == 0)
+        r = resolve_restart(&rs, path[0] == '/');
+    while (r == 0)
+        r = resolve_step(&rs, parent, last, e);
+    int fd = r == 1 ? openat(rs.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : r;
+    if (r == 1 && fd < 0)
+        fd = -errno;
+    if (rs.fd >= 0)
+        close(rs.fd);
+    hs_buf_free(&rs.rest);
+    hs_buf_free(&rs.where);
+    return fd;
+}
+
 int hs_link_beneath(int rootfd, const char *relpath, size_t len, int dirfd, const char *name)
 {
     if (len < PATH_MAX) {
@@ -482,4 +619,60 @@ bool hs_is_mount_point(int dirfd, const char *name)
     struct rm_id id;
     return rm_id_of(dirfd, "", &s.top) == 0 && rm_id_of(dirfd, name, &id) == 0 &&
            rm_outside(&s, &id) == EBUSY;
+}
+
+/* A parent is safe when only root can rename what is in it: owned by root
+ * and writable by no one else, or sticky (/tmp: others cannot rename what
+ * root owns there). */
+void hs_parent_unsafe(const char *path, char *bad)
+{
+    bad[0] = '\0';
+    char *real = realpath(path, NULL);
+    if (!real)
+        return;
+    for (char *slash = strrchr(real, '/'); slash; slash = strrchr(real, '/')) {
+        slash[slash == real] = '\0'; /* "/x" -> "/" */
+        struct stat st;
+        if (stat(real, &st) == 0 &&
+            (st.st_uid != 0 || ((st.st_mode & 022) && !(st.st_mode & S_ISVTX)))) {
+            snprintf(bad, PATH_MAX, "%s", real);
+            break;
+        }
+        if (slash == real)
+            break;
+    }
+    free(real);
+}
+
+int hs_open_steering_file(const char *path, const char *what, struct hs_err *e)
+{
+    /* O_NONBLOCK: a fifo nobody writes to gives end of file, not a hang */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        int err = errno;
+        hs_err_usage(e, err, what, path);
+        return -err;
+    }
+    struct stat st;
+    char why[PATH_MAX + 128] = "", bad[PATH_MAX] = "";
+    if (fstat(fd, &st) < 0)
+        snprintf(why, sizeof why, "%s", strerror(errno));
+    else if (geteuid() == 0 && st.st_uid != 0)
+        snprintf(why, sizeof why, "owned by uid %u, not root", (unsigned)st.st_uid);
+    else if (geteuid() == 0 && S_ISREG(st.st_mode) && (st.st_mode & 022))
+        snprintf(why, sizeof why, "writable by others (mode %04o)", (unsigned)(st.st_mode & 07777));
+    else if (geteuid() == 0 && S_ISREG(st.st_mode) && (hs_parent_unsafe(path, bad), bad[0]))
+        snprintf(why, sizeof why, "in %s, which another user can write", bad);
+    if (why[0]) {
+        close(fd);
+        strncat(why, " (refused: another user could have written it)",
+                sizeof why - strlen(why) - 1);
+        hs_err_path_why(e, EPERM, what, path, why);
+        hs_err_kind(e, HS_USAGE);
+        return -EPERM;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    return fd;
 }

@@ -16,6 +16,18 @@ int hs_open_dir(int dirfd, const char *name);
  * O_NOFOLLOW, for paths of any length. Returns the fd or -errno. */
 int hs_open_dir_beneath(int rootfd, const char *relpath, size_t len);
 
+/*
+ * Opens the directory path names (O_RDONLY), resolving it one component at a
+ * time and following a symlink on the way only if it is root's or ours: one
+ * that another user planted (in a directory of hers on the way) would lead
+ * a command run as root wherever she likes. Returns the fd; -ENOENT when
+ * only the last component is missing, with *parent (an fd of the directory
+ * that would hold it, to close) and last (NAME_MAX + 1 bytes) set; -EPERM
+ * (kind HS_USAGE in e, naming the symlink) for another user's symlink; other
+ * -errno (e untouched).
+ */
+int hs_open_dir_trusted(const char *path, int *parent, char *last, struct hs_err *e);
+
 /* linkat(rootfd, relpath, dirfd, name, 0) for relpath of any length. */
 int hs_link_beneath(int rootfd, const char *relpath, size_t len, int dirfd, const char *name);
 
@@ -42,6 +54,22 @@ int hs_remove_tree_in(int dirfd, const char *name, const char *where, struct hs_
 
 /* Whether dirfd/name is a mount point (of a directory or of a file). */
 bool hs_is_mount_point(int dirfd, const char *name);
+
+/* Whether the directory or file path has a parent another user could
+ * rename it in (owned by someone but root, or writable by group or others
+ * without the sticky bit): the first such parent into bad (PATH_MAX bytes),
+ * or "" for none. */
+void hs_parent_unsafe(const char *path, char *bad);
+
+/*
+ * Opens a file that steers a run (a config file, an exclude list) for
+ * reading, never waiting on a fifo. Run as root, it refuses, as cron, sudo
+ * and logrotate do, a file another user could have written: owned by
+ * someone but root, writable by group or others, or in a directory another
+ * user can write (not sticky). Returns the fd, or <0 with e ("what: path",
+ * kind HS_USAGE).
+ */
+int hs_open_steering_file(const char *path, const char *what, struct hs_err *e);
 
 /* Raises RLIMIT_NOFILE's soft limit to the hard limit (best effort). */
 void hs_raise_nofile(void);

@@ -109,6 +109,7 @@ struct importer {
     time_t newest; /* the newest mtime of the members, if have_newest */
     bool have_newest;
     uint64_t future_members; /* dated in the future: not used for the name */
+    uid_t made_uid;          /* the owner of what we create in the store (meta.h) */
     struct hs_buf clean;
     struct timespec now;
 };
@@ -295,7 +296,7 @@ static int open_component(struct importer *x, int top, const char *comp, size_t 
         return -errno;
     int fd;
     struct stat made_st;
-    int k = hs_open_made(top, name, S_IFDIR, &fd, &made_st);
+    int k = hs_open_made(top, name, S_IFDIR, x->made_uid, &fd, &made_st);
     if (k == HS_MADE_SWAPPED || (made && hs_made_gone(k)))
         return made ? -ESTALE : -ENOTDIR;
     if (k < 0 || !made)
@@ -593,7 +594,7 @@ static int make_other(struct importer *x, const struct hs_src_entry *ent, int di
         return warn(x, errno, "cannot create", r->path), 1;
     int fd;
     struct stat st;
-    k = hs_open_made(dirfd, base, type, &fd, &st);
+    k = hs_open_made(dirfd, base, type, x->made_uid, &fd, &st);
     if (k != 0)
         return left_out(x, k, dirfd, base, r->path), 1;
     apply_meta(x, (struct hs_xobj){.fd = fd, .opath = true}, &ent->st, &x->xa, r->path);
@@ -735,7 +736,7 @@ static int make_dir(struct importer *x, const struct hs_src_entry *ent, int dirf
         bool made = mkdirat(dirfd, base, 0700) == 0;
         if (!made && errno != EEXIST)
             return warn(x, errno, "cannot create", r->path), 1;
-        k = hs_open_made(dirfd, base, S_IFDIR, &fd, &st);
+        k = hs_open_made(dirfd, base, S_IFDIR, x->made_uid, &fd, &st);
         if (!made && hs_made_gone(k)) /* an earlier entry's file or symlink */
             return warn(x, EEXIST, "cannot create", r->path), 1;
         if (k != 0)
@@ -865,7 +866,7 @@ static void finish_dirs(struct importer *x, struct rec **v, size_t n)
             continue;
         }
         struct stat now;
-        if (fstat(fd, &now) < 0 || !hs_is_made(&now, S_IFDIR)) {
+        if (fstat(fd, &now) < 0 || !hs_is_made(&now, S_IFDIR, x->made_uid)) {
             /* only what this import made, and still holds, gets metadata */
             warn(x, 0, "replaced in the new snapshot, left alone", r->path);
             if (fd != x->treefd)
@@ -1002,11 +1003,12 @@ static int start_tree(struct importer *x)
     if (fstatat(x->store.partialfd, BUILD_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
         hs_remove_tree(x->store.partialfd, BUILD_NAME, x->err) < 0)
         return -EIO;
+    x->made_uid = hs_made_uid(x->store.partialfd);
     if (mkdirat(x->store.partialfd, BUILD_NAME, 0700) < 0)
         return hs_err_path(x->err, errno, "cannot create the import tree in", x->o->dest);
     x->tree_made = true;
     struct stat made;
-    k = hs_open_made(x->store.partialfd, BUILD_NAME, S_IFDIR, &x->treefd, &made);
+    k = hs_open_made(x->store.partialfd, BUILD_NAME, S_IFDIR, x->made_uid, &x->treefd, &made);
     if (k != 0)
         return hs_err_path(x->err, k < 0 ? -k : 0,
                            hs_made_gone(k) ? "the import tree was replaced while being made in"

@@ -13,19 +13,38 @@
 #define SYS_fchmodat2 452
 #endif
 
-bool hs_is_made(const struct stat *st, mode_t type)
+uid_t hs_made_uid(int dirfd)
 {
-    return (st->st_mode & S_IFMT) == type && st->st_uid == geteuid() &&
+    int fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    char name[48] = "";
+    if (fd < 0) { /* no O_TMPFILE here: a name of our own, for a moment */
+        snprintf(name, sizeof name, ".hardsnap-owner-probe.%ld", (long)getpid());
+        fd = openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+            name[0] = '\0';
+    }
+    struct stat st;
+    uid_t uid = fd >= 0 && fstat(fd, &st) == 0 ? st.st_uid : geteuid();
+    if (name[0])
+        unlinkat(dirfd, name, 0);
+    if (fd >= 0)
+        close(fd);
+    return uid;
+}
+
+bool hs_is_made(const struct stat *st, mode_t type, uid_t owner)
+{
+    return (st->st_mode & S_IFMT) == type && st->st_uid == owner &&
            (S_ISDIR(type) || st->st_nlink == 1);
 }
 
-int hs_open_made(int dirfd, const char *name, mode_t type, int *fd, struct stat *st)
+int hs_open_made(int dirfd, const char *name, mode_t type, uid_t owner, int *fd, struct stat *st)
 {
     int flags = S_ISDIR(type) ? O_RDONLY | O_DIRECTORY | O_NONBLOCK : O_PATH;
     *fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC);
     if (*fd < 0)
         return -errno;
-    int k = fstat(*fd, st) < 0 ? -errno : hs_is_made(st, type) ? 0 : HS_MADE_SWAPPED;
+    int k = fstat(*fd, st) < 0 ? -errno : hs_is_made(st, type, owner) ? 0 : HS_MADE_SWAPPED;
     if (k != 0) {
         close(*fd);
         *fd = -1;
@@ -70,6 +89,26 @@ static int set_times(struct hs_xobj o, const struct stat *want)
     return k < 0 ? -errno : 0;
 }
 
+/* A file's set-user-ID and set-group-ID bits, kept only where its owner and
+ * group are the original's (as libarchive and GNU tar do): a setuid-root file
+ * restored by someone who could not give it to root must not become a
+ * setuid file of someone else's. */
+static mode_t setid_kept(struct hs_xobj o, const struct stat *want, const struct stat *now,
+                         bool chowned)
+{
+    mode_t mode = want->st_mode & 07777;
+    if (!S_ISREG(want->st_mode) || !(mode & (S_ISUID | S_ISGID)) || chowned)
+        return mode;
+    struct stat cur;
+    if (!now && fstat(o.fd, &cur) == 0)
+        now = &cur;
+    if (!now || now->st_uid != want->st_uid)
+        mode &= ~(mode_t)S_ISUID;
+    if (!now || now->st_gid != want->st_gid)
+        mode &= ~(mode_t)S_ISGID;
+    return mode;
+}
+
 int hs_meta_apply(struct hs_xobj o, const struct stat *want, const struct stat *now,
                   const struct hs_xattrs *xa, bool root, struct hs_meta_result *res)
 {
@@ -81,10 +120,16 @@ int hs_meta_apply(struct hs_xobj o, const struct stat *want, const struct stat *
     bool owned = now && now->st_uid == want->st_uid && now->st_gid == want->st_gid;
     if (root && !owned)
         res->owner_err = set_owner(o, want->st_uid, want->st_gid);
+    bool chowned = root && (owned || !res->owner_err);
     if (xa && xa->count)
         res->xattr_err = hs_xattr_apply(xa, o, root);
+    if (!S_ISLNK(want->st_mode)) {
+        int a = hs_xattr_drop_inherited_acls(xa, o, S_ISDIR(want->st_mode));
+        if (a < 0 && !res->xattr_err)
+            res->xattr_err = a;
+    }
     /* a symlink's mode is always 0777 and cannot be changed */
-    int k = S_ISLNK(want->st_mode) ? 0 : hs_meta_chmod(o, want->st_mode & 07777);
+    int k = S_ISLNK(want->st_mode) ? 0 : hs_meta_chmod(o, setid_kept(o, want, now, chowned));
     if (k < 0) {
         res->what = "cannot set mode of";
         return k;

@@ -47,6 +47,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,7 +79,10 @@ struct restore {
     struct hs_snapsrc src;
     char *tdisp; /* TARGET as given, for messages */
 
-    int tbase; /* TARGET; -1 while it does not exist (a dry run, the checking pass) */
+    int tbase;   /* TARGET; -1 while it does not exist (a dry run, the checking pass) */
+    int tparent; /* while it does not: the directory to make it in */
+    char tlast[NAME_MAX + 1]; /* ... under this name */
+    uid_t made_uid;           /* the owner of what we create in the target (meta.h) */
     struct hs_dirstack tdirs; /* the target's directories on the walk's branch */
     int pending_fd;           /* a directory's target, opened at its ENTRY, pushed at ENTER */
     bool pending;
@@ -466,7 +470,7 @@ static int create_other(struct restore *r, const struct rs_entry *e, int tfd, co
     if (k < 0)
         return create_failed(r, errno, e);
     int ofd;
-    k = hs_open_made(tfd, dname, e->st->st_mode & S_IFMT, &ofd, made);
+    k = hs_open_made(tfd, dname, e->st->st_mode & S_IFMT, r->made_uid, &ofd, made);
     if (hs_made_gone(k))
         return swapped(r, k, e->path);
     if (k < 0)
@@ -634,7 +638,7 @@ static int make_dir(struct restore *r, const struct rs_entry *e, int t, struct s
         if (mkdirat(tfd, e->name, 0700) < 0)
             return create_failed(r, errno, e);
         /* checked to be ours before anything goes into it */
-        k = hs_open_made(tfd, e->name, S_IFDIR, &fd, tst);
+        k = hs_open_made(tfd, e->name, S_IFDIR, r->made_uid, &fd, tst);
         if (hs_made_gone(k))
             return swapped(r, k, e->path);
         if (k < 0)
@@ -825,40 +829,21 @@ static char *trimmed(const char *s)
     return strndup(s, n);
 }
 
-/* The directory that holds path: an fd, or -errno. */
-static int open_parent(const char *path)
-{
-    char *copy = trimmed(path);
-    if (!copy)
-        return -ENOMEM;
-    char *slash = strrchr(copy, '/');
-    if (slash == copy)
-        slash[1] = '\0'; /* "/x": the root */
-    else if (slash)
-        *slash = '\0';
-    int fd = open(slash ? copy : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int err = errno;
-    free(copy);
-    return fd >= 0 ? fd : -err;
-}
-
-/* TARGET (followed if a symlink: the user named it), or its parent when it
- * does not exist yet; restoring into the store is refused. */
+/* TARGET, or the directory to make it in when it does not exist yet, found
+ * without following another user's symlink (hs_open_dir_trusted: a user
+ * could point her directory at /etc and ask root for her files back);
+ * restoring into the store is refused. */
 static int open_target(struct restore *r, const char *target)
 {
-    r->tbase = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int check = r->tbase;
-    if (r->tbase < 0) {
-        if (errno != ENOENT)
-            return hs_err_usage(r->err, errno, "cannot use the target", target);
-        check = open_parent(target);
-        if (check < 0)
-            return hs_err_usage(r->err, -check, "cannot create the target (its parent must exist)",
-                                target);
-    }
-    const char *harmed = hs_snapsrc_forbidden(&r->src, check);
-    if (check != r->tbase)
-        close(check);
+    r->tbase = hs_open_dir_trusted(target, &r->tparent, r->tlast, r->err);
+    if (r->tbase == -EPERM)
+        return r->tbase;
+    if (r->tbase < 0 && r->tbase != -ENOENT)
+        return hs_err_usage(r->err, -r->tbase, "cannot use the target", target);
+    if (r->tbase == -ENOENT && r->tparent < 0)
+        return hs_err_usage(r->err, ENOENT, "cannot create the target (its parent must exist)",
+                            target);
+    const char *harmed = hs_snapsrc_forbidden(&r->src, r->tbase >= 0 ? r->tbase : r->tparent);
     if (!harmed)
         return 0;
     char what[64];
@@ -868,9 +853,12 @@ static int open_target(struct restore *r, const char *target)
 
 static int create_target(struct restore *r, const char *target)
 {
-    if (r->tbase >= 0)
+    if (r->tbase >= 0) {
+        r->made_uid = hs_made_uid(r->tbase);
         return 0;
-    if (mkdir(target, 0777) < 0) {
+    }
+    r->made_uid = hs_made_uid(r->tparent);
+    if (mkdirat(r->tparent, r->tlast, 0700) < 0) {
         int err = errno;
         int k = hs_err_path(r->err, err, "cannot create the target", target);
         if (err == ENOENT) /* the parent went away since it was checked */
@@ -878,7 +866,7 @@ static int create_target(struct restore *r, const char *target)
         return k;
     }
     struct stat st;
-    int k = hs_open_made(AT_FDCWD, target, S_IFDIR, &r->tbase, &st);
+    int k = hs_open_made(r->tparent, r->tlast, S_IFDIR, r->made_uid, &r->tbase, &st);
     if (hs_made_gone(k))
         return hs_err_path(r->err, k < 0 ? -k : 0, "the target was replaced while being created",
                            target);
@@ -933,6 +921,7 @@ enum hs_status hs_restore(const struct hs_restore_opts *o, struct hs_backup_stat
                         .st = st,
                         .err = err,
                         .tbase = -1,
+                        .tparent = -1,
                         .pending_fd = -1,
                         .src = {.root = -1, .parent = -1}};
     r.root = geteuid() == 0;
@@ -941,6 +930,8 @@ enum hs_status hs_restore(const struct hs_restore_opts *o, struct hs_backup_stat
     st->seconds = hs_report_seconds(&r.rep);
     if (r.tbase >= 0)
         close(r.tbase);
+    if (r.tparent >= 0)
+        close(r.tparent);
     hs_snapsrc_close(&r.src);
     free(r.tdisp);
     hs_copier_free(&r.copier);

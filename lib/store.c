@@ -246,29 +246,6 @@ bool hs_store_dest_open(const struct stat *st)
     return (st->st_mode & 077) != 0;
 }
 
-/* A parent is safe when only root can rename what is in it: owned by root
- * and writable by no one else, or sticky (/tmp: others cannot rename what
- * root owns there). */
-void hs_store_dest_parent_unsafe(const char *path, char *bad)
-{
-    bad[0] = '\0';
-    char *real = realpath(path, NULL);
-    if (!real)
-        return;
-    for (char *slash = strrchr(real, '/'); slash; slash = strrchr(real, '/')) {
-        slash[slash == real] = '\0'; /* "/x" -> "/" */
-        struct stat st;
-        if (stat(real, &st) == 0 &&
-            (st.st_uid != 0 || ((st.st_mode & 022) && !(st.st_mode & S_ISVTX)))) {
-            snprintf(bad, PATH_MAX, "%s", real);
-            break;
-        }
-        if (slash == real)
-            break;
-    }
-    free(real);
-}
-
 /* Root's store among users: a DEST they can enter lets them read everyone's
  * files in the snapshots and write their own, in every snapshot at once
  * (the inode keeps their ownership), so it is closed; a parent they can
@@ -287,11 +264,68 @@ static void guard_dest(struct hs_store *s)
         hs_err_path(&s->warn, 0, msg, s->dest);
         return;
     }
-    hs_store_dest_parent_unsafe(s->dest, bad);
+    hs_parent_unsafe(s->dest, bad);
     if (bad[0])
         hs_err_path(&s->warn, 0,
                     "the store can be replaced by another user, who owns or can write its parent",
                     bad);
+}
+
+/* DEST for a command that writes to it: reached without following another
+ * user's symlink (hs_open_dir_trusted), and made (0700) if create and only
+ * its last component is missing. An fd, or <0 with e set. */
+static int open_dest_to_write(const char *dest, bool create, struct hs_err *e)
+{
+    int parent;
+    char last[NAME_MAX + 1];
+    int fd = hs_open_dir_trusted(dest, &parent, last, e);
+    if (fd == -ENOENT && parent >= 0 && create) {
+        fd = mkdirat(parent, last, 0700) < 0 && errno != EEXIST ? -errno : 0;
+        if (fd == 0) {
+            fd = openat(parent, last, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (fd < 0)
+                fd = -errno;
+        }
+        if (fd < 0) {
+            int r = hs_err_path(e, -fd, "cannot create destination", dest);
+            if (fd == -ENAMETOOLONG)
+                hs_err_kind(e, HS_USAGE);
+            fd = r;
+        }
+    } else if (fd < 0 && fd != -EPERM) {
+        int err = -fd;
+        fd = hs_err_path(e, err, "cannot open destination", dest);
+        if (err == ENOENT || err == ENOTDIR || err == ENAMETOOLONG || err == ELOOP)
+            hs_err_kind(e, HS_USAGE);
+    }
+    if (parent >= 0)
+        close(parent);
+    return fd;
+}
+
+/* DEST and .hardsnap must be the owner's who writes to them (hs_made_uid:
+ * root's, for root, also where the file system forces an owner): a user
+ * who owns either can hide, rename or replace snapshots, point latest at a
+ * tree she made (restored as root's), or open the store to all. */
+static int check_owner(struct hs_store *s, struct hs_err *e)
+{
+    uid_t made = hs_made_uid(s->destfd);
+    struct stat st;
+    const char *which = NULL;
+    if (fstat(s->destfd, &st) == 0 && st.st_uid != made)
+        which = "";
+    else if (fstat(s->hsfd, &st) == 0 && st.st_uid != made)
+        which = "/" HS_STORE_DIR;
+    if (!which)
+        return 0;
+    char what[128], *path = NULL;
+    snprintf(what, sizeof what, "owned by another user (uid %u): not writing to the store",
+             (unsigned)st.st_uid);
+    if (asprintf(&path, "%s%s", s->dest, which) < 0)
+        path = NULL;
+    int r = hs_err_usage(e, 0, what, path ? path : s->dest);
+    free(path);
+    return r;
 }
 
 int hs_store_open(struct hs_store *s, const char *dest, unsigned flags, struct hs_err *e)
@@ -308,14 +342,11 @@ int hs_store_open(struct hs_store *s, const char *dest, unsigned flags, struct h
     if (parent_in_snapshot(dest))
         return hs_err_usage(
             e, 0, "inside a snapshot, or reached through one (name the store itself)", dest);
-    if (create && mkdir(dest, 0700) < 0 && errno != EEXIST) {
-        int err = errno;
-        int r = hs_err_path(e, err, "cannot create destination", dest);
-        if (err == ENOENT || err == ENOTDIR || err == ENAMETOOLONG)
-            hs_err_kind(e, HS_USAGE);
-        return r;
-    }
-    s->destfd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    bool writer = flags & (HS_STORE_CREATE | HS_STORE_LOCK);
+    s->destfd = writer ? open_dest_to_write(dest, create, e)
+                       : open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->destfd < 0 && writer)
+        return s->destfd;
     if (s->destfd < 0) {
         int err = errno;
         int r = hs_err_path(e, err, "cannot open destination", dest);
@@ -343,6 +374,8 @@ int hs_store_open(struct hs_store *s, const char *dest, unsigned flags, struct h
         return r;
     }
     int r = s->hsfd = open_subdir(s->destfd, HS_STORE_DIR, create, dest, e);
+    if (r >= 0 && writer)
+        r = check_owner(s, e);
     if (r >= 0)
         r = s->partialfd = open_subdir(s->hsfd, "partial", create, dest, e);
     if (r >= 0)

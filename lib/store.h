@@ -47,11 +47,8 @@ enum hs_store_flags {
  * s->warn, for the caller to report. */
 int hs_store_open(struct hs_store *s, const char *dest, unsigned flags, struct hs_err *e);
 
-/* Whether st (DEST's) lets users other than its owner in, or the directory
- * path (of a DEST) has a parent another user could rename it in: the name
- * of the first such parent into bad (PATH_MAX bytes), or "" for none. */
+/* Whether st (DEST's) lets users other than its owner in. */
 bool hs_store_dest_open(const struct stat *st);
-void hs_store_dest_parent_unsafe(const char *path, char *bad);
 
 /* Whether the directory fd lies inside a snapshot of a store, or inside a
  * store's .hardsnap (checked through ".." up to the root): whatever is

@@ -47,6 +47,15 @@ static int do_set(struct hs_xobj o, const char *name, const void *val, size_t si
     return setxattr(p, name, val, size, 0);
 }
 
+static int do_remove(struct hs_xobj o, const char *name)
+{
+    if (!o.opath)
+        return fremovexattr(o.fd, name);
+    char p[320];
+    proc_path(p, sizeof p, o);
+    return removexattr(p, name);
+}
+
 /* The list of names, grown until it fits (attributes may be added meanwhile). */
 static ssize_t read_names(struct hs_xobj o, struct hs_buf *raw)
 {
@@ -206,6 +215,29 @@ int hs_xattr_apply(const struct hs_xattrs *x, struct hs_xobj o, bool root)
         val += 4 + len;
     }
     return first;
+}
+
+static bool has_name(const struct hs_xattrs *x, const char *want)
+{
+    const char *name = x ? x->names.data : NULL;
+    for (size_t i = 0; x && i < x->count; i++, name += strlen(name) + 1)
+        if (!strcmp(name, want))
+            return true;
+    return false;
+}
+
+int hs_xattr_drop_inherited_acls(const struct hs_xattrs *x, struct hs_xobj o, bool dir)
+{
+    static const char *const acls[] = {"system.posix_acl_access", "system.posix_acl_default"};
+    if (o.fd < 0)
+        return -EBADF;
+    for (size_t i = 0; i < (dir ? 2u : 1u); i++) {
+        if (has_name(x, acls[i]) || do_remove(o, acls[i]) == 0)
+            continue;
+        if (errno != ENODATA && errno != ENOTSUP && errno != EOPNOTSUPP)
+            return -errno;
+    }
+    return 0;
 }
 
 void hs_xattrs_free(struct hs_xattrs *x)

@@ -45,6 +45,11 @@ uint64_t hs_xattr_hash(const struct hs_xattrs *x);
  * user.* and ACLs are tried. Returns 0, or -errno of the first attribute that
  * could not be set (the rest are still set). */
 int hs_xattr_apply(const struct hs_xattrs *x, struct hs_xobj o, bool root);
+/* A new object takes the ACLs of its directory's default ACL: those that x
+ * (the original's attributes, may be NULL) does not have are removed from o
+ * (an fd), so a user's default ACL on a restore target cannot grant her what
+ * the original did not (system.posix_acl_default only for a directory). */
+int hs_xattr_drop_inherited_acls(const struct hs_xattrs *x, struct hs_xobj o, bool dir);
 void hs_xattrs_free(struct hs_xattrs *x);
 
 #endif

@@ -347,6 +347,134 @@ START_TEST(remove_tree_leaves_mounts_alone)
 }
 END_TEST
 
+/* hs_open_dir_trusted of tu_tmp/rel: the fd's inode, or -errno. */
+static long long trusted(const char *rel, int *parent, char *last, struct hs_err *e)
+{
+    int fd = hs_open_dir_trusted(tu_path(rel), parent, last, e);
+    if (fd < 0)
+        return fd;
+    struct stat st;
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    close(fd);
+    return (long long)st.st_ino;
+}
+
+/* TARGET-like paths: symlinks of our own are followed (relative, absolute,
+ * "..", several in a row), a missing last component gives its parent, a
+ * loop ends. */
+START_TEST(open_dir_trusted_resolves)
+{
+    tu_mkdir("t/a/b");
+    tu_mkdir("t/c");
+    ck_assert_int_eq(symlink("a/b", tu_path("t/ab")), 0);
+    char abs_a[PATH_MAX];
+    snprintf(abs_a, sizeof abs_a, "%s", tu_path("t/a")); /* tu_path's buffer is shared */
+    ck_assert_int_eq(symlink(abs_a, tu_path("t/abs")), 0);
+    ck_assert_int_eq(symlink("ab/..", tu_path("t/up")), 0);
+    ck_assert_int_eq(symlink("loop2", tu_path("t/loop1")), 0);
+    ck_assert_int_eq(symlink("loop1", tu_path("t/loop2")), 0);
+    tu_write("t/file", "x", 1);
+    int parent = -1;
+    char last[NAME_MAX + 1];
+    struct hs_err e = {0};
+    long long b = (long long)tu_lstat("t/a/b").st_ino, a = (long long)tu_lstat("t/a").st_ino;
+    ck_assert_int_eq(trusted("t/ab", &parent, last, &e), b);
+    ck_assert_int_eq(trusted("t/abs/b/", &parent, last, &e), b);
+    ck_assert_int_eq(trusted("t/up", &parent, last, &e), a); /* .. of a/b, as the kernel */
+    ck_assert_int_eq(trusted("t/./c/../a", &parent, last, &e), a);
+    ck_assert_int_eq(trusted("t/loop1", &parent, last, &e), -ELOOP);
+    ck_assert_int_eq(trusted("t/file", &parent, last, &e), -ENOTDIR);
+    ck_assert_int_eq(trusted("t/missing/x", &parent, last, &e), -ENOENT);
+    ck_assert_int_eq(parent, -1);
+    ck_assert_int_eq(trusted("t/ab/new", &parent, last, &e), -ENOENT);
+    ck_assert_int_ge(parent, 0);
+    ck_assert_str_eq(last, "new");
+    struct stat st;
+    ck_assert_int_eq(fstat(parent, &st), 0);
+    ck_assert_int_eq((long long)st.st_ino, b);
+    close(parent);
+    ck_assert_ptr_null(e.msg);
+}
+END_TEST
+
+/* As root, a symlink another user owns is not followed, wherever it is on
+ * the way: named in a usage error. */
+START_TEST(open_dir_trusted_refuses_others_symlinks)
+{
+    if (geteuid() != 0)
+        return; /* only root meets symlinks it must not trust */
+    tu_mkdir("u/home/bob");
+    tu_mkdir("u/etc");
+    ck_assert_int_eq(symlink("../../etc", tu_path("u/home/bob/restored")), 0);
+    ck_assert_int_eq(lchown(tu_path("u/home/bob/restored"), 65534, 65534), 0);
+    int parent = -1;
+    char last[NAME_MAX + 1];
+    struct hs_err e = {0};
+    ck_assert_int_eq(trusted("u/home/bob/restored", &parent, last, &e), -EPERM);
+    ck_assert_int_eq(e.kind, HS_USAGE);
+    ck_assert_ptr_nonnull(strstr(e.msg, "u/home/bob/restored"));
+    hs_err_clear(&e);
+    ck_assert_int_eq(trusted("u/home/bob/restored/x", &parent, last, &e), -EPERM);
+    ck_assert_int_eq(parent, -1);
+    hs_err_clear(&e);
+    /* root's own symlink is followed */
+    ck_assert_int_eq(lchown(tu_path("u/home/bob/restored"), 0, 0), 0);
+    ck_assert_int_eq(trusted("u/home/bob/restored", &parent, last, &e),
+                     (long long)tu_lstat("u/etc").st_ino);
+}
+END_TEST
+
+/* A config or exclude file, as root: refused when another user could have
+ * written it; never waiting on a fifo. */
+START_TEST(steering_files)
+{
+    struct hs_err e = {0};
+    tu_mkdir("etc");
+    ck_assert_int_eq(chmod(tu_path("etc"), 0755), 0);
+    tu_write("etc/ok.conf", "x", 1);
+    ck_assert_int_eq(chmod(tu_path("etc/ok.conf"), 0644), 0);
+    ck_assert_int_eq(mkfifo(tu_path("etc/fifo"), 0600), 0);
+    int fd = hs_open_steering_file(tu_path("etc/fifo"), "cannot read config", &e);
+    ck_assert_int_ge(fd, 0); /* ours; and opening it did not wait for a writer */
+    char c;
+    ck_assert_int_eq(read(fd, &c, 1), 0);
+    close(fd);
+    fd = hs_open_steering_file(tu_path("etc/ok.conf"), "cannot read config", &e);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    ck_assert_int_eq(hs_open_steering_file(tu_path("etc/none"), "cannot read config", &e), -ENOENT);
+    ck_assert_int_eq(e.kind, HS_USAGE);
+    hs_err_clear(&e);
+    if (geteuid() != 0)
+        return; /* the rest is what root refuses */
+    char bad[PATH_MAX];
+    hs_parent_unsafe(tu_path("etc/ok.conf"), bad);
+    ck_assert_str_eq(bad, "");
+    ck_assert_int_eq(chmod(tu_path("etc/ok.conf"), 0664), 0);
+    ck_assert_int_eq(hs_open_steering_file(tu_path("etc/ok.conf"), "cannot read config", &e),
+                     -EPERM);
+    ck_assert_ptr_nonnull(strstr(e.msg, "writable by others"));
+    hs_err_clear(&e);
+    ck_assert_int_eq(chmod(tu_path("etc/ok.conf"), 0644), 0);
+    ck_assert_int_eq(chown(tu_path("etc/ok.conf"), 65534, 65534), 0);
+    ck_assert_int_eq(hs_open_steering_file(tu_path("etc/ok.conf"), "cannot read config", &e),
+                     -EPERM);
+    ck_assert_ptr_nonnull(strstr(e.msg, "owned by uid 65534"));
+    hs_err_clear(&e);
+    ck_assert_int_eq(chown(tu_path("etc/ok.conf"), 0, 0), 0);
+    ck_assert_int_eq(chown(tu_path("etc"), 65534, 65534), 0);
+    hs_parent_unsafe(tu_path("etc/ok.conf"), bad);
+    ck_assert_ptr_nonnull(strstr(bad, "/etc"));
+    ck_assert_int_eq(hs_open_steering_file(tu_path("etc/ok.conf"), "cannot read config", &e),
+                     -EPERM);
+    hs_err_clear(&e);
+    ck_assert_int_eq(chown(tu_path("etc"), 0, 0), 0);
+    ck_assert_int_eq(chmod(tu_path("etc"), 01777), 0); /* sticky, as /tmp: root's file stays */
+    hs_parent_unsafe(tu_path("etc/ok.conf"), bad);
+    ck_assert_str_eq(bad, "");
+}
+END_TEST
+
 Suite *fsutil_suite(void)
 {
     Suite *s = suite_create("fsutil");
@@ -358,6 +486,9 @@ Suite *fsutil_suite(void)
     tcase_add_test(tc, closed_dir_swapped_for_symlink);
     tcase_add_test(tc, dir_that_cannot_be_entered);
     tcase_add_test(tc, remove_tree_leaves_mounts_alone);
+    tcase_add_test(tc, open_dir_trusted_resolves);
+    tcase_add_test(tc, open_dir_trusted_refuses_others_symlinks);
+    tcase_add_test(tc, steering_files);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -3,8 +3,10 @@
 #include "meta.h"
 #include "testutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -14,7 +16,7 @@ static int made(const char *name, mode_t type)
 {
     int fd;
     struct stat st;
-    int k = hs_open_made(tu_tmpfd, name, type, &fd, &st);
+    int k = hs_open_made(tu_tmpfd, name, type, geteuid(), &fd, &st);
     if (k == 0) {
         ck_assert_int_ge(fd, 0);
         ck_assert_uint_eq(st.st_mode & S_IFMT, type);
@@ -56,7 +58,7 @@ START_TEST(apply_through_o_path)
     ck_assert_int_eq(mkfifoat(tu_tmpfd, "fifo", 0600), 0);
     int fd;
     struct stat st;
-    ck_assert_int_eq(hs_open_made(tu_tmpfd, "fifo", S_IFIFO, &fd, &st), 0);
+    ck_assert_int_eq(hs_open_made(tu_tmpfd, "fifo", S_IFIFO, geteuid(), &fd, &st), 0);
     struct stat want = st;
     want.st_mode = S_IFIFO | 04751;
     want.st_mtim = (struct timespec){1000000000, 5};
@@ -81,7 +83,7 @@ START_TEST(symlink_itself_never_its_target)
     ck_assert_int_eq(symlinkat("victim", tu_tmpfd, "link"), 0);
     int fd;
     struct stat st;
-    ck_assert_int_eq(hs_open_made(tu_tmpfd, "link", S_IFLNK, &fd, &st), 0);
+    ck_assert_int_eq(hs_open_made(tu_tmpfd, "link", S_IFLNK, geteuid(), &fd, &st), 0);
     struct stat want = st;
     want.st_mtim = want.st_atim = (struct timespec){1000000000, 0};
     struct hs_meta_result res;
@@ -134,6 +136,46 @@ START_TEST(never_by_name)
 }
 END_TEST
 
+/* The owner our creations get here: ours on a file system that keeps it,
+ * learnt from a file nobody else could have made, which is gone after. */
+START_TEST(made_uid_is_ours_and_leaves_nothing)
+{
+    ck_assert_uint_eq(hs_made_uid(tu_tmpfd), geteuid());
+    int dup_fd = openat(tu_tmpfd, ".", O_RDONLY | O_DIRECTORY);
+    char buf[4096];
+    long n = getdents64(dup_fd, buf, sizeof buf), names = 0;
+    for (long at = 0; at < n;) {
+        struct dirent64 *d = (struct dirent64 *)(buf + at);
+        at += d->d_reclen;
+        names += strcmp(d->d_name, ".") != 0 && strcmp(d->d_name, "..") != 0;
+    }
+    close(dup_fd);
+    ck_assert_int_eq(names, 0);
+}
+END_TEST
+
+/* Set-ID bits only where the owner is the original's: a setuid file of
+ * uid 1234 made by someone who is not uid 1234 (and cannot chown) is no
+ * setuid file of theirs; one whose owner matches keeps them. */
+START_TEST(setid_only_with_the_owner)
+{
+    tu_write("f", "x", 1);
+    int fd = openat(tu_tmpfd, "f", O_RDWR);
+    struct stat now = tu_lstat("f"), want = now;
+    struct hs_meta_result res;
+    want.st_mode = S_IFREG | 06755;
+    ck_assert_int_eq(hs_meta_apply((struct hs_xobj){.fd = fd}, &want, &now, NULL, false, &res), 0);
+    ck_assert_uint_eq(tu_lstat("f").st_mode & 07777, 06755);
+    want.st_uid = now.st_uid + 1234;
+    ck_assert_int_eq(hs_meta_apply((struct hs_xobj){.fd = fd}, &want, &now, NULL, false, &res), 0);
+    ck_assert_uint_eq(tu_lstat("f").st_mode & 07777, 02755);
+    want.st_gid = now.st_gid + 1234;
+    ck_assert_int_eq(hs_meta_apply((struct hs_xobj){.fd = fd}, &want, NULL, NULL, false, &res), 0);
+    ck_assert_uint_eq(tu_lstat("f").st_mode & 07777, 0755);
+    close(fd);
+}
+END_TEST
+
 Suite *meta_suite(void)
 {
     Suite *s = suite_create("meta");
@@ -143,6 +185,8 @@ Suite *meta_suite(void)
     tcase_add_test(tc, symlink_itself_never_its_target);
     tcase_add_test(tc, xattrs_through_o_path);
     tcase_add_test(tc, never_by_name);
+    tcase_add_test(tc, made_uid_is_ours_and_leaves_nothing);
+    tcase_add_test(tc, setid_only_with_the_owner);
     suite_add_tcase(s, tc);
     return s;
 }
