@@ -74,7 +74,17 @@ static int push_prevlist(struct engine *g)
         g->prevlists = p;
         g->prevlists_cap = cap;
     }
-    g->prevlists[depth - 1].loaded = false;
+    /* A directory's ctime moves with every entry added, removed or renamed
+     * in it (and no user can set it): one no newer than the manifest still
+     * holds the inodes the manifest names, and needs no listing. */
+    struct prevlist *pl = &g->prevlists[depth - 1];
+    struct stat st;
+    int fd = prev_top(g);
+    pl->loaded = false;
+    pl->sealed = fd >= 0 && g->prev_sealed.tv_sec && fstat(fd, &st) == 0 &&
+                 (st.st_ctim.tv_sec < g->prev_sealed.tv_sec ||
+                  (st.st_ctim.tv_sec == g->prev_sealed.tv_sec &&
+                   st.st_ctim.tv_nsec <= g->prev_sealed.tv_nsec));
     return 0;
 }
 
@@ -85,6 +95,8 @@ bool hs_eng_prev_is(struct engine *g, const char *name, uint64_t sino, unsigned 
     if (fd < 0 || depth == 0)
         return false;
     struct prevlist *pl = &g->prevlists[depth - 1];
+    if (pl->sealed)
+        return true;
     if (!pl->loaded) {
         pl->loaded = true;
         if (hs_dirlist_read(&pl->l, fd) < 0)
@@ -159,6 +171,7 @@ int hs_eng_apply_meta(struct engine *g, struct hs_xobj o, const struct stat *st,
                       const struct stat *now, const char *path)
 {
     struct hs_meta_result res;
+    o.inherits = g->acl_inherits;
     int r = hs_meta_apply(o, st, now, &g->xa, g->root, &res);
     if (res.owner_err)
         hs_eng_warn(g, -res.owner_err, "cannot set owner of", path);
@@ -596,11 +609,13 @@ static int open_prev(struct engine *g)
     /* the manifest must describe this very tree, not one made since by hand */
     bool ok = root >= 0 && fstat(root, &st) == 0 &&
               hs_manifest_open_trusted(g->store.manifestsfd, mname, st.st_ino, &g->mr, NULL);
+    struct stat ms;
     if (ok)
         g->prev_root_ino = st.st_ino;
+    if (ok && fstatat(g->store.manifestsfd, mname, &ms, AT_SYMLINK_NOFOLLOW) == 0)
+        g->prev_sealed = ms.st_mtim;
     if (root >= 0)
         close(root);
-    struct stat ms;
     r = ok ? 0 : fstatat(g->store.manifestsfd, mname, &ms, 0) < 0 ? -ENOENT : -EBADMSG;
     if (r < 0 && r != -ENOENT) {
         char msg[160];
@@ -653,6 +668,9 @@ static int start_snapshot(struct engine *g)
     if (g->dry_run)
         return 0;
     g->made_uid = hs_made_uid(g->store.partialfd);
+    /* a new directory gets its own metadata (a default ACL too) only after
+     * its entries are made: what is made here inherits from partial/ alone */
+    g->acl_inherits = hs_xattr_has_default_acl(g->store.partialfd);
     if (mkdirat(g->store.partialfd, g->name, 0700) < 0)
         return hs_err_path(g->err, errno, "cannot create snapshot directory", g->name);
     struct stat st;

@@ -49,19 +49,22 @@ struct engine {
     char prev_name[HS_SNAPSHOT_NAME_LEN + 1];
     char *resume;
     int newrootfd;
-    uid_t made_uid; /* the owner of what we create in the store (meta.h) */
-    long link_max;  /* names an inode may have on DEST's filesystem */
+    uid_t made_uid;    /* the owner of what we create in the store (meta.h) */
+    bool acl_inherits; /* the store's partial/ has a default ACL (xattr.h) */
+    long link_max;     /* names an inode may have on DEST's filesystem */
     struct hs_dirstack newdirs, prevdirs, resumedirs;
     struct prevlist *prevlists; /* the previous snapshot's listings on the branch, by depth */
     size_t prevlists_cap;
     struct hs_manifest_reader *mr; /* previous manifest; NULL: compare files */
     bool have_prev;
-    uint64_t prev_root_ino;   /* of the previous snapshot, if its manifest is trusted */
-    struct hs_cindex *cindex; /* its content index, opened on first need */
-    int cindex_state;         /* 0 not tried, 1 open, -1 not available */
-    int prevrootfd;           /* the previous snapshot, for content links (-1) */
-    struct hs_inomap dedup;   /* --dedup: this run's copies by hash (dedup_val) */
-    bool no_reflink;          /* FICLONE failed once: the store cannot share extents */
+    uint64_t prev_root_ino;      /* of the previous snapshot, if its manifest is trusted */
+    struct timespec prev_sealed; /* its manifest's mtime: a directory of it changed no
+                                    later has the entries the manifest names */
+    struct hs_cindex *cindex;    /* its content index, opened on first need */
+    int cindex_state;            /* 0 not tried, 1 open, -1 not available */
+    int prevrootfd;              /* the previous snapshot, for content links (-1) */
+    struct hs_inomap dedup;      /* --dedup: this run's copies by hash (dedup_val) */
+    bool no_reflink;             /* FICLONE failed once: the store cannot share extents */
     /* the current file's hash, when a check already read it */
     bool src_hashed;
     uint8_t src_hash[16];
@@ -100,6 +103,7 @@ enum {
 struct prevlist {
     struct hs_dirlist l;
     bool loaded;
+    bool sealed; /* unchanged since its manifest was written (its ctime) */
 };
 
 /* Outcomes of an entry besides fatal errors (<0). */

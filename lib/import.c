@@ -110,6 +110,7 @@ struct importer {
     bool have_newest;
     uint64_t future_members; /* dated in the future: not used for the name */
     uid_t made_uid;          /* the owner of what we create in the store (meta.h) */
+    bool acl_inherits;       /* the store's partial/ has a default ACL (xattr.h) */
     struct hs_buf clean;
     struct timespec now;
 };
@@ -489,6 +490,7 @@ static void apply_meta(struct importer *x, struct hs_xobj o, const struct stat *
                        const struct hs_xattrs *xa, const char *path)
 {
     struct hs_meta_result res = {0};
+    o.inherits = x->acl_inherits;
     int k = hs_meta_apply(o, want, NULL, xa, x->root, &res);
     if (res.xattr_err)
         report_xattrs(x, res.xattr_err, path);
@@ -1004,6 +1006,9 @@ static int start_tree(struct importer *x)
         hs_remove_tree(x->store.partialfd, BUILD_NAME, x->err) < 0)
         return -EIO;
     x->made_uid = hs_made_uid(x->store.partialfd);
+    /* directories get their metadata at the end: only partial/ passes a
+     * default ACL on */
+    x->acl_inherits = hs_xattr_has_default_acl(x->store.partialfd);
     if (mkdirat(x->store.partialfd, BUILD_NAME, 0700) < 0)
         return hs_err_path(x->err, errno, "cannot create the import tree in", x->o->dest);
     x->tree_made = true;

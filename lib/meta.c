@@ -123,7 +123,7 @@ int hs_meta_apply(struct hs_xobj o, const struct stat *want, const struct stat *
     bool chowned = root && (owned || !res->owner_err);
     if (xa && xa->count)
         res->xattr_err = hs_xattr_apply(xa, o, root);
-    if (!S_ISLNK(want->st_mode)) {
+    if (o.inherits && !S_ISLNK(want->st_mode)) {
         int a = hs_xattr_drop_inherited_acls(xa, o, S_ISDIR(want->st_mode));
         if (a < 0 && !res->xattr_err)
             res->xattr_err = a;

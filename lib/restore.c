@@ -282,6 +282,7 @@ static int apply_meta(struct restore *r, struct hs_xobj src, struct hs_xobj dst,
         }
     }
     struct hs_meta_result res;
+    dst.inherits = true; /* a target directory may have a default ACL: its user's */
     int k = hs_meta_apply(dst, want, now, &r->xa, r->root, &res);
     if (res.owner_err)
         twarn(r, -res.owner_err, "cannot set owner of", path);

@@ -232,12 +232,20 @@ int hs_xattr_drop_inherited_acls(const struct hs_xattrs *x, struct hs_xobj o, bo
     if (o.fd < 0)
         return -EBADF;
     for (size_t i = 0; i < (dir ? 2u : 1u); i++) {
-        if (has_name(x, acls[i]) || do_remove(o, acls[i]) == 0)
+        /* asked first: a removal is a journalled change even when there is
+         * nothing to remove, and almost always there is nothing */
+        if (has_name(x, acls[i]) || (do_get(o, acls[i], NULL, 0) < 0 && errno == ENODATA) ||
+            do_remove(o, acls[i]) == 0)
             continue;
         if (errno != ENODATA && errno != ENOTSUP && errno != EOPNOTSUPP)
             return -errno;
     }
     return 0;
+}
+
+bool hs_xattr_has_default_acl(int dirfd)
+{
+    return fgetxattr(dirfd, "system.posix_acl_default", NULL, 0) >= 0;
 }
 
 void hs_xattrs_free(struct hs_xattrs *x)

@@ -28,6 +28,8 @@ struct hs_xobj {
     bool opath; /* fd was opened O_PATH: f*xattr() would fail with EBADF */
     int dirfd;  /* else (reading only) dirfd/name, not following a final symlink */
     const char *name;
+    bool inherits; /* made where a default ACL may apply: hs_meta_apply() drops
+                      the ACLs it took that the original lacks */
 };
 
 /* Reads the attributes of o into x (reused between calls): all of them if
@@ -50,6 +52,9 @@ int hs_xattr_apply(const struct hs_xattrs *x, struct hs_xobj o, bool root);
  * (an fd), so a user's default ACL on a restore target cannot grant her what
  * the original did not (system.posix_acl_default only for a directory). */
 int hs_xattr_drop_inherited_acls(const struct hs_xattrs *x, struct hs_xobj o, bool dir);
+/* Whether the directory dirfd has a default ACL, which what is made in it
+ * takes. */
+bool hs_xattr_has_default_acl(int dirfd);
 void hs_xattrs_free(struct hs_xattrs *x);
 
 #endif

@@ -14,6 +14,9 @@ printf 'the original\n' >src/doc
 printf 'other data\n' >src/tofifo
 ln -s target-one src/link
 printf 'kept as it was\n' >src/plain
+mkdir -p src/sub/deeper
+printf 'deep down\n' >src/sub/deeper/doc
+printf 'beside it\n' >src/sub/deeper/other
 backup_at 1 src dest
 s1=dest/$(now 1)
 
@@ -26,12 +29,17 @@ touch -r src/doc "$s1/doc.new"
 chmod --reference=src/doc "$s1/doc.new"
 chown --reference=src/doc "$s1/doc.new"
 mv "$s1/doc.new" "$s1/doc"
+# the same two levels down (a directory changed since its manifest was
+# written is listed: its ctime says so)
+printf 'DEEP DOWN\n' >"$s1/sub/deeper/doc.new"
+touch -r src/sub/deeper/doc "$s1/sub/deeper/doc.new"
+mv "$s1/sub/deeper/doc.new" "$s1/sub/deeper/doc"
 rm "$s1/tofifo"
 mkfifo "$s1/tofifo"
 touch -r src/tofifo "$s1/tofifo"
-rm "$s1/link"
-ln -s target-one "$s1/link" # same target, a new inode
-touch -h -r src/link "$s1/link"
+ln -s target-one "$s1/link.new" # same target, a new inode
+touch -h -r src/link "$s1/link.new"
+mv -T "$s1/link.new" "$s1/link"
 
 # diff against the live tree: the tampered file differs, the fifo is another type
 HARDSNAP_NOW=$(now 2) hs_rc 1 diff -v "$s1" src
@@ -42,9 +50,11 @@ grep -q "not the file its manifest recorded.*doc" "$HS_ERR" || fail "diff did no
 
 HARDSNAP_NOW=$(now 2) hs_rc 1 backup src dest
 s2=dest/$(now 2)
-for f in doc tofifo link; do
+for f in doc tofifo link sub/deeper/doc; do
     grep -q "manifest recorded.*: $f\$" "$HS_ERR" || fail "no warning naming $f: $(cat "$HS_ERR")"
 done
+grep -q "sub/deeper/other" "$HS_ERR" && fail "an untouched file was warned about: $(cat "$HS_ERR")"
+same_inode "$s1/sub/deeper/other" "$s2/sub/deeper/other"
 compare_trees src "$s2"
 [ "$(cat "$s2/doc")" = 'the original' ] || fail "the replaced copy was linked: $(cat "$s2/doc")"
 not_same_inode "$s1/doc" "$s2/doc"

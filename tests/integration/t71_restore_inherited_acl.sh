@@ -44,4 +44,14 @@ for f in pub/restore/alice pub/restore/alice/private; do
         fail "$f carries bob's ACL entry: $(getfacl -cp "$f" 2>/dev/null | tr '\n' ' ')"
     fi
 done
+# the same in the store: a default ACL on DEST (an admin's, before the
+# store was made) must not reach the snapshots' files either
+mkdir -m 0700 dest2
+setfacl -d -m u:65534:rwx dest2
+backup_at 1 src dest2
+for f in "dest2/$(now 1)/alice" "dest2/$(now 1)/alice/private"; do
+    if getfacl -cp "$f" 2>/dev/null | grep -q '^user:65534:'; then
+        fail "$f carries an ACL entry the source does not have"
+    fi
+done
 exit 0
