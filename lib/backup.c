@@ -74,17 +74,12 @@ static int push_prevlist(struct engine *g)
         g->prevlists = p;
         g->prevlists_cap = cap;
     }
-    /* A directory's ctime moves with every entry added, removed or renamed
-     * in it (and no user can set it): one no newer than the manifest still
-     * holds the inodes the manifest names, and needs no listing. */
+    /* see hs_dir_sealed: a directory no newer than the manifest holds the
+     * entries it names, and needs no listing */
     struct prevlist *pl = &g->prevlists[depth - 1];
-    struct stat st;
     int fd = prev_top(g);
     pl->loaded = false;
-    pl->sealed = fd >= 0 && g->prev_sealed.tv_sec && fstat(fd, &st) == 0 &&
-                 (st.st_ctim.tv_sec < g->prev_sealed.tv_sec ||
-                  (st.st_ctim.tv_sec == g->prev_sealed.tv_sec &&
-                   st.st_ctim.tv_nsec <= g->prev_sealed.tv_nsec));
+    pl->sealed = fd >= 0 && hs_dir_sealed(fd, &g->prev_sealed);
     return 0;
 }
 
@@ -612,7 +607,7 @@ static int open_prev(struct engine *g)
     struct stat ms;
     if (ok)
         g->prev_root_ino = st.st_ino;
-    if (ok && fstatat(g->store.manifestsfd, mname, &ms, AT_SYMLINK_NOFOLLOW) == 0)
+    if (ok && hs_ctime_honest(root) && hs_manifest_reader_stat(g->mr, &ms) == 0)
         g->prev_sealed = ms.st_mtim;
     if (root >= 0)
         close(root);

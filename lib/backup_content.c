@@ -21,6 +21,7 @@
 #include "cindex.h"
 #include "engine.h"
 #include "fsutil.h"
+#include "storefile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -221,7 +222,8 @@ static int open_candidate(struct engine *g, const struct hs_centry *c)
     int pfd = open_parent(g->prevrootfd, c->path, c->path_len, name);
     if (pfd < 0)
         return -1;
-    int fd = openat(pfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* a fifo put in the store's place must not hang the night (and its lock) */
+    int fd = hs_open_regular(pfd, name, O_RDONLY, 0);
     close_parent(pfd, g->prevrootfd);
     struct stat st;
     if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_ino != c->sino ||

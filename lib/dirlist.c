@@ -4,9 +4,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 static int add(struct hs_dirlist *l, const char *name, uint64_t ino, unsigned char type)
@@ -133,4 +135,20 @@ bool hs_dirlist_is(const struct hs_dirlist *l, int dirfd, const char *name, uint
     struct stat st;
     return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_ino == ino &&
            hs_dtype_of(st.st_mode) == dtype;
+}
+
+bool hs_ctime_honest(int fd)
+{
+    struct statfs sf;
+    return fstatfs(fd, &sf) == 0 &&
+           (sf.f_type == EXT4_SUPER_MAGIC || sf.f_type == XFS_SUPER_MAGIC ||
+            sf.f_type == BTRFS_SUPER_MAGIC || sf.f_type == TMPFS_MAGIC);
+}
+
+bool hs_dir_sealed(int dirfd, const struct timespec *seal)
+{
+    struct stat st;
+    return seal->tv_sec && fstat(dirfd, &st) == 0 &&
+           (st.st_ctim.tv_sec < seal->tv_sec ||
+            (st.st_ctim.tv_sec == seal->tv_sec && st.st_ctim.tv_nsec < seal->tv_nsec));
 }

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 struct hs_dirlist_ent {
     size_t off;         /* of the name in names */
@@ -40,6 +41,18 @@ void hs_dirlist_free(struct hs_dirlist *l);
  * (overlayfs), and a mismatch is rare enough to afford the call. */
 bool hs_dirlist_is(const struct hs_dirlist *l, int dirfd, const char *name, uint64_t ino,
                    unsigned char dtype);
+
+/* Whether the file system of fd keeps ctime itself (local ones: the kernel
+ * sets it and no one else can); over NFS, CIFS or FUSE a cached or made-up
+ * ctime could vouch for a directory that changed. */
+bool hs_ctime_honest(int fd);
+
+/* Whether the directory dirfd is unchanged since seal (a manifest's mtime;
+ * {0}: never): no entry can have been added, removed or renamed in it
+ * since, each of which moves its ctime, which no user can set. Strictly
+ * older: timestamps are coarse (a clock tick, whole seconds on small ext4
+ * inodes). */
+bool hs_dir_sealed(int dirfd, const struct timespec *seal);
 
 /* The d_type of an st_mode's type, and of a manifest type (enum hs_ftype). */
 unsigned char hs_dtype_of(unsigned mode);

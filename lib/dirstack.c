@@ -59,11 +59,6 @@ int hs_dirstack_top(const struct hs_dirstack *s)
     return s->depth ? s->frames[s->depth - 1].fd : -1;
 }
 
-int hs_dirstack_fd(const struct hs_dirstack *s, size_t level)
-{
-    return level < s->depth ? s->frames[level].fd : -1;
-}
-
 size_t hs_dirstack_depth(const struct hs_dirstack *s)
 {
     return s->depth;

@@ -44,8 +44,6 @@ int hs_dirstack_push(struct hs_dirstack *s, int fd, struct hs_err *e);
 int hs_dirstack_push_named(struct hs_dirstack *s, int fd, const char *name, struct hs_err *e);
 /* The fd of the top level, or -1 if absent or lost. Never closed while on top. */
 int hs_dirstack_top(const struct hs_dirstack *s);
-/* The fd of a level (0 = the bottom), or -1 if it is not open. */
-int hs_dirstack_fd(const struct hs_dirstack *s, size_t level);
 /* Closes the top level and makes the new top usable again if it had been
  * closed: through "..", or by name from the nearest open ancestor.
  * 0: done; n > 0: the n top levels left are lost (the lowest of them is the

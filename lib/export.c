@@ -1105,8 +1105,10 @@ static int clear_stale_part(struct exporter *x)
 static int create_part(struct exporter *x)
 {
     for (int tries = 0; tries < 4; tries++) {
+        /* 0600 whatever the umask: the archive holds every user's files,
+         * readable by its maker alone, as the store is */
         x->outfd = openat(x->outdir, x->part_name,
-                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (x->outfd >= 0) {
             x->part_made = true;
             if (flock(x->outfd, LOCK_EX | LOCK_NB) < 0)

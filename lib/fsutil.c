@@ -111,15 +111,31 @@ static void where_push(struct resolve *rs, const char *name, size_t n)
     hs_buf_append(&rs->where, name, n);
 }
 
+static bool ours(uid_t uid)
+{
+    return uid == 0 || uid == geteuid();
+}
+
+/* A symlink is trusted when it is root's (or ours) and sits in a directory
+ * no one else can change: one of root's that a user renamed into her own
+ * directory (a restore left it there) would lead anywhere too. */
+static bool trusted_link(int dirfd, const struct stat *link)
+{
+    struct stat dir;
+    return ours(link->st_uid) && fstat(dirfd, &dir) == 0 && ours(dir.st_uid) &&
+           (!(dir.st_mode & 022) || (dir.st_mode & S_ISVTX));
+}
+
 /* The symlink cfd (O_PATH) at name: its text goes in front of what is left. */
 static int follow(struct resolve *rs, int cfd, const struct stat *st, const char *name, size_t n,
                   size_t end, struct hs_err *e)
 {
-    if (st->st_uid != 0 && st->st_uid != geteuid()) {
+    if (!trusted_link(rs->fd, st)) {
         where_push(rs, name, n);
-        int r = hs_err_usage(e, 0, "not following a symlink another user owns (name the real path)",
-                             rs->where.data ? rs->where.data : name);
-        return r == -EINVAL ? -EPERM : r;
+        hs_err_path_why(e, EPERM, "not following a symlink", rs->where.data ? rs->where.data : name,
+                        "another user owns it or its directory (name the real path)");
+        hs_err_kind(e, HS_USAGE);
+        return -EPERM;
     }
     if (++rs->links > TRUSTED_MAX_LINKS)
         return -ELOOP;
@@ -201,6 +217,8 @@ int hs_open_dir_trusted(const char *path, int *parent, char *last, struct hs_err
 {
     struct resolve rs = {.fd = -1};
     *parent = -1;
+    if (!*path)
+        return -ENOENT; /* as open(2) */
     int r = hs_buf_puts(&rs.rest, path);
     if (r == 0)
         r = resolve_restart(&rs, path[0] == '/');

@@ -1002,9 +1002,21 @@ static int start_tree(struct importer *x)
     if (k < 0)
         return k;
     struct stat st;
-    if (fstatat(x->store.partialfd, BUILD_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-        hs_remove_tree(x->store.partialfd, BUILD_NAME, x->err) < 0)
-        return -EIO;
+    if (fstatat(x->store.partialfd, BUILD_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        /* through the trash, as every unfinished tree (a mount in it stays
+         * there, named) */
+        struct hs_err left = {0};
+        hs_store_drop_partial(&x->store, BUILD_NAME, &left);
+        if (fstatat(x->store.partialfd, BUILD_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+            if (left.msg)
+                hs_err_move(x->err, &left);
+            else
+                hs_err_path(x->err, EEXIST, "cannot remove an earlier import's tree in",
+                            x->o->dest);
+            return -EIO;
+        }
+        hs_report_warn_err(&x->rep, &left);
+    }
     x->made_uid = hs_made_uid(x->store.partialfd);
     /* directories get their metadata at the end: only partial/ passes a
      * default ACL on */
@@ -1090,9 +1102,9 @@ static void import_free(struct importer *x, bool failed)
     if (failed && x->tree_made) {
         struct hs_err e = {0};
         char mname[64];
-        hs_remove_tree(x->store.partialfd, BUILD_NAME, &e);
+        hs_store_drop_partial(&x->store, BUILD_NAME, &e);
         if (x->name[0]) {
-            hs_remove_tree(x->store.partialfd, x->name, &e);
+            hs_store_drop_partial(&x->store, x->name, &e);
             hs_store_manifest_name(x->name, mname);
             unlinkat(x->store.partialfd, mname, 0);
         }

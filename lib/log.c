@@ -5,6 +5,7 @@
  * see half a line.
  */
 #include "buf.h"
+#include "fsutil.h"
 #include "hardsnap.h"
 #include "store.h"
 #include "storefile.h"
@@ -12,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,19 +59,14 @@ static void format_line(struct hs_buf *b, const struct hs_log_entry *le)
     hs_buf_putc(b, '\n');
 }
 
-static int not_regular(struct hs_err *err, const char *dest)
-{
-    char *path = NULL;
-    if (asprintf(&path, "%s/%s/log", dest, HS_STORE_DIR) < 0)
-        return hs_err_setf(err, ENOMEM, "log");
-    int r = hs_err_path_why(err, EBADMSG, "not writing the log", path, "not a regular file");
-    free(path);
-    return r;
-}
-
 int hs_log_append(const char *dest, const struct hs_log_entry *le, struct hs_err *err)
 {
-    int d = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    /* the store the run wrote to, reached as it was (hs_open_dir_trusted) */
+    int parent;
+    char last[NAME_MAX + 1];
+    int d = hs_open_dir_trusted(dest, &parent, last, NULL);
+    if (parent >= 0)
+        close(parent);
     int hs = d >= 0 ? openat(d, HS_STORE_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
     if (d >= 0)
         close(d);
@@ -79,7 +76,8 @@ int hs_log_append(const char *dest, const struct hs_log_entry *le, struct hs_err
     int fd = hs_open_regular(hs, "log", O_WRONLY | O_APPEND | O_CREAT, 0600);
     close(hs);
     if (fd == -EBADMSG)
-        return not_regular(err, dest);
+        return hs_store_err_at(err, EBADMSG, dest, HS_STORE_DIR "/log", "not writing the log",
+                               "not a regular file");
     if (fd < 0)
         return hs_err_path(err, -fd, "cannot open the log of", dest);
     struct hs_buf b = {0};

@@ -413,6 +413,11 @@ int hs_manifest_reader_open(struct hs_manifest_reader **r, int dirfd, const char
     return reader_start(r, fd, name, e);
 }
 
+int hs_manifest_reader_stat(const struct hs_manifest_reader *r, struct stat *st)
+{
+    return fstat(r->fd, st) < 0 ? -errno : 0;
+}
+
 void hs_manifest_reader_free(struct hs_manifest_reader *r)
 {
     if (!r)

@@ -119,6 +119,8 @@ int hs_manifest_seek(struct hs_manifest_reader *r, const char *path, size_t len,
                      const struct hs_mentry **m, struct hs_err *e);
 
 void hs_manifest_reader_free(struct hs_manifest_reader *r);
+/* fstat of the manifest file being read: 0 or -errno. */
+int hs_manifest_reader_stat(const struct hs_manifest_reader *r, struct stat *st);
 
 /* A record with its own copies of path and target. */
 struct hs_mentry_copy {

@@ -22,6 +22,7 @@
 struct level {
     struct hs_dirlist l;
     bool loaded;
+    bool sealed;       /* unchanged since the manifest was written */
     size_t parent_len; /* of the parent's path in c->path: where a pop cuts it */
 };
 
@@ -30,6 +31,7 @@ struct hs_mcheck {
     struct level *lv;
     size_t cap;
     struct hs_buf path; /* the directory on top of the stack */
+    struct timespec seal;
     char name[NAME_MAX + 1];
 };
 
@@ -51,13 +53,17 @@ static int push(struct hs_mcheck *c, int fd, size_t parent_len)
     if (hs_dirstack_push(&c->fds, fd, NULL) < 0)
         return -ENOMEM;
     c->lv[depth].loaded = false;
+    c->lv[depth].sealed = fd >= 0 && hs_dir_sealed(fd, &c->seal);
     c->lv[depth].parent_len = parent_len;
     return 0;
 }
 
-int hs_mcheck_open(struct hs_mcheck **out, int rootfd, struct hs_err *e)
+int hs_mcheck_open(struct hs_mcheck **out, int rootfd, const struct timespec *seal,
+                   struct hs_err *e)
 {
     struct hs_mcheck *c = calloc(1, sizeof *c);
+    if (c)
+        c->seal = *seal;
     if (!c || hs_buf_puts(&c->path, "") < 0 || push(c, rootfd, 0) < 0) {
         if (c)
             hs_mcheck_free(c);
@@ -95,7 +101,9 @@ static int descend_to(struct hs_mcheck *c, const char *dir, size_t len)
         size_t depth = hs_dirstack_depth(&c->fds);
         if (depth <= 1)
             return -EINVAL; /* the root is above everything: records out of order */
-        hs_dirstack_pop(&c->fds, NULL, NULL); /* a failed reopen leaves the level absent */
+        /* a parent that cannot be reopened stays closed: its records then
+         * find no directory (-ENOENT), which diff says */
+        hs_dirstack_pop(&c->fds, NULL, NULL);
         hs_buf_truncate(&c->path, c->lv[depth - 1].parent_len);
     }
     while (c->path.len < len) {
@@ -142,6 +150,8 @@ int hs_mcheck_record(struct hs_mcheck *c, const struct hs_mentry *rec, struct st
     if (fd < 0)
         return -ENOENT;
     struct level *lv = &c->lv[depth - 1];
+    if (lv->sealed)
+        return 1;
     if (!lv->loaded) {
         lv->loaded = true;
         if (hs_dirlist_read(&lv->l, fd) < 0)

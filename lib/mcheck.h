@@ -17,8 +17,9 @@
 struct hs_mcheck;
 
 /* Checks records against the snapshot whose root directory is rootfd
- * (taken over). */
-int hs_mcheck_open(struct hs_mcheck **c, int rootfd, struct hs_err *e);
+ * (taken over), written at seal (the manifest's mtime, or {0} for none: see
+ * hs_dir_sealed, a directory unchanged since needs no listing). */
+int hs_mcheck_open(struct hs_mcheck **c, int rootfd, const struct timespec *seal, struct hs_err *e);
 
 /*
  * Whether the tree holds rec (path relative to the snapshot root; records

@@ -1,6 +1,7 @@
 #include "snapshot.h"
 #include "buf.h"
 #include "copy.h"
+#include "dirlist.h"
 #include "fsutil.h"
 #include "mcheck.h"
 #include "walk.h"
@@ -398,7 +399,11 @@ static int open_check(struct hs_snapiter *it, const struct hs_snapref *ref, stru
             close(fd);
         return hs_err_path(e, ESTALE, "snapshot changed while being opened", ref->dir);
     }
-    return hs_mcheck_open(&it->check, fd, e);
+    struct timespec seal = {0};
+    struct stat ms;
+    if (hs_ctime_honest(fd) && hs_manifest_reader_stat(it->mr, &ms) == 0)
+        seal = ms.st_mtim;
+    return hs_mcheck_open(&it->check, fd, &seal, e);
 }
 
 int hs_snapiter_open(struct hs_snapiter **out, const struct hs_snapref *ref, bool walk,
@@ -597,9 +602,10 @@ static int from_manifest(struct hs_snapiter *it, const struct hs_mentry **m, str
             *m = &it->cur;
             return 1;
         }
-        if (k < 0)
-            iter_warn(it, k == -ENOENT ? 0 : -k,
-                      "in the snapshot's manifest, but not in the snapshot", path);
+        if (k == -ENOENT)
+            iter_warn(it, 0, "in the snapshot's manifest, but not in the snapshot", path);
+        else if (k < 0)
+            iter_warn(it, -k, "cannot check against the snapshot", path);
     }
 }
 

@@ -103,15 +103,33 @@ static int open_subdir(int parent, const char *name, bool create, const char *de
     return fd;
 }
 
-static int lock_not_regular(const struct hs_store *s, struct hs_err *e)
+int hs_store_err_at(struct hs_err *e, int errnum, const char *dest, const char *sub,
+                    const char *what, const char *why)
 {
     char *path = NULL;
-    if (asprintf(&path, "%s/%s/lock", s->dest, HS_STORE_DIR) < 0)
-        return hs_err_setf(e, ENOMEM, "lock");
-    int r = hs_err_path_why(e, EBADMSG, "cannot lock the store", path,
-                            "not a regular file (remove it)");
+    if (asprintf(&path, "%s/%s", dest, sub) < 0)
+        return hs_err_setf(e, ENOMEM, "%s", what);
+    int r = why ? hs_err_path_why(e, errnum, what, path, why) : hs_err_path(e, errnum, what, path);
     free(path);
     return r;
+}
+
+/* How long a writer waits for the lock: longer than a reader's glance
+ * (status takes it shared for an instant), never as long as a run. */
+#define LOCK_PATIENCE_MS 1000
+
+/* flock(LOCK_EX | LOCK_NB), tried again for a moment: a monitor's status
+ * check that coincides with the cron line must not cost the night. */
+static int lock_soon(int fd)
+{
+    for (int waited = 0;; waited += 50) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            return 0;
+        if (errno != EWOULDBLOCK || waited >= LOCK_PATIENCE_MS)
+            return -1;
+        struct timespec pause = {0, 50 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
 }
 
 static int take_lock(struct hs_store *s, struct hs_err *e)
@@ -122,11 +140,12 @@ static int take_lock(struct hs_store *s, struct hs_err *e)
      * doing the same */
     int fd = hs_open_regular(s->hsfd, "lock", O_RDWR | O_CREAT, 0600);
     if (fd == -EBADMSG)
-        return lock_not_regular(s, e);
+        return hs_store_err_at(e, EBADMSG, s->dest, HS_STORE_DIR "/lock", "cannot lock the store",
+                               "not a regular file (remove it)");
     if (fd < 0)
         return hs_err_path(e, -fd, "cannot open the lock of", s->dest);
     s->lockfd = fd;
-    if (flock(s->lockfd, LOCK_EX | LOCK_NB) < 0) {
+    if (lock_soon(s->lockfd) < 0) {
         int err = errno;
         int r = hs_err_path(
             e, err, err == EWOULDBLOCK ? "another hardsnap is working on" : "cannot lock", s->dest);
@@ -858,17 +877,6 @@ int hs_store_empty_trash(struct hs_store *s, struct hs_err *e)
     return first;
 }
 
-/* A snapshot that is itself a mount point is left where it is, whole. */
-static void not_a_snapshot_to_remove(const struct hs_store *s, const char *name, struct hs_err *e)
-{
-    size_t n = strlen(s->dest) + strlen(name) + 2;
-    char *path = malloc(n);
-    if (path)
-        snprintf(path, n, "%s/%s", s->dest, name);
-    hs_err_path(e, EBUSY, "not removing a mount point", path ? path : name);
-    free(path);
-}
-
 int hs_store_delete(struct hs_store *s, const char *name, struct hs_err *e)
 {
     int trash = open_trash(s, e);
@@ -878,7 +886,8 @@ int hs_store_delete(struct hs_store *s, const char *name, struct hs_err *e)
     if (r == 0) {
         r = rename_dir_noreplace(s->destfd, name, trash, name);
         if (r == -EBUSY && hs_is_mount_point(s->destfd, name))
-            not_a_snapshot_to_remove(s, name, e);
+            /* a snapshot that is itself a mount point stays where it is, whole */
+            hs_store_err_at(e, EBUSY, s->dest, name, "not removing a mount point", NULL);
         else if (r < 0)
             hs_err_path(e, -r, "cannot move snapshot to the trash", name);
     }

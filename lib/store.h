@@ -111,6 +111,11 @@ int hs_store_empty_trash(struct hs_store *s, struct hs_err *e);
  * (see hs_store_recover); what cannot go is left in warn (if not NULL). */
 void hs_store_drop_partial(struct hs_store *s, const char *name, struct hs_err *warn);
 
+/* "what: DEST/sub: why" (or ": strerror" when why is NULL) in e, for a
+ * file of the store; returns -errnum. */
+int hs_store_err_at(struct hs_err *e, int errnum, const char *dest, const char *sub,
+                    const char *what, const char *why);
+
 /* Whether a failure's errno means the store's filesystem is full (space,
  * inodes or quota). */
 bool hs_store_full_errno(int err);

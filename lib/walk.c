@@ -11,10 +11,11 @@
  * opened O_NOFOLLOW and must be the same (dev, ino) the fstatat saw.
  *
  * A level whose fd the stack had to close is reached again through "..", or
- * by name from the root; when a directory on that way moved, the levels from
- * it down are lost: each gets its LEAVE (fd -1) without its remaining
- * entries, then one ERROR names the moved directory, and the walk goes on
- * with its parent's next entry. Whoever can rename directories in the tree
+ * by name from the nearest open ancestor (the root at worst: never closed);
+ * when a directory on that way moved, the levels from it down are lost:
+ * each gets its LEAVE (fd -1) without its remaining entries, then one ERROR
+ * names the moved directory, and the walk goes on with its parent's next
+ * entry. Whoever can rename directories in the tree
  * can thus cost the walk part of it, never stop it.
  */
 #include "walk.h"

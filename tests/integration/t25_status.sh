@@ -63,4 +63,27 @@ grep -q "^named in the future: $ahead " "$HS_OUT" || fail "$(cat "$HS_OUT")"
 grep -q "^open to other users: mode 0755" "$HS_OUT" || fail "$(cat "$HS_OUT")"
 # status changes nothing
 [ "$(stat -c %a dest)" = 755 ] || fail "status changed DEST's mode"
+
+# a monitor checking status all the time never costs a run its lock: here
+# one that takes the shared lock (as status does) half of every 2 ms
+chmod 0700 dest
+rm -rf "dest/$ahead"
+python3 -c '
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+while True:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        time.sleep(0.001)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    except BlockingIOError:
+        pass
+    time.sleep(0.001)
+' dest/.hardsnap/lock &
+probe=$!
+at_exit "kill $probe"
+for i in $(seq 1 30); do
+    HARDSNAP_NOW=$(now 6) hs_rc 0 prune dest --keep-last 100 -q
+done
+kill "$probe" 2>/dev/null || true
 exit 0

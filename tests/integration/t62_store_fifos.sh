@@ -152,3 +152,21 @@ if [ ! -p e.tar.part ] || [ -e e.tar ]; then
 fi
 rm e.tar.part
 hs_rc 0 export "dest/$s2" e.tar
+
+# --- a fifo in place of a previous snapshot's file that a renamed one would
+# be content-linked to (the review's case): copied, never waited on ---------------------
+rm -rf fsrc fdest
+mkdir fsrc
+random_file fsrc/a 100000
+HARDSNAP_NOW=$(now 1) hs_rc 0 backup fsrc fdest
+rm "fdest/$(now 1)/a"
+mkfifo "fdest/$(now 1)/a"
+cp fsrc/a fsrc/b
+touch -d 2020-01-01 fsrc/b
+rm fsrc/a
+rc=0
+HARDSNAP_NOW=$(now 2) timeout -s KILL 30 "$HARDSNAP" backup fsrc fdest >"$HS_OUT" 2>"$HS_ERR" || rc=$?
+[ "$rc" != 137 ] || fail "a fifo in the previous snapshot hung the backup"
+[ "$rc" = 0 ] || [ "$rc" = 1 ] || fail "backup with a fifo in the previous snapshot: exit $rc: $(cat "$HS_ERR")"
+cmp -s fsrc/b "fdest/$(now 2)/b" || fail "b is not what the source holds"
+exit 0

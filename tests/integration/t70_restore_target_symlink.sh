@@ -47,7 +47,7 @@ rc=0
 note "whole: exit $rc: $(cat err)"
 check_victim "restore SNAPSHOT bobdir/restored"
 [ "$rc" = 2 ] || fail "restore through bob's symlink: exit $rc, expected 2"
-grep -q "symlink another user owns.*: bobdir/restored\$" err || fail "the symlink is not named: $(cat err)"
+grep -q "not following a symlink: bobdir/restored: another user owns it" err || fail "the symlink is not named: $(cat err)"
 
 # a path in it
 rc=0
@@ -82,4 +82,13 @@ check_victim "export and backup through bobdir/out"
 ln -s victim rootlink
 HARDSNAP_NOW=$(now 2) hs_rc 0 export "dest/$(now 1)" rootlink/night.tar
 [ -s victim/night.tar ] || fail "export through root's own symlink failed"
+# a symlink of root's that bob renamed into his own directory (a restore of
+# his files left it there) is no better than one he made
+ln -s ../victim bobdir/roots-link
+as_user mv bobdir/roots-link bobdir/restored2
+[ "$(stat -c %u bobdir/restored2)" = 0 ] || fail "the moved link is not root's"
+rc=0
+"$HARDSNAP" restore "dest/$(now 1)" bobdir/restored2 >out 2>err || rc=$?
+[ "$rc" = 2 ] || fail "restore through root's symlink in bob's directory: exit $rc: $(cat err)"
+check_victim "restore SNAPSHOT bobdir/restored2"
 exit 0
