@@ -95,24 +95,7 @@ void hs_dirlist_free(struct hs_dirlist *l)
 
 unsigned char hs_dtype_of(unsigned mode)
 {
-    switch (mode & S_IFMT) {
-    case S_IFREG:
-        return DT_REG;
-    case S_IFDIR:
-        return DT_DIR;
-    case S_IFLNK:
-        return DT_LNK;
-    case S_IFIFO:
-        return DT_FIFO;
-    case S_IFCHR:
-        return DT_CHR;
-    case S_IFBLK:
-        return DT_BLK;
-    case S_IFSOCK:
-        return DT_SOCK;
-    default:
-        return DT_UNKNOWN;
-    }
+    return (unsigned char)IFTODT(mode & S_IFMT);
 }
 
 unsigned char hs_dtype_of_ftype(unsigned ftype)

@@ -9,6 +9,14 @@
 
 set -Eeuo pipefail
 export LC_ALL=C
+
+# A test that mounts sets HS_PRIVATE_MOUNTS=1 before sourcing this file: it
+# then runs in a mount namespace of its own (when root and unshare can), so
+# whatever a killed test leaves mounted dies with it.
+if [ "${HS_PRIVATE_MOUNTS:-}" = 1 ] && [ -z "${HS_IN_MOUNT_NS:-}" ] && [ "$(id -u)" = 0 ] &&
+    command -v unshare >/dev/null 2>&1 && unshare -m --propagation private true 2>/dev/null; then
+    HS_IN_MOUNT_NS=1 exec unshare -m --propagation private bash "$0" "$@"
+fi
 # an unexpected failing command says where it was
 trap 'echo "FAIL: ${0##*/}: ${BASH_SOURCE[0]##*/}:$LINENO: command failed (exit $?): $BASH_COMMAND" >&2' ERR
 umask 022
@@ -71,6 +79,12 @@ note() {
 
 is_root() {
     [ "$(id -u)" = 0 ]
+}
+
+# as_user CMD...: CMD as the unprivileged user nobody (65534), as a hostile
+# local user would run it (needs root and setpriv).
+as_user() {
+    setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"
 }
 
 have() {

@@ -14,15 +14,10 @@ is_root || skip "needs root (the restore) and a second user (the attacker)"
 have setpriv || skip "setpriv is needed to act as nobody"
 unset HARDSNAP_NOW
 
-# as_nobody CMD...: CMD run by the hostile user
-as_nobody() {
-    setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"
-}
-
 # a python3 that nobody can run (root's may live under /root)
 py=""
 for p in $(type -ap python3) /usr/bin/python3; do
-    if as_nobody "$p" -c '' 2>/dev/null; then
+    if as_user "$p" -c '' 2>/dev/null; then
         py=$p
         break
     fi

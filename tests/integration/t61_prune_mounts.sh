@@ -9,11 +9,7 @@
 # bind-mounted onto a file, a tmpfs (another st_dev), a snapshot that is
 # itself a mount point, and mounts in an interrupted run's partial trees.
 
-# a mount namespace of its own: what a killed run leaves mounted dies with it
-if [ -z "${HS_T61_NS:-}" ] && [ "$(id -u)" = 0 ] && command -v unshare >/dev/null 2>&1 &&
-    unshare -m --propagation private true 2>/dev/null; then
-    HS_T61_NS=1 exec unshare -m --propagation private bash "$0" "$@"
-fi
+HS_PRIVATE_MOUNTS=1 # lib.sh: a mount namespace of its own
 # shellcheck source=tests/integration/lib.sh
 source "$HS_TEST_LIB"
 

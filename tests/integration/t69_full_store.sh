@@ -5,11 +5,7 @@
 # the room and succeeds, rather than failing again on its own leftovers.
 # (Tested on size- and inode-limited tmpfs mounts.)
 
-# a mount namespace of its own: what a killed run leaves mounted dies with it
-if [ -z "${HS_T69_NS:-}" ] && [ "$(id -u)" = 0 ] && command -v unshare >/dev/null 2>&1 &&
-    unshare -m --propagation private true 2>/dev/null; then
-    HS_T69_NS=1 exec unshare -m --propagation private bash "$0" "$@"
-fi
+HS_PRIVATE_MOUNTS=1 # lib.sh: a mount namespace of its own
 # shellcheck source=tests/integration/lib.sh
 source "$HS_TEST_LIB"
 

@@ -13,9 +13,6 @@ source "$HS_TEST_LIB"
 
 is_root || skip "needs root (a restore among users)"
 have setpriv || skip "needs setpriv"
-as_user() {
-    setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"
-}
 chmod 0755 "$HS_TMP"
 
 # bob's home, backed up as a source of its own: the snapshot root is his

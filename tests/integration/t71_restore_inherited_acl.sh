@@ -14,9 +14,6 @@ is_root || skip "needs root (a restore among users)"
 have setpriv || skip "needs setpriv"
 have setfacl || skip "needs setfacl (acl)"
 have getfacl || skip "needs getfacl (acl)"
-as_user() {
-    setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"
-}
 chmod 0755 "$HS_TMP"
 
 mkdir -p src/alice

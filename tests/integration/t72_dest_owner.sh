@@ -12,9 +12,6 @@ source "$HS_TEST_LIB"
 
 is_root || skip "needs root (the store among users)"
 have setpriv || skip "needs setpriv"
-as_user() {
-    setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"
-}
 chmod 0755 "$HS_TMP"
 
 mkdir -p src/alice

@@ -15,9 +15,6 @@ source "$HS_TEST_LIB"
 is_root || skip "needs root (files among users)"
 have setpriv || skip "needs setpriv"
 have timeout || skip "needs timeout"
-as_user() {
-    setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"
-}
 chmod 0755 "$HS_TMP"
 
 mkdir -p src/alice src/bob
