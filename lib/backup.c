@@ -61,25 +61,21 @@ static int push_ref(struct engine *g, struct hs_dirstack *s, int parent, const c
     return hs_dirstack_push(s, fd, g->err);
 }
 
-/* A new level of the previous snapshot: its listing is read on first need. */
-static int push_prevlist(struct engine *g)
+/* A new level of the previous snapshot: see hs_dirview (sealed, or listed
+ * on first need). */
+static int push_prevview(struct engine *g)
 {
     size_t depth = hs_dirstack_depth(&g->prevdirs);
-    if (depth > g->prevlists_cap) {
-        size_t cap = g->prevlists_cap ? g->prevlists_cap * 2 : 16;
-        struct prevlist *p = realloc(g->prevlists, cap * sizeof *p);
+    if (depth > g->prevviews_cap) {
+        size_t cap = g->prevviews_cap ? g->prevviews_cap * 2 : 16;
+        struct hs_dirview *p = realloc(g->prevviews, cap * sizeof *p);
         if (!p)
             return hs_err_setf(g->err, ENOMEM, "directory listing");
-        memset(p + g->prevlists_cap, 0, (cap - g->prevlists_cap) * sizeof *p);
-        g->prevlists = p;
-        g->prevlists_cap = cap;
+        memset(p + g->prevviews_cap, 0, (cap - g->prevviews_cap) * sizeof *p);
+        g->prevviews = p;
+        g->prevviews_cap = cap;
     }
-    /* see hs_dir_sealed: a directory no newer than the manifest holds the
-     * entries it names, and needs no listing */
-    struct prevlist *pl = &g->prevlists[depth - 1];
-    int fd = prev_top(g);
-    pl->loaded = false;
-    pl->sealed = fd >= 0 && hs_dir_sealed(fd, &g->prev_sealed);
+    hs_dirview_reset(&g->prevviews[depth - 1], prev_top(g), &g->prev_sealed);
     return 0;
 }
 
@@ -87,17 +83,8 @@ bool hs_eng_prev_is(struct engine *g, const char *name, uint64_t sino, unsigned 
 {
     size_t depth = hs_dirstack_depth(&g->prevdirs);
     int fd = prev_top(g);
-    if (fd < 0 || depth == 0)
-        return false;
-    struct prevlist *pl = &g->prevlists[depth - 1];
-    if (pl->sealed)
-        return true;
-    if (!pl->loaded) {
-        pl->loaded = true;
-        if (hs_dirlist_read(&pl->l, fd) < 0)
-            pl->l.n = 0; /* then each entry is asked with fstatat */
-    }
-    return hs_dirlist_is(&pl->l, fd, name, sino, hs_dtype_of_ftype(ftype));
+    return fd >= 0 && depth > 0 &&
+           hs_dirview_is(&g->prevviews[depth - 1], fd, name, sino, hs_dtype_of_ftype(ftype));
 }
 
 bool hs_eng_source_is_store_inode(struct engine *g, const struct hs_walk_item *it, uint64_t sino)
@@ -115,7 +102,7 @@ static int push_refs(struct engine *g, const char *name, const char *path, bool 
                 ? push_ref(g, &g->prevdirs, g->have_prev ? g->store.destfd : -1, g->prev_name, path)
                 : push_ref(g, &g->prevdirs, prev_top(g), name, path);
     if (r == 0)
-        r = push_prevlist(g);
+        r = push_prevview(g);
     if (r == 0)
         r = at_root
                 ? push_ref(g, &g->resumedirs, g->resume ? g->store.partialfd : -1, g->resume, path)
@@ -765,9 +752,9 @@ static void engine_free(struct engine *g, struct source_ctx *sc, size_t n)
     hs_dirstack_free(&g->newdirs);
     hs_dirstack_free(&g->prevdirs);
     hs_dirstack_free(&g->resumedirs);
-    for (size_t i = 0; i < g->prevlists_cap; i++)
-        hs_dirlist_free(&g->prevlists[i].l);
-    free(g->prevlists);
+    for (size_t i = 0; i < g->prevviews_cap; i++)
+        hs_dirlist_free(&g->prevviews[i].l);
+    free(g->prevviews);
     hs_manifest_reader_free(g->mr);
     hs_eng_content_free(g);
     hs_linktab_free(g->links);

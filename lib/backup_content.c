@@ -240,7 +240,7 @@ static int open_candidate(struct engine *g, const struct hs_centry *c)
 static int clone_into(struct engine *g, const struct hs_walk_item *it, int cfd,
                       const uint8_t hash[16])
 {
-    int sfd = openat(it->fd, it->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    int sfd = hs_open_file_read(it->fd, it->name);
     struct stat sst, dst;
     if (sfd < 0 || fstat(sfd, &sst) < 0 || !hs_stat_same_file(&sst, &it->st) ||
         hs_eng_changed_while_read(&sst, &it->st)) {

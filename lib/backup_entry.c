@@ -43,21 +43,10 @@ static void rec_from_prev(struct engine *g, const struct hs_mentry *m)
 
 /* ---- regular files --------------------------------------------------- */
 
-/* Opens dirfd/name for reading without following a symlink, with O_NOATIME
- * where the owner allows it. -1 with errno. */
-static int open_read(int dirfd, const char *name)
-{
-    int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
-    int fd = openat(dirfd, name, flags | O_NOATIME);
-    if (fd < 0 && errno == EPERM)
-        fd = openat(dirfd, name, flags); /* O_NOATIME needs ownership */
-    return fd;
-}
-
 /* The walk's regular file, opened and checked to be the one the walk saw. */
 static int open_source_file(struct engine *g, const struct hs_walk_item *it, struct stat *st)
 {
-    int fd = open_read(it->fd, it->name);
+    int fd = hs_open_file_read(it->fd, it->name);
     if (fd < 0) {
         int err = errno;
         if (err == ENOENT)
@@ -178,7 +167,7 @@ static int copy_file(struct engine *g, const struct hs_walk_item *it, struct sta
 int hs_eng_hash_file(struct engine *g, int dirfd, const char *name, const char *path,
                      uint8_t hash[16], struct stat *st, uint64_t *xh)
 {
-    int fd = open_read(dirfd, name);
+    int fd = hs_open_file_read(dirfd, name);
     if (fd < 0)
         return -errno;
     struct hs_err e = {0};
@@ -339,7 +328,7 @@ void hs_eng_rec_linked(struct engine *g, const struct stat *inode, const uint8_t
 static uint64_t source_xattr_hash(struct engine *g, const struct hs_walk_item *it)
 {
     uint64_t h = 0;
-    int fd = open_read(it->fd, it->name);
+    int fd = hs_open_file_read(it->fd, it->name);
     if (fd >= 0) {
         if (hs_xattr_read(&g->xa, (struct hs_xobj){.fd = fd}, g->root) == 0)
             h = hs_xattr_hash(&g->xa);

@@ -135,3 +135,28 @@ bool hs_dir_sealed(int dirfd, const struct timespec *seal)
            (st.st_ctim.tv_sec < seal->tv_sec ||
             (st.st_ctim.tv_sec == seal->tv_sec && st.st_ctim.tv_nsec < seal->tv_nsec));
 }
+
+void hs_dirview_reset(struct hs_dirview *v, int fd, const struct timespec *seal)
+{
+    v->loaded = false;
+    v->sealed = fd >= 0 && hs_dir_sealed(fd, seal);
+}
+
+bool hs_dirview_is(struct hs_dirview *v, int fd, const char *name, uint64_t ino,
+                   unsigned char dtype)
+{
+    if (v->sealed)
+        return true;
+    if (!v->loaded) {
+        v->loaded = true;
+        if (hs_dirlist_read(&v->l, fd) < 0)
+            v->l.n = 0; /* then each name is asked with fstatat */
+    }
+    if (dtype != DT_DIR)
+        return hs_dirlist_is(&v->l, fd, name, ino, dtype);
+    const struct hs_dirlist_ent *e = hs_dirlist_find(&v->l, name);
+    if (e && e->type != DT_UNKNOWN)
+        return e->type == DT_DIR;
+    struct stat st;
+    return fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+}

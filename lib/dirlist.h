@@ -54,6 +54,25 @@ bool hs_ctime_honest(int fd);
  * inodes). */
 bool hs_dir_sealed(int dirfd, const struct timespec *seal);
 
+/*
+ * A directory of a snapshot as a check of its manifest's records sees it
+ * (backup's previous snapshot, diff): sealed (hs_dir_sealed, trusted whole)
+ * or listed on first need.
+ */
+struct hs_dirview {
+    struct hs_dirlist l;
+    bool loaded, sealed;
+};
+
+/* Starts v over for the directory fd (-1: none) of a snapshot whose
+ * manifest was written at seal. */
+void hs_dirview_reset(struct hs_dirview *v, int fd, const struct timespec *seal);
+/* Whether fd/name (fd: the one v was reset for) is still the inode ino with
+ * the d_type dtype; for DT_DIR the type alone (a snapshot's directories are
+ * its own inodes). */
+bool hs_dirview_is(struct hs_dirview *v, int fd, const char *name, uint64_t ino,
+                   unsigned char dtype);
+
 /* The d_type of an st_mode's type, and of a manifest type (enum hs_ftype). */
 unsigned char hs_dtype_of(unsigned mode);
 unsigned char hs_dtype_of_ftype(unsigned ftype);

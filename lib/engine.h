@@ -53,8 +53,8 @@ struct engine {
     bool acl_inherits; /* the store's partial/ has a default ACL (xattr.h) */
     long link_max;     /* names an inode may have on DEST's filesystem */
     struct hs_dirstack newdirs, prevdirs, resumedirs;
-    struct prevlist *prevlists; /* the previous snapshot's listings on the branch, by depth */
-    size_t prevlists_cap;
+    struct hs_dirview *prevviews; /* the previous snapshot's directories on the branch */
+    size_t prevviews_cap;
     struct hs_manifest_reader *mr; /* previous manifest; NULL: compare files */
     bool have_prev;
     uint64_t prev_root_ino;      /* of the previous snapshot, if its manifest is trusted */
@@ -97,13 +97,6 @@ enum {
     NOTICE_MANIFEST = 1u << 3,
     NOTICE_CINDEX = 1u << 4,
     NOTICE_OLDER = 1u << 5,
-};
-
-/* A directory of the previous snapshot, listed on first need. */
-struct prevlist {
-    struct hs_dirlist l;
-    bool loaded;
-    bool sealed; /* unchanged since its manifest was written (its ctime) */
 };
 
 /* Outcomes of an entry besides fatal errors (<0). */

@@ -571,10 +571,7 @@ static int write_data(struct exporter *x, int fd, const struct stat *st, bool ma
 static int open_file(struct exporter *x, int dirfd, const char *name, const char *path,
                      const struct stat *seen, struct stat *st)
 {
-    int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
-    int fd = openat(dirfd, name, flags | O_NOATIME);
-    if (fd < 0 && errno == EPERM)
-        fd = openat(dirfd, name, flags); /* O_NOATIME needs ownership */
+    int fd = hs_open_file_read(dirfd, name);
     if (fd < 0) {
         warn(x, errno, "cannot open", path);
         return -1;

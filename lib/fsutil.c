@@ -21,6 +21,15 @@ int hs_open_dir(int dirfd, const char *name)
     return openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
+int hs_open_file_read(int dirfd, const char *name)
+{
+    int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+    int fd = openat(dirfd, name, flags | O_NOATIME);
+    if (fd < 0 && errno == EPERM) /* O_NOATIME needs the owner or CAP_FOWNER */
+        fd = openat(dirfd, name, flags);
+    return fd;
+}
+
 bool hs_stat_same_file(const struct stat *a, const struct stat *b)
 {
     return a->st_dev == b->st_dev && a->st_ino == b->st_ino;

@@ -12,6 +12,12 @@
 /* openat(dirfd, name, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC): -1/errno. */
 int hs_open_dir(int dirfd, const char *name);
 
+/* Opens the file dirfd/name to read its data: never through a symlink,
+ * never waiting (a fifo swapped in since it was seen opens, and is then no
+ * regular file to the caller's fstat), and with O_NOATIME where the owner
+ * allows, so reading a tree leaves its atimes alone. -1 with errno. */
+int hs_open_file_read(int dirfd, const char *name);
+
 /* Opens the directory relpath below rootfd one component at a time with
  * O_NOFOLLOW, for paths of any length. Returns the fd or -errno. */
 int hs_open_dir_beneath(int rootfd, const char *relpath, size_t len);

@@ -4,11 +4,11 @@
  * anything, whether the lock is held, and the last complete line of the
  * log's tail. No snapshot is opened.
  */
+#include "dirlist.h"
 #include "hardsnap.h"
 #include "store.h"
 #include "storefile.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -23,17 +23,10 @@
 
 static bool dir_has_entries(int fd)
 {
-    int dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    char buf[4096];
-    bool any = false;
-    long n;
-    while (!any && dup_fd >= 0 && (n = getdents64(dup_fd, buf, sizeof buf)) > 0) {
-        for (long at = 0; at < n && !any;) {
-            struct dirent64 *d = (struct dirent64 *)(buf + at);
-            at += d->d_reclen;
-            any = strcmp(d->d_name, ".") != 0 && strcmp(d->d_name, "..") != 0;
-        }
-    }
+    int dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* read from its start */
+    struct hs_dirlist l = {0};
+    bool any = dup_fd >= 0 && hs_dirlist_read(&l, dup_fd) == 0 && l.n > 0;
+    hs_dirlist_free(&l);
     if (dup_fd >= 0)
         close(dup_fd);
     return any;

@@ -11,7 +11,6 @@
 #include "dirstack.h"
 #include "fsutil.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -20,9 +19,7 @@
 #include <unistd.h>
 
 struct level {
-    struct hs_dirlist l;
-    bool loaded;
-    bool sealed;       /* unchanged since the manifest was written */
+    struct hs_dirview v;
     size_t parent_len; /* of the parent's path in c->path: where a pop cuts it */
 };
 
@@ -52,8 +49,7 @@ static int push(struct hs_mcheck *c, int fd, size_t parent_len)
     }
     if (hs_dirstack_push(&c->fds, fd, NULL) < 0)
         return -ENOMEM;
-    c->lv[depth].loaded = false;
-    c->lv[depth].sealed = fd >= 0 && hs_dir_sealed(fd, &c->seal);
+    hs_dirview_reset(&c->lv[depth].v, fd, &c->seal);
     c->lv[depth].parent_len = parent_len;
     return 0;
 }
@@ -81,7 +77,7 @@ void hs_mcheck_free(struct hs_mcheck *c)
         return;
     hs_dirstack_free(&c->fds);
     for (size_t i = 0; i < c->cap; i++)
-        hs_dirlist_free(&c->lv[i].l);
+        hs_dirlist_free(&c->lv[i].v.l);
     free(c->lv);
     hs_buf_free(&c->path);
     free(c);
@@ -149,27 +145,10 @@ int hs_mcheck_record(struct hs_mcheck *c, const struct hs_mentry *rec, struct st
     int fd = hs_dirstack_top(&c->fds);
     if (fd < 0)
         return -ENOENT;
-    struct level *lv = &c->lv[depth - 1];
-    if (lv->sealed)
+    if (hs_dirview_is(&c->lv[depth - 1].v, fd, c->name, rec->sino, hs_dtype_of_ftype(rec->type)))
         return 1;
-    if (!lv->loaded) {
-        lv->loaded = true;
-        if (hs_dirlist_read(&lv->l, fd) < 0)
-            lv->l.n = 0; /* each record is then asked with fstatat */
-    }
-    unsigned char dt = hs_dtype_of_ftype(rec->type);
-    if (rec->type == HS_FT_DIR) {
-        /* directories are new inodes in every snapshot: the type is all */
-        const struct hs_dirlist_ent *e = hs_dirlist_find(&lv->l, c->name);
-        if (e && e->type == DT_DIR)
-            return 1;
-    } else if (hs_dirlist_is(&lv->l, fd, c->name, rec->sino, dt)) {
-        return 1;
-    }
     if (fstatat(fd, c->name, st, AT_SYMLINK_NOFOLLOW) < 0)
         return -errno;
-    if (rec->type == HS_FT_DIR && S_ISDIR(st->st_mode))
-        return 1; /* d_type unknown to the listing */
     *dirfd = fd;
     *name = c->name;
     return 0;

@@ -381,10 +381,7 @@ static int remember_leader(struct restore *r, const struct rs_entry *e, struct h
 /* The snapshot's regular file e, opened and checked to be what the walk saw. */
 static int open_snapshot_file(struct restore *r, const struct rs_entry *e, struct stat *st)
 {
-    int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
-    int fd = openat(e->sfd, e->name, flags | O_NOATIME);
-    if (fd < 0 && errno == EPERM)
-        fd = openat(e->sfd, e->name, flags); /* O_NOATIME needs ownership */
+    int fd = hs_open_file_read(e->sfd, e->name);
     if (fd < 0) {
         swarn(r, errno, "cannot open", e->path);
         return -1;

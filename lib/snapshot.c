@@ -542,7 +542,7 @@ static int hash_at(struct hs_snapiter *it, int dirfd, const char *name, const st
             return -ENOMEM;
         it->have_copier = true;
     }
-    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    int fd = hs_open_file_read(dirfd, name);
     if (fd < 0)
         return -errno;
     struct stat st;

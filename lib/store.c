@@ -329,21 +329,17 @@ static int open_dest_to_write(const char *dest, bool create, struct hs_err *e)
 static int check_owner(struct hs_store *s, struct hs_err *e)
 {
     uid_t made = hs_made_uid(s->destfd);
-    struct stat st;
-    const char *which = NULL;
-    if (fstat(s->destfd, &st) == 0 && st.st_uid != made)
-        which = "";
-    else if (fstat(s->hsfd, &st) == 0 && st.st_uid != made)
-        which = "/" HS_STORE_DIR;
-    if (!which)
+    struct stat d, h;
+    bool dest_bad = fstat(s->destfd, &d) == 0 && d.st_uid != made;
+    bool hs_bad = !dest_bad && fstat(s->hsfd, &h) == 0 && h.st_uid != made;
+    if (!dest_bad && !hs_bad)
         return 0;
-    char what[128], *path = NULL;
+    char what[128];
     snprintf(what, sizeof what, "owned by another user (uid %u): not writing to the store",
-             (unsigned)st.st_uid);
-    if (asprintf(&path, "%s%s", s->dest, which) < 0)
-        path = NULL;
-    int r = hs_err_usage(e, 0, what, path ? path : s->dest);
-    free(path);
+             (unsigned)(dest_bad ? d.st_uid : h.st_uid));
+    int r = dest_bad ? hs_err_path(e, 0, what, s->dest)
+                     : hs_store_err_at(e, 0, s->dest, HS_STORE_DIR, what, NULL);
+    hs_err_kind(e, HS_USAGE);
     return r;
 }
 

@@ -113,23 +113,12 @@ static void missing_before(struct verifier *v, const char *path, size_t len)
 
 /* ---- reading files ---------------------------------------------------- */
 
-/* O_NONBLOCK: a file swapped for a fifo since the walk saw it must not
- * hang the check (read_file sees it is no regular file). */
-static int open_file(int dirfd, const char *name)
-{
-    int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
-    int fd = openat(dirfd, name, flags | O_NOATIME);
-    if (fd < 0 && errno == EPERM) /* O_NOATIME needs the owner or CAP_FOWNER */
-        fd = openat(dirfd, name, flags);
-    return fd;
-}
-
 /* Reads the file and fills s (hash, or err). */
 static void read_file(struct verifier *v, int dirfd, const char *name, const char *path,
                       const struct stat *walked, struct seen *s)
 {
     struct stat st;
-    int fd = open_file(dirfd, name);
+    int fd = hs_open_file_read(dirfd, name); /* a fifo there: read_file says so */
     if (fd < 0 || fstat(fd, &st) < 0) {
         s->err = errno;
     } else if (!S_ISREG(st.st_mode) || st.st_ino != walked->st_ino) {
