@@ -648,6 +648,11 @@ bool hs_is_mount_point(int dirfd, const char *name)
            rm_outside(&s, &id) == EBUSY;
 }
 
+static bool unsafe_dir(const struct stat *st)
+{
+    return st->st_uid != 0 || ((st->st_mode & 022) && !(st->st_mode & S_ISVTX));
+}
+
 /* A parent is safe when only root can rename what is in it: owned by root
  * and writable by no one else, or sticky (/tmp: others cannot rename what
  * root owns there). */
@@ -660,8 +665,7 @@ void hs_parent_unsafe(const char *path, char *bad)
     for (char *slash = strrchr(real, '/'); slash; slash = strrchr(real, '/')) {
         slash[slash == real] = '\0'; /* "/x" -> "/" */
         struct stat st;
-        if (stat(real, &st) == 0 &&
-            (st.st_uid != 0 || ((st.st_mode & 022) && !(st.st_mode & S_ISVTX)))) {
+        if (stat(real, &st) == 0 && unsafe_dir(&st)) {
             snprintf(bad, PATH_MAX, "%s", real);
             break;
         }
@@ -669,6 +673,33 @@ void hs_parent_unsafe(const char *path, char *bad)
             break;
     }
     free(real);
+}
+
+/* Where path is itself a symlink: whether it, or the directory holding it
+ * (or one above), another user could change (the file it leads to is
+ * checked apart). The reason into why. */
+static bool unsafe_link(const char *path, char *why, size_t n)
+{
+    struct stat ls, ds;
+    if (lstat(path, &ls) < 0 || !S_ISLNK(ls.st_mode))
+        return false;
+    if (ls.st_uid != 0) {
+        snprintf(why, n, "a symlink owned by uid %u", (unsigned)ls.st_uid);
+        return true;
+    }
+    char *copy = strdup(path), bad[PATH_MAX] = "";
+    char *slash = copy ? strrchr(copy, '/') : NULL;
+    const char *dir = !slash ? "." : slash == copy ? "/" : (*slash = '\0', copy);
+    char *real = copy ? realpath(dir, NULL) : NULL;
+    if (real && stat(real, &ds) == 0 && unsafe_dir(&ds))
+        snprintf(bad, sizeof bad, "%s", real);
+    else if (real)
+        hs_parent_unsafe(real, bad);
+    free(real);
+    free(copy);
+    if (bad[0])
+        snprintf(why, n, "a symlink in %s, which another user can write", bad);
+    return bad[0] != '\0';
 }
 
 int hs_open_steering_file(const char *path, const char *what, struct hs_err *e)
@@ -690,6 +721,8 @@ int hs_open_steering_file(const char *path, const char *what, struct hs_err *e)
         snprintf(why, sizeof why, "writable by others (mode %04o)", (unsigned)(st.st_mode & 07777));
     else if (geteuid() == 0 && S_ISREG(st.st_mode) && (hs_parent_unsafe(path, bad), bad[0]))
         snprintf(why, sizeof why, "in %s, which another user can write", bad);
+    else if (geteuid() == 0 && S_ISREG(st.st_mode))
+        unsafe_link(path, why, sizeof why);
     if (why[0]) {
         close(fd);
         strncat(why, " (refused: another user could have written it)",

@@ -83,4 +83,14 @@ rc=0
 HARDSNAP_NOW=$(now 12) timeout -s KILL 20 "$HARDSNAP" backup --exclude-from bobetc/excludes src dest \
     >out 2>err || rc=$?
 [ "$rc" != 137 ] || fail "an exclude file swapped for a fifo hung the backup (killed after 20 s)"
+# a symlink to a config: followed when root's and in root's directory, not
+# when it sits where bob can swap it
+mkdir etc4 etc5
+printf '[hardsnap]\ndest = %s\n[source home]\npath = %s\n' "$HS_TMP/dest" "$HS_TMP/src" >etc4/keep.conf
+ln -s ../etc4/keep.conf etc5/hs.conf
+chown 65534 etc5
+run_conf "a root symlink in a directory owned by uid 65534" etc5/hs.conf
+HARDSNAP_NOW=$(now 13) hs_rc 0 backup -c etc4/../etc4/keep.conf -q
+ln -s keep.conf etc4/link.conf
+HARDSNAP_NOW=$(now 14) hs_rc 0 backup -c etc4/link.conf -q
 exit 0
