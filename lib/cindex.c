@@ -164,7 +164,7 @@ static int take_record(struct builder *b, const struct hs_mentry *m)
     memcpy(r, m->hash, 16);
     put_le64(r + 16, m->size);
     put_le64(r + 24, m->sino);
-    put_le64(r + 32, (m->flags & HS_ME_XATTR) ? m->xattr_hash : 0);
+    put_le64(r + 32, hs_mentry_xattr_hash(m));
     put_le64(r + 40, at);
     put_le32(r + 48, (uint32_t)m->path_len);
     uint64_t names = (m->flags & HS_ME_SHARED) && m->nlink < 2 ? 2 : m->nlink;

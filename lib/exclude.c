@@ -454,8 +454,7 @@ bool hs_exclude_match(const struct hs_exclude *x, const char *relpath, size_t le
 {
     if (!x || x->n == 0)
         return false;
-    const char *slash = memrchr(relpath, '/', len);
-    const char *base = slash ? slash + 1 : relpath;
+    const char *base = hs_path_base(relpath, len);
     size_t blen = len - (size_t)(base - relpath);
     for (size_t i = 0; i < x->n; i++) {
         const struct xpat *xp = &x->v[i];

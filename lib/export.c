@@ -756,8 +756,7 @@ static int iso_check_dir(struct exporter *x, const char *path)
     size_t levels = 1;
     for (const char *p = path; *p; p++)
         levels += *p == '/';
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
+    const char *base = hs_path_base(path, strlen(path));
     bool in_rr_moved = levels == 2 && !strncmp(path, "rr_moved/", 9);
     if (levels > ISO_DEEPEST)
         return iso_refuse(x, "a directory more than 13 levels deep", path);

@@ -252,13 +252,10 @@ int hs_link_beneath(int rootfd, const char *relpath, size_t len, int dirfd, cons
             return -errno;
     }
     /* Deeper than the kernel resolves in one go: open the parent by parts. */
-    size_t slash = len;
-    while (slash > 0 && relpath[slash - 1] != '/')
-        slash--;
-    int parent = slash ? hs_open_dir_beneath(rootfd, relpath, slash - 1) : dup(rootfd);
+    int parent = hs_open_dir_beneath(rootfd, relpath, hs_path_dir_len(relpath, len));
     if (parent < 0)
-        return slash ? parent : -errno;
-    int r = linkat(parent, relpath + slash, dirfd, name, 0) == 0 ? 0 : -errno;
+        return parent;
+    int r = linkat(parent, hs_path_base(relpath, len), dirfd, name, 0) == 0 ? 0 : -errno;
     close(parent);
     return r;
 }

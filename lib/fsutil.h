@@ -6,8 +6,24 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+
+/* The directory part of a relative path of len bytes, as a length: "a/b/c"
+ * gives 2 ("a/b"), "c" gives 0 (the root it is relative to). */
+static inline size_t hs_path_dir_len(const char *p, size_t len)
+{
+    const char *slash = memrchr(p, '/', len);
+    return slash ? (size_t)(slash - p) : 0;
+}
+
+/* Its last component: "a/b/c" gives "c", "c" itself; it runs to p + len. */
+static inline const char *hs_path_base(const char *p, size_t len)
+{
+    const char *slash = memrchr(p, '/', len);
+    return slash ? slash + 1 : p;
+}
 
 /* openat(dirfd, name, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC): -1/errno. */
 int hs_open_dir(int dirfd, const char *name);

@@ -72,6 +72,13 @@ enum hs_ftype hs_ftype_of(mode_t mode);
 /* Fills the stat-derived fields of m from st (path, hash, sino untouched). */
 void hs_mentry_from_stat(struct hs_mentry *m, const struct stat *st);
 
+/* The hash of m's extended attributes, 0 when it has none: what a source
+ * file's xattrs are compared against. */
+static inline uint64_t hs_mentry_xattr_hash(const struct hs_mentry *m)
+{
+    return (m->flags & HS_ME_XATTR) ? m->xattr_hash : 0;
+}
+
 /* Whether the snapshot inode of m may have other names in its snapshot. */
 static inline bool hs_mentry_multi(const struct hs_mentry *m)
 {

@@ -131,15 +131,15 @@ int hs_mcheck_record(struct hs_mcheck *c, const struct hs_mentry *rec, struct st
 {
     if (rec->path_len == 0)
         return 1; /* the root: the manifest was matched to it when opened */
-    const char *slash = memrchr(rec->path, '/', rec->path_len);
-    size_t dlen = slash ? (size_t)(slash - rec->path) : 0;
-    size_t blen = rec->path_len - (slash ? dlen + 1 : 0);
+    size_t dlen = hs_path_dir_len(rec->path, rec->path_len);
+    const char *base = hs_path_base(rec->path, rec->path_len);
+    size_t blen = rec->path_len - (size_t)(base - rec->path);
     if (blen > NAME_MAX)
         return -ENAMETOOLONG;
     int r = descend_to(c, rec->path, dlen);
     if (r < 0)
         return r;
-    memcpy(c->name, rec->path + rec->path_len - blen, blen);
+    memcpy(c->name, base, blen);
     c->name[blen] = '\0';
     size_t depth = hs_dirstack_depth(&c->fds);
     int fd = hs_dirstack_top(&c->fds);

@@ -201,17 +201,16 @@ static int open_store_stat(struct hs_snapsrc *src, struct hs_err *e)
 static int open_leaf(struct hs_snapsrc *src, struct hs_err *e)
 {
     const char *sub = src->ref.sub;
-    const char *slash = strrchr(sub, '/');
-    src->mprefix_len = slash ? (size_t)(slash - sub) + 1 : 0;
+    size_t slen = strlen(sub);
+    src->mprefix_len = (size_t)(hs_path_base(sub, slen) - sub);
     src->leaf = strdup(sub + src->mprefix_len);
     size_t dlen = strlen(src->ref.dir);
     size_t llen = src->leaf ? strlen(src->leaf) : 0;
     src->disp = strndup(src->ref.dir, dlen > llen ? dlen - llen - 1 : 0);
     if (!src->leaf || !src->disp)
         return hs_err_path(e, ENOMEM, "cannot open", src->ref.dir);
-    src->parent =
-        slash ? hs_open_dir_beneath(src->root, sub, (size_t)(slash - sub)) : dup(src->root);
-    int err = src->parent < 0 ? (slash ? -src->parent : errno) : 0;
+    src->parent = hs_open_dir_beneath(src->root, sub, hs_path_dir_len(sub, slen));
+    int err = src->parent < 0 ? -src->parent : 0;
     if (!err && fstatat(src->parent, src->leaf, &src->leaf_st, AT_SYMLINK_NOFOLLOW) < 0)
         err = errno;
     return err ? hs_err_usage(e, err, "no such path in the snapshot", src->ref.dir) : 0;
@@ -360,10 +359,9 @@ static int open_sub(struct hs_snapiter *it, const struct hs_snapref *ref, struct
         }
         return root;
     }
-    const char *leaf = strrchr(ref->sub, '/');
-    size_t plen = leaf ? (size_t)(leaf - ref->sub) : 0;
-    leaf = leaf ? leaf + 1 : ref->sub;
-    int parent = hs_open_dir_beneath(root, ref->sub, plen);
+    size_t slen = strlen(ref->sub);
+    const char *leaf = hs_path_base(ref->sub, slen);
+    int parent = hs_open_dir_beneath(root, ref->sub, hs_path_dir_len(ref->sub, slen));
     close(root);
     if (parent < 0 || fstatat(parent, leaf, st, AT_SYMLINK_NOFOLLOW) < 0) {
         int err = parent < 0 ? -parent : errno;

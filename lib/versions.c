@@ -96,10 +96,8 @@ static int look_in_tree(const struct hs_store *st, const char *name, const struc
     int root = hs_open_dir(st->destfd, name);
     if (root < 0)
         return hs_err_path(e, errno, "cannot open snapshot", name);
-    const char *leaf = strrchr(path->data, '/');
-    size_t plen = leaf ? (size_t)(leaf - path->data) : 0;
-    leaf = leaf ? leaf + 1 : path->data;
-    int dir = hs_open_dir_beneath(root, path->data, plen);
+    const char *leaf = hs_path_base(path->data, path->len);
+    int dir = hs_open_dir_beneath(root, path->data, hs_path_dir_len(path->data, path->len));
     close(root);
     struct stat sb;
     int err = dir < 0 ? -dir : fstatat(dir, leaf, &sb, AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0;
