@@ -110,11 +110,13 @@ static int push_refs(struct engine *g, const char *name, const char *path, bool 
     return r;
 }
 
-/* Leaves a directory in all trees; only the new tree's failure is fatal. */
-static int pop_all(struct engine *g, const char *path)
+/* Leaves a directory in all trees, the new one with its metadata (want,
+ * and the xattrs read into g->xa; NULL: a dry run's). Only the new tree's
+ * failure is fatal. */
+static int leave_all(struct engine *g, const struct stat *want, const char *path)
 {
     struct hs_err scratch = {0};
-    int r = hs_dirstack_pop(&g->newdirs, path, g->err);
+    int r = hs_writer_leave(&g->wr, g->dry_run ? NULL : want, &g->xa, path);
     hs_dirstack_pop(&g->prevdirs, path, &scratch);
     hs_dirstack_pop(&g->resumedirs, path, &scratch);
     hs_err_clear(&scratch);
@@ -147,21 +149,10 @@ int hs_eng_rec_put(struct engine *g)
 
 /* ---- metadata -------------------------------------------------------- */
 
-/* Sets owner, xattrs (those read into g->xa), mode and times on a new
- * object; see hs_meta_apply() for the order. */
 int hs_eng_apply_meta(struct engine *g, struct hs_xobj o, const struct stat *st,
                       const struct stat *now, const char *path)
 {
-    struct hs_meta_result res;
-    o.inherits = g->acl_inherits;
-    int r = hs_meta_apply(o, st, now, &g->xa, g->root, &res);
-    if (res.owner_err)
-        hs_eng_warn(g, -res.owner_err, "cannot set owner of", path);
-    if (res.xattr_err)
-        hs_report_xattrs(&g->rep, res.xattr_err, NOTICE_XATTR,
-                         "extended attributes are not supported by the destination: not kept",
-                         "cannot keep extended attributes of", path, path);
-    return r < 0 ? hs_eng_fail_new(g, -r, res.what, path) : 0;
+    return hs_writer_meta(&g->wr, o, st, now, &g->xa, path);
 }
 
 void hs_eng_read_xattrs(struct engine *g, struct hs_xobj o, const char *path)
@@ -192,34 +183,25 @@ static bool is_excluded(struct engine *g, const struct hs_walk_item *it, bool is
                           (off && hs_exclude_match(g->exclude, it->path, it->path_len, is_dir)));
 }
 
-/* The directory name just made in parent, in the new tree: opened and
- * checked to be ours (meta.h) before anything goes into it or its metadata
- * is set. The new tree is private (.hardsnap is 0700): anything else there
- * means the store is being changed under the backup, which then stops. An fd,
- * or <0. */
-static int open_new_dir(struct engine *g, int parent, const char *name, const char *path)
+/* The new tree's directory for name, made and held for its ENTER (an
+ * absent level in a dry run). The tree is private (.hardsnap is 0700): a
+ * directory of it replaced while being made means the store is being
+ * changed under the backup, which then stops (hs_writer_mkdir). */
+static int make_dir(struct engine *g, const char *name, const char *path)
 {
-    int fd;
-    struct stat st;
-    int r = hs_open_made(parent, name, S_IFDIR, g->made_uid, &fd, &st);
-    if (hs_made_gone(r))
-        return hs_eng_fail_new(g, r < 0 ? -r : 0, "replaced in the new snapshot while being made",
-                               path);
-    if (r < 0)
-        return hs_eng_fail_new(g, -r, "cannot open the new copy of", path);
-    return fd;
+    if (g->dry_run) {
+        hs_writer_hold(&g->wr, -1);
+        return 0;
+    }
+    return hs_writer_mkdir(&g->wr, name, path);
 }
 
-/* Sets a finished directory's metadata; fd is the source directory or -1. */
-static int finish_dir(struct engine *g, int newfd, int srcfd, const struct stat *st,
-                      const char *path)
+/* The source directory's xattrs into g->xa, for its copy (fd -1: none). */
+static void dir_xattrs(struct engine *g, int srcfd, const char *path)
 {
-    if (g->dry_run)
-        return 0;
     g->xa.count = 0;
-    if (srcfd >= 0)
+    if (srcfd >= 0 && !g->dry_run)
         hs_eng_read_xattrs(g, (struct hs_xobj){.fd = srcfd}, path);
-    return hs_eng_apply_meta(g, (struct hs_xobj){.fd = newfd}, st, NULL, path);
 }
 
 static int dir_entry(struct engine *g, struct hs_walk *w, const struct hs_walk_item *it)
@@ -237,39 +219,20 @@ static int dir_entry(struct engine *g, struct hs_walk *w, const struct hs_walk_i
      * the same entries, are what it will take (list counts them) */
     g->rec.sblocks = (uint64_t)st->st_blocks;
     int r = hs_eng_rec_put(g);
-    if (r < 0)
+    if (r == 0)
+        r = make_dir(g, it->name, it->path);
+    if (r != 0 || !g->one_fs || st->st_dev == g->cur->dev)
         return r;
-    if (!g->dry_run && mkdirat(new_top(g), it->name, 0700) < 0)
-        return hs_eng_fail_new(g, errno, "cannot create directory", it->path);
-    if (g->one_fs && st->st_dev != g->cur->dev) {
-        /* a mount point: kept as an empty directory, as rsync -x does */
-        hs_walk_skip(w);
-        if (g->dry_run)
-            return 0;
-        int fd = open_new_dir(g, new_top(g), it->name, it->path);
-        if (fd < 0)
-            return fd;
-        r = finish_dir(g, fd, -1, st, it->path);
-        close(fd);
-        return r;
-    }
-    g->pending_dir = *st;
-    g->pending_dir_valid = true;
-    return 0;
+    /* a mount point: kept as an empty directory, as rsync -x does */
+    hs_walk_skip(w);
+    g->xa.count = 0;
+    return hs_writer_finish_held(&g->wr, g->dry_run ? NULL : st, &g->xa, it->path);
 }
 
 static int dir_enter(struct engine *g, const struct hs_walk_item *it)
 {
-    g->pending_dir_valid = false;
     bool at_root = it->depth == 0 && !g->cur->src->name;
-    int fd = -1;
-    if (!g->dry_run) {
-        fd = at_root ? dup(g->newrootfd) : open_new_dir(g, new_top(g), it->name, it->path);
-        if (fd < 0)
-            return at_root ? hs_eng_fail_new(g, errno, "cannot open the new copy of", it->path)
-                           : fd;
-    }
-    int r = hs_dirstack_push(&g->newdirs, fd, g->err);
+    int r = at_root ? hs_writer_enter_root(&g->wr) : hs_writer_enter(&g->wr);
     return r < 0 ? r : push_refs(g, it->name, it->path, at_root);
 }
 
@@ -277,9 +240,8 @@ static int dir_enter(struct engine *g, const struct hs_walk_item *it)
  * keeps what was walked, and the metadata seen on entering, without xattrs. */
 static int dir_leave(struct engine *g, const struct hs_walk_item *it)
 {
-    int r = finish_dir(g, new_top(g), it->fd, &it->st, it->path);
-    int r1 = pop_all(g, it->path);
-    return r < 0 ? r : r1;
+    dir_xattrs(g, it->fd, it->path);
+    return leave_all(g, &it->st, it->path);
 }
 
 /* The walk could not examine an entry or open a directory, or a directory
@@ -287,20 +249,11 @@ static int dir_leave(struct engine *g, const struct hs_walk_item *it)
 static int walk_error(struct engine *g, const struct hs_walk_item *it)
 {
     hs_eng_warn(g, it->err, it->what, it->path);
-    if (!g->pending_dir_valid)
+    if (!it->unentered)
         return 0;
     /* the directory stays, empty, with its own metadata */
-    g->pending_dir_valid = false;
-    if (g->dry_run)
-        return 0;
-    const char *name = strrchr(it->path, '/');
-    name = name ? name + 1 : it->path;
-    int fd = open_new_dir(g, new_top(g), name, it->path);
-    if (fd < 0)
-        return fd;
-    int r = finish_dir(g, fd, -1, &g->pending_dir, it->path);
-    close(fd);
-    return r;
+    g->xa.count = 0;
+    return hs_writer_finish_held(&g->wr, g->dry_run ? NULL : &it->st, &g->xa, it->path);
 }
 
 static int handle_entry(struct engine *g, struct hs_walk *w, const struct hs_walk_item *it)
@@ -326,7 +279,7 @@ static int handle_entry(struct engine *g, struct hs_walk *w, const struct hs_wal
 static void rec_root(struct engine *g)
 {
     struct stat st;
-    if (g->newrootfd >= 0 && fstat(g->newrootfd, &st) == 0) {
+    if (hs_writer_root(&g->wr) >= 0 && fstat(hs_writer_root(&g->wr), &st) == 0) {
         g->rec.sino = st.st_ino;
         g->rec.sblocks = (uint64_t)st.st_blocks;
     }
@@ -350,8 +303,8 @@ static int walk_source(struct engine *g, struct source_ctx *sc)
         g->st->dirs++;
         hs_eng_rec_start(g, src->name, strlen(src->name), &st);
         int r = hs_eng_rec_put(g);
-        if (r == 0 && !g->dry_run && mkdirat(new_top(g), src->name, 0700) < 0)
-            r = hs_eng_fail_new(g, errno, "cannot create directory", src->name);
+        if (r == 0)
+            r = make_dir(g, src->name, src->name);
         if (r < 0) {
             close(fd);
             return r;
@@ -383,10 +336,10 @@ static int walk_source(struct engine *g, struct source_ctx *sc)
             r = dir_leave(g, &it);
             break;
         case HS_WALK_ERROR:
-            if (it.depth == 0 && !it.name)
-                r = hs_err_path(g->err, it.err, it.what, src->path);
-            else
-                r = walk_error(g, &it);
+            r = walk_error(g, &it);
+            break;
+        case HS_WALK_FATAL:
+            r = hs_err_path(g->err, it.err, it.what, src->path);
             break;
         case HS_WALK_END:
             break;
@@ -647,25 +600,23 @@ static int start_snapshot(struct engine *g)
 {
     if (g->have_store && fstat(g->store.destfd, &g->dest_st) == 0)
         g->have_dest_st = true;
-    if (g->dry_run)
-        return 0;
-    g->made_uid = hs_made_uid(g->store.partialfd);
+    struct hs_writer_opts wo = {
+        .looking = g->dry_run,
+        .xattrs_none = "extended attributes are not supported by the destination: not kept"};
     /* a new directory gets its own metadata (a default ACL too) only after
      * its entries are made: what is made here inherits from partial/ alone */
-    g->acl_inherits = hs_xattr_has_default_acl(g->store.partialfd);
-    if (mkdirat(g->store.partialfd, g->name, 0700) < 0)
-        return hs_err_path(g->err, errno, "cannot create snapshot directory", g->name);
-    struct stat st;
-    int r = hs_open_made(g->store.partialfd, g->name, S_IFDIR, g->made_uid, &g->newrootfd, &st);
-    if (r != 0)
-        return hs_err_path(g->err, r < 0 ? -r : 0,
-                           hs_made_gone(r) ? "snapshot directory replaced while being made"
-                                           : "cannot open snapshot directory",
-                           g->name);
-    g->link_max = link_max_of(g->newrootfd);
+    wo.inherits = !g->dry_run && hs_xattr_has_default_acl(g->store.partialfd);
+    g->wr.o = wo;
+    if (g->dry_run)
+        return 0;
+    int r = hs_writer_make_root(&g->wr, g->store.partialfd, g->name, g->name);
+    if (r < 0)
+        return r;
+    int root = hs_writer_root(&g->wr);
+    g->link_max = link_max_of(root);
     char mname[64];
     hs_store_manifest_name(g->name, mname);
-    hs_flusher_start(&g->flusher, g->newrootfd, FLUSH_EVERY);
+    hs_flusher_start(&g->flusher, root, FLUSH_EVERY);
     return hs_manifest_writer_open(&g->mw, g->store.partialfd, mname, g->err);
 }
 
@@ -684,20 +635,15 @@ static int open_shared_root(struct engine *g, struct stat *root_st)
     hs_eng_rec_start(g, "", 0, root_st);
     rec_root(g);
     int r = hs_eng_rec_put(g);
-    if (r < 0)
-        return r;
-    int fd = g->dry_run ? -1 : dup(g->newrootfd);
-    if (!g->dry_run && fd < 0)
-        return hs_eng_fail_new(g, errno, "cannot open", g->name);
-    r = hs_dirstack_push(&g->newdirs, fd, g->err);
+    if (r == 0)
+        r = hs_writer_enter_root(&g->wr);
     return r < 0 ? r : push_refs(g, NULL, "", true);
 }
 
 static int close_shared_root(struct engine *g, const struct stat *root_st)
 {
-    int r = finish_dir(g, new_top(g), -1, root_st, "");
-    int r1 = pop_all(g, "");
-    return r < 0 ? r : r1;
+    g->xa.count = 0;
+    return leave_all(g, root_st, "");
 }
 
 static int walk_all(struct engine *g, struct source_ctx *sc)
@@ -719,9 +665,8 @@ static int finish_snapshot(struct engine *g)
     int r = hs_manifest_writer_finish(g->mw, false, g->err);
     hs_manifest_writer_free(g->mw);
     g->mw = NULL;
-    hs_flusher_stop(&g->flusher); /* it flushes through newrootfd */
-    close(g->newrootfd);
-    g->newrootfd = -1;
+    hs_flusher_stop(&g->flusher); /* it flushes through the tree's root */
+    hs_writer_free(&g->wr);
     double t0 = hs_report_seconds(&g->rep);
     struct hs_err w = {0};
     if (r == 0)
@@ -741,15 +686,12 @@ static void engine_free_run(struct engine *g)
     hs_flusher_stop(&g->flusher);
     hs_manifest_writer_free(g->mw);
     g->mw = NULL;
-    if (g->newrootfd >= 0)
-        close(g->newrootfd);
-    g->newrootfd = -1;
+    hs_writer_free(&g->wr);
 }
 
 static void engine_free(struct engine *g, struct source_ctx *sc, size_t n)
 {
     engine_free_run(g);
-    hs_dirstack_free(&g->newdirs);
     hs_dirstack_free(&g->prevdirs);
     hs_dirstack_free(&g->resumedirs);
     for (size_t i = 0; i < g->prevviews_cap; i++)
@@ -773,10 +715,11 @@ static void engine_free(struct engine *g, struct source_ctx *sc, size_t n)
 enum hs_status hs_backup(const struct hs_backup_opts *o, struct hs_backup_result *res,
                          struct hs_err *err)
 {
-    struct engine g = {.o = o, .st = &res->stats, .err = err, .newrootfd = -1, .prevrootfd = -1};
+    struct engine g = {.o = o, .st = &res->stats, .err = err, .prevrootfd = -1};
     memset(res, 0, sizeof *res);
     hs_err_clear(err);
     hs_report_start(&g.rep, o->on_event, o->user, &res->stats);
+    hs_writer_init(&g.wr, &(struct hs_writer_opts){0}, &g.rep, err);
     g.dry_run = o->flags & HS_BACKUP_DRY_RUN;
     g.checksum = o->flags & HS_BACKUP_CHECKSUM;
     g.one_fs = o->flags & HS_BACKUP_ONE_FS;
@@ -805,7 +748,7 @@ enum hs_status hs_backup(const struct hs_backup_opts *o, struct hs_backup_result
         r = start_snapshot(&g);
     if (r == 0) {
         if (!g.root)
-            hs_report_notice_once(&g.rep, NOTICE_OWNER,
+            hs_report_notice_once(&g.rep, HS_WRITER_NOTICE_OWNER,
                                   "not running as root: file ownership is not kept");
         hs_raise_nofile();
         r = walk_all(&g, sc);

@@ -107,34 +107,28 @@ static void close_parent(int fd, int rootfd)
 static bool taken_at_its_path(struct engine *g, const struct hs_centry *c)
 {
     char name[NAME_MAX + 1];
-    int fd = open_parent(g->newrootfd, c->path, c->path_len, name);
+    int root = hs_writer_root(&g->wr);
+    int fd = open_parent(root, c->path, c->path_len, name);
     struct stat st;
     bool taken =
         fd >= 0 && fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_ino == c->sino;
-    close_parent(fd, g->newrootfd);
+    close_parent(fd, root);
     return taken;
 }
 
 /* Puts a link to dirfd/name at it->name in the new tree; with replace, over
- * the copy already there (linked to a temporary name beside the tree, then
- * renamed over it, so a failed link keeps the copy). 0, 1 (cannot link:
- * keep or make a copy), <0 fatal. */
+ * the copy already there (linked to a temporary name, then renamed over it,
+ * so a failed link keeps the copy). HS_DONE, HS_NO_LINK (keep or make a
+ * copy), <0 fatal. */
 static int place_link(struct engine *g, const struct hs_walk_item *it, int dirfd, const char *name,
                       bool replace)
 {
-    static const char tmp[] = "content-link.tmp";
-    int to = replace ? g->store.partialfd : new_top(g);
-    const char *as = replace ? tmp : it->name;
-    if (replace)
-        unlinkat(to, tmp, 0);
-    if (linkat(dirfd, name, to, as, 0) < 0)
-        return hs_link_fallback(errno) ? 1 : hs_eng_fail_new(g, errno, "cannot link", it->path);
-    if (replace && renameat(to, tmp, new_top(g), it->name) < 0) {
-        int r = hs_eng_fail_new(g, errno, "cannot replace", it->path);
-        unlinkat(to, tmp, 0);
-        return r;
-    }
-    return 0;
+    char tmp[64];
+    const char *as = replace ? hs_writer_tmp_name(&g->wr, tmp, sizeof tmp) : it->name;
+    int r = hs_writer_link(&g->wr, dirfd, name, as, it->path);
+    if (r == HS_DONE && replace)
+        r = hs_writer_install(&g->wr, as, it->name, it->path);
+    return r;
 }
 
 /* Whether the source still holds, at the candidate's path (met later in
@@ -164,40 +158,41 @@ static bool kept_at_its_path(struct engine *g, const struct hs_centry *c, const 
 }
 
 /* Whether the candidate's inode may take this file's name: with --dedup
- * always; else if no other source file of this run has it or will. 0, 1, <0. */
+ * always; else if no other source file of this run has it or will.
+ * HS_DONE, HS_NO_LINK, <0. */
 static int may_take(struct engine *g, const struct hs_walk_item *it, const struct hs_centry *c,
                     const struct stat *inode)
 {
     if (g->o->flags & HS_BACKUP_DEDUP)
-        return 0;
+        return HS_DONE;
     int order = hs_path_cmp(c->path, c->path_len, it->path, it->path_len);
     if (order < 0 && c->nlink <= 1 && taken_at_its_path(g, c))
-        return 1;
+        return HS_NO_LINK;
     if (order > 0 && kept_at_its_path(g, c, inode))
-        return 1;
+        return HS_NO_LINK;
     return hs_eng_claim_inode(g, c->sino, &it->st);
 }
 
 /* Links c's file at it->name if it is the inode the index names and its
- * metadata is src's (replacing the copy there with replace): 0 linked, 1
- * not, <0 fatal. */
+ * metadata is src's (replacing the copy there with replace): HS_DONE,
+ * HS_NO_LINK, <0 fatal. */
 static int link_candidate(struct engine *g, const struct hs_walk_item *it,
                           const struct hs_centry *c, const struct stat *src, bool replace)
 {
     char name[NAME_MAX + 1];
     int pfd = open_parent(g->prevrootfd, c->path, c->path_len, name);
     if (pfd < 0)
-        return 1;
+        return HS_NO_LINK;
     struct stat pst;
-    int r = 1;
+    int r = HS_NO_LINK;
     if (fstatat(pfd, name, &pst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(pst.st_mode) &&
         pst.st_ino == c->sino && (uint64_t)pst.st_size == c->size && same_meta(g, src, &pst) &&
         !hs_eng_source_is_store_inode(g, it, pst.st_ino))
         r = may_take(g, it, c, &pst);
-    if (r == 0)
+    if (r == HS_DONE)
         r = place_link(g, it, pfd, name, replace);
     close_parent(pfd, g->prevrootfd);
-    if (r == 0)
+    if (r == HS_DONE)
         hs_eng_rec_linked(g, &pst, c->hash, c->xattr_hash);
     return r;
 }
@@ -235,7 +230,8 @@ static int open_candidate(struct engine *g, const struct hs_centry *c)
 }
 
 /* The new file as a clone of cfd (FICLONE: extents shared, nothing copied),
- * with the source's metadata: 0 done, 1 not possible (copy it), <0 fatal.
+ * with the source's metadata: HS_DONE, HS_NO_LINK (not possible: copy
+ * it), <0 fatal.
  * The source was hashed just before and must not have changed since. */
 static int clone_into(struct engine *g, const struct hs_walk_item *it, int cfd,
                       const uint8_t hash[16])
@@ -246,18 +242,17 @@ static int clone_into(struct engine *g, const struct hs_walk_item *it, int cfd,
         hs_eng_changed_while_read(&sst, &it->st)) {
         if (sfd >= 0)
             close(sfd);
-        return 1;
+        return HS_NO_LINK;
     }
-    int dfd =
-        openat(new_top(g), it->name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int dfd = hs_writer_file(&g->wr, it->name, it->path);
     if (dfd < 0) {
         close(sfd);
-        return hs_eng_fail_new(g, errno, "cannot create", it->path);
+        return dfd;
     }
-    int r = 0;
+    int r = HS_DONE;
     if (ioctl(dfd, FICLONE, cfd) < 0) {
         g->no_reflink = true; /* the store's file system shares no extents */
-        r = 1;
+        r = HS_NO_LINK;
     } else if (fstat(dfd, &dst) < 0) {
         r = hs_eng_fail_new(g, errno, "cannot stat", it->path);
     } else {
@@ -266,8 +261,8 @@ static int clone_into(struct engine *g, const struct hs_walk_item *it, int cfd,
     }
     close(sfd);
     close(dfd);
-    if (r != 0) {
-        unlinkat(new_top(g), it->name, 0);
+    if (r != HS_DONE) {
+        hs_writer_unmake(&g->wr, it->name);
         return r;
     }
     g->rec.sino = dst.st_ino;
@@ -275,7 +270,7 @@ static int clone_into(struct engine *g, const struct hs_walk_item *it, int cfd,
     g->rec.flags = HS_ME_HASH | (g->xa.count ? HS_ME_XATTR : 0);
     g->rec.xattr_hash = g->xa.count ? hs_xattr_hash(&g->xa) : 0;
     memcpy(g->rec.hash, hash, 16);
-    return 0;
+    return HS_DONE;
 }
 
 /* A clone of the first candidate with this content whatever its metadata. */
@@ -286,21 +281,22 @@ static int clone_first(struct engine *g, const struct hs_walk_item *it, const ui
     for (size_t i = first; i < first + n && !g->no_reflink; i++) {
         struct hs_centry c;
         if (hs_cindex_get(g->cindex, i, &c) < 0 || hs_cindex_read_path(g->cindex, &c) < 0)
-            return 1;
+            return HS_NO_LINK;
         int cfd = open_candidate(g, &c);
         if (cfd < 0)
             continue;
         int r = clone_into(g, it, cfd, hash);
         close(cfd);
-        if (r == 0)
+        if (r == HS_DONE)
             count_saved(g, it, &g->st->cloned, size, HS_EV_COPY);
-        if (r <= 0)
+        if (r != HS_NO_LINK)
             return r;
     }
-    return 1;
+    return HS_NO_LINK;
 }
 
-/* The first candidate of (hash, size, xattrs) that links: 0, 1 none, <0. */
+/* The first candidate of (hash, size, xattrs) that links: HS_DONE,
+ * HS_NO_LINK (none), <0. */
 static int link_first(struct engine *g, const struct hs_walk_item *it, const uint8_t hash[16],
                       uint64_t size, uint64_t xh, const struct stat *src, uint64_t tried_ino,
                       bool replace)
@@ -309,18 +305,18 @@ static int link_first(struct engine *g, const struct hs_walk_item *it, const uin
     for (size_t i = first; i < first + n; i++) {
         struct hs_centry c;
         if (hs_cindex_get(g->cindex, i, &c) < 0)
-            return 1;
+            return HS_NO_LINK;
         if (c.xattr_hash != xh || c.sino == tried_ino || hs_eng_claimed_by_other(g, it, c.sino))
             continue;
         if (hs_cindex_read_path(g->cindex, &c) < 0)
-            return 1;
+            return HS_NO_LINK;
         int r = link_candidate(g, it, &c, src, replace);
-        if (r == 0)
+        if (r == HS_DONE)
             count_saved(g, it, &g->st->content_linked, size, HS_EV_LINK);
-        if (r <= 0)
+        if (r != HS_NO_LINK)
             return r;
     }
-    return 1;
+    return HS_NO_LINK;
 }
 
 /* Whether content links may apply to this file at all. */
@@ -347,7 +343,7 @@ bool hs_eng_content_copy_first(const struct engine *g, bool same_size_before)
 int hs_eng_link_by_content(struct engine *g, const struct hs_walk_item *it, uint64_t tried_ino)
 {
     if (!content_candidate(g, (uint64_t)it->st.st_size))
-        return 1;
+        return HS_NO_LINK;
     uint8_t h[16];
     struct stat hst;
     uint64_t xh = 0;
@@ -356,12 +352,12 @@ int hs_eng_link_by_content(struct engine *g, const struct hs_walk_item *it, uint
         xh = g->src_xattr_hash;
     } else if (hs_eng_hash_file(g, it->fd, it->name, it->path, h, &hst, &xh) < 0 ||
                hs_eng_changed_while_read(&hst, &it->st)) {
-        return 1;
+        return HS_NO_LINK;
     } else {
         g->st->hashed++;
     }
     int r = link_first(g, it, h, (uint64_t)it->st.st_size, xh, &it->st, tried_ino, false);
-    if (r == 1 && !g->no_reflink)
+    if (r == HS_NO_LINK && !g->no_reflink)
         r = clone_first(g, it, h, (uint64_t)it->st.st_size);
     return r;
 }
@@ -370,12 +366,12 @@ int hs_eng_content_after_copy(struct engine *g, const struct hs_walk_item *it,
                               const struct stat *st, uint64_t tried_ino)
 {
     if (!content_candidate(g, g->rec.size))
-        return 1;
+        return HS_NO_LINK;
     uint8_t h[16];
     memcpy(h, g->rec.hash, 16);
     uint64_t xh = (g->rec.flags & HS_ME_XATTR) ? g->rec.xattr_hash : 0;
     int r = link_first(g, it, h, g->rec.size, xh, st, tried_ino, true);
-    if (r == 0)
+    if (r == HS_DONE)
         g->st->copied--;
     return r;
 }
@@ -416,17 +412,18 @@ static void remember_copy(struct engine *g, struct dedup_val *v, const char *pat
         v->path_len = UINT32_MAX; /* never matched: a link needs the path */
 }
 
-/* Replaces the new copy it->name by a link to the earlier copy v. 0 shared,
- * 1 kept, <0 fatal. */
+/* Replaces the new copy it->name by a link to the earlier copy v. HS_DONE
+ * shared, HS_NO_LINK kept, <0 fatal. */
 static int share_copy(struct engine *g, const struct hs_walk_item *it, const struct dedup_val *v)
 {
     char name[NAME_MAX + 1];
-    int dfd = open_parent(g->newrootfd, g->dedup_paths.data + v->path_off, v->path_len, name);
+    int root = hs_writer_root(&g->wr);
+    int dfd = open_parent(root, g->dedup_paths.data + v->path_off, v->path_len, name);
     if (dfd < 0)
-        return 1;
+        return HS_NO_LINK;
     int r = place_link(g, it, dfd, name, true);
-    close_parent(dfd, g->newrootfd);
-    if (r == 0) {
+    close_parent(dfd, root);
+    if (r == HS_DONE) {
         g->rec.sino = v->sino;
         g->rec.sblocks = v->sblocks;
     }
@@ -436,7 +433,7 @@ static int share_copy(struct engine *g, const struct hs_walk_item *it, const str
 int hs_eng_dedup_copy(struct engine *g, const struct hs_walk_item *it)
 {
     if (!(g->o->flags & HS_BACKUP_DEDUP) || g->dry_run || g->rec.size == 0)
-        return 0;
+        return HS_DONE;
     if (!g->dedup.slots && hs_inomap_init(&g->dedup, sizeof(struct dedup_val)) < 0)
         return hs_err_setf(g->err, ENOMEM, "dedup table");
     uint64_t k1, k2;
@@ -449,18 +446,18 @@ int hs_eng_dedup_copy(struct engine *g, const struct hs_walk_item *it)
         return hs_err_setf(g->err, ENOMEM, "dedup table");
     if (fresh) {
         remember_copy(g, v, it->path, it->path_len);
-        return 0;
+        return HS_DONE;
     }
     if (v->path_len == UINT32_MAX || !same_copy(v, &g->rec))
-        return 0;
+        return HS_DONE;
     struct dedup_val found = *v;
     int r = share_copy(g, it, &found);
-    if (r != 0)
-        return r < 0 ? r : 0;
+    if (r != HS_DONE)
+        return r < 0 ? r : HS_DONE;
     g->st->copied--;
     g->st->content_linked++;
     g->st->bytes_content_linked += found.size;
-    return 0;
+    return HS_DONE;
 }
 
 void hs_eng_content_free(struct engine *g)

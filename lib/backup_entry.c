@@ -76,7 +76,8 @@ bool hs_eng_changed_while_read(const struct stat *a, const struct stat *b)
            !same_timespec(&a->st_ctim, &b->st_ctim);
 }
 
-/* Copies one attempt's data; 0, SKIPPED (source unreadable), or fatal <0. */
+/* Copies one attempt's data; HS_DONE, HS_SKIPPED (source unreadable), or
+ * fatal <0. */
 static int copy_attempt(struct engine *g, int sfd, int dfd, const struct stat *st, const char *path)
 {
     uint64_t written = 0;
@@ -88,7 +89,7 @@ static int copy_attempt(struct engine *g, int sfd, int dfd, const struct stat *s
         g->st->warnings++;
         hs_report_event(&g->rep, HS_EV_WARNING, path, g->err->msg);
         hs_err_clear(g->err);
-        return SKIPPED;
+        return HS_SKIPPED;
     }
     return r;
 }
@@ -101,21 +102,19 @@ static int copy_file(struct engine *g, const struct hs_walk_item *it, struct sta
 {
     int sfd = open_source_file(g, it, st);
     if (sfd < 0)
-        return SKIPPED;
+        return HS_SKIPPED;
     if (g->dry_run) {
         close(sfd);
         g->st->copied++;
         g->st->bytes_copied += (uint64_t)st->st_size;
         if (g->o->verbose_events)
             hs_report_event(&g->rep, HS_EV_COPY, it->path, NULL);
-        return DONE;
+        return HS_DONE;
     }
-    int dfd =
-        openat(new_top(g), it->name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int dfd = hs_writer_file(&g->wr, it->name, it->path);
     if (dfd < 0) {
-        int r = hs_eng_fail_new(g, errno, "cannot create", it->path);
         close(sfd);
-        return r;
+        return dfd;
     }
     int r;
     for (int attempt = 0;; attempt++) {
@@ -142,9 +141,9 @@ static int copy_file(struct engine *g, const struct hs_walk_item *it, struct sta
     }
     close(sfd);
     close(dfd);
-    if (r == SKIPPED) {
-        unlinkat(new_top(g), it->name, 0);
-        return SKIPPED;
+    if (r == HS_SKIPPED) {
+        hs_writer_unmake(&g->wr, it->name);
+        return HS_SKIPPED;
     }
     if (r < 0)
         return r;
@@ -159,7 +158,7 @@ static int copy_file(struct engine *g, const struct hs_walk_item *it, struct sta
     g->st->copied++;
     if (g->o->verbose_events)
         hs_report_event(&g->rep, HS_EV_COPY, it->path, NULL);
-    return DONE;
+    return HS_DONE;
 }
 
 /* Hashes the regular file dirfd/name through one fd: its content into hash,
@@ -188,8 +187,8 @@ int hs_eng_hash_file(struct engine *g, int dirfd, const char *name, const char *
 /* A snapshot inode that had several names when it was made (a source
  * hard-link group) may be linked again for one source inode per run only:
  * otherwise two names that are separate files in the source now would become
- * one file in the snapshot. Returns 0 (ours to link), 1 (another source file
- * has it: copy), or <0. */
+ * one file in the snapshot. Returns HS_DONE (ours to link), HS_NO_LINK
+ * (another source file has it: copy), or <0. */
 int hs_eng_claim_inode(struct engine *g, uint64_t sino, const struct stat *src)
 {
     bool fresh;
@@ -198,7 +197,7 @@ int hs_eng_claim_inode(struct engine *g, uint64_t sino, const struct stat *src)
         return hs_err_setf(g->err, ENOMEM, "link table");
     if (fresh)
         *owner = (struct claim){src->st_dev, src->st_ino};
-    return owner->dev == src->st_dev && owner->ino == src->st_ino ? 0 : 1;
+    return owner->dev == src->st_dev && owner->ino == src->st_ino ? HS_DONE : HS_NO_LINK;
 }
 
 /* Whether the earlier inode can take every name of this source group: if
@@ -221,36 +220,36 @@ bool hs_eng_claimed_by_other(const struct engine *g, const struct hs_walk_item *
     return owner && (owner->dev != it->st.st_dev || owner->ino != it->st.st_ino);
 }
 
-/* Links the previous snapshot's entry sino: 0 linked, 1 a copy must do, <0. */
+/* Links the previous snapshot's entry sino: HS_DONE, HS_NO_LINK (a copy
+ * must do), <0. */
 static int link_prev(struct engine *g, const struct hs_walk_item *it, uint64_t sino, bool multi)
 {
     if (hs_eng_source_is_store_inode(g, it, sino))
-        return 1;
+        return HS_NO_LINK;
     if (g->o->flags & HS_BACKUP_DEDUP) {
         /* equal files may share: a path link matched its record */
     } else if (multi) {
         int r = hs_eng_claim_inode(g, sino, &it->st);
-        if (r != 0)
+        if (r != HS_DONE)
             return r;
     } else if (hs_eng_claimed_by_other(g, it, sino)) {
         /* a single-name inode taken by a content link (or a resumed group)
          * is that file's now; the others need no entry: a content link
          * checks the new tree */
-        return 1;
+        return HS_NO_LINK;
     }
     if (prev_top(g) < 0)
-        return 1; /* its directory could not be opened */
+        return HS_NO_LINK; /* its directory could not be opened */
     if (!g->dry_run && it->st.st_nlink > 1 && !room_for_group(g, it)) {
         g->st->link_fallbacks++;
-        return 1;
+        return HS_NO_LINK;
     }
-    if (g->dry_run || linkat(prev_top(g), it->name, new_top(g), it->name, 0) == 0)
-        return 0;
-    int err = errno;
-    if (!hs_link_fallback(err))
-        return hs_eng_fail_new(g, err, "cannot link", it->path);
-    g->st->link_fallbacks++;
-    return 1;
+    if (g->dry_run)
+        return HS_DONE;
+    int r = hs_writer_link(&g->wr, prev_top(g), it->name, it->name, it->path);
+    if (r == HS_NO_LINK)
+        g->st->link_fallbacks++;
+    return r;
 }
 
 static void count_linked(struct engine *g, const struct hs_walk_item *it)
@@ -295,7 +294,7 @@ static bool prev_still_recorded(struct engine *g, const struct hs_walk_item *it,
 }
 
 /* A manifest record says what the previous snapshot holds at this path:
- * 0 linked, 1 a copy must do, <0 fatal. */
+ * HS_DONE linked, HS_NO_LINK a copy must do, <0 fatal. */
 static int reg_against_manifest(struct engine *g, const struct hs_walk_item *it,
                                 const struct hs_mentry *m)
 {
@@ -304,13 +303,13 @@ static int reg_against_manifest(struct engine *g, const struct hs_walk_item *it,
         !source_matches(g, it, m->hash, (m->flags & HS_ME_XATTR) ? m->xattr_hash : 0))
         v = HS_VERDICT_COPY;
     if (v == HS_VERDICT_COPY || !prev_still_recorded(g, it, m))
-        return 1;
+        return HS_NO_LINK;
     int r = link_prev(g, it, m->sino, hs_mentry_multi(m));
-    if (r != 0)
+    if (r != HS_DONE)
         return r;
     rec_from_prev(g, m);
     count_linked(g, it);
-    return 0;
+    return HS_DONE;
 }
 
 /* The record of a file linked from another tree's inode. */
@@ -345,28 +344,28 @@ static int reg_against_file(struct engine *g, const struct hs_walk_item *it, uin
     uint8_t ph[16];
     uint64_t pxh = 0;
     if (prev_top(g) < 0 || fstatat(prev_top(g), it->name, &pst, AT_SYMLINK_NOFOLLOW) < 0)
-        return 1;
+        return HS_NO_LINK;
     *prev_ino = pst.st_ino;
     enum hs_verdict v = hs_change_against_file(&it->st, &pst, g->checksum);
     if (v == HS_VERDICT_COPY)
-        return 1;
+        return HS_NO_LINK;
     int k = hs_eng_hash_file(g, prev_top(g), it->name, it->path, ph, &hst, &pxh);
     if (k < 0 && k != -ENOENT && k != -EINVAL && k != -ELOOP)
         /* the file is copied afresh, but a store that cannot be read is
          * something to hear about before the day it is needed */
         hs_eng_warn(g, -k, "cannot read the earlier copy of", it->path);
     if (k < 0 || !hs_stat_same_file(&hst, &pst))
-        return 1;
+        return HS_NO_LINK;
     g->st->hashed++;
     if (v == HS_VERDICT_VERIFY ? !source_matches(g, it, ph, pxh) : source_xattr_hash(g, it) != pxh)
-        return 1;
+        return HS_NO_LINK;
     /* the link count of a file in an older store counts every snapshot */
     int r = link_prev(g, it, pst.st_ino, pst.st_nlink > 1);
-    if (r != 0)
+    if (r != HS_DONE)
         return r;
     hs_eng_rec_linked(g, &pst, ph, pxh);
     count_linked(g, it);
-    return 0;
+    return HS_DONE;
 }
 
 /* Whether the interrupted run's file rst may be a finished copy of this
@@ -387,7 +386,7 @@ static bool resume_candidate(const struct engine *g, const struct stat *s, const
 /* The interrupted run's tree may already hold a copy of the file: linked if
  * source and copy hash the same (nothing of that run was synced, so after a
  * power loss a copy can hold zeros under the right size and mtime), which
- * reads both but writes nothing. 0 linked, 1 no, <0 fatal. */
+ * reads both but writes nothing. HS_DONE linked, HS_NO_LINK, <0 fatal. */
 static int reg_from_resume(struct engine *g, const struct hs_walk_item *it, uint64_t prev_ino)
 {
     struct stat rst, hst;
@@ -398,17 +397,18 @@ static int reg_from_resume(struct engine *g, const struct hs_walk_item *it, uint
         !resume_candidate(g, &it->st, &rst, prev_ino) ||
         hs_eng_hash_file(g, rfd, it->name, it->path, h, &hst, &xh) < 0 ||
         !hs_stat_same_file(&hst, &rst) || !source_matches(g, it, h, xh))
-        return 1;
+        return HS_NO_LINK;
     if (rst.st_nlink > 1) {
         int r = hs_eng_claim_inode(g, rst.st_ino, &it->st);
-        if (r != 0)
+        if (r != HS_DONE)
             return r;
     }
-    if (linkat(rfd, it->name, new_top(g), it->name, 0) < 0)
-        return hs_link_fallback(errno) ? 1 : hs_eng_fail_new(g, errno, "cannot link", it->path);
+    int r = hs_writer_link(&g->wr, rfd, it->name, it->name, it->path);
+    if (r != HS_DONE)
+        return r;
     hs_eng_rec_linked(g, &rst, h, xh);
     g->st->resumed++;
-    return 0;
+    return HS_DONE;
 }
 
 static int manifest_lookup(struct engine *g, const struct hs_walk_item *it,
@@ -433,24 +433,23 @@ static int manifest_lookup(struct engine *g, const struct hs_walk_item *it,
     return r;
 }
 
-/* Later names of a multi-link source file join the leader's inode: 0 joined,
- * 1 the file changed between its names (a group of its own), 2 the leader's
- * inode is full (EMLINK...): the group goes on from a fresh copy, <0 fatal. */
+/* Later names of a multi-link source file join the leader's inode: HS_DONE;
+ * HS_CHANGED: the file changed between its names (a group of its own);
+ * HS_NO_LINK: the leader's inode is full (EMLINK...), the group goes on from
+ * a fresh copy; <0 fatal. */
 static int join_group(struct engine *g, const struct hs_walk_item *it, struct hs_link *l)
 {
     const struct leader *ld = l->data;
     const struct stat *s = &it->st;
     if (ld->size != s->st_size || !same_timespec(&ld->mtime, &s->st_mtim) ||
         !same_timespec(&ld->ctime, &s->st_ctim))
-        return 1;
+        return HS_CHANGED;
     if (!g->dry_run) {
-        int r = hs_link_beneath(g->newrootfd, l->path, l->path_len, new_top(g), it->name);
-        if (r < 0) {
-            if (!hs_link_fallback(-r))
-                return hs_eng_fail_new(g, -r, "cannot link", it->path);
+        int r = hs_writer_link_path(&g->wr, l->path, l->path_len, it->name, NULL, it->path);
+        if (r == HS_NO_LINK)
             g->st->link_fallbacks++;
-            return 2;
-        }
+        if (r != HS_DONE)
+            return r;
     }
     g->rec.sino = ld->sino;
     g->rec.sblocks = ld->sblocks;
@@ -459,7 +458,7 @@ static int join_group(struct engine *g, const struct hs_walk_item *it, struct hs
     g->rec.xattr_hash = ld->xattr_hash;
     g->st->hardlinked++;
     hs_linktab_release(g->links, l);
-    return 0;
+    return HS_DONE;
 }
 
 static int remember_leader(struct engine *g, const struct hs_walk_item *it, struct hs_link *l)
@@ -490,7 +489,8 @@ static int remember_leader(struct engine *g, const struct hs_walk_item *it, stru
 }
 
 /* A regular file that is not joining a group: linked from the previous
- * snapshot, taken from the interrupted run, or copied. 0, SKIPPED or <0. */
+ * snapshot, taken from the interrupted run, or copied. HS_DONE, HS_SKIPPED
+ * or <0. */
 static int reg_leader(struct engine *g, const struct hs_walk_item *it, struct stat *st, bool fresh)
 {
     uint64_t prev_ino = 0;
@@ -505,19 +505,19 @@ static int reg_leader(struct engine *g, const struct hs_walk_item *it, struct st
             same_size_before = m->size == (uint64_t)it->st.st_size;
             r = reg_against_manifest(g, it, m);
         } else {
-            r = g->mr ? 1 : reg_against_file(g, it, &prev_ino);
+            r = g->mr ? HS_NO_LINK : reg_against_file(g, it, &prev_ino);
         }
-        if (r <= 0)
+        if (r != HS_NO_LINK)
             return r;
     }
-    if (!fresh && (r = reg_from_resume(g, it, prev_ino)) <= 0)
+    if (!fresh && (r = reg_from_resume(g, it, prev_ino)) != HS_NO_LINK)
         return r;
     bool copy_first = hs_eng_content_copy_first(g, same_size_before);
-    if (!fresh && !copy_first && (r = hs_eng_link_by_content(g, it, prev_ino)) <= 0)
+    if (!fresh && !copy_first && (r = hs_eng_link_by_content(g, it, prev_ino)) != HS_NO_LINK)
         return r;
-    if ((r = copy_file(g, it, st)) != DONE)
+    if ((r = copy_file(g, it, st)) != HS_DONE)
         return r;
-    if (!fresh && copy_first && (r = hs_eng_content_after_copy(g, it, st, prev_ino)) <= 0)
+    if (!fresh && copy_first && (r = hs_eng_content_after_copy(g, it, st, prev_ino)) != HS_NO_LINK)
         return r;
     return hs_eng_dedup_copy(g, it);
 }
@@ -532,16 +532,16 @@ static int read_target(struct engine *g, const struct hs_walk_item *it)
         ssize_t n = readlinkat(it->fd, it->name, g->target.data, size);
         if (n < 0) {
             hs_eng_warn(g, errno, errno == ENOENT ? "vanished" : "cannot read symlink", it->path);
-            return SKIPPED;
+            return HS_SKIPPED;
         }
         if ((size_t)n < size) {
             g->target.len = (size_t)n;
             g->target.data[n] = '\0';
-            return DONE;
+            return HS_DONE;
         }
     }
     hs_eng_warn(g, 0, "changed during backup", it->path);
-    return SKIPPED;
+    return HS_SKIPPED;
 }
 
 /* Creates a symlink or special file anew in the new tree; its metadata is
@@ -549,25 +549,11 @@ static int read_target(struct engine *g, const struct hs_walk_item *it)
 static int create_other(struct engine *g, const struct hs_walk_item *it)
 {
     const struct stat *st = &it->st;
-    int nd = new_top(g), r;
-    if (S_ISLNK(st->st_mode))
-        r = symlinkat(g->target.data, nd, it->name);
-    else
-        r = mknodat(nd, it->name, (st->st_mode & S_IFMT) | 0600, st->st_rdev);
-    if (r < 0)
-        return hs_eng_fail_new(g, errno, "cannot create", it->path);
     int ofd;
     struct stat dst;
-    r = hs_open_made(nd, it->name, st->st_mode & S_IFMT, g->made_uid, &ofd, &dst);
-    if (hs_made_gone(r)) {
-        /* not what was made: left out of the snapshot, never followed */
-        hs_eng_warn(g, r < 0 ? -r : 0, "replaced in the new snapshot while being made, left out",
-                    it->path);
-        unlinkat(nd, it->name, 0);
-        return SKIPPED;
-    }
-    if (r < 0)
-        return hs_eng_fail_new(g, -r, "cannot open the new copy of", it->path);
+    int r = hs_writer_special(&g->wr, it->name, st, g->target.data, it->path, &ofd, &dst);
+    if (r != HS_DONE)
+        return r;
     g->xa.count = 0;
     if (!S_ISLNK(st->st_mode)) {
         hs_eng_read_xattrs(g, (struct hs_xobj){.fd = -1, .dirfd = it->fd, .name = it->name},
@@ -600,7 +586,8 @@ static bool other_matches_file(struct engine *g, const struct hs_walk_item *it, 
     return true;
 }
 
-/* A symlink or special file that is not joining a group. 0 or <0. */
+/* A symlink or special file that is not joining a group. HS_DONE,
+ * HS_SKIPPED or <0. */
 static int other_leader(struct engine *g, const struct hs_walk_item *it, bool fresh)
 {
     const struct hs_mentry *m = NULL;
@@ -622,10 +609,10 @@ static int other_leader(struct engine *g, const struct hs_walk_item *it, bool fr
             multi = pst.st_nlink > 1;
         }
     }
-    int r = same ? link_prev(g, it, sino, multi) : 1;
+    int r = same ? link_prev(g, it, sino, multi) : HS_NO_LINK;
     if (r < 0)
         return r;
-    if (r == 0) {
+    if (r == HS_DONE) {
         if (m) {
             rec_from_prev(g, m);
         } else {
@@ -633,16 +620,16 @@ static int other_leader(struct engine *g, const struct hs_walk_item *it, bool fr
             g->rec.sblocks = (uint64_t)pst.st_blocks;
         }
         count_linked(g, it);
-        return 0;
+        return HS_DONE;
     }
     if (g->dry_run) {
         g->st->created++;
-        return 0;
+        return HS_DONE;
     }
     return create_other(g, it);
 }
 
-/* Counts a non-directory; SKIPPED for what cannot be kept. */
+/* Counts a non-directory; HS_SKIPPED for what cannot be kept. */
 static int count_nondir(struct engine *g, const struct hs_walk_item *it)
 {
     const struct stat *st = &it->st;
@@ -651,24 +638,23 @@ static int count_nondir(struct engine *g, const struct hs_walk_item *it)
         g->st->bytes_total += (uint64_t)st->st_size;
     } else if (S_ISLNK(st->st_mode)) {
         int r = read_target(g, it);
-        if (r != DONE)
+        if (r != HS_DONE)
             return r;
         g->st->symlinks++;
-    } else if ((S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) && !g->root) {
-        hs_eng_warn(g, EPERM, "device node skipped (needs root)", it->path);
-        return SKIPPED;
+    } else if (hs_writer_can_make(&g->wr, st->st_mode, it->path) != HS_DONE) {
+        return HS_SKIPPED;
     } else {
         g->st->specials++;
     }
-    return DONE;
+    return HS_DONE;
 }
 
 int hs_eng_nondir(struct engine *g, const struct hs_walk_item *it)
 {
     struct stat st = it->st;
     int r = count_nondir(g, it);
-    if (r != DONE)
-        return r < 0 ? r : 0;
+    if (r != HS_DONE)
+        return r < 0 ? r : HS_DONE;
     hs_eng_rec_start(g, it->path, it->path_len, &st);
     g->src_hashed = false;
     if (S_ISLNK(st.st_mode)) {
@@ -682,15 +668,15 @@ int hs_eng_nondir(struct engine *g, const struct hs_walk_item *it)
         r = join_group(g, it, l);
         if (r < 0)
             return r;
-        if (r == 0)
+        if (r == HS_DONE)
             return hs_eng_rec_put(g);
-        fresh = r == 2;
+        fresh = r == HS_NO_LINK;
         if (!fresh)
             l = NULL;
     }
     r = S_ISREG(st.st_mode) ? reg_leader(g, it, &st, fresh) : other_leader(g, it, fresh);
-    if (r != DONE)
-        return r < 0 ? r : 0;
+    if (r != HS_DONE)
+        return r < 0 ? r : HS_DONE;
     if (st.st_nlink > 1 && (r = remember_leader(g, it, l)) < 0)
         return r;
     return hs_eng_rec_put(g);

@@ -60,3 +60,15 @@ void hs_buf_free(struct hs_buf *b)
     b->data = NULL;
     b->len = b->cap = 0;
 }
+
+const char *hs_buf_join(struct hs_buf *b, const char *base, const char *path)
+{
+    hs_buf_truncate(b, 0);
+    hs_buf_puts(b, base);
+    if (*path) {
+        if (b->len && b->data[b->len - 1] != '/')
+            hs_buf_putc(b, '/');
+        hs_buf_puts(b, path);
+    }
+    return b->data ? b->data : path;
+}

@@ -15,6 +15,9 @@ int hs_buf_append(struct hs_buf *b, const void *p, size_t n);
 int hs_buf_puts(struct hs_buf *b, const char *s);
 int hs_buf_putc(struct hs_buf *b, char c);
 void hs_buf_truncate(struct hs_buf *b, size_t len);
+/* "base/path" (base alone for an empty path) in b, for a message: valid
+ * until b changes; path itself if memory ran out. */
+const char *hs_buf_join(struct hs_buf *b, const char *base, const char *path);
 void hs_buf_free(struct hs_buf *b);
 
 #endif

@@ -19,6 +19,7 @@
 #include "report.h"
 #include "store.h"
 #include "walk.h"
+#include "writer.h"
 #include "xattr.h"
 
 #include <stdbool.h>
@@ -48,11 +49,9 @@ struct engine {
     char name[HS_SNAPSHOT_NAME_LEN + 1];
     char prev_name[HS_SNAPSHOT_NAME_LEN + 1];
     char *resume;
-    int newrootfd;
-    uid_t made_uid;    /* the owner of what we create in the store (meta.h) */
-    bool acl_inherits; /* the store's partial/ has a default ACL (xattr.h) */
-    long link_max;     /* names an inode may have on DEST's filesystem */
-    struct hs_dirstack newdirs, prevdirs, resumedirs;
+    struct hs_writer wr; /* the new snapshot's tree */
+    long link_max;       /* names an inode may have on DEST's filesystem */
+    struct hs_dirstack prevdirs, resumedirs;
     struct hs_dirview *prevviews; /* the previous snapshot's directories on the branch */
     size_t prevviews_cap;
     struct hs_manifest_reader *mr; /* previous manifest; NULL: compare files */
@@ -84,28 +83,21 @@ struct engine {
     struct source_ctx *cur;
     struct source_ctx *sources; /* all of them, in walk order */
     size_t n_sources;
-    struct stat pending_dir; /* the directory ENTRY awaiting its ENTER */
-    bool pending_dir_valid;
     struct hs_mentry rec;
     struct hs_report rep;
 };
 
 enum {
-    NOTICE_OWNER = 1u << 0,
     NOTICE_DEST_INSIDE = 1u << 1,
-    NOTICE_XATTR = 1u << 2,
     NOTICE_MANIFEST = 1u << 3,
     NOTICE_CINDEX = 1u << 4,
     NOTICE_OLDER = 1u << 5,
 };
 
-/* Outcomes of an entry besides fatal errors (<0). */
-enum { DONE = 0, SKIPPED = 1 };
-
 /* The top directory fd of each tree on the current branch (-1: absent). */
 static inline int new_top(const struct engine *g)
 {
-    return hs_dirstack_top(&g->newdirs);
+    return hs_writer_top(&g->wr);
 }
 
 static inline int prev_top(const struct engine *g)
@@ -138,18 +130,20 @@ int hs_eng_fail_new(struct engine *g, int errnum, const char *what, const char *
 void hs_eng_rec_start(struct engine *g, const char *path, size_t len, const struct stat *st);
 int hs_eng_rec_put(struct engine *g);
 
-/* Metadata of new objects: xattrs (read into g->xa), owner, mode, times. */
+/* Metadata of new objects: xattrs read into g->xa (from the source), then
+ * owner, xattrs, mode, times set by the writer (hs_writer_meta). */
 void hs_eng_read_xattrs(struct engine *g, struct hs_xobj o, const char *path);
 int hs_eng_apply_meta(struct engine *g, struct hs_xobj o, const struct stat *st,
                       const struct stat *now, const char *path);
 
-/* backup_entry.c: one non-directory of the walk. 0 or <0 (fatal). */
+/* backup_entry.c: one non-directory of the walk. HS_DONE or <0 (fatal). */
 int hs_eng_nondir(struct engine *g, const struct hs_walk_item *it);
 
 /* Shared by backup_entry.c and backup_content.c. */
 int hs_eng_hash_file(struct engine *g, int dirfd, const char *name, const char *path,
                      uint8_t hash[16], struct stat *st, uint64_t *xh);
 bool hs_eng_changed_while_read(const struct stat *a, const struct stat *b);
+/* HS_DONE: ours to link; HS_NO_LINK: another source file has it; <0. */
 int hs_eng_claim_inode(struct engine *g, uint64_t sino, const struct stat *src);
 /* Whether another source file of this run has claimed snapshot inode sino
  * (never with --dedup): known from memory, before any file is looked at. */
@@ -159,16 +153,17 @@ void hs_eng_rec_linked(struct engine *g, const struct stat *inode, const uint8_t
 
 /* backup_content.c: a regular file with no match at its path, linked to the
  * same content elsewhere in the previous snapshot (not tried_ino, the inode
- * its path had): 0 linked, 1 not, <0. */
+ * its path had): HS_DONE linked, HS_NO_LINK not, <0. */
 int hs_eng_link_by_content(struct engine *g, const struct hs_walk_item *it, uint64_t tried_ino);
 /* Whether this file's content is looked up after copying it (rather than
  * hashed first): the source is read once either way. */
 bool hs_eng_content_copy_first(const struct engine *g, bool same_size_before);
-/* The lookup after a copy: the copy replaced by a link. 0 linked, 1 not, <0. */
+/* The lookup after a copy: the copy replaced by a link. HS_DONE linked,
+ * HS_NO_LINK not, <0. */
 int hs_eng_content_after_copy(struct engine *g, const struct hs_walk_item *it,
                               const struct stat *st, uint64_t tried_ino);
 /* --dedup: after a copy, an earlier copy of this run with the same content
- * and metadata takes its place (one inode). 0 or <0. */
+ * and metadata takes its place (one inode). HS_DONE or <0. */
 int hs_eng_dedup_copy(struct engine *g, const struct hs_walk_item *it);
 void hs_eng_content_free(struct engine *g);
 

@@ -113,8 +113,6 @@ struct exporter {
 
     /* the snapshot side */
     struct hs_snapsrc src;
-    bool pending_dir; /* a directory ENTRY not yet ENTERed */
-    struct stat pending_st;
 
     /* the archive side */
     int outdir;      /* ARCHIVE's directory; -1 for stdout */
@@ -802,24 +800,20 @@ static int walk_item(struct exporter *x, const struct hs_walk_item *it)
         if (!S_ISDIR(it->st.st_mode))
             return export_nondir(x, it->fd, it->name, it->path, &it->st);
         /* its header when it is entered, with its own fd for the xattrs */
-        x->pending_dir = true;
-        x->pending_st = it->st;
         return DONE;
     case HS_WALK_ENTER:
-        x->pending_dir = false;
         if (it->depth == 0 && x->src.whole)
             return DONE; /* the snapshot root is no member */
         hs_report_entry(&x->rep);
         k = export_dir(x, it->fd, it->path, &it->st);
         return k < 0 ? k : DONE;
+    case HS_WALK_FATAL:
+        return hs_err_path(x->err, it->err, it->what, spath(x, it->path));
     case HS_WALK_ERROR:
-        if (it->depth == 0 && !it->name)
-            return hs_err_path(x->err, it->err, it->what, spath(x, it->path));
         warn(x, it->err, it->what, it->path);
-        if (x->pending_dir) {
+        if (it->unentered) {
             /* the directory is archived, empty, with what its stat says */
-            x->pending_dir = false;
-            k = export_dir(x, -1, it->path, &x->pending_st);
+            k = export_dir(x, -1, it->path, &it->st);
             return k < 0 ? k : DONE;
         }
         return DONE;
@@ -833,7 +827,7 @@ static int walk_item(struct exporter *x, const struct hs_walk_item *it)
 /* The ISO check's pass: directories only, as walk_item will meet them. */
 static int check_item(struct exporter *x, const struct hs_walk_item *it)
 {
-    if (it->ev == HS_WALK_ERROR && it->depth == 0 && !it->name)
+    if (it->ev == HS_WALK_FATAL)
         return hs_err_path(x->err, it->err, it->what, spath(x, it->path));
     if (it->ev == HS_WALK_ENTRY && S_ISDIR(it->st.st_mode))
         return iso_check_dir(x, it->path);

@@ -243,23 +243,6 @@ int hs_open_dir_trusted(const char *path, int *parent, char *last, struct hs_err
     return fd;
 }
 
-int hs_link_beneath(int rootfd, const char *relpath, size_t len, int dirfd, const char *name)
-{
-    if (len < PATH_MAX) {
-        if (linkat(rootfd, relpath, dirfd, name, 0) == 0)
-            return 0;
-        if (errno != ENAMETOOLONG)
-            return -errno;
-    }
-    /* Deeper than the kernel resolves in one go: open the parent by parts. */
-    int parent = hs_open_dir_beneath(rootfd, relpath, hs_path_dir_len(relpath, len));
-    if (parent < 0)
-        return parent;
-    int r = linkat(parent, hs_path_base(relpath, len), dirfd, name, 0) == 0 ? 0 : -errno;
-    close(parent);
-    return r;
-}
-
 bool hs_link_fallback(int err)
 {
     return err == EMLINK || err == EXDEV || err == EPERM || err == ENOENT;

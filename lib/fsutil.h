@@ -50,9 +50,6 @@ int hs_open_dir_beneath(int rootfd, const char *relpath, size_t len);
  */
 int hs_open_dir_trusted(const char *path, int *parent, char *last, struct hs_err *e);
 
-/* linkat(rootfd, relpath, dirfd, name, 0) for relpath of any length. */
-int hs_link_beneath(int rootfd, const char *relpath, size_t len, int dirfd, const char *name);
-
 /* Whether a failed linkat() should become a copy: too many links, another
  * filesystem, no hard links at all, or the name to link is gone (deleted by
  * hand from a snapshot). */

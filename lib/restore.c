@@ -42,6 +42,7 @@
 #include "snapshot.h"
 #include "store.h"
 #include "walk.h"
+#include "writer.h"
 #include "xattr.h"
 
 #include <errno.h>
@@ -58,16 +59,8 @@
 /* Conflicts named one by one; the rest are counted in one line. */
 #define CONFLICTS_SHOWN 50
 
-/* Outcomes of an entry besides fatal errors (<0). */
-enum { DONE = 0, SKIPPED = 1 };
-
 /* What the target holds where the snapshot has an entry. */
 enum tstate { T_ABSENT, T_DIR, T_OTHER };
-
-enum {
-    NOTICE_OWNER = 1u << 0,
-    NOTICE_XATTR = 1u << 1,
-};
 
 struct restore {
     const struct hs_restore_opts *o;
@@ -82,20 +75,14 @@ struct restore {
     int tbase;   /* TARGET; -1 while it does not exist (a dry run, the checking pass) */
     int tparent; /* while it does not: the directory to make it in */
     char tlast[NAME_MAX + 1]; /* ... under this name */
-    uid_t made_uid;           /* the owner of what we create in the target (meta.h) */
-    struct hs_dirstack tdirs; /* the target's directories on the walk's branch */
-    int pending_fd;           /* a directory's target, opened at its ENTRY, pushed at ENTER */
-    bool pending;
-    struct stat pending_st;
+    struct hs_writer wr;      /* the target's branch, in step with the walk */
 
     struct hs_linktab *links;
     struct hs_copier copier;
     struct hs_xattrs xa;
     struct hs_buf lnk;  /* a symlink's target */
     struct hs_buf disp; /* a path for a message */
-    unsigned tmp_seq;
     uint64_t conflicts;
-    bool said_no_links; /* the target cannot hold hard links: said once */
     struct hs_report rep;
 };
 
@@ -116,251 +103,182 @@ struct leader {
 
 /* ---- messages and events ------------------------------------------------ */
 
-/* base/path in r->disp (valid until the next call), for messages. */
-static const char *joined(struct restore *r, const char *base, const char *path)
+static const char *tpath(struct restore *rs, const char *path)
 {
-    hs_buf_truncate(&r->disp, 0);
-    hs_buf_puts(&r->disp, base);
-    if (*path) {
-        if (r->disp.len && r->disp.data[r->disp.len - 1] != '/')
-            hs_buf_putc(&r->disp, '/');
-        hs_buf_puts(&r->disp, path);
-    }
-    return r->disp.data ? r->disp.data : path;
+    return hs_buf_join(&rs->disp, rs->tdisp, path);
 }
 
-static const char *tpath(struct restore *r, const char *path)
+static const char *spath(struct restore *rs, const char *path)
 {
-    return joined(r, r->tdisp, path);
-}
-
-static const char *spath(struct restore *r, const char *path)
-{
-    return joined(r, r->src.disp, path);
+    return hs_buf_join(&rs->disp, rs->src.disp, path);
 }
 
 /* A per-entry problem about shown (a full path): reported (when this pass
- * reports), counted, and the restore goes on. Returns SKIPPED. */
-static int warn(struct restore *r, int errnum, const char *what, const char *shown,
+ * reports), counted, and the restore goes on. Returns HS_SKIPPED. */
+static int warn(struct restore *rs, int errnum, const char *what, const char *shown,
                 const char *path)
 {
-    hs_report_warn(&r->rep, errnum, what, shown, path);
-    return SKIPPED;
+    hs_report_warn(&rs->rep, errnum, what, shown, path);
+    return HS_SKIPPED;
 }
 
-static int twarn(struct restore *r, int errnum, const char *what, const char *path)
+static int twarn(struct restore *rs, int errnum, const char *what, const char *path)
 {
-    return warn(r, errnum, what, tpath(r, path), path);
+    return warn(rs, errnum, what, tpath(rs, path), path);
 }
 
-static int swarn(struct restore *r, int errnum, const char *what, const char *path)
+static int swarn(struct restore *rs, int errnum, const char *what, const char *path)
 {
-    return warn(r, errnum, what, spath(r, path), path);
+    return warn(rs, errnum, what, spath(rs, path), path);
 }
 
 /* Trouble writing the target: the restore stops (exit 3). */
-static int fail(struct restore *r, int errnum, const char *what, const char *path)
+static int fail(struct restore *rs, int errnum, const char *what, const char *path)
 {
-    return hs_err_path(r->err, errnum, what, tpath(r, path));
+    return hs_err_path(rs->err, errnum, what, tpath(rs, path));
 }
 
 /* An entry of the target that the restore would replace: named, always (it
  * is why nothing is written), up to CONFLICTS_SHOWN. */
-static int conflict(struct restore *r, const char *path)
+static int conflict(struct restore *rs, const char *path)
 {
-    if (r->conflicts++ < CONFLICTS_SHOWN) {
+    if (rs->conflicts++ < CONFLICTS_SHOWN) {
         struct hs_err w = {0};
-        hs_err_path(&w, 0, "exists in the target", tpath(r, path));
-        hs_report_say(&r->rep, HS_EV_WARNING, path, w.msg ? w.msg : "exists in the target");
+        hs_err_path(&w, 0, "exists in the target", tpath(rs, path));
+        hs_report_say(&rs->rep, HS_EV_WARNING, path, w.msg ? w.msg : "exists in the target");
         hs_err_clear(&w);
     }
-    return SKIPPED;
+    return HS_SKIPPED;
 }
 
 /* An entry was restored (or would be, in a dry run): counted and reported. */
-static void restored(struct restore *r, const char *path, const struct stat *st)
+static void restored(struct restore *rs, const char *path, const struct stat *st)
 {
     if (S_ISDIR(st->st_mode)) {
-        r->st->dirs++;
+        rs->st->dirs++;
     } else if (S_ISREG(st->st_mode)) {
-        r->st->files++;
-        r->st->bytes_total += (uint64_t)st->st_size;
+        rs->st->files++;
+        rs->st->bytes_total += (uint64_t)st->st_size;
     } else if (S_ISLNK(st->st_mode)) {
-        r->st->symlinks++;
+        rs->st->symlinks++;
     } else {
-        r->st->specials++;
+        rs->st->specials++;
     }
-    if (r->o->verbose_events && *path)
-        hs_report_event(&r->rep, HS_EV_COPY, path, NULL);
+    if (rs->o->verbose_events && *path)
+        hs_report_event(&rs->rep, HS_EV_COPY, path, NULL);
 }
 
 /* ---- the target side ------------------------------------------------------ */
 
-static int ttop(const struct restore *r)
+static int ttop(const struct restore *rs)
 {
-    return hs_dirstack_top(&r->tdirs);
+    return hs_writer_top(&rs->wr);
 }
 
-static int target_state(struct restore *r, const char *name, struct stat *tst, const char *path)
+static int target_state(struct restore *rs, const char *name, struct stat *tst, const char *path)
 {
-    int tfd = ttop(r);
+    int tfd = ttop(rs);
     if (tfd < 0)
         return T_ABSENT;
     if (fstatat(tfd, name, tst, AT_SYMLINK_NOFOLLOW) == 0)
         return S_ISDIR(tst->st_mode) ? T_DIR : T_OTHER;
     if (errno == ENOENT)
         return T_ABSENT;
-    return fail(r, errno, "cannot examine", path);
+    return fail(rs, errno, "cannot examine", path);
 }
 
-/* A name of our own next to name, for a new object that replaces it. */
-static const char *tmp_name(struct restore *r, char *buf, size_t n)
+/* The writer could not create e (k < 0, said in r->err): a name that
+ * appeared meanwhile is skipped (never replaced without --overwrite);
+ * anything else stops the restore. */
+static int create_failed(struct restore *rs, int k, const struct rs_entry *e)
 {
-    struct stat st;
-    do
-        snprintf(buf, n, ".hardsnap-restore.%ld.%u", (long)getpid(), r->tmp_seq++);
-    while (fstatat(ttop(r), buf, &st, AT_SYMLINK_NOFOLLOW) == 0);
-    return buf;
-}
-
-/* What we made at e's name in the target is no longer there: someone who
- * can write in its directory swapped it (hs_open_made()). What took its
- * place is theirs, not followed and not touched; the entry is skipped. */
-static int swapped(struct restore *r, int k, const char *path)
-{
-    return twarn(r, k < 0 ? -k : 0, "replaced in the target while being restored, left alone",
-                 path);
-}
-
-/* Creating name failed with err: a name that appeared meanwhile is skipped
- * (never replaced without --overwrite); anything else stops the restore. */
-static int create_failed(struct restore *r, int err, const struct rs_entry *e)
-{
-    if (err == EEXIST)
-        return twarn(r, err, "appeared in the target during the restore, not replaced", e->path);
-    return fail(r, err, "cannot create", e->path);
+    if (k != -EEXIST)
+        return k;
+    hs_err_clear(rs->err);
+    return twarn(rs, EEXIST, "appeared in the target during the restore, not replaced", e->path);
 }
 
 /* Opens the existing target directory of e, checked to be the one tst saw
- * and not the store: DONE and *fd, or SKIPPED (warned). */
-static int open_target_dir(struct restore *r, const struct rs_entry *e, const struct stat *tst,
+ * and not the store: HS_DONE and *fd, or HS_SKIPPED (warned). */
+static int open_target_dir(struct restore *rs, const struct rs_entry *e, const struct stat *tst,
                            int *fd)
 {
     struct stat st;
-    *fd = hs_open_dir(ttop(r), e->name);
+    *fd = hs_open_dir(ttop(rs), e->name);
     if (*fd < 0)
-        return twarn(r, errno, "cannot open", e->path);
+        return twarn(rs, errno, "cannot open", e->path);
     if (fstat(*fd, &st) < 0 || !hs_stat_same_file(&st, tst)) {
         close(*fd);
         *fd = -1;
-        return twarn(r, ESTALE, "changed during the restore", e->path);
+        return twarn(rs, ESTALE, "changed during the restore", e->path);
     }
-    if (hs_stat_same_file(&st, &r->src.store_st)) {
+    if (hs_stat_same_file(&st, &rs->src.store_st)) {
         close(*fd);
         *fd = -1;
-        return twarn(r, 0, "the store is inside the target: not restoring into", e->path);
+        return twarn(rs, 0, "the store is inside the target: not restoring into", e->path);
     }
     /* its mode is set from the snapshot when the walk leaves it */
-    if (r->writing && !r->root && (st.st_mode & S_IRWXU) != S_IRWXU)
+    if (rs->writing && !rs->root && (st.st_mode & S_IRWXU) != S_IRWXU)
         fchmod(*fd, (st.st_mode & 07777) | S_IRWXU);
-    return DONE;
+    return HS_DONE;
 }
 
 /* ---- metadata --------------------------------------------------------------- */
 
-/* Gives the target object dst the metadata of the snapshot's src (xattrs
- * read from src when it names an object), as hs_meta_apply() orders it. */
-static int apply_meta(struct restore *r, struct hs_xobj src, struct hs_xobj dst,
-                      const struct stat *want, const struct stat *now, const char *path)
+/* The snapshot object src's extended attributes into r->xa (none when src
+ * names nothing: the snapshot directory could not be read). */
+static void read_xattrs(struct restore *rs, struct hs_xobj src, const char *path)
 {
-    r->xa.count = 0;
-    if (src.fd >= 0 || src.name) {
-        int k = hs_xattr_read(&r->xa, src, r->root);
-        if (k < 0) {
-            swarn(r, -k, "cannot read extended attributes of", path);
-            r->xa.count = 0;
-        }
+    rs->xa.count = 0;
+    if (src.fd < 0 && !src.name)
+        return;
+    int k = hs_xattr_read(&rs->xa, src, rs->root);
+    if (k < 0) {
+        swarn(rs, -k, "cannot read extended attributes of", path);
+        rs->xa.count = 0;
     }
-    struct hs_meta_result res;
-    dst.inherits = true; /* a target directory may have a default ACL: its user's */
-    int k = hs_meta_apply(dst, want, now, &r->xa, r->root, &res);
-    if (res.owner_err)
-        twarn(r, -res.owner_err, "cannot set owner of", path);
-    if (res.xattr_err)
-        hs_report_xattrs(&r->rep, res.xattr_err, NOTICE_XATTR,
-                         "extended attributes are not supported by the target: not restored",
-                         "cannot restore extended attributes of", tpath(r, path), path);
-    return k < 0 ? fail(r, -k, res.what, path) : DONE;
 }
 
-/* A directory is finished: its metadata from the snapshot's (srcfd may be -1:
- * the snapshot directory could not be read). */
-static int finish_dir(struct restore *r, int tfd, int srcfd, const struct stat *st,
-                      const char *path)
+/* Gives the target object dst the metadata of the snapshot's src, through
+ * the writer (an fd of what it made). */
+static int apply_meta(struct restore *rs, struct hs_xobj src, struct hs_xobj dst,
+                      const struct stat *want, const struct stat *now, const char *path)
 {
-    struct stat now;
-    if (fstat(tfd, &now) < 0)
-        return fail(r, errno, "cannot examine", path);
-    return apply_meta(r, (struct hs_xobj){.fd = srcfd}, (struct hs_xobj){.fd = tfd}, st, &now,
-                      path);
+    read_xattrs(rs, src, path);
+    return hs_writer_meta(&rs->wr, dst, want, now, &rs->xa, path);
 }
 
 /* ---- hard links ------------------------------------------------------------ */
 
-static int split_group(struct restore *r, int errnum, const char *path)
-{
-    r->st->link_fallbacks++;
-    if (errnum != EPERM && errnum != EXDEV)
-        twarn(r, errnum, "hard link not kept, copied instead", path);
-    else if (!r->said_no_links) /* a filesystem without hard links: once, not per name */
-        twarn(r, errnum, "hard links cannot be made here; they are restored as copies, from", path);
-    r->said_no_links |= errnum == EPERM || errnum == EXDEV;
-    return 1;
-}
-
 /* Links a later name of a group to its leader's restored file, reached from
  * TARGET one component at a time (O_NOFOLLOW) and checked to be the inode
- * restored: 0 linked, 1 not (a fresh copy must do), <0 fatal. A fresh copy
- * restores the data but not the grouping the snapshot has, so it is a
+ * restored: HS_DONE, HS_NO_LINK (a fresh copy must do), <0 fatal. A fresh
+ * copy restores the data but not the grouping the snapshot has, so it is a
  * warning (exit 1), never silent. */
-static int link_member(struct restore *r, const struct rs_entry *e, struct hs_link *l, int tfd,
+static int link_member(struct restore *rs, const struct rs_entry *e, struct hs_link *l,
                        const char *dname)
 {
     const struct leader *ld = l->data;
-    const char *slash = memrchr(l->path, '/', l->path_len);
-    int parent =
-        slash ? hs_open_dir_beneath(r->tbase, l->path, (size_t)(slash - l->path)) : dup(r->tbase);
-    if (parent < 0)
-        return split_group(r, errno, e->path);
-    int k = linkat(parent, slash ? slash + 1 : l->path, tfd, dname, 0);
-    int err = errno;
-    close(parent);
-    if (k < 0) {
-        if (!hs_link_fallback(err))
-            return fail(r, err, "cannot link", e->path);
-        return split_group(r, err, e->path);
+    struct stat leader = {.st_dev = ld->dev, .st_ino = ld->ino};
+    int k = hs_writer_link_path(&rs->wr, l->path, l->path_len, dname, &leader, e->path);
+    if (k == HS_NO_LINK) {
+        rs->st->link_fallbacks++;
+        hs_writer_link_lost(&rs->wr, e->path);
+    } else if (k == HS_DONE) {
+        rs->st->hardlinked++;
+        hs_linktab_release(rs->links, l);
     }
-    struct stat made;
-    if (fstatat(tfd, dname, &made, AT_SYMLINK_NOFOLLOW) < 0)
-        return fail(r, errno, "cannot examine", e->path);
-    if (made.st_dev != ld->dev || made.st_ino != ld->ino) {
-        /* the leader's name was replaced by something else meanwhile */
-        unlinkat(tfd, dname, 0);
-        return split_group(r, 0, e->path);
-    }
-    r->st->hardlinked++;
-    hs_linktab_release(r->links, l);
-    return 0;
+    return k;
 }
 
 /* e's restored file (made) leads its group from now on; l is the group's
  * entry when it goes on from a fresh copy. */
-static int remember_leader(struct restore *r, const struct rs_entry *e, struct hs_link *l,
+static int remember_leader(struct restore *rs, const struct rs_entry *e, struct hs_link *l,
                            uint64_t names, const struct stat *made)
 {
     struct leader *ld = malloc(sizeof *ld);
     if (!ld)
-        return hs_err_setf(r->err, ENOMEM, "link table");
+        return hs_err_setf(rs->err, ENOMEM, "link table");
     *ld = (struct leader){made ? made->st_dev : 0, made ? made->st_ino : 0};
     int k;
     if (l) {
@@ -368,365 +286,302 @@ static int remember_leader(struct restore *r, const struct rs_entry *e, struct h
         l->data = ld;
         k = hs_linktab_set_path(l, e->path, e->path_len);
         if (k == 0)
-            hs_linktab_release(r->links, l);
+            hs_linktab_release(rs->links, l);
     } else {
-        k = hs_linktab_add(r->links, e->st->st_dev, e->st->st_ino, names, e->path, e->path_len, ld,
+        k = hs_linktab_add(rs->links, e->st->st_dev, e->st->st_ino, names, e->path, e->path_len, ld,
                            NULL);
     }
-    return k < 0 ? hs_err_setf(r->err, -k, "link table") : 0;
+    return k < 0 ? hs_err_setf(rs->err, -k, "link table") : 0;
 }
 
 /* ---- creating non-directories ----------------------------------------------- */
 
 /* The snapshot's regular file e, opened and checked to be what the walk saw. */
-static int open_snapshot_file(struct restore *r, const struct rs_entry *e, struct stat *st)
+static int open_snapshot_file(struct restore *rs, const struct rs_entry *e, struct stat *st)
 {
     int fd = hs_open_file_read(e->sfd, e->name);
     if (fd < 0) {
-        swarn(r, errno, "cannot open", e->path);
+        swarn(rs, errno, "cannot open", e->path);
         return -1;
     }
     if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode) || !hs_stat_same_file(st, e->st)) {
-        swarn(r, ESTALE, "changed in the snapshot", e->path);
+        swarn(rs, ESTALE, "changed in the snapshot", e->path);
         close(fd);
         return -1;
     }
     return fd;
 }
 
-/* Copies the snapshot's file e into the new file tfd/dname. */
-static int copy_file(struct restore *r, const struct rs_entry *e, int tfd, const char *dname,
+/* Copies the snapshot's file e into the new file dname. */
+static int copy_file(struct restore *rs, const struct rs_entry *e, const char *dname,
                      struct stat *made)
 {
     struct stat sst;
-    int sfd = open_snapshot_file(r, e, &sst);
+    int sfd = open_snapshot_file(rs, e, &sst);
     if (sfd < 0)
-        return SKIPPED;
-    int dfd = openat(tfd, dname, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        return HS_SKIPPED;
+    int dfd = hs_writer_file(&rs->wr, dname, e->path);
     if (dfd < 0) {
-        int k = create_failed(r, errno, e);
         close(sfd);
-        return k;
+        return create_failed(rs, dfd, e);
     }
     uint8_t hash[16];
     uint64_t written = 0;
-    int k = hs_copy_data(&r->copier, sfd, dfd, &sst, hash, &written, tpath(r, e->path), r->err);
-    r->st->bytes_copied += written;
-    if (k < 0 && r->copier.src_failed) {
+    int k = hs_copy_data(&rs->copier, sfd, dfd, &sst, hash, &written, tpath(rs, e->path), rs->err);
+    rs->st->bytes_copied += written;
+    if (k < 0 && rs->copier.src_failed) {
         /* a damaged snapshot file: the others are still worth restoring */
-        int err = r->err->code;
-        hs_err_clear(r->err);
-        k = swarn(r, err, "cannot read", e->path);
+        int err = rs->err->code;
+        hs_err_clear(rs->err);
+        k = swarn(rs, err, "cannot read", e->path);
     }
-    if (k == DONE && fstat(dfd, made) < 0)
-        k = fail(r, errno, "cannot examine", e->path);
-    if (k == DONE)
-        k = apply_meta(r, (struct hs_xobj){.fd = sfd}, (struct hs_xobj){.fd = dfd}, &sst, made,
+    if (k == HS_DONE && fstat(dfd, made) < 0)
+        k = fail(rs, errno, "cannot examine", e->path);
+    if (k == HS_DONE)
+        k = apply_meta(rs, (struct hs_xobj){.fd = sfd}, (struct hs_xobj){.fd = dfd}, &sst, made,
                        e->path);
     close(sfd);
     close(dfd);
-    if (k != DONE)
-        unlinkat(tfd, dname, 0); /* nothing half-made stays */
+    if (k != HS_DONE)
+        hs_writer_unmake(&rs->wr, dname); /* nothing half-made stays */
     else
-        r->st->copied++;
+        rs->st->copied++;
     return k;
 }
 
 /* The snapshot symlink's target into r->lnk. */
-static int read_link(struct restore *r, const struct rs_entry *e)
+static int read_link(struct restore *rs, const struct rs_entry *e)
 {
     size_t size = (size_t)e->st->st_size + 1;
     for (int tries = 0; tries < 4; tries++, size *= 2) {
-        hs_buf_truncate(&r->lnk, 0);
-        if (hs_buf_reserve(&r->lnk, size) < 0)
-            return hs_err_setf(r->err, ENOMEM, "symlink");
-        ssize_t n = readlinkat(e->sfd, e->name, r->lnk.data, size);
+        hs_buf_truncate(&rs->lnk, 0);
+        if (hs_buf_reserve(&rs->lnk, size) < 0)
+            return hs_err_setf(rs->err, ENOMEM, "symlink");
+        ssize_t n = readlinkat(e->sfd, e->name, rs->lnk.data, size);
         if (n < 0)
-            return swarn(r, errno, "cannot read symlink", e->path);
+            return swarn(rs, errno, "cannot read symlink", e->path);
         if ((size_t)n < size) {
-            r->lnk.len = (size_t)n;
-            r->lnk.data[n] = '\0';
-            return DONE;
+            rs->lnk.len = (size_t)n;
+            rs->lnk.data[n] = '\0';
+            return HS_DONE;
         }
     }
-    return swarn(r, ESTALE, "changed in the snapshot", e->path);
+    return swarn(rs, ESTALE, "changed in the snapshot", e->path);
 }
 
-/* A symlink, fifo, socket or device node, created anew as tfd/dname. */
-static int create_other(struct restore *r, const struct rs_entry *e, int tfd, const char *dname,
+/* A symlink, fifo, socket or device node, created anew as dname. */
+static int create_other(struct restore *rs, const struct rs_entry *e, const char *dname,
                         struct stat *made)
 {
     bool is_link = S_ISLNK(e->st->st_mode);
-    int k = is_link ? read_link(r, e) : DONE;
-    if (k != DONE)
+    int k = is_link ? read_link(rs, e) : HS_DONE;
+    if (k != HS_DONE)
         return k;
-    /* private until its owner and mode are set, through an fd of it */
-    if (is_link)
-        k = symlinkat(r->lnk.data, tfd, dname);
-    else
-        k = mknodat(tfd, dname, (e->st->st_mode & S_IFMT) | 0600, e->st->st_rdev);
-    if (k < 0)
-        return create_failed(r, errno, e);
     int ofd;
-    k = hs_open_made(tfd, dname, e->st->st_mode & S_IFMT, r->made_uid, &ofd, made);
-    if (hs_made_gone(k))
-        return swapped(r, k, e->path);
+    k = hs_writer_special(&rs->wr, dname, e->st, rs->lnk.data, e->path, &ofd, made);
     if (k < 0)
-        k = fail(r, -k, "cannot examine", e->path);
+        return create_failed(rs, k, e);
+    if (k != HS_DONE)
+        return k;
     /* a symlink's xattrs are not kept by the backup either */
     struct hs_xobj src = {.fd = -1, .dirfd = e->sfd, .name = is_link ? NULL : e->name};
-    if (k == DONE) {
-        k = apply_meta(r, src, (struct hs_xobj){.fd = ofd, .opath = true}, e->st, made, e->path);
-        close(ofd);
-    }
-    if (k != DONE)
-        unlinkat(tfd, dname, 0);
+    k = apply_meta(rs, src, (struct hs_xobj){.fd = ofd, .opath = true}, e->st, made, e->path);
+    close(ofd);
+    if (k != HS_DONE)
+        hs_writer_unmake(&rs->wr, dname);
     else
-        r->st->created++;
+        rs->st->created++;
     return k;
 }
 
-/* Puts the new object tfd/tmp in the place of the old e->name, which is
- * unlinked by the rename, never written. */
-static int install(struct restore *r, const struct rs_entry *e, int tfd, const char *tmp)
-{
-    if (renameat(tfd, tmp, tfd, e->name) == 0)
-        return DONE;
-    int err = errno;
-    unlinkat(tfd, tmp, 0);
-    if (err == EISDIR || err == ENOTEMPTY || err == EEXIST)
-        return twarn(r, 0, "a directory in the target is not replaced by a file", e->path);
-    return fail(r, err, "cannot replace", e->path);
-}
-
 /* Restores the non-directory e in the target, in place of an old entry if
- * replace. */
-static int place_nondir(struct restore *r, const struct rs_entry *e, bool replace)
+ * replace (the new object under a name of our own, renamed over the old
+ * one, which is unlinked, never written). */
+static int place_nondir(struct restore *rs, const struct rs_entry *e, bool replace)
 {
-    int tfd = ttop(r);
     char tmp[64];
-    const char *dname = replace ? tmp_name(r, tmp, sizeof tmp) : e->name;
-    uint64_t names = hs_snapsrc_names(&r->src, e->path, e->path_len, e->st);
-    struct hs_link *l = names > 1 ? hs_linktab_find(r->links, e->st->st_dev, e->st->st_ino) : NULL;
-    int k = l ? link_member(r, e, l, tfd, dname) : 1;
+    const char *dname = replace ? hs_writer_tmp_name(&rs->wr, tmp, sizeof tmp) : e->name;
+    uint64_t names = hs_snapsrc_names(&rs->src, e->path, e->path_len, e->st);
+    struct hs_link *l = names > 1 ? hs_linktab_find(rs->links, e->st->st_dev, e->st->st_ino) : NULL;
+    int k = l ? link_member(rs, e, l, dname) : HS_NO_LINK;
     if (k < 0)
         return k;
-    bool linked = k == 0;
+    bool linked = k == HS_DONE;
     struct stat made;
     if (!linked) {
-        k = S_ISREG(e->st->st_mode) ? copy_file(r, e, tfd, dname, &made)
-                                    : create_other(r, e, tfd, dname, &made);
-        if (k != DONE)
+        k = S_ISREG(e->st->st_mode) ? copy_file(rs, e, dname, &made)
+                                    : create_other(rs, e, dname, &made);
+        if (k != HS_DONE)
             return k;
     }
-    if (replace && (k = install(r, e, tfd, dname)) != DONE)
+    if (replace && (k = hs_writer_install(&rs->wr, dname, e->name, e->path)) != HS_DONE)
         return k;
-    if (!linked && names > 1 && (k = remember_leader(r, e, l, names, &made)) < 0)
+    if (!linked && names > 1 && (k = remember_leader(rs, e, l, names, &made)) < 0)
         return k;
-    restored(r, e->path, e->st);
-    return DONE;
+    restored(rs, e->path, e->st);
+    return HS_DONE;
 }
 
 /* A dry run's account of e: what would be copied, created or linked. */
-static int plan_nondir(struct restore *r, const struct rs_entry *e)
+static int plan_nondir(struct restore *rs, const struct rs_entry *e)
 {
-    if (r->rep.muted)
-        return DONE;
-    uint64_t names = hs_snapsrc_names(&r->src, e->path, e->path_len, e->st);
-    struct hs_link *l = names > 1 ? hs_linktab_find(r->links, e->st->st_dev, e->st->st_ino) : NULL;
+    if (rs->rep.muted)
+        return HS_DONE;
+    uint64_t names = hs_snapsrc_names(&rs->src, e->path, e->path_len, e->st);
+    struct hs_link *l = names > 1 ? hs_linktab_find(rs->links, e->st->st_dev, e->st->st_ino) : NULL;
     if (l) {
-        r->st->hardlinked++;
-        hs_linktab_release(r->links, l);
+        rs->st->hardlinked++;
+        hs_linktab_release(rs->links, l);
     } else {
         if (S_ISREG(e->st->st_mode)) {
-            r->st->copied++;
-            r->st->bytes_copied += (uint64_t)e->st->st_size;
+            rs->st->copied++;
+            rs->st->bytes_copied += (uint64_t)e->st->st_size;
         } else {
-            r->st->created++;
+            rs->st->created++;
         }
         if (names > 1) {
-            int k = remember_leader(r, e, NULL, names, NULL);
+            int k = remember_leader(rs, e, NULL, names, NULL);
             if (k < 0)
                 return k;
         }
     }
-    restored(r, e->path, e->st);
-    return DONE;
+    restored(rs, e->path, e->st);
+    return HS_DONE;
 }
 
-/* SKIPPED for what cannot be restored here at all. */
-static int restorable(struct restore *r, const struct rs_entry *e)
+static int nondir(struct restore *rs, const struct rs_entry *e)
 {
-    mode_t m = e->st->st_mode;
-    if ((S_ISCHR(m) || S_ISBLK(m)) && !r->root)
-        return swarn(r, EPERM, "device node skipped (needs root)", e->path);
-    return DONE;
-}
-
-static int nondir(struct restore *r, const struct rs_entry *e)
-{
-    hs_report_entry(&r->rep);
-    int k = restorable(r, e);
-    if (k != DONE)
+    hs_report_entry(&rs->rep);
+    int k = hs_writer_can_make(&rs->wr, e->st->st_mode, e->path);
+    if (k != HS_DONE)
         return k;
     struct stat tst;
-    int t = target_state(r, e->name, &tst, e->path);
+    int t = target_state(rs, e->name, &tst, e->path);
     if (t < 0)
         return t;
-    if (t == T_DIR && (r->o->overwrite || r->writing))
-        return twarn(r, 0, "a directory in the target is not replaced by a file", e->path);
-    if (t != T_ABSENT && !r->o->overwrite) {
-        if (!r->writing)
-            return conflict(r, e->path);
-        return twarn(r, EEXIST, "appeared in the target during the restore, not replaced", e->path);
+    if (t == T_DIR && (rs->o->overwrite || rs->writing))
+        return twarn(rs, 0, "a directory in the target is not replaced by a file", e->path);
+    if (t != T_ABSENT && !rs->o->overwrite) {
+        if (!rs->writing)
+            return conflict(rs, e->path);
+        return twarn(rs, EEXIST, "appeared in the target during the restore, not replaced",
+                     e->path);
     }
-    if (!r->writing)
-        return plan_nondir(r, e);
-    return place_nondir(r, e, t == T_OTHER);
+    if (!rs->writing)
+        return plan_nondir(rs, e);
+    return place_nondir(rs, e, t == T_OTHER);
 }
 
 /* ---- directories ------------------------------------------------------------ */
 
-static void drop_pending(struct restore *r)
-{
-    if (r->pending_fd >= 0)
-        close(r->pending_fd);
-    r->pending_fd = -1;
-    r->pending = false;
-}
-
-static void set_pending(struct restore *r, int fd, const struct stat *st)
-{
-    drop_pending(r);
-    r->pending = true;
-    r->pending_fd = fd;
-    r->pending_st = *st;
-}
-
 /* The checking pass: is there anything in the way of directory e? */
-static int check_dir(struct restore *r, const struct rs_entry *e, int t, const struct stat *tst)
+static int check_dir(struct restore *rs, const struct rs_entry *e, int t, const struct stat *tst)
 {
     int fd = -1;
-    if (t == T_OTHER && !r->o->overwrite)
-        conflict(r, e->path);
-    else if (t == T_DIR && open_target_dir(r, e, tst, &fd) != DONE)
-        return SKIPPED;
-    set_pending(r, fd, e->st);
+    if (t == T_OTHER && !rs->o->overwrite)
+        conflict(rs, e->path);
+    else if (t == T_DIR && open_target_dir(rs, e, tst, &fd) != HS_DONE)
+        return HS_SKIPPED;
+    hs_writer_hold(&rs->wr, fd);
     /* below an absent or replaced directory nothing can be in the way: only
      * a dry run has to go there, to list what would be restored */
-    return fd < 0 && r->rep.muted ? SKIPPED : DONE;
+    return fd < 0 && rs->rep.muted ? HS_SKIPPED : HS_DONE;
 }
 
 /* The writing pass: directory e made in the target (or an existing one
  * merged into), and opened. */
-static int make_dir(struct restore *r, const struct rs_entry *e, int t, struct stat *tst)
+static int make_dir(struct restore *rs, const struct rs_entry *e, int t, struct stat *tst)
 {
-    int tfd = ttop(r), fd;
+    int tfd = ttop(rs), fd;
     if (t == T_OTHER) {
-        if (!r->o->overwrite)
-            return twarn(r, EEXIST, "appeared in the target during the restore, not replaced",
+        if (!rs->o->overwrite)
+            return twarn(rs, EEXIST, "appeared in the target during the restore, not replaced",
                          e->path);
         /* a file or symlink (never followed) gives way to the directory */
         if (unlinkat(tfd, e->name, 0) < 0)
-            return fail(r, errno, "cannot replace", e->path);
+            return fail(rs, errno, "cannot replace", e->path);
         t = T_ABSENT;
     }
-    int k;
     if (t == T_ABSENT) {
-        if (mkdirat(tfd, e->name, 0700) < 0)
-            return create_failed(r, errno, e);
-        /* checked to be ours before anything goes into it */
-        k = hs_open_made(tfd, e->name, S_IFDIR, r->made_uid, &fd, tst);
-        if (hs_made_gone(k))
-            return swapped(r, k, e->path);
-        if (k < 0)
-            return fail(r, -k, "cannot open", e->path);
-    } else if ((k = open_target_dir(r, e, tst, &fd)) != DONE) {
-        return k;
+        /* made, and checked to be ours before anything goes into it */
+        int k = hs_writer_mkdir(&rs->wr, e->name, e->path);
+        return k < 0 ? create_failed(rs, k, e) : k;
     }
-    set_pending(r, fd, e->st);
-    return DONE;
-}
-
-/* A directory of the snapshot, met as an entry: DONE (descend), SKIPPED
- * (not into this one), or <0. */
-static int dir_entry(struct restore *r, const struct rs_entry *e)
-{
-    hs_report_entry(&r->rep);
-    struct stat tst;
-    int t = target_state(r, e->name, &tst, e->path);
-    if (t < 0)
-        return t;
-    int k = r->writing ? make_dir(r, e, t, &tst) : check_dir(r, e, t, &tst);
-    if (k == DONE)
-        restored(r, e->path, e->st);
+    int k = open_target_dir(rs, e, tst, &fd);
+    if (k == HS_DONE)
+        hs_writer_hold(&rs->wr, fd);
     return k;
 }
 
-static int dir_enter(struct restore *r, const struct hs_walk_item *it)
+/* A directory of the snapshot, met as an entry: HS_DONE (descend),
+ * HS_SKIPPED (not into this one), or <0. */
+static int dir_entry(struct restore *rs, const struct rs_entry *e)
 {
-    int fd;
-    if (it->depth == 0 && r->src.whole) {
-        r->st->dirs++;
-        fd = r->tbase >= 0 ? dup(r->tbase) : -1;
-        if (r->tbase >= 0 && fd < 0)
-            return fail(r, errno, "cannot open", "");
-    } else {
-        fd = r->pending_fd;
-        r->pending_fd = -1;
-        r->pending = false;
+    hs_report_entry(&rs->rep);
+    struct stat tst;
+    int t = target_state(rs, e->name, &tst, e->path);
+    if (t < 0)
+        return t;
+    int k = rs->writing ? make_dir(rs, e, t, &tst) : check_dir(rs, e, t, &tst);
+    if (k == HS_DONE)
+        restored(rs, e->path, e->st);
+    return k;
+}
+
+static int dir_enter(struct restore *rs, const struct hs_walk_item *it)
+{
+    if (it->depth == 0 && rs->src.whole) {
+        rs->st->dirs++;
+        return hs_writer_enter_root(&rs->wr);
     }
-    return hs_dirstack_push(&r->tdirs, fd, r->err);
+    return hs_writer_enter(&rs->wr);
 }
 
-static int dir_leave(struct restore *r, const struct hs_walk_item *it)
+/* The target directory is complete: the snapshot directory's metadata (a
+ * lost one's, it->fd -1, without xattrs). */
+static int dir_leave(struct restore *rs, const struct hs_walk_item *it)
 {
-    int k = DONE;
-    if (r->writing && ttop(r) >= 0)
-        k = finish_dir(r, ttop(r), it->fd, &it->st, it->path);
-    int k1 = hs_dirstack_pop(&r->tdirs, it->path, r->err);
-    return k < 0 ? k : k1;
+    if (rs->writing)
+        read_xattrs(rs, (struct hs_xobj){.fd = it->fd}, it->path);
+    return hs_writer_leave(&rs->wr, rs->writing ? &it->st : NULL, &rs->xa, it->path);
 }
 
-/* The walk could not examine an entry or open a directory of the snapshot. */
-static int walk_error(struct restore *r, const struct hs_walk_item *it)
+/* The walk could not examine an entry or open a directory of the snapshot:
+ * such a directory stays, empty, with its own metadata. */
+static int walk_error(struct restore *rs, const struct hs_walk_item *it)
 {
-    if (it->depth == 0 && !it->name)
-        return hs_err_path(r->err, it->err, it->what, spath(r, it->path));
-    swarn(r, it->err, it->what, it->path);
-    if (!r->pending)
-        return DONE;
-    /* the directory stays, empty, with its own metadata */
-    int fd = r->pending_fd, k = DONE;
-    if (r->writing && fd >= 0)
-        k = finish_dir(r, fd, -1, &r->pending_st, it->path);
-    drop_pending(r);
-    return k < 0 ? k : DONE;
+    swarn(rs, it->err, it->what, it->path);
+    if (!it->unentered)
+        return HS_DONE;
+    int k = hs_writer_finish_held(&rs->wr, rs->writing ? &it->st : NULL, NULL, it->path);
+    return k < 0 ? k : HS_DONE;
 }
 
-static int walk_item(struct restore *r, struct hs_walk *w, const struct hs_walk_item *it)
+static int walk_item(struct restore *rs, struct hs_walk *w, const struct hs_walk_item *it)
 {
     struct rs_entry e = {it->fd, it->name, it->path, it->path_len, &it->st};
-    int k = DONE;
+    int k = HS_DONE;
     switch (it->ev) {
     case HS_WALK_ENTRY:
         if (!S_ISDIR(it->st.st_mode))
-            return nondir(r, &e);
-        k = dir_entry(r, &e);
-        if (k == SKIPPED) {
-            drop_pending(r);
+            return nondir(rs, &e);
+        k = dir_entry(rs, &e);
+        if (k == HS_SKIPPED) {
+            hs_writer_hold(&rs->wr, -1);
             hs_walk_skip(w);
         }
         break;
     case HS_WALK_ENTER:
-        k = dir_enter(r, it);
+        k = dir_enter(rs, it);
         break;
     case HS_WALK_LEAVE:
-        k = dir_leave(r, it);
+        k = dir_leave(rs, it);
         break;
     case HS_WALK_ERROR:
-        k = walk_error(r, it);
+        k = walk_error(rs, it);
         break;
+    case HS_WALK_FATAL:
+        return hs_err_path(rs->err, it->err, it->what, spath(rs, it->path));
     case HS_WALK_END:
         break;
     }
@@ -736,22 +591,22 @@ static int walk_item(struct restore *r, struct hs_walk *w, const struct hs_walk_
 /* ---- the passes ------------------------------------------------------------- */
 
 /* Walks the snapshot's tree: its root, or the directory PATH. */
-static int walk_tree(struct restore *r)
+static int walk_tree(struct restore *rs)
 {
-    if (!r->src.whole) {
-        struct rs_entry e = {r->src.parent, r->src.leaf, r->src.leaf, strlen(r->src.leaf),
-                             &r->src.leaf_st};
-        int k = dir_entry(r, &e);
-        if (k != DONE)
+    if (!rs->src.whole) {
+        struct rs_entry e = {rs->src.parent, rs->src.leaf, rs->src.leaf, strlen(rs->src.leaf),
+                             &rs->src.leaf_st};
+        int k = dir_entry(rs, &e);
+        if (k != HS_DONE)
             return k < 0 ? k : 0;
     }
     struct hs_walk *w;
-    int k = hs_snapsrc_walk(&r->src, &w, r->err);
+    int k = hs_snapsrc_walk(&rs->src, &w, rs->err);
     if (k < 0)
         return k;
     struct hs_walk_item it;
-    while ((k = hs_walk_next(w, &it, r->err)) == 0 && it.ev != HS_WALK_END) {
-        k = walk_item(r, w, &it);
+    while ((k = hs_walk_next(w, &it, rs->err)) == 0 && it.ev != HS_WALK_END) {
+        k = walk_item(rs, w, &it);
         if (k < 0)
             break;
     }
@@ -759,61 +614,82 @@ static int walk_tree(struct restore *r)
     return k < 0 ? k : 0;
 }
 
-static int run_pass(struct restore *r, bool writing)
+/* The writer for a pass, at TARGET: the existing one, one made now (the
+ * writing pass), or none yet (a pass that only looks). */
+static int open_tree(struct restore *rs, bool writing)
 {
-    r->writing = writing;
-    r->rep.muted = !(writing || r->o->dry_run);
-    if (!r->root)
-        hs_report_notice_once(&r->rep, NOTICE_OWNER,
+    struct hs_writer_opts wo = {
+        .shared = true,
+        .looking = !writing,
+        .inherits = true, /* a target directory may have a default ACL: its user's */
+        .shown = rs->tdisp,
+        .xattrs_none = "extended attributes are not supported by the target: not restored"};
+    hs_writer_init(&rs->wr, &wo, &rs->rep, rs->err);
+    if (rs->tbase >= 0 || !writing) {
+        int fd = rs->tbase >= 0 ? dup(rs->tbase) : -1;
+        if (rs->tbase >= 0 && fd < 0)
+            return fail(rs, errno, "cannot open", "");
+        return hs_writer_adopt_root(&rs->wr, fd);
+    }
+    int k = hs_writer_make_root(&rs->wr, rs->tparent, rs->tlast, rs->tdisp);
+    if (k == -ENOENT) /* the parent went away since it was checked */
+        hs_err_kind(rs->err, HS_USAGE);
+    if (k == 0 && (rs->tbase = dup(hs_writer_root(&rs->wr))) < 0)
+        k = fail(rs, errno, "cannot open", "");
+    return k;
+}
+
+static int run_pass(struct restore *rs, bool writing)
+{
+    rs->writing = writing;
+    rs->rep.muted = !(writing || rs->o->dry_run);
+    if (!rs->root)
+        hs_report_notice_once(&rs->rep, HS_WRITER_NOTICE_OWNER,
                               "not running as root: file ownership is not restored");
-    r->links = hs_linktab_new();
-    if (!r->links)
-        return hs_err_setf(r->err, ENOMEM, "link table");
-    if (!r->rep.muted) { /* only counting groups needs it */
-        hs_snapsrc_load_manifest(&r->src);
+    int k = open_tree(rs, writing);
+    rs->links = k == 0 ? hs_linktab_new() : NULL;
+    if (k == 0 && !rs->links)
+        k = hs_err_setf(rs->err, ENOMEM, "link table");
+    if (k == 0 && !rs->rep.muted) { /* only counting groups needs it */
+        hs_snapsrc_load_manifest(&rs->src);
     }
-    int k = 0;
-    if (!r->src.whole) {
-        /* TARGET holds PATH: the level above the walk's root */
-        int fd = r->tbase >= 0 ? dup(r->tbase) : -1;
-        k = r->tbase >= 0 && fd < 0 ? fail(r, errno, "cannot open", "")
-                                    : hs_dirstack_push(&r->tdirs, fd, r->err);
-    }
+    /* TARGET holds PATH: the level above the walk's root */
+    if (k == 0 && !rs->src.whole)
+        k = hs_writer_enter_root(&rs->wr);
     if (k == 0) {
-        if (!r->src.whole && !S_ISDIR(r->src.leaf_st.st_mode)) {
-            struct rs_entry e = {r->src.parent, r->src.leaf, r->src.leaf, strlen(r->src.leaf),
-                                 &r->src.leaf_st};
-            k = nondir(r, &e);
+        if (!rs->src.whole && !S_ISDIR(rs->src.leaf_st.st_mode)) {
+            struct rs_entry e = {rs->src.parent, rs->src.leaf, rs->src.leaf, strlen(rs->src.leaf),
+                                 &rs->src.leaf_st};
+            k = nondir(rs, &e);
         } else {
-            k = walk_tree(r);
+            k = walk_tree(rs);
         }
     }
-    drop_pending(r);
-    hs_dirstack_free(&r->tdirs);
-    hs_snapsrc_drop_manifest(&r->src);
-    hs_linktab_free(r->links);
-    r->links = NULL;
+    hs_writer_free(&rs->wr);
+    hs_snapsrc_drop_manifest(&rs->src);
+    hs_linktab_free(rs->links);
+    rs->links = NULL;
     return k < 0 ? k : 0;
 }
 
 /* The checking pass: HS_USAGE (-EEXIST) when anything is in the way. */
-static int check_conflicts(struct restore *r)
+static int check_conflicts(struct restore *rs)
 {
-    int k = run_pass(r, false);
+    int k = run_pass(rs, false);
     if (k < 0)
         return k;
-    if (r->conflicts > CONFLICTS_SHOWN) {
+    if (rs->conflicts > CONFLICTS_SHOWN) {
         char msg[96];
-        snprintf(msg, sizeof msg, "... and %" PRIu64 " more", r->conflicts - CONFLICTS_SHOWN);
-        hs_report_say(&r->rep, HS_EV_WARNING, NULL, msg);
+        snprintf(msg, sizeof msg, "... and %" PRIu64 " more", rs->conflicts - CONFLICTS_SHOWN);
+        hs_report_say(&rs->rep, HS_EV_WARNING, NULL, msg);
     }
-    if (!r->conflicts)
+    if (!rs->conflicts)
         return 0;
     char what[128];
     snprintf(what, sizeof what, "%" PRIu64 " %s in the target (use --overwrite to replace %s)",
-             r->conflicts, r->conflicts == 1 ? "entry exists" : "entries exist",
-             r->conflicts == 1 ? "it" : "them");
-    hs_err_usage(r->err, 0, what, r->tdisp);
+             rs->conflicts, rs->conflicts == 1 ? "entry exists" : "entries exist",
+             rs->conflicts == 1 ? "it" : "them");
+    hs_err_usage(rs->err, 0, what, rs->tdisp);
     return -EEXIST;
 }
 
@@ -831,79 +707,55 @@ static char *trimmed(const char *s)
  * without following another user's symlink (hs_open_dir_trusted: a user
  * could point her directory at /etc and ask root for her files back);
  * restoring into the store is refused. */
-static int open_target(struct restore *r, const char *target)
+static int open_target(struct restore *rs, const char *target)
 {
-    r->tbase = hs_open_dir_trusted(target, &r->tparent, r->tlast, r->err);
-    if (r->tbase == -EPERM)
-        return r->tbase;
-    if (r->tbase < 0 && r->tbase != -ENOENT)
-        return hs_err_usage(r->err, -r->tbase, "cannot use the target", target);
-    if (r->tbase == -ENOENT && r->tparent < 0)
-        return hs_err_usage(r->err, ENOENT, "cannot create the target (its parent must exist)",
+    rs->tbase = hs_open_dir_trusted(target, &rs->tparent, rs->tlast, rs->err);
+    if (rs->tbase == -EPERM)
+        return rs->tbase;
+    if (rs->tbase < 0 && rs->tbase != -ENOENT)
+        return hs_err_usage(rs->err, -rs->tbase, "cannot use the target", target);
+    if (rs->tbase == -ENOENT && rs->tparent < 0)
+        return hs_err_usage(rs->err, ENOENT, "cannot create the target (its parent must exist)",
                             target);
-    const char *harmed = hs_snapsrc_forbidden(&r->src, r->tbase >= 0 ? r->tbase : r->tparent);
+    const char *harmed = hs_snapsrc_forbidden(&rs->src, rs->tbase >= 0 ? rs->tbase : rs->tparent);
     if (!harmed)
         return 0;
     char what[64];
     snprintf(what, sizeof what, "the target is inside %s", harmed);
-    return hs_err_usage(r->err, 0, what, target);
+    return hs_err_usage(rs->err, 0, what, target);
 }
 
-static int create_target(struct restore *r, const char *target)
+static int restore_run(struct restore *rs)
 {
-    if (r->tbase >= 0) {
-        r->made_uid = hs_made_uid(r->tbase);
-        return 0;
-    }
-    r->made_uid = hs_made_uid(r->tparent);
-    if (mkdirat(r->tparent, r->tlast, 0700) < 0) {
-        int err = errno;
-        int k = hs_err_path(r->err, err, "cannot create the target", target);
-        if (err == ENOENT) /* the parent went away since it was checked */
-            hs_err_kind(r->err, HS_USAGE);
-        return k;
-    }
-    struct stat st;
-    int k = hs_open_made(r->tparent, r->tlast, S_IFDIR, r->made_uid, &r->tbase, &st);
-    if (hs_made_gone(k))
-        return hs_err_path(r->err, k < 0 ? -k : 0, "the target was replaced while being created",
-                           target);
-    return k < 0 ? hs_err_path(r->err, -k, "cannot open the target", target) : 0;
-}
-
-static int restore_run(struct restore *r)
-{
-    const struct hs_restore_opts *o = r->o;
+    const struct hs_restore_opts *o = rs->o;
     if (!o->source || !*o->source)
-        return hs_err_usage(r->err, 0, "no snapshot given", NULL);
+        return hs_err_usage(rs->err, 0, "no snapshot given", NULL);
     if (!o->target || !*o->target)
-        return hs_err_usage(r->err, 0, "no target given", NULL);
-    r->tdisp = trimmed(o->target);
-    if (!r->tdisp || hs_copier_init(&r->copier, HS_COPY_AUTO) < 0)
-        return hs_err_setf(r->err, ENOMEM, "restore");
-    int k = hs_snapsrc_open(&r->src, o->source, r->err);
+        return hs_err_usage(rs->err, 0, "no target given", NULL);
+    rs->tdisp = trimmed(o->target);
+    if (!rs->tdisp || hs_copier_init(&rs->copier, HS_COPY_AUTO) < 0)
+        return hs_err_setf(rs->err, ENOMEM, "restore");
+    int k = hs_snapsrc_open(&rs->src, o->source, rs->err);
     if (k == 0)
-        k = open_target(r, o->target);
+        k = open_target(rs, o->target);
     if (k < 0)
         return k;
     hs_raise_nofile();
     if (!o->overwrite || o->dry_run) {
         /* the checking pass counts into scratch stats, unless it is the dry run */
-        struct hs_backup_stats scratch = {0}, *st = r->st;
+        struct hs_backup_stats scratch = {0}, *st = rs->st;
         if (!o->dry_run)
-            r->st = &scratch;
-        k = check_conflicts(r);
-        r->st = st;
+            rs->st = &scratch;
+        k = check_conflicts(rs);
+        rs->st = st;
         if (k < 0 || o->dry_run)
             return k;
     }
-    k = create_target(r, o->target);
-    if (k == 0)
-        k = run_pass(r, true);
+    k = run_pass(rs, true);
     /* "restored" means on disk: a power cut right after must not take back
      * what the restore reported done (cp and rsync leave this to the kernel) */
-    if (k == 0 && syncfs(r->tbase) < 0)
-        k = fail(r, errno, "cannot sync the restored files in", "");
+    if (k == 0 && syncfs(rs->tbase) < 0)
+        k = fail(rs, errno, "cannot sync the restored files in", "");
     return k;
 }
 
@@ -915,27 +767,26 @@ enum hs_status hs_restore(const struct hs_restore_opts *o, struct hs_backup_stat
         st = &local;
     memset(st, 0, sizeof *st);
     hs_err_clear(err);
-    struct restore r = {.o = o,
-                        .st = st,
-                        .err = err,
-                        .tbase = -1,
-                        .tparent = -1,
-                        .pending_fd = -1,
-                        .src = {.root = -1, .parent = -1}};
-    r.root = geteuid() == 0;
-    hs_report_start(&r.rep, o->on_event, o->user, st);
-    int k = restore_run(&r);
-    st->seconds = hs_report_seconds(&r.rep);
-    if (r.tbase >= 0)
-        close(r.tbase);
-    if (r.tparent >= 0)
-        close(r.tparent);
-    hs_snapsrc_close(&r.src);
-    free(r.tdisp);
-    hs_copier_free(&r.copier);
-    hs_xattrs_free(&r.xa);
-    hs_buf_free(&r.lnk);
-    hs_buf_free(&r.disp);
+    struct restore rs = {.o = o,
+                         .st = st,
+                         .err = err,
+                         .tbase = -1,
+                         .tparent = -1,
+                         .src = {.root = -1, .parent = -1}};
+    rs.root = geteuid() == 0;
+    hs_report_start(&rs.rep, o->on_event, o->user, st);
+    int k = restore_run(&rs);
+    st->seconds = hs_report_seconds(&rs.rep);
+    if (rs.tbase >= 0)
+        close(rs.tbase);
+    if (rs.tparent >= 0)
+        close(rs.tparent);
+    hs_snapsrc_close(&rs.src);
+    free(rs.tdisp);
+    hs_copier_free(&rs.copier);
+    hs_xattrs_free(&rs.xa);
+    hs_buf_free(&rs.lnk);
+    hs_buf_free(&rs.disp);
     if (k < 0) {
         if (!err->msg)
             hs_err_setf(err, -k, "restore failed");

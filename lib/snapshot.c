@@ -339,10 +339,11 @@ static void iter_warn(struct hs_snapiter *it, int err, const char *what, const c
     hs_err_clear(&w);
 }
 
-/* The directory, or the parent and name of the single entry, that ref->sub
- * names in the snapshot; never following a symlink inside the snapshot. */
+/* The directory that ref->sub names in the snapshot (HS_DONE, *dirfd), or
+ * the parent and name of the single entry it names (HS_SINGLE, kept in it);
+ * never following a symlink inside the snapshot. */
 static int open_sub(struct hs_snapiter *it, const struct hs_snapref *ref, struct stat *st,
-                    struct hs_err *e)
+                    int *dirfd, struct hs_err *e)
 {
     int root = ref->name[0] ? hs_snapref_open_root(ref, e)
                             : open(ref->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -357,7 +358,8 @@ static int open_sub(struct hs_snapiter *it, const struct hs_snapref *ref, struct
             close(root);
             return hs_err_path(e, errno, "cannot stat", ref->dir);
         }
-        return root;
+        *dirfd = root;
+        return HS_DONE;
     }
     size_t slen = strlen(ref->sub);
     const char *leaf = hs_path_base(ref->sub, slen);
@@ -374,13 +376,13 @@ static int open_sub(struct hs_snapiter *it, const struct hs_snapref *ref, struct
         it->single_st = *st;
         it->single_dir = parent;
         it->single_name = strdup(leaf);
-        return it->single_name ? -EAGAIN : hs_err_setf(e, ENOMEM, "snapshot");
+        return it->single_name ? HS_SINGLE : hs_err_setf(e, ENOMEM, "snapshot");
     }
-    int fd = hs_open_dir(parent, leaf);
+    *dirfd = hs_open_dir(parent, leaf);
     close(parent);
-    if (fd < 0)
+    if (*dirfd < 0)
         return hs_err_path(e, errno, "cannot open", ref->dir);
-    return fd;
+    return HS_DONE;
 }
 
 /* The manifest is trusted for the tree it was made with; each record is
@@ -422,11 +424,12 @@ int hs_snapiter_open(struct hs_snapiter **out, const struct hs_snapref *ref, boo
         r = open_check(it, ref, e);
     } else {
         struct stat st;
-        int fd = open_sub(it, ref, &st, e);
-        if (fd >= 0)
+        int fd = -1;
+        r = open_sub(it, ref, &st, &fd, e);
+        if (r == HS_DONE)
             r = hs_walk_open(&it->walk, fd, &st, "", e);
-        else if (fd != -EAGAIN)
-            r = fd;
+        else if (r == HS_SINGLE)
+            r = 0;
     }
     if (r < 0) {
         hs_snapiter_free(it);
@@ -612,7 +615,7 @@ static int from_walk(struct hs_snapiter *it, const struct hs_mentry **m, struct 
     struct hs_walk_item w;
     int r;
     while ((r = hs_walk_next(it->walk, &w, e)) == 0 && w.ev != HS_WALK_END) {
-        if (w.ev == HS_WALK_ERROR) {
+        if (w.ev == HS_WALK_ERROR || w.ev == HS_WALK_FATAL) {
             iter_warn(it, w.err, w.what, w.path);
             continue;
         }

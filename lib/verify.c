@@ -217,7 +217,7 @@ static int walk_snapshot(struct verifier *v, struct hs_err *e)
     struct hs_walk_item it;
     int r;
     while ((r = hs_walk_next(v->walk, &it, e)) == 0 && it.ev != HS_WALK_END) {
-        if (it.ev == HS_WALK_ERROR) {
+        if (it.ev == HS_WALK_ERROR || it.ev == HS_WALK_FATAL) {
             char msg[256];
             snprintf(msg, sizeof msg, "%s: %s", it.what, strerror(it.err));
             problem(v, HS_VERIFY_UNREADABLE, it.path, msg);

@@ -199,6 +199,23 @@ static int item_error(struct hs_walk *w, struct hs_walk_item *it, int err, const
     return 0;
 }
 
+/* An ERROR about the directory of the ENTRY just returned (or FATAL, at
+ * the root): named, with the lstat the ENTRY had. */
+static int dir_error(struct hs_walk *w, struct hs_walk_item *it, int err, const char *what,
+                     const char *name, const struct stat *seen)
+{
+    item_error(w, it, err, what);
+    it->name = name;
+    it->st = *seen;
+    it->unentered = true;
+    if (w->depth == 0) { /* the root */
+        it->ev = HS_WALK_FATAL;
+        it->name = NULL;
+        it->unentered = false;
+    }
+    return 0;
+}
+
 /* Opens the directory just returned as an ENTRY (or the root) and reads it. */
 static int enter(struct hs_walk *w, struct hs_walk_item *it, int fd, const char *name,
                  const struct stat *seen, struct hs_err *e)
@@ -207,7 +224,7 @@ static int enter(struct hs_walk *w, struct hs_walk_item *it, int fd, const char 
     if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode) || !hs_stat_same_file(&st, seen)) {
         int err = S_ISDIR(st.st_mode) ? ESTALE : ENOTDIR;
         close(fd);
-        return item_error(w, it, err, "directory changed during the walk");
+        return dir_error(w, it, err, "directory changed during the walk", name, seen);
     }
     struct level *lv = level_push(w);
     if (!lv) {
@@ -220,7 +237,7 @@ static int enter(struct hs_walk *w, struct hs_walk_item *it, int fd, const char 
         close(fd);
         if (r == -ENOMEM)
             return hs_err_setf(e, ENOMEM, "walk");
-        return item_error(w, it, -r, "cannot read directory");
+        return dir_error(w, it, -r, "cannot read directory", name, seen);
     }
     /* the root is never closed: it needs no name to be reached again */
     r = hs_dirstack_push_named(&w->fds, fd, w->depth > 1 ? name : NULL, e);
@@ -247,7 +264,7 @@ static int enter_pending(struct hs_walk *w, struct hs_walk_item *it, struct hs_e
         int err = errno;
         const char *what = err == ELOOP || err == ENOTDIR ? "directory changed during the walk"
                                                           : "cannot open directory";
-        return item_error(w, it, err, what);
+        return dir_error(w, it, err, what, w->pending_name, &w->pending_st);
     }
     return enter(w, it, fd, w->pending_name, &w->pending_st, e);
 }
@@ -314,7 +331,7 @@ int hs_walk_next(struct hs_walk *w, struct hs_walk_item *it, struct hs_err *e)
         w->state = WS_RUN;
         r = enter(w, it, w->root_fd, w->prefix, &w->root_st, e);
         w->root_fd = -1;
-        if (r == 0 && it->ev == HS_WALK_ERROR)
+        if (r == 0 && it->ev == HS_WALK_FATAL)
             w->state = WS_END;
         return r;
     case WS_PENDING_DIR:

@@ -15,6 +15,12 @@
  * and err set, then an ERROR names it as an entry of its parent ("directory
  * moved during the walk"), and the walk goes on with the parent's next entry.
  * ENTERs and LEAVEs stay balanced.
+ *
+ * What a consumer needs to know comes with the item, so it keeps no state of
+ * its own between items: an ERROR carries the entry's lstat where one was
+ * had, and says (unentered) when it is about the directory of the ENTRY just
+ * before, which then gets no ENTER and no LEAVE (kept empty, with the
+ * metadata of that lstat). A root that cannot be walked at all is FATAL.
  */
 #ifndef HS_WALK_H
 #define HS_WALK_H
@@ -30,6 +36,7 @@ enum hs_walk_ev {
     HS_WALK_ENTER, /* a directory was opened: fd is its own */
     HS_WALK_LEAVE, /* all of a directory's entries were returned (or, err set, it was lost) */
     HS_WALK_ERROR, /* an entry could not be examined, a dir not opened, or a dir moved */
+    HS_WALK_FATAL, /* the root could not be opened or read: the walk ends */
 };
 
 struct hs_walk_item {
@@ -40,9 +47,11 @@ struct hs_walk_item {
     const char *path; /* prefix + relative path, NUL-terminated */
     size_t path_len;
     size_t depth;     /* 0 = root */
-    struct stat st;   /* ENTRY/ENTER/LEAVE */
-    int err;          /* ERROR: errno; LEAVE: 0, or why the directory was lost */
-    const char *what; /* ERROR: what failed */
+    struct stat st;   /* ENTRY/ENTER/LEAVE; ERROR: the entry's lstat (st_mode 0 if none) */
+    int err;          /* ERROR/FATAL: errno; LEAVE: 0, or why the directory was lost */
+    const char *what; /* ERROR/FATAL: what failed */
+    bool unentered;   /* ERROR: about the directory of the ENTRY just before: it gets
+                         no ENTER and no LEAVE */
 };
 
 struct hs_walk;

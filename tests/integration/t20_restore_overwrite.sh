@@ -99,7 +99,7 @@ compare_trees "$snap/sub" t/sub
 compare_trees "$snap/hl" t/hl
 same_inode t/hl/one t/sub/hl-two
 same_inode t/hl/one t/hl-three
-[ -z "$(find t -name '.hardsnap-restore*')" ] || fail "a temporary file is left in t: $(entries t)"
+[ -z "$(find t -name '.hardsnap-new*')" ] || fail "a temporary file is left in t: $(entries t)"
 # with the directory gone, the same restore makes t the snapshot again
 rm -r t/big.bin t/only-mine
 hs_rc 0 restore --overwrite "$snap" t

@@ -147,7 +147,7 @@ said "$in_restore" t3/fifo-plain
 # a replacing restore: the new object under a temporary name, swapped there
 mkdir t4
 printf 'old\n' >t4/fifo-plain
-swap_run 1 symlink mknodat .hardsnap-restore restore --overwrite dest/latest t4
+swap_run 1 symlink mknodat .hardsnap-new restore --overwrite dest/latest t4
 said "$in_restore" t4/fifo-plain
 [ "$(cat t4/fifo-plain)" = old ] || fail "restore --overwrite: the old entry was not kept"
 

@@ -55,7 +55,7 @@ static int deep(int dirfd, int depth, char *rel, size_t cap)
     return cur;
 }
 
-START_TEST(deep_links_and_removal)
+START_TEST(deep_removal)
 {
     static char rel[8192];
     tu_mkdir("root");
@@ -64,13 +64,7 @@ START_TEST(deep_links_and_removal)
     ck_assert_uint_gt(strlen(rel), PATH_MAX);
     int f = openat(bottom, "leader", O_WRONLY | O_CREAT, 0644);
     close(f);
-    strncat(rel, "/leader", sizeof rel - strlen(rel) - 1);
-    ck_assert_int_eq(hs_link_beneath(root, rel, strlen(rel), tu_tmpfd, "follower"), 0);
-    struct stat a, b;
-    ck_assert_int_eq(fstatat(bottom, "leader", &a, 0), 0);
-    ck_assert_int_eq(fstatat(tu_tmpfd, "follower", &b, 0), 0);
-    ck_assert_uint_eq(a.st_ino, b.st_ino);
-    ck_assert_int_eq(hs_link_beneath(root, "missing/x", 9, tu_tmpfd, "y"), -ENOENT);
+    struct stat a;
     close(bottom);
     struct hs_err e = {0};
     ck_assert_int_eq(hs_remove_tree(tu_tmpfd, "root", &e), 0);
@@ -480,7 +474,7 @@ Suite *fsutil_suite(void)
     Suite *s = suite_create("fsutil");
     TCase *tc = tu_tcase("fsutil");
     tcase_add_test(tc, remove_tree_does_not_follow);
-    tcase_add_test(tc, deep_links_and_removal);
+    tcase_add_test(tc, deep_removal);
     tcase_add_test(tc, open_dir_beneath_refuses_symlinks);
     tcase_add_test(tc, removes_read_only_dirs_without_root);
     tcase_add_test(tc, closed_dir_swapped_for_symlink);

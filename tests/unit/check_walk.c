@@ -116,6 +116,10 @@ START_TEST(swapped_dir_is_not_entered)
     ck_assert_int_eq(hs_walk_next(w, &it, &e), 0);
     ck_assert_int_eq(it.ev, HS_WALK_ERROR);
     ck_assert_str_eq(it.path, "d");
+    /* the error says everything a consumer needs: which ENTRY, its lstat */
+    ck_assert(it.unentered);
+    ck_assert_str_eq(it.name, "d");
+    ck_assert(S_ISDIR(it.st.st_mode));
     ck_assert_int_eq(hs_walk_next(w, &it, &e), 0);
     ck_assert_int_eq(it.ev, HS_WALK_LEAVE);
     hs_walk_free(w);
@@ -138,6 +142,28 @@ START_TEST(replaced_dir_is_not_entered)
     ck_assert_int_eq(hs_walk_next(w, &it, &e), 0);
     ck_assert_int_eq(it.ev, HS_WALK_ERROR);
     ck_assert_int_eq(it.err, ESTALE);
+    hs_walk_free(w);
+}
+END_TEST
+
+/* A root that cannot be read is FATAL, and the walk ends there. */
+START_TEST(unreadable_root_is_fatal)
+{
+    tu_mkdir("t");
+    int fd = open(tu_path("t"), O_PATH | O_DIRECTORY);
+    ck_assert_int_ge(fd, 0);
+    struct stat st;
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    struct hs_walk *w;
+    struct hs_err e = {0};
+    ck_assert_int_eq(hs_walk_open(&w, fd, &st, "", &e), 0);
+    struct hs_walk_item it;
+    ck_assert_int_eq(hs_walk_next(w, &it, &e), 0); /* getdents on O_PATH: EBADF */
+    ck_assert_int_eq(it.ev, HS_WALK_FATAL);
+    ck_assert_int_eq(it.err, EBADF);
+    ck_assert_ptr_null(it.name);
+    ck_assert_int_eq(hs_walk_next(w, &it, &e), 0);
+    ck_assert_int_eq(it.ev, HS_WALK_END);
     hs_walk_free(w);
 }
 END_TEST
@@ -198,6 +224,8 @@ START_TEST(vanished_entry_is_an_error_item)
     ck_assert_int_eq(it.ev, HS_WALK_ERROR);
     ck_assert_int_eq(it.err, ENOENT);
     ck_assert_str_eq(it.path, "a");
+    ck_assert(!it.unentered);
+    ck_assert_int_eq(it.st.st_mode, 0); /* no lstat was had */
     ck_assert_int_eq(hs_walk_next(w, &it, &e), 0);
     ck_assert_int_eq(it.ev, HS_WALK_ENTRY);
     ck_assert_str_eq(it.path, "b");
@@ -686,6 +714,7 @@ Suite *walk_suite(void)
     tcase_add_test(tc, symlinks_not_followed);
     tcase_add_test(tc, swapped_dir_is_not_entered);
     tcase_add_test(tc, replaced_dir_is_not_entered);
+    tcase_add_test(tc, unreadable_root_is_fatal);
     tcase_add_test(tc, deeper_than_path_max);
     tcase_add_test(tc, vanished_entry_is_an_error_item);
     tcase_add_test(tc, dirstack_reopens);
