@@ -86,13 +86,14 @@ static int open_parent(int rootfd, const char *path, size_t len, char name[NAME_
 {
     if (!plain_relative(path, len))
         return -1;
-    const char *slash = memrchr(path, '/', len);
-    size_t dl = slash ? (size_t)(slash - path) : 0, bl = len - (slash ? dl + 1 : 0);
+    size_t dl = hs_path_dir_len(path, len);
+    const char *base = hs_path_base(path, len);
+    size_t bl = len - (size_t)(base - path);
     if (bl == 0 || bl > NAME_MAX)
         return -1;
-    memcpy(name, path + len - bl, bl);
+    memcpy(name, base, bl);
     name[bl] = '\0';
-    int fd = slash ? hs_open_dir_beneath(rootfd, path, dl) : rootfd;
+    int fd = base > path ? hs_open_dir_beneath(rootfd, path, dl) : rootfd;
     return fd < 0 ? -1 : fd;
 }
 
@@ -369,7 +370,7 @@ int hs_eng_content_after_copy(struct engine *g, const struct hs_walk_item *it,
         return HS_NO_LINK;
     uint8_t h[16];
     memcpy(h, g->rec.hash, 16);
-    uint64_t xh = (g->rec.flags & HS_ME_XATTR) ? g->rec.xattr_hash : 0;
+    uint64_t xh = hs_mentry_xattr_hash(&g->rec);
     int r = link_first(g, it, h, g->rec.size, xh, st, tried_ino, true);
     if (r == HS_DONE)
         g->st->copied--;
@@ -390,8 +391,7 @@ static bool same_copy(const struct dedup_val *v, const struct hs_mentry *rec)
 {
     return memcmp(v->hash, rec->hash, 16) == 0 && v->size == rec->size && v->mode == rec->mode &&
            v->uid == rec->uid && v->gid == rec->gid && v->mtime_sec == rec->mtime_sec &&
-           v->mtime_nsec == rec->mtime_nsec &&
-           v->xattr_hash == ((rec->flags & HS_ME_XATTR) ? rec->xattr_hash : 0);
+           v->mtime_nsec == rec->mtime_nsec && v->xattr_hash == hs_mentry_xattr_hash(rec);
 }
 
 static void remember_copy(struct engine *g, struct dedup_val *v, const char *path, size_t len)
@@ -399,7 +399,7 @@ static void remember_copy(struct engine *g, struct dedup_val *v, const char *pat
     *v = (struct dedup_val){.size = g->rec.size,
                             .sino = g->rec.sino,
                             .sblocks = g->rec.sblocks,
-                            .xattr_hash = (g->rec.flags & HS_ME_XATTR) ? g->rec.xattr_hash : 0,
+                            .xattr_hash = hs_mentry_xattr_hash(&g->rec),
                             .path_off = g->dedup_paths.len,
                             .mtime_sec = g->rec.mtime_sec,
                             .mtime_nsec = g->rec.mtime_nsec,

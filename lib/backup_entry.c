@@ -299,8 +299,7 @@ static int reg_against_manifest(struct engine *g, const struct hs_walk_item *it,
                                 const struct hs_mentry *m)
 {
     enum hs_verdict v = hs_change_regular(&it->st, m, g->checksum);
-    if (v == HS_VERDICT_VERIFY &&
-        !source_matches(g, it, m->hash, (m->flags & HS_ME_XATTR) ? m->xattr_hash : 0))
+    if (v == HS_VERDICT_VERIFY && !source_matches(g, it, m->hash, hs_mentry_xattr_hash(m)))
         v = HS_VERDICT_COPY;
     if (v == HS_VERDICT_COPY || !prev_still_recorded(g, it, m))
         return HS_NO_LINK;
