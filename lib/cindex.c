@@ -1,6 +1,7 @@
 #include "cindex.h"
 
 #include "buf.h"
+#include "hash.h"
 #include "manifest.h"
 #include "storefile.h"
 
@@ -21,7 +22,8 @@ static const char cindex_magic[8] = {'H', 'S', 'N', 'A', 'P', 'C', 'X', 1};
 /* Records sorted in memory at a time while building. */
 #define PASS_RECORDS 65536
 /* Bits of the size filter (16 KiB). */
-#define SIZE_BITS (1u << 17)
+#define SIZE_LOG2 17
+#define SIZE_BITS (1u << SIZE_LOG2)
 /* Records per block read by a lookup; the fence keeps one hash prefix per
  * block in memory (1/4 byte per file), so a lookup reads one or two blocks.
  * Reads, not a mapping: the kernel maps a mapping's neighbouring pages on
@@ -315,7 +317,7 @@ int hs_cindex_build(int manifestsfd, const char *snap, struct hs_err *e)
 
 static size_t size_bit(uint64_t size)
 {
-    return (size_t)(XXH3_64bits(&size, sizeof size) & (SIZE_BITS - 1));
+    return hs_hash_top(hs_hash_key(0, size), SIZE_LOG2);
 }
 
 /* Bounds and order of every record, and the size filter. */

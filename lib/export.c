@@ -29,6 +29,7 @@
 
 #include "buf.h"
 #include "fsutil.h"
+#include "hash.h"
 #include "manifest.h"
 #include "report.h"
 #include "snapshot.h"
@@ -682,7 +683,7 @@ static int export_other(struct exporter *x, int dirfd, const char *name, const c
 static int name_set_add(struct name_set *s, const char *name)
 {
     size_t len = strlen(name);
-    uint64_t h = XXH3_64bits(name, len);
+    uint64_t h = hs_hash_bytes(name, len);
     if (s->count >= s->nbuckets) {
         size_t nb = s->nbuckets ? s->nbuckets * 2 : 64;
         struct name_node **b = calloc(nb, sizeof *b);

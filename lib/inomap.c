@@ -1,9 +1,12 @@
 #include "inomap.h"
 
+#include "hash.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* 4096 slots: a table that holds a few hundred keys (the claims of a backup)
+ * stays sparse, so a lookup of a key that is not there ends at once. */
 #define MIN_BITS 12
 
 static int init_bits(struct hs_inomap *m, size_t value_size, unsigned bits)
@@ -35,50 +38,57 @@ static uint64_t *key_at(const struct hs_inomap *m, size_t i)
     return (uint64_t *)(void *)(m->slots + i * m->slot_size);
 }
 
-/* Fibonacci hashing: the top bits of the product spread runs of inode
- * numbers evenly over the table. */
+/* A slot holds (ino, ~dev): calloc's zeroes are then the key that is none,
+ * and (0, 0) is a key like any other. */
+static bool empty(const uint64_t *k)
+{
+    return (k[0] | k[1]) == 0;
+}
+
 static size_t home(const struct hs_inomap *m, uint64_t dev, uint64_t ino)
 {
-    return (size_t)(((ino ^ (dev << 32 | dev >> 32)) * 0x9E3779B97F4A7C15ull) >> m->shift);
+    return hs_hash_top(hs_hash_key(dev, ino), 64 - m->shift);
 }
 
 static size_t probe(const struct hs_inomap *m, uint64_t dev, uint64_t ino)
 {
     size_t i = home(m, dev, ino);
-    for (uint64_t *k = key_at(m, i); k[0] && (k[0] != ino || k[1] != dev); k = key_at(m, i))
+    for (uint64_t *k = key_at(m, i); !empty(k) && (k[0] != ino || k[1] != ~dev); k = key_at(m, i))
         i = (i + 1) & m->mask;
     return i;
 }
 
-static int grow(struct hs_inomap *m)
+static int resize(struct hs_inomap *m, unsigned bits)
 {
-    struct hs_inomap bigger;
-    if (init_bits(&bigger, m->value_size, 64 - m->shift + 1) < 0)
+    struct hs_inomap other;
+    if (init_bits(&other, m->value_size, bits) < 0)
         return -ENOMEM;
     for (size_t i = 0; i <= m->mask; i++) {
         uint64_t *k = key_at(m, i);
-        if (k[0])
-            memcpy(key_at(&bigger, probe(&bigger, k[1], k[0])), k, m->slot_size);
+        if (!empty(k))
+            memcpy(key_at(&other, probe(&other, ~k[1], k[0])), k, m->slot_size);
     }
-    bigger.n = m->n;
+    other.n = m->n;
     free(m->slots);
-    *m = bigger;
+    *m = other;
     return 0;
 }
 
 void *hs_inomap_get(struct hs_inomap *m, uint64_t dev, uint64_t ino, bool *fresh)
 {
+    if (ino == 0 && dev == HS_INOMAP_NO_DEV)
+        return NULL;
     size_t i = probe(m, dev, ino);
     uint64_t *k = key_at(m, i);
-    *fresh = k[0] == 0;
+    *fresh = empty(k);
     if (*fresh) {
         if ((m->n + 1) * 2 > m->mask + 1) {
-            if (grow(m) < 0)
+            if (resize(m, 64 - m->shift + 1) < 0)
                 return NULL;
             k = key_at(m, probe(m, dev, ino));
         }
         k[0] = ino;
-        k[1] = dev;
+        k[1] = ~dev;
         m->n++;
     }
     return k + 2;
@@ -87,7 +97,32 @@ void *hs_inomap_get(struct hs_inomap *m, uint64_t dev, uint64_t ino, bool *fresh
 void *hs_inomap_find(const struct hs_inomap *m, uint64_t dev, uint64_t ino)
 {
     uint64_t *k = key_at(m, probe(m, dev, ino));
-    return k[0] ? k + 2 : NULL;
+    return empty(k) ? NULL : k + 2;
+}
+
+/* Backward-shift deletion: later members of the probe run move into the
+ * hole, so no tombstones are needed and lookups never stop early. */
+void hs_inomap_remove(struct hs_inomap *m, uint64_t dev, uint64_t ino)
+{
+    size_t hole = probe(m, dev, ino);
+    if (empty(key_at(m, hole)))
+        return;
+    for (size_t i = (hole + 1) & m->mask;; i = (i + 1) & m->mask) {
+        uint64_t *k = key_at(m, i);
+        if (empty(k))
+            break;
+        size_t h = home(m, ~k[1], k[0]);
+        /* k may fill the hole only if its home is not in (hole, i] */
+        if (((i - h) & m->mask) >= ((i - hole) & m->mask)) {
+            memcpy(key_at(m, hole), k, m->slot_size);
+            hole = i;
+        }
+    }
+    memset(key_at(m, hole), 0, m->slot_size);
+    m->n--;
+    /* memory follows what is left; failing to shrink is harmless */
+    if (64 - m->shift > MIN_BITS && m->n * 8 < m->mask + 1)
+        (void)resize(m, 64 - m->shift - 1);
 }
 
 void hs_inomap_prefetch(const struct hs_inomap *m, uint64_t dev, uint64_t ino)
@@ -98,5 +133,5 @@ void hs_inomap_prefetch(const struct hs_inomap *m, uint64_t dev, uint64_t ino)
 void *hs_inomap_slot(const struct hs_inomap *m, size_t i)
 {
     uint64_t *k = key_at(m, i);
-    return k[0] ? k + 2 : NULL;
+    return empty(k) ? NULL : k + 2;
 }

@@ -27,8 +27,9 @@ void hs_linktab_free(struct hs_linktab *t);
 /* The entry for (dev, ino), or NULL. */
 struct hs_link *hs_linktab_find(struct hs_linktab *t, uint64_t dev, uint64_t ino);
 
-/* Adds a leader with nlink names in all (so nlink - 1 remain). Takes a copy of
- * path and ownership of data (even on failure). */
+/* Adds a leader with nlink names in all (so nlink - 1 remain); -EINVAL for
+ * nlink < 2 or the key no inode has (see inomap.h). Takes a copy of path and
+ * ownership of data (even on failure). */
 int hs_linktab_add(struct hs_linktab *t, uint64_t dev, uint64_t ino, uint64_t nlink,
                    const char *path, size_t path_len, void *data, struct hs_link **out);
 

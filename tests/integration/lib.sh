@@ -264,6 +264,51 @@ random_file() {
     head -c "$2" /dev/urandom >"$1"
 }
 
+# The tree of mktree_deep: HS_DEEP_LEVELS directories named HS_DEEP_NAME, one
+# in the other; 20 bytes a level with the "/", 6000 bytes in all: deeper than
+# PATH_MAX, so no path from the top reaches the bottom.
+HS_DEEP_LEVELS=300
+HS_DEEP_NAME=level-0123456789abc
+
+# mktree_deep DIR: DIR/HS_DEEP_NAME/... with at-N (one line) at every 50th
+# level and at the bottom bottom.txt ("the bottom", mtime 2020-02-02
+# 02:02:02.2), up-link (-> ../bottom.txt) and bottom.bin (100000 random
+# bytes). Built by relative steps.
+mktree_deep() {
+    mkdir -p "$1"
+    (
+        cd "$1"
+        local i
+        for ((i = 0; i < HS_DEEP_LEVELS; i++)); do
+            mkdir "$HS_DEEP_NAME"
+            cd "$HS_DEEP_NAME"
+            [ $((i % 50)) = 0 ] && printf 'file at level %d\n' "$i" >"at-$i"
+        done
+        printf 'the bottom\n' >bottom.txt
+        ln -s ../bottom.txt up-link
+        random_file bottom.bin 100000
+        touch -d '2020-02-02 02:02:02.2' bottom.txt
+    ) || fail "could not build the deep tree in $1"
+}
+
+# deep_cd DIR: cd into the bottom of a deep tree at DIR, by relative steps.
+deep_cd() {
+    cd "$1" || fail "cannot cd to $1"
+    local i
+    for ((i = 0; i < HS_DEEP_LEVELS; i++)); do
+        cd "$HS_DEEP_NAME" 2>/dev/null || fail "$1: level $i of $HS_DEEP_LEVELS missing"
+    done
+}
+
+# deep_listing DIR [--nlink]: find's own view of DIR (it handles paths of any
+# length): name, type, mode, owner, mtime (and link count), and the size of
+# files.
+deep_listing() {
+    local fmt='%p %y %m %U %G %T@'
+    [ "${2:-}" = --nlink ] && fmt="$fmt %n"
+    (cd "$1" && find . -printf "$fmt\\n" -type f -printf '%p size=%s\n' | sort)
+}
+
 # HS_HAVE_XATTR: 1 when user xattrs work under the temp dir.
 HS_HAVE_XATTR=0
 if have setfattr && have getfattr && : >"$HS_TMP/.xattr-probe" &&

@@ -3,42 +3,13 @@
 # shellcheck source=tests/integration/lib.sh
 source "$HS_TEST_LIB"
 
-levels=300
-name=level-0123456789abc # 19 characters + "/" = 20 per level: 6000 bytes in all
-
-# deep_cd DIR: cd into DIR/name/name/... ($levels times), relative steps only
-deep_cd() {
-    cd "$1" || fail "cannot cd to $1"
-    local i
-    for ((i = 0; i < levels; i++)); do
-        cd "$name" 2>/dev/null || fail "$1: level $i of $levels missing"
-    done
-}
-
-mkdir -p src/deep src/wide
-(
-    cd src/deep
-    for ((i = 0; i < levels; i++)); do
-        mkdir "$name"
-        cd "$name"
-        [ $((i % 50)) = 0 ] && printf 'file at level %d\n' "$i" >"at-$i"
-    done
-    printf 'the bottom\n' >bottom.txt
-    ln -s ../bottom.txt up-link
-    random_file bottom.bin 100000
-    touch -d '2020-02-02 02:02:02.2' bottom.txt
-) || fail "could not build the deep tree"
+mktree_deep src/deep
+mkdir src/wide
 (deep_cd src/deep && [ "$(cat bottom.txt)" = 'the bottom' ]) || fail "test setup: deep tree"
 for ((i = 0; i < 5000; i++)); do
     printf '%d\n' "$i" >"src/wide/entry-$i"
 done
 touch -d '2021-01-01 00:00:00.25' src/wide/entry-*
-
-# deep_listing DIR: find's own view (it handles long paths): name, type,
-# mode, owner, mtime, and the size of files
-deep_listing() {
-    (cd "$1" && find . -printf '%p %y %m %U %G %T@\n' -type f -printf '%p size=%s\n' | sort)
-}
 
 s1=$(now 0) s2=$(now 1)
 HARDSNAP_NOW=$s1 hs_rc 0 backup src dest

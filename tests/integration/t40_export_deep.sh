@@ -5,23 +5,8 @@
 source "$HS_TEST_LIB"
 
 have bsdtar || skip "bsdtar (libarchive-tools) is needed to read the archives"
-levels=300
-name=level-0123456789abc # 20 bytes a level with the "/": 6000 bytes in all
-
-mkdir -p src/deep
-(
-    cd src/deep
-    for ((i = 0; i < levels; i++)); do
-        mkdir "$name"
-        cd "$name"
-        [ $((i % 50)) = 0 ] && printf 'file at level %d\n' "$i" >"at-$i"
-    done
-    printf 'the bottom\n' >bottom.txt
-    ln -s ../bottom.txt up-link
-    random_file bottom.bin 100000
-    touch -d '2020-02-02 02:02:02.2' bottom.txt
-    ln bottom.bin "$HS_TMP/src/deep/zz-top-link"
-) || fail "could not build the deep tree"
+mktree_deep src/deep
+(deep_cd src/deep && ln bottom.bin "$HS_TMP/src/deep/zz-top-link") || fail "setup: link"
 backup_at 0 src dest
 snap=dest/$(now 0)
 
