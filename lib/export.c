@@ -28,6 +28,7 @@
 #include "hardsnap.h"
 
 #include "buf.h"
+#include "bytes.h"
 #include "fsutil.h"
 #include "manifest.h"
 #include "report.h"
@@ -280,22 +281,17 @@ static int acl_tag(unsigned tag)
     }
 }
 
-static uint32_t le32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* A POSIX ACL as libarchive ACL entries too (SCHILY.acl.*): extractors
  * restore ACLs from those, not from system.* xattrs. Added after the mode, as
  * libarchive's own disk reader does, so the group entry keeps its bits. */
 static bool add_acl(struct archive_entry *e, const unsigned char *v, size_t len, int type)
 {
-    if (len < 4 || (len - 4) % 8 != 0 || le32(v) != POSIX_ACL_VERSION)
+    if (len < 4 || (len - 4) % 8 != 0 || hs_le32_load(v) != POSIX_ACL_VERSION)
         return false;
     for (size_t i = 4; i < len; i += 8) {
-        int tag = acl_tag((unsigned)(v[i] | v[i + 1] << 8));
-        int perm = (v[i + 2] | v[i + 3] << 8) & 7;
-        int id = (int)le32(v + i + 4);
+        int tag = acl_tag(hs_le16_load(v + i));
+        int perm = hs_le16_load(v + i + 2) & 7;
+        int id = (int)hs_le32_load(v + i + 4);
         if (!tag)
             return false;
         if (tag != ARCHIVE_ENTRY_ACL_USER && tag != ARCHIVE_ENTRY_ACL_GROUP)
@@ -380,41 +376,6 @@ static bool linkify(struct exporter *x, const struct stat *st)
     return archive_entry_hardlink(x->entry) != NULL;
 }
 
-/* How many continuation bytes follow the UTF-8 lead byte c; -1 if c cannot lead. */
-static int utf8_tail(unsigned c)
-{
-    if (c < 0x80)
-        return 0;
-    if (c >= 0xc2 && c < 0xe0)
-        return 1;
-    if (c >= 0xe0 && c < 0xf0)
-        return 2;
-    if (c >= 0xf0 && c < 0xf5)
-        return 3;
-    return -1;
-}
-
-/* Whether s is well-formed UTF-8 (no overlongs, surrogates or values past U+10FFFF). */
-static bool valid_utf8(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        int n = utf8_tail(*p);
-        if (n < 0)
-            return false;
-        uint32_t cp = *p++ & (n ? 0x3fu >> n : 0x7fu);
-        for (int i = 0; i < n; i++, p++) {
-            if ((*p & 0xc0) != 0x80)
-                return false;
-            cp = cp << 6 | (*p & 0x3fu);
-        }
-        if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp < 0xe000))) ||
-            (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-            return false;
-    }
-    return true;
-}
-
 /* Writes the entry's header: DONE, SKIPPED (the format refused it), or <0. */
 static int put_header(struct exporter *x, const char *path)
 {
@@ -422,13 +383,13 @@ static int put_header(struct exporter *x, const char *path)
         return fail_interrupted(x);
     /* the zip writer flags a name UTF-8 when the locale is: only if it is */
     if (x->fmt->kind == K_ZIP && x->utf8 && x->plain)
-        uselocale(valid_utf8(path) ? x->utf8 : x->plain);
+        uselocale(hs_utf8_valid(path, strlen(path)) ? x->utf8 : x->plain);
     int r = archive_write_header(x->a, x->entry);
     if (x->write_err)
         return fail_archive(x);
     if (r == ARCHIVE_OK)
         return DONE;
-    if (r == ARCHIVE_WARN && x->fmt->kind == K_ISO && !valid_utf8(path)) {
+    if (r == ARCHIVE_WARN && x->fmt->kind == K_ISO && !hs_utf8_valid(path, strlen(path))) {
         /* the Rock Ridge name keeps the bytes; Joliet has only UTF-16 */
         hs_report_notice_once(&x->rep, NOTICE_JOLIET,
                               "names that are not UTF-8 have no Joliet name in the image "
