@@ -29,6 +29,7 @@
 
 #include "buf.h"
 #include "bytes.h"
+#include "export_iso.h"
 #include "fsutil.h"
 #include "manifest.h"
 #include "report.h"
@@ -87,18 +88,6 @@ static const struct format formats[] = {
 
 static const struct format stream_format = {"-", K_PAX, F_NONE};
 
-/* A set of names (chained hash table). */
-struct name_node {
-    struct name_node *next;
-    uint64_t hash;
-    char name[];
-};
-
-struct name_set {
-    struct name_node **buckets;
-    size_t nbuckets, count;
-};
-
 struct name_slot {
     bool valid;
     uint32_t id;
@@ -136,8 +125,8 @@ struct exporter {
     struct hs_buf disp; /* a path for a message */
     struct hs_buf segs; /* a sparse file's data segments (struct seg) */
     struct name_slot users[NAME_CACHE], groups[NAME_CACHE];
-    locale_t utf8, plain;      /* LC_CTYPE for libarchive's name handling */
-    struct name_set relocated; /* ISO: names of the directories Rock Ridge relocates */
+    locale_t utf8, plain;    /* LC_CTYPE for libarchive's name handling */
+    struct hs_iso_guard iso; /* ISO: the trees its writer fails on (export_iso.h) */
 };
 
 /* A data segment of a sparse file. */
@@ -641,96 +630,11 @@ static int export_other(struct exporter *x, int dirfd, const char *name, const c
 
 /* ---- ISO 9660 deep directories ------------------------------------------------------- */
 
-/* 1 if name was added, 0 if it was there already, -ENOMEM. */
-static int name_set_add(struct name_set *s, const char *name)
-{
-    size_t len = strlen(name);
-    uint64_t h = XXH3_64bits(name, len);
-    if (s->count >= s->nbuckets) {
-        size_t nb = s->nbuckets ? s->nbuckets * 2 : 64;
-        struct name_node **b = calloc(nb, sizeof *b);
-        if (!b)
-            return -ENOMEM;
-        for (size_t i = 0; i < s->nbuckets; i++) {
-            for (struct name_node *n = s->buckets[i], *next; n; n = next) {
-                next = n->next;
-                n->next = b[n->hash & (nb - 1)];
-                b[n->hash & (nb - 1)] = n;
-            }
-        }
-        free(s->buckets);
-        s->buckets = b;
-        s->nbuckets = nb;
-    }
-    struct name_node **head = &s->buckets[h & (s->nbuckets - 1)];
-    for (struct name_node *n = *head; n; n = n->next)
-        if (n->hash == h && !strcmp(n->name, name))
-            return 0;
-    struct name_node *n = malloc(sizeof *n + len + 1);
-    if (!n)
-        return -ENOMEM;
-    n->hash = h;
-    memcpy(n->name, name, len + 1);
-    n->next = *head;
-    *head = n;
-    s->count++;
-    return 1;
-}
-
-static void name_set_free(struct name_set *s)
-{
-    for (size_t i = 0; i < s->nbuckets; i++) {
-        for (struct name_node *n = s->buckets[i], *next; n; n = next) {
-            next = n->next;
-            free(n);
-        }
-    }
-    free(s->buckets);
-}
-
-/*
- * ISO 9660 allows 8 directory levels; Rock Ridge moves deeper directories
- * to /rr_moved, where libarchive 3.6's writer keys them by name alone and
- * crashes at close (a NULL parent, libarchive issue #1517) when two of them
- * share a name, when /rr_moved already holds that name, and when a moved
- * tree must be moved again (directories 14 levels deep). Those trees are
- * refused by a walk over the directories before anything is written.
- */
-#define ISO_MOVED_LEVEL 8
-#define ISO_DEEPEST     13
-
-static int iso_refuse(struct exporter *x, const char *why, const char *path)
-{
-    char *esc = hs_escape(path, strlen(path));
-    hs_err_setf(x->err, 0,
-                "cannot write ISO 9660: %s: %s (libarchive's ISO writer fails on such "
-                "trees, issue #1517; export as .tar or .zip)",
-                why, esc ? esc : "?");
-    free(esc);
-    x->err->code = ENOTSUP;
-    hs_err_kind(x->err, HS_USAGE); /* nothing written yet: another format will do */
-    return -ENOTSUP;
-}
-
+/* One directory of the ISO check's pass: the workaround for libarchive's
+ * ISO writer lives in export_iso.c, to be deleted with it. */
 static int iso_check_dir(struct exporter *x, const char *path)
 {
-    size_t levels = 1;
-    for (const char *p = path; *p; p++)
-        levels += *p == '/';
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    bool in_rr_moved = levels == 2 && !strncmp(path, "rr_moved/", 9);
-    if (levels > ISO_DEEPEST)
-        return iso_refuse(x, "a directory more than 13 levels deep", path);
-    if (levels != ISO_MOVED_LEVEL && !in_rr_moved)
-        return 0;
-    int k = name_set_add(&x->relocated, base);
-    if (k < 0)
-        return hs_err_setf(x->err, ENOMEM, "export");
-    if (k == 0)
-        return iso_refuse(x, "two directories of the same name at the 8th level or in rr_moved",
-                          path);
-    return 0;
+    return hs_iso_guard_dir(&x->iso, path, x->err);
 }
 
 /* A directory: its header, with its xattrs when it could be opened (fd). */
@@ -1158,7 +1062,7 @@ static void export_free(struct exporter *x, bool failed)
     hs_buf_free(&x->segs);
     names_free(x->users);
     names_free(x->groups);
-    name_set_free(&x->relocated);
+    hs_iso_guard_free(&x->iso);
 }
 
 enum hs_status hs_export(const struct hs_export_opts *o, struct hs_backup_stats *st,
