@@ -42,10 +42,8 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
 #include <locale.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,8 +54,6 @@
 
 /* Reads of file data, and blocks handed to the output. */
 #define IO_SIZE (1024 * 1024)
-/* Owner and group names remembered (direct-mapped by id). */
-#define NAME_CACHE 32
 
 /* Outcomes of an entry besides fatal errors (<0). */
 enum { DONE = 0, SKIPPED = 1 };
@@ -88,12 +84,6 @@ static const struct format formats[] = {
 
 static const struct format stream_format = {"-", K_PAX, F_NONE};
 
-struct name_slot {
-    bool valid;
-    uint32_t id;
-    char *name; /* NULL: the id has no name here */
-};
-
 struct exporter {
     const struct hs_export_opts *o;
     struct hs_backup_stats *st;
@@ -117,14 +107,14 @@ struct exporter {
     struct archive *a;
     struct archive_entry *entry;
     struct archive_entry_linkresolver *links; /* NULL: the format has no hard links */
+    struct archive *names; /* pax: owner and group names (a disk reader's lookup) */
 
     char *buf;   /* IO_SIZE, file data */
     char *zeros; /* IO_SIZE of zeros, for holes */
     struct hs_xattrs xa;
-    struct hs_buf lnk;  /* a symlink's target */
-    struct hs_buf disp; /* a path for a message */
-    struct hs_buf segs; /* a sparse file's data segments (struct seg) */
-    struct name_slot users[NAME_CACHE], groups[NAME_CACHE];
+    struct hs_buf lnk;       /* a symlink's target */
+    struct hs_buf disp;      /* a path for a message */
+    struct hs_buf segs;      /* a sparse file's data segments (struct seg) */
     locale_t utf8, plain;    /* LC_CTYPE for libarchive's name handling */
     struct hs_iso_guard iso; /* ISO: the trees its writer fails on (export_iso.h) */
 };
@@ -196,53 +186,6 @@ static int fail_archive(struct exporter *x)
     x->err->code = code;
     free(esc);
     return -code;
-}
-
-/* ---- owner names ------------------------------------------------------------ */
-
-/* The name of a uid or gid into s->name (NULL if it has none), with a
- * buffer grown while the entry does not fit (a group with many members). */
-static void lookup_name(struct name_slot *s, bool group)
-{
-    for (size_t size = 16384; size <= 16u << 20; size *= 4) {
-        char *buf = malloc(size);
-        if (!buf)
-            return;
-        int k;
-        if (group) {
-            struct group g, *res = NULL;
-            k = getgrgid_r(s->id, &g, buf, size, &res);
-            if (k == 0 && res)
-                s->name = strdup(res->gr_name);
-        } else {
-            struct passwd p, *res = NULL;
-            k = getpwuid_r(s->id, &p, buf, size, &res);
-            if (k == 0 && res)
-                s->name = strdup(res->pw_name);
-        }
-        free(buf);
-        if (k != ERANGE)
-            return;
-    }
-}
-
-/* The name of a uid or gid, or NULL; looked up once per id while it stays in
- * the small cache (a tree has few owners, and NSS lookups can be slow). */
-static const char *owner_name(struct name_slot *cache, uint32_t id, bool group)
-{
-    struct name_slot *s = &cache[id % NAME_CACHE];
-    if (s->valid && s->id == id)
-        return s->name;
-    free(s->name);
-    *s = (struct name_slot){.valid = true, .id = id};
-    lookup_name(s, group);
-    return s->name;
-}
-
-static void names_free(struct name_slot *cache)
-{
-    for (size_t i = 0; i < NAME_CACHE; i++)
-        free(cache[i].name);
 }
 
 /* ---- extended attributes and ACLs -------------------------------------------- */
@@ -341,8 +284,8 @@ static void fill_entry(struct exporter *x, const char *path, const struct stat *
         archive_entry_set_rdev(e, st->st_rdev);
     if (x->fmt->kind == K_PAX) {
         /* names for readers on other systems; extract with --numeric-owner to ignore them */
-        const char *u = owner_name(x->users, st->st_uid, false);
-        const char *g = owner_name(x->groups, st->st_gid, true);
+        const char *u = archive_read_disk_uname(x->names, st->st_uid);
+        const char *g = archive_read_disk_gname(x->names, st->st_gid);
         if (u)
             archive_entry_copy_uname(e, u);
         if (g)
@@ -818,6 +761,14 @@ static int open_writer(struct exporter *x)
         archive_write_set_bytes_per_block(x->a, IO_SIZE) != ARCHIVE_OK ||
         archive_write_set_bytes_in_last_block(x->a, 1) != ARCHIVE_OK)
         return fail_archive(x);
+    if (x->fmt->kind == K_PAX) {
+        /* libarchive's lookup, as bsdtar's: getpwuid_r/getgrgid_r, once per
+         * id while it stays in its cache (a tree has few owners, and NSS
+         * lookups can be slow), a missing name remembered as well */
+        x->names = archive_read_disk_new();
+        if (!x->names || archive_read_disk_set_standard_lookup(x->names) != ARCHIVE_OK)
+            return hs_err_setf(x->err, ENOMEM, "export");
+    }
     if (x->fmt->kind != K_ZIP) {
         x->links = archive_entry_linkresolver_new();
         if (!x->links)
@@ -1044,6 +995,8 @@ static void export_free(struct exporter *x, bool failed)
     }
     if (x->links)
         archive_entry_linkresolver_free(x->links);
+    if (x->names)
+        archive_read_free(x->names);
     if (x->entry)
         archive_entry_free(x->entry);
     if (x->part_made)
@@ -1060,8 +1013,6 @@ static void export_free(struct exporter *x, bool failed)
     hs_buf_free(&x->lnk);
     hs_buf_free(&x->disp);
     hs_buf_free(&x->segs);
-    names_free(x->users);
-    names_free(x->groups);
     hs_iso_guard_free(&x->iso);
 }
 
