@@ -190,6 +190,18 @@ static int fail_archive(struct exporter *x)
 
 /* ---- extended attributes and ACLs -------------------------------------------- */
 
+/*
+ * Read here, not by libarchive's archive_read_disk_entry_from_file(), which
+ * was tried (libarchive 3.6.2) and writes another archive: it leaves out the
+ * system.posix_acl_* xattrs, from which hardsnap import restores ACLs; it
+ * gives the ACL entries owner names, which extractors then prefer to the ids;
+ * it reads a directory's default ACL by the member's name, relative to the
+ * working directory, which in an fd-relative walk is another file; and it
+ * lists xattrs in the filesystem's order, where ours are sorted (one archive
+ * for one snapshot, whatever the filesystem). It would not be faster
+ * either: about the same system calls per attribute. Holes: map_segments.
+ */
+
 /* Linux's system.posix_acl_* value: a version word, then (tag, perm, id). */
 #define POSIX_ACL_VERSION 2
 
@@ -377,7 +389,12 @@ static int put_zeros(struct exporter *x, off_t n)
 }
 
 /* The data segments of a file with holes, into x->segs; false when it has
- * none worth mapping (or the filesystem cannot say). */
+ * none worth mapping (or the filesystem cannot say). Not libarchive's map
+ * (archive_read_disk_entry_from_file), which gives the same segments but
+ * asks every regular file with about five lseek()s where st_blocks already
+ * says most have no hole: measured on a 23k-entry tree, 260k system calls
+ * instead of 143k and a third more CPU for the export; and which maps a file
+ * that is all hole as (0, 0) where ours says (size, 0), another archive. */
 static bool map_segments(struct exporter *x, int fd, const struct stat *st)
 {
     hs_buf_truncate(&x->segs, 0);
