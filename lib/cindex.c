@@ -1,6 +1,7 @@
 #include "cindex.h"
 
 #include "buf.h"
+#include "bytes.h"
 #include "hash.h"
 #include "manifest.h"
 #include "storefile.h"
@@ -44,37 +45,12 @@ struct hs_cindex {
     uint64_t size_bits[SIZE_BITS / 64];
 };
 
-static void put_le64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_le64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 static uint64_t be64(const unsigned char *p)
 {
     uint64_t v = 0;
     for (int i = 0; i < 8; i++)
         v = (v << 8) | p[i];
     return v;
-}
-
-static void put_le32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t get_le32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 static void index_name(const char *snap, const char *suffix, char *out)
@@ -116,7 +92,7 @@ static int cmp_record(const void *a, const void *b)
     int c = memcmp(x, y, 16);
     if (c)
         return c;
-    uint64_t sx = get_le64(x + 16), sy = get_le64(y + 16);
+    uint64_t sx = hs_le64_load(x + 16), sy = hs_le64_load(y + 16);
     return sx < sy ? -1 : sx > sy;
 }
 
@@ -164,13 +140,13 @@ static int take_record(struct builder *b, const struct hs_mentry *m)
         return -EBADMSG; /* more than the first pass counted */
     unsigned char *r = b->v + b->n++ * RECORD_SIZE;
     memcpy(r, m->hash, 16);
-    put_le64(r + 16, m->size);
-    put_le64(r + 24, m->sino);
-    put_le64(r + 32, hs_mentry_xattr_hash(m));
-    put_le64(r + 40, at);
-    put_le32(r + 48, (uint32_t)m->path_len);
+    hs_le64_store(r + 16, m->size);
+    hs_le64_store(r + 24, m->sino);
+    hs_le64_store(r + 32, hs_mentry_xattr_hash(m));
+    hs_le64_store(r + 40, at);
+    hs_le32_store(r + 48, (uint32_t)m->path_len);
     uint64_t names = (m->flags & HS_ME_SHARED) && m->nlink < 2 ? 2 : m->nlink;
-    put_le32(r + 52, names > UINT32_MAX ? UINT32_MAX : (uint32_t)names);
+    hs_le32_store(r + 52, names > UINT32_MAX ? UINT32_MAX : (uint32_t)names);
     return 0;
 }
 
@@ -238,15 +214,15 @@ static int finish_file(struct builder *b)
 {
     unsigned char hdr[HEADER_SIZE] = {0};
     memcpy(hdr, cindex_magic, sizeof cindex_magic);
-    put_le64(hdr + 8, b->count);
-    put_le64(hdr + 16, b->records_off);
-    put_le64(hdr + 24, b->root_ino);
+    hs_le64_store(hdr + 8, b->count);
+    hs_le64_store(hdr + 16, b->records_off);
+    hs_le64_store(hdr + 24, b->root_ino);
     int k = pwrite_all(b->fd, hdr, sizeof hdr, 0);
     uint64_t len = b->records_off + b->count * RECORD_SIZE, sum = 0;
     if (k == 0)
         k = hash_range(b->fd, len, &sum);
     unsigned char foot[FOOTER_SIZE];
-    put_le64(foot, sum);
+    hs_le64_store(foot, sum);
     return k < 0 ? k : pwrite_all(b->fd, foot, sizeof foot, len);
 }
 
@@ -336,8 +312,8 @@ static int check_records(struct hs_cindex *ci, int fd)
         }
         for (size_t j = 0; j < n; j++) {
             const unsigned char *r = buf + j * RECORD_SIZE;
-            if (get_le64(r + 40) > ci->paths_len ||
-                get_le32(r + 48) > ci->paths_len - get_le64(r + 40) ||
+            if (hs_le64_load(r + 40) > ci->paths_len ||
+                hs_le32_load(r + 48) > ci->paths_len - hs_le64_load(r + 40) ||
                 (i + j > 0 && memcmp(last, r, 16) > 0)) {
                 k = -EBADMSG;
                 break;
@@ -345,7 +321,7 @@ static int check_records(struct hs_cindex *ci, int fd)
             memcpy(last, r, 16);
             if ((i + j) % FENCE == 0)
                 ci->fence[(i + j) / FENCE] = be64(r);
-            size_t bit = size_bit(get_le64(r + 16));
+            size_t bit = size_bit(hs_le64_load(r + 16));
             ci->size_bits[bit / 64] |= (uint64_t)1 << (bit % 64);
         }
     }
@@ -364,15 +340,15 @@ static int check_file(struct hs_cindex *ci, int fd, uint64_t root_ino)
         pread(fd, foot, sizeof foot, (off_t)(len - FOOTER_SIZE)) != (ssize_t)sizeof foot ||
         memcmp(p, cindex_magic, sizeof cindex_magic) != 0)
         return -EBADMSG;
-    uint64_t count = get_le64(p + 8), roff = get_le64(p + 16);
-    if (get_le64(p + 24) != root_ino || roff < HEADER_SIZE || roff > len - FOOTER_SIZE ||
+    uint64_t count = hs_le64_load(p + 8), roff = hs_le64_load(p + 16);
+    if (hs_le64_load(p + 24) != root_ino || roff < HEADER_SIZE || roff > len - FOOTER_SIZE ||
         count != (len - FOOTER_SIZE - roff) / RECORD_SIZE ||
         roff + count * RECORD_SIZE != len - FOOTER_SIZE)
         return -EBADMSG;
     int k = hash_range(fd, len - FOOTER_SIZE, &sum);
     if (k < 0)
         return k == -ENOMEM ? k : -EBADMSG;
-    if (sum != get_le64(foot))
+    if (sum != hs_le64_load(foot))
         return -EBADMSG;
     ci->count = (size_t)count;
     ci->records_off = (size_t)roff;
@@ -461,7 +437,7 @@ static int cmp_record_key(const unsigned char *r, const uint8_t hash[16], uint64
     int c = memcmp(r, hash, 16);
     if (c)
         return c;
-    uint64_t s = get_le64(r + 16);
+    uint64_t s = hs_le64_load(r + 16);
     return s < size ? -1 : s > size;
 }
 
@@ -494,12 +470,12 @@ int hs_cindex_get(struct hs_cindex *ci, size_t i, struct hs_centry *out)
     if (!r)
         return -EIO;
     memcpy(out->hash, r, 16);
-    out->size = get_le64(r + 16);
-    out->sino = get_le64(r + 24);
-    out->xattr_hash = get_le64(r + 32);
-    out->path_off = get_le64(r + 40);
-    out->path_len = get_le32(r + 48);
-    out->nlink = get_le32(r + 52);
+    out->size = hs_le64_load(r + 16);
+    out->sino = hs_le64_load(r + 24);
+    out->xattr_hash = hs_le64_load(r + 32);
+    out->path_off = hs_le64_load(r + 40);
+    out->path_len = hs_le32_load(r + 48);
+    out->nlink = hs_le32_load(r + 52);
     out->path = NULL;
     return 0;
 }

@@ -56,6 +56,16 @@ static size_t utf8_seq_len(const unsigned char *p, size_t n, unsigned *cp_out)
     return len;
 }
 
+bool hs_utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    unsigned cp;
+    for (size_t i = 0, n; i < len; i += n)
+        if (!(n = utf8_seq_len(p + i, len - i, &cp)))
+            return false;
+    return true;
+}
+
 /* Valid characters that still must not reach a terminal raw: the C1
  * controls (U+009B is CSI to many terminals, U+0085 a line break), and the
  * invisible ones whose only effect is to move other text: bidi embeddings,

@@ -6,6 +6,7 @@
 #define HS_ERR_H
 
 #include "hardsnap.h"
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Sets e to "what: path: strerror(errnum)" (path escaped). Returns -errnum. */
@@ -29,5 +30,9 @@ void hs_err_move(struct hs_err *dst, struct hs_err *src);
 
 /* Marks how bad the error is (default HS_FAILED). */
 void hs_err_kind(struct hs_err *e, enum hs_status kind);
+
+/* Whether the len bytes at s are well-formed UTF-8: no overlong forms,
+ * surrogates or values past U+10FFFF (NUL counts as a character). */
+bool hs_utf8_valid(const char *s, size_t len);
 
 #endif

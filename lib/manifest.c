@@ -1,5 +1,6 @@
 #include "manifest.h"
 #include "buf.h"
+#include "bytes.h"
 #include "fsutil.h"
 #include "storefile.h"
 
@@ -71,34 +72,6 @@ int hs_path_cmp(const char *a, size_t alen, const char *b, size_t blen)
     return alen < blen ? -1 : alen > blen;
 }
 
-static void put_le32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void put_le64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t get_le32(const unsigned char *p)
-{
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++)
-        v |= (uint32_t)p[i] << (8 * i);
-    return v;
-}
-
-static uint64_t get_le64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
 /* ---- writer ---------------------------------------------------------- */
 
 struct hs_manifest_writer {
@@ -142,9 +115,9 @@ static int write_block(struct hs_manifest_writer *w, const void *data, uint32_t 
                        uint64_t sum)
 {
     unsigned char hdr[BLOCK_HEADER_SIZE];
-    put_le32(hdr, len);
-    put_le32(hdr + 4, count);
-    put_le64(hdr + 8, sum);
+    hs_le32_store(hdr, len);
+    hs_le32_store(hdr + 4, count);
+    hs_le64_store(hdr + 8, sum);
     int r = hs_write_all(w->fd, hdr, sizeof hdr);
     if (r == 0 && len)
         r = hs_write_all(w->fd, data, len);
@@ -158,7 +131,7 @@ static int flush_block(struct hs_manifest_writer *w)
         return 0;
     uint64_t sum = XXH3_64bits_withSeed(w->payload.data, w->payload.len, w->seq);
     unsigned char le[8];
-    put_le64(le, sum);
+    hs_le64_store(le, sum);
     XXH3_64bits_update(w->sums, le, sizeof le);
     int r = write_block(w, w->payload.data, (uint32_t)w->payload.len, w->block_count, sum);
     w->seq++;
@@ -254,7 +227,7 @@ static int encode_entry(struct hs_buf *b, const struct hs_mentry *m, size_t pref
         r |= hs_buf_append(b, m->hash, sizeof m->hash);
     if (m->flags & HS_ME_XATTR) {
         unsigned char le[8];
-        put_le64(le, m->xattr_hash);
+        hs_le64_store(le, m->xattr_hash);
         r |= hs_buf_append(b, le, sizeof le);
     }
     if (m->type == HS_FT_LNK) {
@@ -271,7 +244,7 @@ static int encode_entry(struct hs_buf *b, const struct hs_mentry *m, size_t pref
 static int index_block(struct hs_manifest_writer *w, const struct hs_mentry *m)
 {
     unsigned char le[8];
-    put_le64(le, w->offset);
+    hs_le64_store(le, w->offset);
     int r = hs_buf_append(&w->index, le, sizeof le);
     r |= put_varint(&w->index, m->path_len);
     r |= hs_buf_append(&w->index, m->path, m->path_len);
@@ -310,9 +283,9 @@ static int write_index(struct hs_manifest_writer *w)
 {
     unsigned char footer[FOOTER_SIZE];
     memcpy(footer, index_magic, sizeof index_magic);
-    put_le64(footer + 8, w->offset);
-    put_le64(footer + 16, w->index.len);
-    put_le64(footer + 24, XXH3_64bits(w->index.data, w->index.len));
+    hs_le64_store(footer + 8, w->offset);
+    hs_le64_store(footer + 16, w->index.len);
+    hs_le64_store(footer + 24, XXH3_64bits(w->index.data, w->index.len));
     int r = hs_write_all(w->fd, w->index.data, w->index.len);
     return r ? r : hs_write_all(w->fd, footer, sizeof footer);
 }
@@ -467,8 +440,8 @@ static int load_block(struct hs_manifest_reader *r, struct hs_err *e)
     }
     if ((size_t)n != sizeof hdr)
         return damaged(r, e, "is truncated");
-    uint32_t len = get_le32(hdr), count = get_le32(hdr + 4);
-    uint64_t sum = get_le64(hdr + 8);
+    uint32_t len = hs_le32_load(hdr), count = hs_le32_load(hdr + 4);
+    uint64_t sum = hs_le64_load(hdr + 8);
     if (len == 0) { /* the end block; the block index follows it */
         if (count != (uint32_t)r->total || sum != XXH3_64bits_digest(r->sums))
             return damaged(r, e, "end block does not match its records");
@@ -496,7 +469,7 @@ static int load_block(struct hs_manifest_reader *r, struct hs_err *e)
     if (XXH3_64bits_withSeed(r->block, len, r->seq) != sum)
         return damaged(r, e, "block checksum mismatch");
     unsigned char le[8];
-    put_le64(le, sum);
+    hs_le64_store(le, sum);
     XXH3_64bits_update(r->sums, le, sizeof le);
     r->seq++;
     r->block_len = len;
@@ -586,7 +559,7 @@ static bool decode_entry(struct hs_manifest_reader *r)
     if (m->flags & HS_ME_XATTR) {
         if (!get_bytes(r, &p, 8))
             return false;
-        m->xattr_hash = get_le64(p);
+        m->xattr_hash = hs_le64_load(p);
     }
     if (m->type == HS_FT_LNK) {
         if (!get_varint(r, &v) || !get_bytes(r, &p, v) || memchr(p, '\0', v))
@@ -708,14 +681,14 @@ static int load_index(struct hs_manifest_reader *r, struct hs_buf *raw, struct i
         pread(r->fd, f, sizeof f, st.st_size - FOOTER_SIZE) != FOOTER_SIZE ||
         memcmp(f, index_magic, sizeof index_magic) != 0)
         return damaged(r, e, "has no block index");
-    uint64_t at = get_le64(f + 8), len = get_le64(f + 16);
+    uint64_t at = hs_le64_load(f + 8), len = hs_le64_load(f + 16);
     if (at < HEADER_SIZE || len > HS_MANIFEST_MAX_BLOCK ||
         at + len + FOOTER_SIZE != (uint64_t)st.st_size)
         return damaged(r, e, "block index is invalid");
     if (hs_buf_reserve(raw, (size_t)len) < 0)
         return hs_err_setf(e, ENOMEM, "manifest");
     if (pread(r->fd, raw->data, (size_t)len, (off_t)at) != (ssize_t)len ||
-        XXH3_64bits(raw->data, (size_t)len) != get_le64(f + 24))
+        XXH3_64bits(raw->data, (size_t)len) != hs_le64_load(f + 24))
         return damaged(r, e, "block index checksum mismatch");
     raw->len = (size_t)len;
     /* parse with the record decoder's bounds checks, on a borrowed block */
@@ -732,7 +705,7 @@ static int load_index(struct hs_manifest_reader *r, struct hs_buf *raw, struct i
         const unsigned char *p;
         uint64_t plen;
         struct index_entry ie;
-        if (!get_bytes(r, &p, 8) || (ie.offset = get_le64(p), !get_varint(r, &plen)) ||
+        if (!get_bytes(r, &p, 8) || (ie.offset = hs_le64_load(p), !get_varint(r, &plen)) ||
             !get_bytes(r, &p, plen)) {
             ret = -EBADMSG;
             break;

@@ -95,6 +95,27 @@ START_TEST(embedded_nul_and_empty)
 }
 END_TEST
 
+/* hs_utf8_valid accepts exactly what hs_escape passes through as characters. */
+#define VALID(in) hs_utf8_valid(in, sizeof(in) - 1)
+START_TEST(utf8_validity)
+{
+    ck_assert(VALID(""));
+    ck_assert(VALID("plain"));
+    ck_assert(VALID("caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf"));
+    ck_assert(VALID("\xc2\x9b"));          /* well-formed, if unsafe on a terminal */
+    ck_assert(!VALID("\xc0\x9b"));         /* overlong */
+    ck_assert(!VALID("\xe0\x82\x9b"));     /* overlong */
+    ck_assert(!VALID("\xed\xa0\x80"));     /* a surrogate */
+    ck_assert(!VALID("\xf4\x90\x80\x80")); /* past U+10FFFF */
+    ck_assert(!VALID("\xf5\x80\x80\x80"));
+    ck_assert(!VALID("a\x9b"));     /* a lone continuation byte */
+    ck_assert(!VALID("a\xe2\x80")); /* cut at the end */
+    ck_assert(!VALID("\xe2\x80z")); /* cut before another character */
+    ck_assert(!VALID("\xff"));
+    ck_assert(!hs_utf8_valid("\xc3\xa9", 1)); /* the length given, not the NUL, ends it */
+}
+END_TEST
+
 /* Paths in error messages are escaped the same way. */
 START_TEST(err_path_escapes)
 {
@@ -116,6 +137,7 @@ Suite *err_suite(void)
     tcase_add_test(tc, ordinary_utf8);
     tcase_add_test(tc, embedded_nul_and_empty);
     tcase_add_test(tc, err_path_escapes);
+    tcase_add_test(tc, utf8_validity);
     suite_add_tcase(s, tc);
     return s;
 }
