@@ -1135,7 +1135,6 @@ enum hs_status hs_import(const struct hs_import_opts *o, struct hs_backup_result
     struct importer x = {
         .o = o, .st = &res->stats, .err = err, .prevfd = -1, .treefd = -1, .pdir = {.fd = -1}};
     x.root = geteuid() == 0;
-    hs_raise_nofile(); /* one fd per level of the deepest member's parents */
     hs_report_start(&x.rep, o->on_event, o->user, x.st);
     /* pax names are UTF-8: read in a UTF-8 locale (this thread only), libarchive
      * hands them over unconverted, as export wrote them */

@@ -71,7 +71,7 @@ enum {
 
 struct restore {
     const struct hs_restore_opts *o;
-    struct hs_backup_stats *st; /* the caller's, or a scratch one in the checking pass */
+    struct hs_restore_stats *st; /* the caller's, or a scratch one in the checking pass */
     struct hs_err *err;
     bool root;
     bool writing; /* the pass that writes, else the one that looks */
@@ -886,10 +886,9 @@ static int restore_run(struct restore *r)
         k = open_target(r, o->target);
     if (k < 0)
         return k;
-    hs_raise_nofile();
     if (!o->overwrite || o->dry_run) {
         /* the checking pass counts into scratch stats, unless it is the dry run */
-        struct hs_backup_stats scratch = {0}, *st = r->st;
+        struct hs_restore_stats scratch = {0}, *st = r->st;
         if (!o->dry_run)
             r->st = &scratch;
         k = check_conflicts(r);
@@ -907,10 +906,10 @@ static int restore_run(struct restore *r)
     return k;
 }
 
-enum hs_status hs_restore(const struct hs_restore_opts *o, struct hs_backup_stats *st,
+enum hs_status hs_restore(const struct hs_restore_opts *o, struct hs_restore_stats *st,
                           struct hs_err *err)
 {
-    struct hs_backup_stats local;
+    struct hs_restore_stats local;
     if (!st)
         st = &local;
     memset(st, 0, sizeof *st);
