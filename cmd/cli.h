@@ -34,9 +34,9 @@ int cli_bad_option(char **argv);
 int cli_fail(const struct hs_err *err, enum hs_status st);
 /* The library's event callback; user is a struct cli_out. */
 void cli_on_event(const struct hs_event *ev, void *user);
-/* The live progress line (if asked for and stderr is a terminal); counts:
- * with linked and copied, as for backup. */
-void cli_show_progress(struct cli_out *out, const struct hs_backup_stats *s, bool counts);
+/* The live progress line of a HS_EV_PROGRESS event (if asked for and stderr
+ * is a terminal), from the stats of the operation's kind. */
+void cli_show_progress(struct cli_out *out, const struct hs_event *ev);
 /* Ends the progress line, if one is shown. */
 void cli_progress_done(struct cli_out *out);
 /* 1.5 KiB, 23.4 MiB ... into buf. */

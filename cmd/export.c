@@ -89,7 +89,7 @@ static void on_event(const struct hs_event *ev, void *user)
 {
     struct export_ui *ui = user;
     if (ev->type == HS_EV_PROGRESS) {
-        cli_show_progress(ui->out, ev->stats, false);
+        cli_show_progress(ui->out, ev);
     } else if (ev->type == HS_EV_COPY) {
         if (!ui->out->verbose || ui->out->quiet)
             return;
@@ -102,7 +102,7 @@ static void on_event(const struct hs_event *ev, void *user)
     }
 }
 
-static void print_summary(FILE *f, const struct hs_backup_stats *s, const char *archive)
+static void print_summary(FILE *f, const struct hs_export_stats *s, const char *archive)
 {
     char b[32];
     char *esc = hs_escape(archive, strlen(archive));
@@ -135,7 +135,7 @@ int cmd_export(int argc, char **argv)
         .verbose_events = a.out.verbose && !a.out.quiet,
         .interrupt = &interrupted,
     };
-    struct hs_backup_stats stats;
+    struct hs_export_stats stats;
     enum hs_status st = hs_export(&o, &stats, &err);
     cli_progress_done(&a.out);
     if (st == HS_OK || st == HS_WARN) {

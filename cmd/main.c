@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 static const char main_usage[] =
@@ -56,10 +57,22 @@ static int checked_stdout(int status, bool reports)
     return status > least ? status : least;
 }
 
+/* A deep tree holds an fd per level of some walks: the soft limit goes up
+ * to the hard one (best effort; the library leaves process settings to us). */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 int main(int argc, char **argv)
 {
     /* modes and owners are set explicitly; the umask must not narrow them meanwhile */
     umask(077);
+    raise_nofile();
     if (argc < 2) {
         fputs(main_usage, stderr);
         return HS_USAGE;

@@ -111,17 +111,37 @@ void cli_progress_done(struct cli_out *out)
     }
 }
 
-void cli_show_progress(struct cli_out *out, const struct hs_backup_stats *s, bool counts)
+/* The counts of the progress line; counts: with linked and copied. */
+struct progress {
+    uint64_t entries, linked, copied, bytes_copied;
+    double seconds;
+    bool counts;
+};
+
+void cli_show_progress(struct cli_out *out, const struct hs_event *ev)
 {
     if (!out->progress || !isatty(STDERR_FILENO))
         return;
+    struct progress s = {0};
+    if (ev->stats) {
+        const struct hs_backup_stats *b = ev->stats;
+        s = (struct progress){b->entries, b->linked, b->copied, b->bytes_copied, b->seconds, true};
+    } else if (ev->restore_stats) {
+        const struct hs_restore_stats *r = ev->restore_stats;
+        s = (struct progress){r->entries, 0, r->copied, r->bytes_copied, r->seconds, true};
+    } else if (ev->export_stats) {
+        const struct hs_export_stats *x = ev->export_stats;
+        s = (struct progress){x->entries, 0, 0, x->bytes_copied, x->seconds, false};
+    } else {
+        return;
+    }
     char b[32], r[32];
-    double rate = s->seconds > 0 ? (double)s->bytes_copied / s->seconds : 0;
-    fprintf(stderr, "\r\033[K%" PRIu64 " entries, ", s->entries);
-    if (counts)
-        fprintf(stderr, "%" PRIu64 " linked, %" PRIu64 " copied, ", s->linked, s->copied);
-    fprintf(stderr, "%s%s, %s/s", cli_bytes(b, sizeof b, s->bytes_copied), counts ? "" : " of data",
-            cli_bytes(r, sizeof r, (uint64_t)rate));
+    double rate = s.seconds > 0 ? (double)s.bytes_copied / s.seconds : 0;
+    fprintf(stderr, "\r\033[K%" PRIu64 " entries, ", s.entries);
+    if (s.counts)
+        fprintf(stderr, "%" PRIu64 " linked, %" PRIu64 " copied, ", s.linked, s.copied);
+    fprintf(stderr, "%s%s, %s/s", cli_bytes(b, sizeof b, s.bytes_copied),
+            s.counts ? "" : " of data", cli_bytes(r, sizeof r, (uint64_t)rate));
     out->progress_shown = true;
 }
 
@@ -137,7 +157,7 @@ void cli_on_event(const struct hs_event *ev, void *user)
     struct cli_out *out = user;
     switch (ev->type) {
     case HS_EV_PROGRESS:
-        cli_show_progress(out, ev->stats, true);
+        cli_show_progress(out, ev);
         break;
     case HS_EV_WARNING:
         cli_progress_done(out);

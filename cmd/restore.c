@@ -66,7 +66,7 @@ static int parse_args(int argc, char **argv, struct restore_args *a)
                     "restore: need SNAPSHOT[/PATH] TARGET; see hardsnap restore --help");
 }
 
-static void print_summary(const struct hs_backup_stats *s, bool dry_run)
+static void print_summary(const struct hs_restore_stats *s, bool dry_run)
 {
     char b[32];
     printf("%s: %" PRIu64 " files, %" PRIu64 " dirs, %" PRIu64 " symlinks, %" PRIu64
@@ -97,7 +97,7 @@ int cmd_restore(int argc, char **argv)
         .user = &a.out,
         .verbose_events = a.out.verbose && !a.out.quiet,
     };
-    struct hs_backup_stats stats;
+    struct hs_restore_stats stats;
     enum hs_status st = hs_restore(&o, &stats, &err);
     cli_progress_done(&a.out);
     if (st == HS_OK || st == HS_WARN) {

@@ -44,14 +44,30 @@ static int parse_args(int argc, char **argv, const char **dest, const char **pat
     return 0;
 }
 
-static const char *type_name(uint8_t type)
+static const char *type_name(enum hs_entry_type type)
 {
-    static const char *const names[] = {"?",    "file", "dir",   "symlink",
-                                        "fifo", "char", "block", "socket"};
-    return type < sizeof names / sizeof names[0] ? names[type] : "?";
+    switch (type) {
+    case HS_ENTRY_FILE:
+        return "file";
+    case HS_ENTRY_DIR:
+        return "dir";
+    case HS_ENTRY_SYMLINK:
+        return "symlink";
+    case HS_ENTRY_FIFO:
+        return "fifo";
+    case HS_ENTRY_CHAR:
+        return "char";
+    case HS_ENTRY_BLOCK:
+        return "block";
+    case HS_ENTRY_SOCKET:
+        return "socket";
+    case HS_ENTRY_UNKNOWN:
+        break;
+    }
+    return "?";
 }
 
-static void print_version(const struct hs_version *v, void *user)
+static void print_version(const struct hs_file_version *v, void *user)
 {
     (void)user;
     const char *s = v->snapshots == 1 ? "" : "s";

@@ -750,7 +750,6 @@ enum hs_status hs_backup(const struct hs_backup_opts *o, struct hs_backup_result
         if (!g.root)
             hs_report_notice_once(&g.rep, HS_WRITER_NOTICE_OWNER,
                                   "not running as root: file ownership is not kept");
-        hs_raise_nofile();
         r = walk_all(&g, sc);
     }
     if (r == 0)

@@ -86,7 +86,7 @@ static const struct format stream_format = {"-", K_PAX, F_NONE};
 
 struct exporter {
     const struct hs_export_opts *o;
-    struct hs_backup_stats *st;
+    struct hs_export_stats *st;
     struct hs_err *err;
     struct hs_report rep;
     const struct format *fmt;
@@ -980,7 +980,6 @@ static int export_run(struct exporter *x)
     } else if ((k = check_target(x)) < 0) {
         return k;
     }
-    hs_raise_nofile();
     hs_snapsrc_load_manifest(&x->src);
     bool tree = x->src.whole || S_ISDIR(x->src.leaf_st.st_mode);
     if (tree && x->fmt->kind == K_ISO && (k = walk_tree(x, true)) < 0)
@@ -1027,10 +1026,10 @@ static void export_free(struct exporter *x, bool failed)
     hs_iso_guard_free(&x->iso);
 }
 
-enum hs_status hs_export(const struct hs_export_opts *o, struct hs_backup_stats *st,
+enum hs_status hs_export(const struct hs_export_opts *o, struct hs_export_stats *st,
                          struct hs_err *err)
 {
-    struct hs_backup_stats local;
+    struct hs_export_stats local;
     if (!st)
         st = &local;
     memset(st, 0, sizeof *st);

@@ -90,9 +90,6 @@ void hs_parent_unsafe(const char *path, char *bad);
  */
 int hs_open_steering_file(const char *path, const char *what, struct hs_err *e);
 
-/* Raises RLIMIT_NOFILE's soft limit to the hard limit (best effort). */
-void hs_raise_nofile(void);
-
 bool hs_stat_same_file(const struct stat *a, const struct stat *b);
 
 /* Whether the directory fd is outer or below it (climbing by "..", up to /). */

@@ -4,6 +4,15 @@
  * The public interface of libhardsnap. The library never prints and never
  * exits: it reports through return values, a struct hs_err and an event
  * callback, and the caller (cmd/ or another program) decides what to show.
+ *
+ * Build against the installed library with
+ *     cc prog.c $(pkg-config --cflags --libs hardsnap)
+ *
+ * Process-wide settings are the program's: the library changes no signal
+ * disposition, resource limit or umask. A run over a deep tree may hold
+ * many fds at once, more than the usual soft limit of 1024, so a program
+ * that handles such trees raises RLIMIT_NOFILE's soft limit first
+ * (hardsnap's main() raises it to the hard limit).
  */
 #ifndef HARDSNAP_H
 #define HARDSNAP_H
@@ -13,6 +22,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+
+/* What is declared here is the library's interface, and it alone is exported
+ * from libhardsnap.so (the rest is built with -fvisibility=hidden). */
+#pragma GCC visibility push(default)
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* Outcome of a whole operation. The values are the CLI's exit codes. */
 enum hs_status {
@@ -71,11 +87,46 @@ struct hs_backup_stats {
     double sync_seconds; /* of which making the snapshot durable and publishing it */
 };
 
+/* What a restore has done so far (hs_restore; in a dry run, would do). */
+struct hs_restore_stats {
+    uint64_t entries; /* everything restored, directories included */
+    uint64_t files;   /* regular files */
+    uint64_t dirs;
+    uint64_t symlinks;
+    uint64_t specials;       /* fifos, sockets, device nodes */
+    uint64_t copied;         /* regular files written into new inodes */
+    uint64_t created;        /* symlinks and specials created */
+    uint64_t hardlinked;     /* names linked to another restored name of the same inode */
+    uint64_t link_fallbacks; /* EMLINK/EXDEV/EPERM on linkat, copied instead */
+    uint64_t bytes_total;    /* apparent size of all regular files */
+    uint64_t bytes_copied;   /* data bytes written */
+    uint64_t warnings;
+    double seconds;
+};
+
+/* What an export has archived so far (hs_export). */
+struct hs_export_stats {
+    uint64_t entries; /* everything walked, directories included */
+    uint64_t files;   /* regular files archived */
+    uint64_t dirs;
+    uint64_t symlinks;
+    uint64_t specials;     /* fifos and device nodes archived */
+    uint64_t hardlinked;   /* names stored as hard links to an earlier member */
+    uint64_t bytes_total;  /* size of the files archived */
+    uint64_t bytes_copied; /* data bytes read into the archive */
+    uint64_t warnings;
+    double seconds;
+};
+
 struct hs_event {
     enum hs_event_type type;
     const char *path; /* snapshot-relative, raw bytes; may be NULL */
     const char *msg;  /* WARNING/NOTICE: complete message, paths escaped */
-    const struct hs_backup_stats *stats;
+    /* the running operation's counts, current at every event: the one for
+     * its kind is set, the other two are NULL */
+    const struct hs_backup_stats *stats;          /* hs_backup, hs_import */
+    const struct hs_restore_stats *restore_stats; /* hs_restore */
+    const struct hs_export_stats *export_stats;   /* hs_export */
 };
 
 typedef void (*hs_event_fn)(const struct hs_event *ev, void *user);
@@ -200,12 +251,25 @@ struct hs_diff_opts {
 /* Compares two trees in walk order; *changes counts the changes reported. */
 enum hs_status hs_diff(const struct hs_diff_opts *o, uint64_t *changes, struct hs_err *err);
 
-struct hs_version {
+/* The kind of an entry of a snapshot. */
+enum hs_entry_type {
+    HS_ENTRY_UNKNOWN = 0,
+    HS_ENTRY_FILE,
+    HS_ENTRY_DIR,
+    HS_ENTRY_SYMLINK,
+    HS_ENTRY_FIFO,
+    HS_ENTRY_CHAR, /* character device */
+    HS_ENTRY_BLOCK,
+    HS_ENTRY_SOCKET,
+};
+
+/* One version of a path across snapshots (hs_versions). */
+struct hs_file_version {
     bool present; /* false: a gap, snapshots in which the path did not exist */
     char first[HS_SNAPSHOT_NAME_LEN + 1], last[HS_SNAPSHOT_NAME_LEN + 1];
     unsigned snapshots; /* how many snapshots this line covers */
     /* when present: */
-    uint8_t type; /* HS_FT_* of manifest.h: 1 file, 2 dir, 3 symlink, ... */
+    enum hs_entry_type type;
     uint32_t mode;
     uint64_t size;
     int64_t mtime_sec;
@@ -214,7 +278,7 @@ struct hs_version {
     uint8_t hash[16];
 };
 
-typedef void (*hs_version_fn)(const struct hs_version *v, void *user);
+typedef void (*hs_version_fn)(const struct hs_file_version *v, void *user);
 
 /* The distinct versions of path (inside the snapshots) across the store
  * dest, oldest first, with the gaps. Same inode or same hash: same version. */
@@ -266,7 +330,7 @@ struct hs_restore_opts {
     bool dry_run;         /* report what would be restored, write nothing */
     bool overwrite;       /* replace existing files (never writing into them) */
     hs_event_fn on_event; /* HS_EV_COPY per restored path (if verbose_events),
-                             warnings, progress; stats use hs_backup_stats */
+                             warnings, progress (restore_stats) */
     void *user;
     bool verbose_events;
 };
@@ -276,7 +340,7 @@ struct hs_restore_opts {
  * under its own name, into target). Without overwrite, any entry that exists
  * in target is named (HS_EV_WARNING) and nothing is changed (HS_USAGE).
  */
-enum hs_status hs_restore(const struct hs_restore_opts *o, struct hs_backup_stats *st,
+enum hs_status hs_restore(const struct hs_restore_opts *o, struct hs_restore_stats *st,
                           struct hs_err *err);
 
 /* ---- status: is the store healthy? --------------------------------- */
@@ -342,7 +406,7 @@ struct hs_export_opts {
     const char *source;   /* SNAPSHOT[/PATH] */
     const char *archive;  /* the file to create, its format from its name; "-": pax tar on stdout */
     hs_event_fn on_event; /* HS_EV_COPY per archived member (if verbose_events), warnings,
-                             notices, progress; stats use hs_backup_stats */
+                             notices, progress (export_stats) */
     void *user;
     bool verbose_events;
     /* when it becomes non-zero (a signal handler sets it), the export stops: HS_FAILED */
@@ -356,11 +420,10 @@ struct hs_export_opts {
  * is written as ARCHIVE.part and renamed to ARCHIVE once complete and synced;
  * on failure (HS_FAILED) nothing is left. An existing ARCHIVE, an unknown
  * suffix, an ARCHIVE inside the store, or a tree libarchive's ISO writer
- * cannot take (deep directories, see export.c): HS_USAGE, nothing changed. Stats:
- * files/dirs/symlinks/specials archived, hardlinked (names stored as links),
- * bytes_total (file sizes), bytes_copied (data read into the archive).
+ * cannot take (directories nested too deep for ISO 9660): HS_USAGE, nothing
+ * changed.
  */
-enum hs_status hs_export(const struct hs_export_opts *o, struct hs_backup_stats *st,
+enum hs_status hs_export(const struct hs_export_opts *o, struct hs_export_stats *st,
                          struct hs_err *err);
 
 /* ---- import -------------------------------------------------------- */
@@ -479,6 +542,7 @@ enum hs_status hs_prune(const struct hs_prune_opts *o, struct hs_prune_result *r
 
 bool hs_snapshot_name_valid(const char *name);
 
+/* The library's version, "MAJOR.MINOR.PATCH" (pkg-config's Version). */
 const char *hs_version(void);
 
 /* A malloc'ed copy of path with control bytes, backslashes and invalid UTF-8
@@ -486,5 +550,10 @@ const char *hs_version(void);
  * acts on (C1 controls, bidi controls, line separators) as \xNN, so no path
  * can break a line of output or disguise itself or its neighbours. */
 char *hs_escape(const char *path, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#pragma GCC visibility pop
 
 #endif

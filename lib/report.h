@@ -8,18 +8,34 @@
 #include "internal.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <time.h>
 
 struct hs_report {
     hs_event_fn fn; /* may be NULL */
     void *user;
-    struct hs_backup_stats *st;
-    bool muted;       /* count, but send nothing (a pass that only looks) */
-    unsigned notices; /* bits of the notices already given */
+    /* the counts kept here, in the operation's stats (of whichever kind) */
+    uint64_t *entries, *warnings;
+    double *seconds;
+    struct hs_event ev; /* with the stats pointer of the operation's kind */
+    bool muted;         /* count, but send nothing (a pass that only looks) */
+    unsigned notices;   /* bits of the notices already given */
     struct timespec t0, last;
 };
 
-void hs_report_start(struct hs_report *r, hs_event_fn fn, void *user, struct hs_backup_stats *st);
+void hs_report_start_backup(struct hs_report *r, hs_event_fn fn, void *user,
+                            struct hs_backup_stats *st);
+void hs_report_start_restore(struct hs_report *r, hs_event_fn fn, void *user,
+                             struct hs_restore_stats *st);
+void hs_report_start_export(struct hs_report *r, hs_event_fn fn, void *user,
+                            struct hs_export_stats *st);
+/* Starts reporting an operation whose stats are st: a struct hs_backup_stats,
+ * hs_restore_stats or hs_export_stats (each event carries it in its field). */
+#define hs_report_start(r, fn, user, st)                                                           \
+    _Generic((st), struct hs_backup_stats *                                                        \
+             : hs_report_start_backup, struct hs_restore_stats *                                   \
+             : hs_report_start_restore, struct hs_export_stats *                                   \
+             : hs_report_start_export)(r, fn, user, st)
 void hs_report_event(struct hs_report *r, enum hs_event_type type, const char *path,
                      const char *msg);
 /* The same, even when muted: what must be said whatever the pass. */

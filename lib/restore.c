@@ -64,7 +64,7 @@ enum tstate { T_ABSENT, T_DIR, T_OTHER };
 
 struct restore {
     const struct hs_restore_opts *o;
-    struct hs_backup_stats *st; /* the caller's, or a scratch one in the checking pass */
+    struct hs_restore_stats *st; /* the caller's, or a scratch one in the checking pass */
     struct hs_err *err;
     bool root;
     bool writing; /* the pass that writes, else the one that looks */
@@ -740,10 +740,9 @@ static int restore_run(struct restore *rs)
         k = open_target(rs, o->target);
     if (k < 0)
         return k;
-    hs_raise_nofile();
     if (!o->overwrite || o->dry_run) {
         /* the checking pass counts into scratch stats, unless it is the dry run */
-        struct hs_backup_stats scratch = {0}, *st = rs->st;
+        struct hs_restore_stats scratch = {0}, *st = rs->st;
         if (!o->dry_run)
             rs->st = &scratch;
         k = check_conflicts(rs);
@@ -759,10 +758,10 @@ static int restore_run(struct restore *rs)
     return k;
 }
 
-enum hs_status hs_restore(const struct hs_restore_opts *o, struct hs_backup_stats *st,
+enum hs_status hs_restore(const struct hs_restore_opts *o, struct hs_restore_stats *st,
                           struct hs_err *err)
 {
-    struct hs_backup_stats local;
+    struct hs_restore_stats local;
     if (!st)
         st = &local;
     memset(st, 0, sizeof *st);

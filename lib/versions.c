@@ -24,7 +24,7 @@
 struct sighting {
     bool present;
     uint64_t sino; /* 0 = unknown */
-    struct hs_version v;
+    struct hs_file_version v;
 };
 
 /* The path without leading, trailing or repeated slashes and "." parts;
@@ -47,11 +47,33 @@ static int clean_path(const char *in, struct hs_buf *out)
     return out->len ? 0 : -EINVAL;
 }
 
+/* The manifest's HS_FT_* are its on-disk format; the API has its own names. */
+static enum hs_entry_type entry_type(uint8_t ftype)
+{
+    switch (ftype) {
+    case HS_FT_REG:
+        return HS_ENTRY_FILE;
+    case HS_FT_DIR:
+        return HS_ENTRY_DIR;
+    case HS_FT_LNK:
+        return HS_ENTRY_SYMLINK;
+    case HS_FT_FIFO:
+        return HS_ENTRY_FIFO;
+    case HS_FT_CHR:
+        return HS_ENTRY_CHAR;
+    case HS_FT_BLK:
+        return HS_ENTRY_BLOCK;
+    case HS_FT_SOCK:
+        return HS_ENTRY_SOCKET;
+    }
+    return HS_ENTRY_UNKNOWN;
+}
+
 static void from_record(struct sighting *s, const struct hs_mentry *m)
 {
     s->present = true;
     s->sino = m->sino;
-    s->v.type = m->type;
+    s->v.type = entry_type(m->type);
     s->v.mode = m->mode;
     s->v.size = m->size;
     s->v.mtime_sec = m->mtime_sec;
@@ -154,7 +176,7 @@ static bool same_version(const struct sighting *a, const struct sighting *b)
 /* The line being built: its first sighting and the latest. */
 struct run {
     bool open;
-    struct hs_version v;
+    struct hs_file_version v;
     struct sighting prev;
 };
 

@@ -107,7 +107,7 @@ END_TEST
 Suite *change_suite(void)
 {
     Suite *s = suite_create("change");
-    TCase *tc = tcase_create("change");
+    TCase *tc = tu_tcase_plain("change");
     tcase_add_test(tc, unchanged_links);
     tcase_add_test(tc, visible_changes_copy);
     tcase_add_test(tc, hidden_changes_verify);

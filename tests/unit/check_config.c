@@ -478,7 +478,7 @@ Suite *config_suite(void)
     tcase_add_test(tc, err_missing_file);
     suite_add_tcase(s, tc);
 
-    tc = tcase_create("duration");
+    tc = tu_tcase_plain("duration");
     tcase_add_test(tc, duration_units);
     tcase_add_test(tc, duration_bad);
     suite_add_tcase(s, tc);

@@ -129,7 +129,7 @@ END_TEST
 Suite *err_suite(void)
 {
     Suite *s = suite_create("err");
-    TCase *tc = tcase_create("escape");
+    TCase *tc = tu_tcase_plain("escape");
     tcase_add_test(tc, c0_and_backslash);
     tcase_add_test(tc, c1_controls);
     tcase_add_test(tc, bidi_controls);

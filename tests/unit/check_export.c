@@ -22,7 +22,7 @@ static void make_store(void)
     ck_assert_int_eq(symlink("a/f", tu_path(SNAP "/s")), 0);
 }
 
-static enum hs_status run_export(const char *src, const char *archive, struct hs_backup_stats *st,
+static enum hs_status run_export(const char *src, const char *archive, struct hs_export_stats *st,
                                  char *msg, size_t msg_size)
 {
     char source[4096], arch[4096];
@@ -67,7 +67,7 @@ static void members(const char *archive, char *out, size_t size, char *data, siz
 START_TEST(tar_names_and_links)
 {
     make_store();
-    struct hs_backup_stats st;
+    struct hs_export_stats st;
     char msg[512], list[1024], data[64] = "";
     ck_assert_int_eq(run_export(SNAP, "x.tar", &st, msg, sizeof msg), HS_OK);
     members("x.tar", list, sizeof list, data, sizeof data);

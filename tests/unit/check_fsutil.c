@@ -90,8 +90,7 @@ END_TEST
  * able to remove read-only and inaccessible directories of its own trees. */
 START_TEST(removes_read_only_dirs_without_root)
 {
-    if (geteuid() != 0)
-        return; /* needs root to become another user */
+    TU_NEED(geteuid() == 0, "needs root to become another user");
     tu_write("t/ro/a/file", "x", 1);
     tu_write("t/ro/b/file", "x", 1);
     tu_mkdir("t/closed");
@@ -226,8 +225,7 @@ static int closed_by_other(void)
  * (its mode too), the rest removed. */
 START_TEST(dir_that_cannot_be_entered)
 {
-    if (geteuid() != 0)
-        return; /* needs root to be two users */
+    TU_NEED(geteuid() == 0, "needs root to be two users");
     tu_write("t/mine/f", "x", 1);
     tu_write("t/theirs/f", "x", 1);
     ck_assert_int_eq(fchmodat(tu_tmpfd, "t/theirs", 0700, 0), 0);
@@ -322,8 +320,7 @@ static int mounts_left_alone(void)
 /* Removal never enters a mount point, whatever its st_dev. */
 START_TEST(remove_tree_leaves_mounts_alone)
 {
-    if (geteuid() != 0)
-        return; /* needs root to mount */
+    TU_NEED(geteuid() == 0, "needs root to mount");
     tu_write("live/sub/f", "live", 4);
     tu_write("livefile", "single", 6);
     tu_mkdir("t/a/mnt");
@@ -332,10 +329,7 @@ START_TEST(remove_tree_leaves_mounts_alone)
     tu_mkdir("t/c/tmp");
     tu_mkdir("top");
     int r = in_mount_ns(mounts_left_alone);
-    if (r == 77) {
-        fprintf(stderr, "remove_tree_leaves_mounts_alone: cannot mount here, skipped\n");
-        return;
-    }
+    TU_NEED(r != 77, "cannot mount here (no mount namespace, bind mount or tmpfs)");
     ck_assert_int_eq(r, 0);
     ck_assert(live_intact());
 }
@@ -395,8 +389,7 @@ END_TEST
  * the way: named in a usage error. */
 START_TEST(open_dir_trusted_refuses_others_symlinks)
 {
-    if (geteuid() != 0)
-        return; /* only root meets symlinks it must not trust */
+    TU_NEED(geteuid() == 0, "only root meets symlinks it must not trust");
     tu_mkdir("u/home/bob");
     tu_mkdir("u/etc");
     ck_assert_int_eq(symlink("../../etc", tu_path("u/home/bob/restored")), 0);
@@ -418,15 +411,20 @@ START_TEST(open_dir_trusted_refuses_others_symlinks)
 }
 END_TEST
 
-/* A config or exclude file, as root: refused when another user could have
- * written it; never waiting on a fifo. */
-START_TEST(steering_files)
+/* etc/ok.conf, as a config file should be: 0644 in a 0755 directory. */
+static void make_etc(void)
 {
-    struct hs_err e = {0};
     tu_mkdir("etc");
     ck_assert_int_eq(chmod(tu_path("etc"), 0755), 0);
     tu_write("etc/ok.conf", "x", 1);
     ck_assert_int_eq(chmod(tu_path("etc/ok.conf"), 0644), 0);
+}
+
+/* A config or exclude file is opened without waiting on a fifo. */
+START_TEST(steering_files)
+{
+    struct hs_err e = {0};
+    make_etc();
     ck_assert_int_eq(mkfifo(tu_path("etc/fifo"), 0600), 0);
     int fd = hs_open_steering_file(tu_path("etc/fifo"), "cannot read config", &e);
     ck_assert_int_ge(fd, 0); /* ours; and opening it did not wait for a writer */
@@ -439,8 +437,16 @@ START_TEST(steering_files)
     ck_assert_int_eq(hs_open_steering_file(tu_path("etc/none"), "cannot read config", &e), -ENOENT);
     ck_assert_int_eq(e.kind, HS_USAGE);
     hs_err_clear(&e);
-    if (geteuid() != 0)
-        return; /* the rest is what root refuses */
+}
+END_TEST
+
+/* A config or exclude file, as root: refused when another user could have
+ * written it. */
+START_TEST(steering_files_as_root)
+{
+    TU_NEED(geteuid() == 0, "needs root: these are what root refuses");
+    struct hs_err e = {0};
+    make_etc();
     char bad[PATH_MAX];
     hs_parent_unsafe(tu_path("etc/ok.conf"), bad);
     ck_assert_str_eq(bad, "");
@@ -476,13 +482,18 @@ Suite *fsutil_suite(void)
     tcase_add_test(tc, remove_tree_does_not_follow);
     tcase_add_test(tc, deep_removal);
     tcase_add_test(tc, open_dir_beneath_refuses_symlinks);
-    tcase_add_test(tc, removes_read_only_dirs_without_root);
     tcase_add_test(tc, closed_dir_swapped_for_symlink);
-    tcase_add_test(tc, dir_that_cannot_be_entered);
-    tcase_add_test(tc, remove_tree_leaves_mounts_alone);
     tcase_add_test(tc, open_dir_trusted_resolves);
-    tcase_add_test(tc, open_dir_trusted_refuses_others_symlinks);
     tcase_add_test(tc, steering_files);
+    suite_add_tcase(s, tc);
+    tc = tu_tcase_needs("root");
+    tcase_add_test(tc, removes_read_only_dirs_without_root);
+    tcase_add_test(tc, dir_that_cannot_be_entered);
+    tcase_add_test(tc, open_dir_trusted_refuses_others_symlinks);
+    tcase_add_test(tc, steering_files_as_root);
+    suite_add_tcase(s, tc);
+    tc = tu_tcase_needs("mount");
+    tcase_add_test(tc, remove_tree_leaves_mounts_alone);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -243,8 +243,7 @@ END_TEST
 Suite *linktab_suite(void)
 {
     Suite *s = suite_create("linktab");
-    TCase *tc = tcase_create("linktab");
-    tcase_set_timeout(tc, 60);
+    TCase *tc = tu_tcase_plain("linktab");
     tcase_add_test(tc, test_countdown);
     tcase_add_test(tc, test_nlink_rejected);
     tcase_add_test(tc, test_replace_duplicate);

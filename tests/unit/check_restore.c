@@ -39,7 +39,7 @@ static void make_store(void)
 }
 
 static enum hs_status restore(const char *src, const char *target, bool dry, bool overwrite,
-                              struct seen *seen, struct hs_backup_stats *st)
+                              struct seen *seen, struct hs_restore_stats *st)
 {
     char source[4096], tgt[4096];
     snprintf(source, sizeof source, "%s", tu_path(src));
@@ -63,7 +63,7 @@ START_TEST(whole_snapshot_with_links)
 {
     make_store();
     struct seen seen = {0};
-    struct hs_backup_stats st;
+    struct hs_restore_stats st;
     ck_assert_int_eq(restore(SNAP, "out", false, false, &seen, &st), HS_OK);
     ck_assert_uint_eq(st.files, 4);
     ck_assert_uint_eq(st.copied, 2);
@@ -80,7 +80,7 @@ START_TEST(dry_run_writes_nothing)
 {
     make_store();
     struct seen seen = {0};
-    struct hs_backup_stats st;
+    struct hs_restore_stats st;
     ck_assert_int_eq(restore(SNAP "/a", "out", true, false, &seen, &st), HS_OK);
     ck_assert_uint_eq(seen.copies, 3); /* a, a/f, a/f2 */
     ck_assert_uint_eq(st.hardlinked, 1);

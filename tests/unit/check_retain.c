@@ -172,7 +172,7 @@ END_TEST
 Suite *retain_suite(void)
 {
     Suite *s = suite_create("retain");
-    TCase *tc = tcase_create("retain");
+    TCase *tc = tu_tcase_plain("retain");
     tcase_add_test(tc, keep_last);
     tcase_add_test(tc, hourly_for_ten_days);
     tcase_add_test(tc, daily_for_400_days_with_a_gap);

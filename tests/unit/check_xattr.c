@@ -17,8 +17,7 @@ static bool supported(void)
 
 START_TEST(read_hash_apply)
 {
-    if (!supported())
-        return;
+    TU_NEED(supported(), "the temp dir's filesystem has no user xattrs");
     tu_write("a", "", 0);
     tu_write("b", "", 0);
     ck_assert_int_eq(setxattr(tu_path("a"), "user.zeta", "last", 4, 0), 0);
@@ -52,8 +51,7 @@ END_TEST
 
 START_TEST(by_dirfd_and_name)
 {
-    if (!supported())
-        return;
+    TU_NEED(supported(), "the temp dir's filesystem has no user xattrs");
     tu_write("file", "", 0); /* user.* attributes exist on files and dirs only */
     ck_assert_int_eq(setxattr(tu_path("file"), "user.k", "v", 1, 0), 0);
     ck_assert_int_eq(symlinkat("file", tu_tmpfd, "link"), 0);
@@ -71,8 +69,7 @@ END_TEST
 
 START_TEST(many_and_large)
 {
-    if (!supported())
-        return;
+    TU_NEED(supported(), "the temp dir's filesystem has no user xattrs");
     tu_write("m", "", 0);
     char name[32], val[2000];
     memset(val, 'v', sizeof val);
@@ -94,12 +91,12 @@ END_TEST
  * hashes compare what a copy can carry. */
 START_TEST(unprivileged_read_is_filtered)
 {
-    if (!supported() || geteuid() != 0)
-        return;
+    TU_NEED(geteuid() == 0, "needs root to set trusted.* xattrs");
+    TU_NEED(supported(), "the temp dir's filesystem has no user xattrs");
     tu_write("f", "", 0);
     ck_assert_int_eq(setxattr(tu_path("f"), "user.a", "1", 1, 0), 0);
-    if (setxattr(tu_path("f"), "trusted.b", "2", 1, 0) < 0)
-        return; /* no trusted namespace here */
+    TU_NEED(setxattr(tu_path("f"), "trusted.b", "2", 1, 0) == 0,
+            "the temp dir's filesystem has no trusted.* xattrs");
     struct hs_xattrs all = {0}, some = {0};
     int fd = open(tu_path("f"), O_RDONLY);
     ck_assert_int_eq(hs_xattr_read(&all, (struct hs_xobj){.fd = fd}, true), 0);
@@ -116,10 +113,12 @@ END_TEST
 Suite *xattr_suite(void)
 {
     Suite *s = suite_create("xattr");
-    TCase *tc = tu_tcase("xattr");
+    TCase *tc = tu_tcase_needs("xattr");
     tcase_add_test(tc, read_hash_apply);
     tcase_add_test(tc, by_dirfd_and_name);
     tcase_add_test(tc, many_and_large);
+    suite_add_tcase(s, tc);
+    tc = tu_tcase_needs("root");
     tcase_add_test(tc, unprivileged_read_is_filtered);
     suite_add_tcase(s, tc);
     return s;

@@ -35,12 +35,53 @@ void tu_tmp_teardown(void)
         fprintf(stderr, "could not remove %s\n", tu_tmp);
 }
 
-TCase *tu_tcase(const char *name)
+TCase *tu_tcase_plain(const char *name)
 {
     TCase *tc = tcase_create(name);
-    tcase_add_checked_fixture(tc, tu_tmp_setup, tu_tmp_teardown);
-    tcase_set_timeout(tc, 60);
+    tcase_set_timeout(tc, TU_TIMEOUT);
     return tc;
+}
+
+TCase *tu_tcase(const char *name)
+{
+    TCase *tc = tu_tcase_plain(name);
+    tcase_add_checked_fixture(tc, tu_tmp_setup, tu_tmp_teardown);
+    return tc;
+}
+
+TCase *tu_tcase_tagged(const char *name, const char *tags)
+{
+    TCase *tc = tu_tcase(name);
+    tcase_set_tags(tc, tags);
+    return tc;
+}
+
+/* Skips are appended, a byte each, to an unnamed temp file whose open file
+ * description the forked tests share with the runner (CK_FORK): the count
+ * survives the children. */
+static int skip_fd = -1;
+
+void tu_skips_begin(void)
+{
+    FILE *f = tmpfile();
+    if (!f || fcntl(fileno(f), F_SETFL, O_APPEND) < 0) {
+        perror("hs_unit: tmpfile");
+        exit(2);
+    }
+    skip_fd = fileno(f); /* open until the runner exits */
+}
+
+unsigned tu_skips_count(void)
+{
+    struct stat st;
+    return skip_fd >= 0 && fstat(skip_fd, &st) == 0 ? (unsigned)st.st_size : 0;
+}
+
+void tu_skip(const char *why)
+{
+    fprintf(stderr, "SKIP: %s: %s\n", tcase_name(), why);
+    if (skip_fd >= 0 && write(skip_fd, "s", 1) != 1)
+        ck_abort_msg("cannot record the skip: %s", strerror(errno));
 }
 
 const char *tu_path(const char *rel)

@@ -19,7 +19,41 @@ extern char tu_tmp[];
 extern int tu_tmpfd;
 void tu_tmp_setup(void);
 void tu_tmp_teardown(void);
-TCase *tu_tcase(const char *name); /* a TCase with the fixture added */
+
+/* Every TCase is made by one of these, never by a bare tcase_create: each
+ * test may take TU_TIMEOUT seconds, not Check's default 4, which a busy or
+ * sanitized machine overruns (CI once ran unit_inomap past it). A test that
+ * hangs is still caught, by this and by ctest's TIMEOUT. */
+#define TU_TIMEOUT 60
+TCase *tu_tcase(const char *name);       /* with the temp dir fixture */
+TCase *tu_tcase_plain(const char *name); /* without: tests that touch no file */
+
+/*
+ * Tests that need what a machine may lack (root, holes, extended attributes)
+ * go into a TCase of their own, made by tu_tcase_needs("what") (a string
+ * literal: CMake reads it), named needs_what and tagged "needs". ctest runs
+ * it as its own test, unit_SUITE_needs_what, and the suite's main test
+ * without it (CK_EXCLUDE_TAGS=needs). Each such test begins with
+ * TU_NEED(condition, "why"): when the condition fails it prints
+ * "SKIP: test: why" and returns, and the runner exits 77 (ctest: skipped)
+ * when every test it ran skipped, so a missing precondition shows instead
+ * of passing silently.
+ */
+#define tu_tcase_needs(what) tu_tcase_tagged("needs_" what, "needs")
+TCase *tu_tcase_tagged(const char *name, const char *tags); /* tu_tcase, with tags */
+#define TU_NEED(cond, why)                                                                         \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            tu_skip(why);                                                                          \
+            return;                                                                                \
+        }                                                                                          \
+    } while (0)
+/* Prints "SKIP: test: why" and counts the skip (TU_NEED's work). */
+void tu_skip(const char *why);
+/* For the runner: count the skips of the tests about to run (in the forked
+ * children too), and read the count afterwards. */
+void tu_skips_begin(void);
+unsigned tu_skips_count(void);
 
 /* Creates tu_tmp/rel (parents too) with the given content. */
 void tu_write(const char *rel, const void *data, size_t len);
