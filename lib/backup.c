@@ -355,8 +355,8 @@ static int walk_source(struct engine *g, struct source_ctx *sc)
 
 static int cmp_sources(const void *a, const void *b)
 {
-    const struct source_ctx *x = a, *y = b;
-    return strcmp(x->src->name, y->src->name);
+    const struct source_ctx *sa = a, *sb = b;
+    return strcmp(sa->src->name, sb->src->name);
 }
 
 /* realpath of a path that may not exist yet (its parent must). */

@@ -154,19 +154,19 @@ static int take_record(struct builder *b, const struct hs_mentry *m)
 static int manifest_pass(int manifestsfd, const char *mname, struct builder *b,
                          int (*take)(struct builder *, const struct hs_mentry *), struct hs_err *e)
 {
-    struct hs_manifest_reader *r;
-    int k = hs_manifest_reader_open(&r, manifestsfd, mname, e);
+    struct hs_manifest_reader *rd;
+    int k = hs_manifest_reader_open(&rd, manifestsfd, mname, e);
     if (k < 0)
         return k;
     b->path_at = 0;
     const struct hs_mentry *m;
-    while ((k = hs_manifest_next(r, &m, e)) == 1) {
+    while ((k = hs_manifest_next(rd, &m, e)) == 1) {
         if (m->path_len == 0)
             b->root_ino = m->sino;
         if (indexed(m) && (k = take(b, m)) < 0)
             break;
     }
-    hs_manifest_reader_free(r);
+    hs_manifest_reader_free(rd);
     if (k == -ENOMEM)
         return hs_err_setf(e, ENOMEM, "content index");
     if (k == -EBADMSG && !e->msg)

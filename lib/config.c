@@ -121,12 +121,12 @@ static int fail(struct parse *p, unsigned line, const char *fmt, ...)
 /* An exclude pattern is checked here, where its file and line are known. */
 static int check_pattern(struct parse *p, unsigned line, const char *v)
 {
-    struct hs_exclude *x = hs_exclude_new();
-    if (!x)
+    struct hs_exclude *excl = hs_exclude_new();
+    if (!excl)
         return oom(p);
     struct hs_err e = {0};
-    int r = hs_exclude_add(x, v, &e) < 0 ? -EINVAL : 0;
-    hs_exclude_free(x);
+    int r = hs_exclude_add(excl, v, &e) < 0 ? -EINVAL : 0;
+    hs_exclude_free(excl);
     if (r < 0 && e.code == ENOMEM)
         r = oom(p);
     else if (r < 0)

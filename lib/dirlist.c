@@ -40,8 +40,8 @@ static int add(struct hs_dirlist *l, const char *name, uint64_t ino, unsigned ch
 
 static int cmp_ents(const void *a, const void *b, void *names)
 {
-    const struct hs_dirlist_ent *x = a, *y = b;
-    return strcmp((const char *)names + x->off, (const char *)names + y->off);
+    const struct hs_dirlist_ent *ea = a, *eb = b;
+    return strcmp((const char *)names + ea->off, (const char *)names + eb->off);
 }
 
 int hs_dirlist_read(struct hs_dirlist *l, int fd)

@@ -299,27 +299,27 @@ static const char *compile(const char *pat, size_t plen, struct xpat *xp, int *e
     return NULL;
 }
 
-static int push(struct hs_exclude *x, const struct xpat *xp)
+static int push(struct hs_exclude *excl, const struct xpat *xp)
 {
-    if (x->n == x->cap) {
-        size_t cap = x->cap ? x->cap * 2 : 8;
-        struct xpat *v = realloc(x->v, cap * sizeof *v);
+    if (excl->n == excl->cap) {
+        size_t cap = excl->cap ? excl->cap * 2 : 8;
+        struct xpat *v = realloc(excl->v, cap * sizeof *v);
         if (!v)
             return -ENOMEM;
-        x->v = v;
-        x->cap = cap;
+        excl->v = v;
+        excl->cap = cap;
     }
-    x->v[x->n++] = *xp;
+    excl->v[excl->n++] = *xp;
     return 0;
 }
 
 /* Adds one pattern; returns NULL, or why it was not added (*err is ENOMEM if
  * that was the reason). */
-static const char *add_one(struct hs_exclude *x, const char *pat, size_t plen, int *err)
+static const char *add_one(struct hs_exclude *excl, const char *pat, size_t plen, int *err)
 {
     struct xpat xp;
     const char *why = compile(pat, plen, &xp, err);
-    if (!why && push(x, &xp) < 0) {
+    if (!why && push(excl, &xp) < 0) {
         free(xp.text);
         *err = ENOMEM;
         why = "out of memory";
@@ -355,31 +355,31 @@ struct hs_exclude *hs_exclude_new(void)
 }
 
 /* Forgets the patterns from the n-th on, so a failing file adds none. */
-static void truncate_to(struct hs_exclude *x, size_t n)
+static void truncate_to(struct hs_exclude *excl, size_t n)
 {
-    while (x->n > n)
-        free(x->v[--x->n].text);
+    while (excl->n > n)
+        free(excl->v[--excl->n].text);
 }
 
-void hs_exclude_free(struct hs_exclude *x)
+void hs_exclude_free(struct hs_exclude *excl)
 {
-    if (!x)
+    if (!excl)
         return;
-    truncate_to(x, 0);
-    free(x->v);
-    free(x);
+    truncate_to(excl, 0);
+    free(excl->v);
+    free(excl);
 }
 
-size_t hs_exclude_count(const struct hs_exclude *x)
+size_t hs_exclude_count(const struct hs_exclude *excl)
 {
-    return x ? x->n : 0;
+    return excl ? excl->n : 0;
 }
 
-int hs_exclude_add(struct hs_exclude *x, const char *pattern, struct hs_err *e)
+int hs_exclude_add(struct hs_exclude *excl, const char *pattern, struct hs_err *e)
 {
     size_t plen = strlen(pattern);
     int err;
-    const char *why = add_one(x, pattern, plen, &err);
+    const char *why = add_one(excl, pattern, plen, &err);
     return why ? add_failed(e, pattern, plen, why, err, NULL, 0) : 0;
 }
 
@@ -421,7 +421,7 @@ static int read_file(const char *file, struct hs_buf *b, struct hs_err *e)
 }
 
 /* One line of an exclude file, without its "\n" or "\r\n". */
-static int add_line(struct hs_exclude *x, const char *line, size_t len, const char *file,
+static int add_line(struct hs_exclude *excl, const char *line, size_t len, const char *file,
                     size_t lineno, struct hs_err *e)
 {
     int err;
@@ -429,35 +429,35 @@ static int add_line(struct hs_exclude *x, const char *line, size_t len, const ch
         len--;
     if (len == 0 || line[0] == '#')
         return 0;
-    const char *why = add_one(x, line, len, &err);
+    const char *why = add_one(excl, line, len, &err);
     return why ? add_failed(e, line, len, why, err, file, lineno) : 0;
 }
 
-int hs_exclude_add_file(struct hs_exclude *x, const char *file, struct hs_err *e)
+int hs_exclude_add_file(struct hs_exclude *excl, const char *file, struct hs_err *e)
 {
     struct hs_buf b = {0};
-    size_t before = x->n, lineno = 0;
+    size_t before = excl->n, lineno = 0;
     int r = read_file(file, &b, e);
     for (size_t i = 0; r == 0 && i < b.len;) {
         const char *nl = memchr(b.data + i, '\n', b.len - i);
         size_t end = nl ? (size_t)(nl - b.data) : b.len;
-        r = add_line(x, b.data + i, end - i, file, ++lineno, e);
+        r = add_line(excl, b.data + i, end - i, file, ++lineno, e);
         i = end + 1;
     }
     if (r < 0)
-        truncate_to(x, before);
+        truncate_to(excl, before);
     hs_buf_free(&b);
     return r;
 }
 
-bool hs_exclude_match(const struct hs_exclude *x, const char *relpath, size_t len, bool is_dir)
+bool hs_exclude_match(const struct hs_exclude *excl, const char *relpath, size_t len, bool is_dir)
 {
-    if (!x || x->n == 0)
+    if (!excl || excl->n == 0)
         return false;
     const char *base = hs_path_base(relpath, len);
     size_t blen = len - (size_t)(base - relpath);
-    for (size_t i = 0; i < x->n; i++) {
-        const struct xpat *xp = &x->v[i];
+    for (size_t i = 0; i < excl->n; i++) {
+        const struct xpat *xp = &excl->v[i];
         if ((xp->flags & XP_DIR_ONLY) && !is_dir)
             continue;
         const char *s = xp->flags & XP_ANCHORED ? relpath : base;

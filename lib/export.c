@@ -55,9 +55,6 @@
 /* Reads of file data, and blocks handed to the output. */
 #define IO_SIZE (1024 * 1024)
 
-/* Outcomes of an entry besides fatal errors (<0). */
-enum { DONE = 0, SKIPPED = 1 };
-
 enum {
     NOTICE_SOCKET = 1u << 0,
     NOTICE_ZIP_LINKS = 1u << 1,
@@ -124,64 +121,57 @@ struct seg {
 
 /* ---- messages ------------------------------------------------------------- */
 
-static const char *spath(struct exporter *x, const char *path)
+static const char *spath(struct exporter *ex, const char *path)
 {
-    hs_buf_truncate(&x->disp, 0);
-    hs_buf_puts(&x->disp, x->src.disp);
-    if (*path) {
-        if (x->disp.len && x->disp.data[x->disp.len - 1] != '/')
-            hs_buf_putc(&x->disp, '/');
-        hs_buf_puts(&x->disp, path);
-    }
-    return x->disp.data ? x->disp.data : path;
+    return hs_buf_join(&ex->disp, ex->src.disp, path);
 }
 
 /* A per-entry problem: counted, reported, and the export goes on. */
-static int warn(struct exporter *x, int errnum, const char *what, const char *path)
+static int warn(struct exporter *ex, int errnum, const char *what, const char *path)
 {
-    hs_report_warn(&x->rep, errnum, what, spath(x, path), path);
-    return SKIPPED;
+    hs_report_warn(&ex->rep, errnum, what, spath(ex, path), path);
+    return HS_SKIPPED;
 }
 
 /* The same with libarchive's reason: "what: path: reason". */
-static int warn_archive(struct exporter *x, const char *what, const char *path)
+static int warn_archive(struct exporter *ex, const char *what, const char *path)
 {
-    const char *why = archive_error_string(x->a);
-    const char *shown = spath(x, path);
+    const char *why = archive_error_string(ex->a);
+    const char *shown = spath(ex, path);
     char *esc = hs_escape(shown, strlen(shown));
     char *msg = NULL;
     if (asprintf(&msg, "%s: %s: %s", what, esc ? esc : "?", why ? why : "unknown error") < 0)
         msg = NULL;
-    x->st->warnings++;
-    hs_report_event(&x->rep, HS_EV_WARNING, path, msg ? msg : what);
+    ex->st->warnings++;
+    hs_report_event(&ex->rep, HS_EV_WARNING, path, msg ? msg : what);
     free(msg);
     free(esc);
-    return SKIPPED;
+    return HS_SKIPPED;
 }
 
-static bool interrupted(const struct exporter *x)
+static bool interrupted(const struct exporter *ex)
 {
-    return x->o->interrupt && *x->o->interrupt;
+    return ex->o->interrupt && *ex->o->interrupt;
 }
 
-static int fail_interrupted(struct exporter *x)
+static int fail_interrupted(struct exporter *ex)
 {
-    return hs_err_path(x->err, EINTR, "export interrupted, archive not written", x->o->archive);
+    return hs_err_path(ex->err, EINTR, "export interrupted, archive not written", ex->o->archive);
 }
 
 /* The writer failed: our own write's errno if that was it, else its reason. */
-static int fail_archive(struct exporter *x)
+static int fail_archive(struct exporter *ex)
 {
-    if (x->write_err == EINTR && interrupted(x))
-        return fail_interrupted(x);
-    if (x->write_err)
-        return hs_err_path(x->err, x->write_err, "cannot write the archive", x->o->archive);
-    const char *why = archive_error_string(x->a);
-    int code = archive_errno(x->a) > 0 ? archive_errno(x->a) : EIO;
-    char *esc = hs_escape(x->o->archive, strlen(x->o->archive));
-    hs_err_setf(x->err, 0, "cannot write the archive: %s: %s", esc ? esc : "?",
+    if (ex->write_err == EINTR && interrupted(ex))
+        return fail_interrupted(ex);
+    if (ex->write_err)
+        return hs_err_path(ex->err, ex->write_err, "cannot write the archive", ex->o->archive);
+    const char *why = archive_error_string(ex->a);
+    int code = archive_errno(ex->a) > 0 ? archive_errno(ex->a) : EIO;
+    char *esc = hs_escape(ex->o->archive, strlen(ex->o->archive));
+    hs_err_setf(ex->err, 0, "cannot write the archive: %s: %s", esc ? esc : "?",
                 why ? why : "unknown error");
-    x->err->code = code;
+    ex->err->code = code;
     free(esc);
     return -code;
 }
@@ -246,27 +236,27 @@ static bool add_acl(struct archive_entry *e, const unsigned char *v, size_t len,
 
 /* The object's xattrs, all namespaces, into the entry under their raw names
  * (pax: LIBARCHIVE.xattr.* and SCHILY.xattr.*), ACLs also as ACL entries. */
-static void add_xattrs(struct exporter *x, struct hs_xobj obj, const char *path)
+static void add_xattrs(struct exporter *ex, struct hs_xobj obj, const char *path)
 {
-    int k = hs_xattr_read(&x->xa, obj, true);
+    int k = hs_xattr_read(&ex->xa, obj, true);
     if (k < 0) {
-        warn(x, -k, "cannot read extended attributes of", path);
+        warn(ex, -k, "cannot read extended attributes of", path);
         return;
     }
-    const char *name = x->xa.names.data;
-    const char *val = x->xa.values.data;
-    for (size_t i = 0; i < x->xa.count; i++) {
+    const char *name = ex->xa.names.data;
+    const char *val = ex->xa.values.data;
+    for (size_t i = 0; i < ex->xa.count; i++) {
         uint32_t len;
         memcpy(&len, val, 4);
-        archive_entry_xattr_add_entry(x->entry, name, val + 4, len);
+        archive_entry_xattr_add_entry(ex->entry, name, val + 4, len);
         const unsigned char *v = (const unsigned char *)val + 4;
         bool ok = true;
         if (!strcmp(name, "system.posix_acl_access"))
-            ok = add_acl(x->entry, v, len, ARCHIVE_ENTRY_ACL_TYPE_ACCESS);
+            ok = add_acl(ex->entry, v, len, ARCHIVE_ENTRY_ACL_TYPE_ACCESS);
         else if (!strcmp(name, "system.posix_acl_default"))
-            ok = add_acl(x->entry, v, len, ARCHIVE_ENTRY_ACL_TYPE_DEFAULT);
+            ok = add_acl(ex->entry, v, len, ARCHIVE_ENTRY_ACL_TYPE_DEFAULT);
         if (!ok)
-            warn(x, EINVAL, "ACL not understood (kept as an extended attribute only)", path);
+            warn(ex, EINVAL, "ACL not understood (kept as an extended attribute only)", path);
         name += strlen(name) + 1;
         val += 4 + len;
     }
@@ -275,9 +265,9 @@ static void add_xattrs(struct exporter *x, struct hs_xobj obj, const char *path)
 /* ---- entries ------------------------------------------------------------------ */
 
 /* The entry's fields from the snapshot's stat; nlink as hs_snapsrc_names says. */
-static void fill_entry(struct exporter *x, const char *path, const struct stat *st, unsigned nlink)
+static void fill_entry(struct exporter *ex, const char *path, const struct stat *st, unsigned nlink)
 {
-    struct archive_entry *e = x->entry;
+    struct archive_entry *e = ex->entry;
     archive_entry_clear(e);
     archive_entry_copy_pathname(e, path);
     archive_entry_set_mode(e, st->st_mode);
@@ -292,10 +282,10 @@ static void fill_entry(struct exporter *x, const char *path, const struct stat *
         archive_entry_set_size(e, st->st_size);
     if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode))
         archive_entry_set_rdev(e, st->st_rdev);
-    if (x->fmt->kind == K_PAX) {
+    if (ex->fmt->kind == K_PAX) {
         /* names for readers on other systems; extract with --numeric-owner to ignore them */
-        const char *u = archive_read_disk_uname(x->names, st->st_uid);
-        const char *g = archive_read_disk_gname(x->names, st->st_gid);
+        const char *u = archive_read_disk_uname(ex->names, st->st_uid);
+        const char *g = archive_read_disk_gname(ex->names, st->st_gid);
         if (u)
             archive_entry_copy_uname(e, u);
         if (g)
@@ -305,80 +295,80 @@ static void fill_entry(struct exporter *x, const char *path, const struct stat *
 
 /* Turns the entry into a hard-link entry if its inode was archived under an
  * earlier name: true then (no data follows). */
-static bool linkify(struct exporter *x, const struct stat *st)
+static bool linkify(struct exporter *ex, const struct stat *st)
 {
-    if (!x->links || archive_entry_nlink(x->entry) < 2)
+    if (!ex->links || archive_entry_nlink(ex->entry) < 2)
         return false;
     /* ISO 9660 shares extents only between files */
-    if (x->fmt->kind == K_ISO && !S_ISREG(st->st_mode))
+    if (ex->fmt->kind == K_ISO && !S_ISREG(st->st_mode))
         return false;
-    struct archive_entry *e = x->entry, *spare = NULL;
-    archive_entry_linkify(x->links, &e, &spare);
+    struct archive_entry *e = ex->entry, *spare = NULL;
+    archive_entry_linkify(ex->links, &e, &spare);
     /* the tar strategy hands back the same entry and keeps nothing for later */
-    return archive_entry_hardlink(x->entry) != NULL;
+    return archive_entry_hardlink(ex->entry) != NULL;
 }
 
-/* Writes the entry's header: DONE, SKIPPED (the format refused it), or <0. */
-static int put_header(struct exporter *x, const char *path)
+/* Writes the entry's header: HS_DONE, HS_SKIPPED (the format refused it), or <0. */
+static int put_header(struct exporter *ex, const char *path)
 {
-    if (interrupted(x))
-        return fail_interrupted(x);
+    if (interrupted(ex))
+        return fail_interrupted(ex);
     /* the zip writer flags a name UTF-8 when the locale is: only if it is */
-    if (x->fmt->kind == K_ZIP && x->utf8 && x->plain)
-        uselocale(hs_utf8_valid(path, strlen(path)) ? x->utf8 : x->plain);
-    int r = archive_write_header(x->a, x->entry);
-    if (x->write_err)
-        return fail_archive(x);
+    if (ex->fmt->kind == K_ZIP && ex->utf8 && ex->plain)
+        uselocale(hs_utf8_valid(path, strlen(path)) ? ex->utf8 : ex->plain);
+    int r = archive_write_header(ex->a, ex->entry);
+    if (ex->write_err)
+        return fail_archive(ex);
     if (r == ARCHIVE_OK)
-        return DONE;
-    if (r == ARCHIVE_WARN && x->fmt->kind == K_ISO && !hs_utf8_valid(path, strlen(path))) {
+        return HS_DONE;
+    if (r == ARCHIVE_WARN && ex->fmt->kind == K_ISO && !hs_utf8_valid(path, strlen(path))) {
         /* the Rock Ridge name keeps the bytes; Joliet has only UTF-16 */
-        hs_report_notice_once(&x->rep, NOTICE_JOLIET,
+        hs_report_notice_once(&ex->rep, NOTICE_JOLIET,
                               "names that are not UTF-8 have no Joliet name in the image "
                               "(their Rock Ridge names are kept)");
-        return DONE;
+        return HS_DONE;
     }
     if (r == ARCHIVE_WARN) {
-        warn_archive(x, "archived incompletely", path);
-        return DONE;
+        warn_archive(ex, "archived incompletely", path);
+        return HS_DONE;
     }
     if (r == ARCHIVE_FAILED)
-        return warn_archive(x, "not archived", path);
-    return fail_archive(x);
+        return warn_archive(ex, "not archived", path);
+    return fail_archive(ex);
 }
 
-static void archived(struct exporter *x, const char *path, const struct stat *st)
+static void archived(struct exporter *ex, const char *path, const struct stat *st)
 {
     if (S_ISDIR(st->st_mode))
-        x->st->dirs++;
+        ex->st->dirs++;
     else if (S_ISREG(st->st_mode))
-        x->st->files++;
+        ex->st->files++;
     else if (S_ISLNK(st->st_mode))
-        x->st->symlinks++;
+        ex->st->symlinks++;
     else
-        x->st->specials++;
-    if (x->o->verbose_events)
-        hs_report_event(&x->rep, HS_EV_COPY, path, NULL);
+        ex->st->specials++;
+    if (ex->o->verbose_events)
+        hs_report_event(&ex->rep, HS_EV_COPY, path, NULL);
 }
 
 /* ---- file data ------------------------------------------------------------------ */
 
-static int put_data(struct exporter *x, const void *p, size_t n)
+static int put_data(struct exporter *ex, const void *p, size_t n)
 {
-    if (interrupted(x))
-        return fail_interrupted(x);
-    la_ssize_t k = archive_write_data(x->a, p, n);
-    if (k < 0 || x->write_err)
-        return fail_archive(x);
+    if (interrupted(ex))
+        return fail_interrupted(ex);
+    la_ssize_t k = archive_write_data(ex->a, p, n);
+    if (k < 0 || ex->write_err)
+        return fail_archive(ex);
     return 0;
 }
 
 /* n bytes of zeros (holes; the pax writer skips what the sparse map calls a hole). */
-static int put_zeros(struct exporter *x, off_t n)
+static int put_zeros(struct exporter *ex, off_t n)
 {
     while (n > 0) {
         size_t c = n > IO_SIZE ? IO_SIZE : (size_t)n;
-        int k = put_data(x, x->zeros, c);
+        int k = put_data(ex, ex->zeros, c);
         if (k < 0)
             return k;
         n -= (off_t)c;
@@ -386,16 +376,16 @@ static int put_zeros(struct exporter *x, off_t n)
     return 0;
 }
 
-/* The data segments of a file with holes, into x->segs; false when it has
+/* The data segments of a file with holes, into ex->segs; false when it has
  * none worth mapping (or the filesystem cannot say). Not libarchive's map
  * (archive_read_disk_entry_from_file), which gives the same segments but
  * asks every regular file with about five lseek()s where st_blocks already
  * says most have no hole: measured on a 23k-entry tree, 260k system calls
  * instead of 143k and a third more CPU for the export; and which maps a file
  * that is all hole as (0, 0) where ours says (size, 0), another archive. */
-static bool map_segments(struct exporter *x, int fd, const struct stat *st)
+static bool map_segments(struct exporter *ex, int fd, const struct stat *st)
 {
-    hs_buf_truncate(&x->segs, 0);
+    hs_buf_truncate(&ex->segs, 0);
     if (st->st_size == 0 || (off_t)st->st_blocks * 512 >= st->st_size)
         return false;
     off_t off = 0;
@@ -413,7 +403,7 @@ static bool map_segments(struct exporter *x, int fd, const struct stat *st)
         if (hole > st->st_size)
             hole = st->st_size;
         struct seg s = {data, hole - data};
-        if (hs_buf_append(&x->segs, &s, sizeof s) < 0)
+        if (hs_buf_append(&ex->segs, &s, sizeof s) < 0)
             return false;
         off = hole;
     }
@@ -423,22 +413,22 @@ static bool map_segments(struct exporter *x, int fd, const struct stat *st)
 /* Copies len bytes at off of fd into the archive. A file that is shorter
  * than its stat said, or unreadable, is completed with zeros (the header
  * already promised the size): *bad says so. */
-static int copy_range(struct exporter *x, int fd, off_t off, off_t len, int *bad)
+static int copy_range(struct exporter *ex, int fd, off_t off, off_t len, int *bad)
 {
     while (len > 0) {
         size_t want = len > IO_SIZE ? IO_SIZE : (size_t)len;
-        ssize_t n = *bad ? 0 : pread(fd, x->buf, want, off);
-        if (n < 0 && errno == EINTR && !interrupted(x))
+        ssize_t n = *bad ? 0 : pread(fd, ex->buf, want, off);
+        if (n < 0 && errno == EINTR && !interrupted(ex))
             continue;
         if (n <= 0) {
             if (!*bad)
                 *bad = n < 0 ? errno : ESTALE;
-            return put_zeros(x, len);
+            return put_zeros(ex, len);
         }
-        int k = put_data(x, x->buf, (size_t)n);
+        int k = put_data(ex, ex->buf, (size_t)n);
         if (k < 0)
             return k;
-        x->st->bytes_copied += (uint64_t)n;
+        ex->st->bytes_copied += (uint64_t)n;
         off += n;
         len -= n;
     }
@@ -446,29 +436,29 @@ static int copy_range(struct exporter *x, int fd, off_t off, off_t len, int *bad
 }
 
 /* The file's data: the mapped segments with zeros between, or all of it. */
-static int write_data(struct exporter *x, int fd, const struct stat *st, bool mapped,
+static int write_data(struct exporter *ex, int fd, const struct stat *st, bool mapped,
                       const char *path)
 {
     int bad = 0, k = 0;
     if (!mapped) {
-        k = copy_range(x, fd, 0, st->st_size, &bad);
+        k = copy_range(ex, fd, 0, st->st_size, &bad);
     } else {
-        const struct seg *s = (const struct seg *)x->segs.data;
-        size_t n = x->segs.len / sizeof *s;
+        const struct seg *s = (const struct seg *)ex->segs.data;
+        size_t n = ex->segs.len / sizeof *s;
         off_t at = 0;
         for (size_t i = 0; k == 0 && i < n; i++) {
-            k = put_zeros(x, s[i].off - at);
+            k = put_zeros(ex, s[i].off - at);
             if (k == 0)
-                k = copy_range(x, fd, s[i].off, s[i].len, &bad);
+                k = copy_range(ex, fd, s[i].off, s[i].len, &bad);
             at = s[i].off + s[i].len;
         }
         if (k == 0)
-            k = put_zeros(x, st->st_size - at);
+            k = put_zeros(ex, st->st_size - at);
     }
     if (k == 0 && bad == ESTALE)
-        warn(x, 0, "file shrank while exported (completed with zeros in the archive)", path);
+        warn(ex, 0, "file shrank while exported (completed with zeros in the archive)", path);
     else if (k == 0 && bad)
-        warn(x, bad, "cannot read (completed with zeros in the archive)", path);
+        warn(ex, bad, "cannot read (completed with zeros in the archive)", path);
     return k;
 }
 
@@ -476,112 +466,112 @@ static int write_data(struct exporter *x, int fd, const struct stat *st, bool ma
 
 /* The snapshot's regular file name in dirfd, opened and checked to be what
  * the walk saw; -1 (warned) if not. */
-static int open_file(struct exporter *x, int dirfd, const char *name, const char *path,
+static int open_file(struct exporter *ex, int dirfd, const char *name, const char *path,
                      const struct stat *seen, struct stat *st)
 {
     int fd = hs_open_file_read(dirfd, name);
     if (fd < 0) {
-        warn(x, errno, "cannot open", path);
+        warn(ex, errno, "cannot open", path);
         return -1;
     }
     if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode) || !hs_stat_same_file(st, seen)) {
-        warn(x, ESTALE, "changed in the snapshot", path);
+        warn(ex, ESTALE, "changed in the snapshot", path);
         close(fd);
         return -1;
     }
     return fd;
 }
 
-static int export_file(struct exporter *x, int dirfd, const char *name, const char *path,
+static int export_file(struct exporter *ex, int dirfd, const char *name, const char *path,
                        const struct stat *seen)
 {
     struct stat st;
     /* opened first even when it may become a link: a group's first name must
      * be one that is really archived with its data */
-    int fd = open_file(x, dirfd, name, path, seen, &st);
+    int fd = open_file(ex, dirfd, name, path, seen, &st);
     if (fd < 0)
-        return SKIPPED;
-    unsigned names = (unsigned)hs_snapsrc_names(&x->src, path, strlen(path), &st);
-    fill_entry(x, path, &st, names);
+        return HS_SKIPPED;
+    unsigned names = (unsigned)hs_snapsrc_names(&ex->src, path, strlen(path), &st);
+    fill_entry(ex, path, &st, names);
     int k;
-    if (linkify(x, &st)) {
-        k = put_header(x, path);
-        if (k == DONE)
-            x->st->hardlinked++;
+    if (linkify(ex, &st)) {
+        k = put_header(ex, path);
+        if (k == HS_DONE)
+            ex->st->hardlinked++;
     } else {
-        if (x->fmt->kind == K_PAX)
-            add_xattrs(x, (struct hs_xobj){.fd = fd}, path);
-        bool mapped = map_segments(x, fd, &st);
-        if (mapped && x->fmt->kind == K_PAX) {
-            const struct seg *s = (const struct seg *)x->segs.data;
-            size_t n = x->segs.len / sizeof *s;
+        if (ex->fmt->kind == K_PAX)
+            add_xattrs(ex, (struct hs_xobj){.fd = fd}, path);
+        bool mapped = map_segments(ex, fd, &st);
+        if (mapped && ex->fmt->kind == K_PAX) {
+            const struct seg *s = (const struct seg *)ex->segs.data;
+            size_t n = ex->segs.len / sizeof *s;
             for (size_t i = 0; i < n; i++)
-                archive_entry_sparse_add_entry(x->entry, s[i].off, s[i].len);
+                archive_entry_sparse_add_entry(ex->entry, s[i].off, s[i].len);
             if (n == 0) /* all hole: one empty segment at the end keeps it sparse */
-                archive_entry_sparse_add_entry(x->entry, st.st_size, 0);
+                archive_entry_sparse_add_entry(ex->entry, st.st_size, 0);
         }
-        k = put_header(x, path);
-        if (k == DONE) {
-            x->st->bytes_total += (uint64_t)st.st_size;
-            k = write_data(x, fd, &st, mapped, path);
+        k = put_header(ex, path);
+        if (k == HS_DONE) {
+            ex->st->bytes_total += (uint64_t)st.st_size;
+            k = write_data(ex, fd, &st, mapped, path);
         }
-        if (k == DONE && x->fmt->kind == K_ZIP && names > 1)
-            hs_report_notice_once(&x->rep, NOTICE_ZIP_LINKS,
+        if (k == HS_DONE && ex->fmt->kind == K_ZIP && names > 1)
+            hs_report_notice_once(&ex->rep, NOTICE_ZIP_LINKS,
                                   "zip has no hard links: each name of a hard-linked file "
                                   "is stored with its own copy of the data");
     }
     close(fd);
-    if (k == DONE)
-        archived(x, path, &st);
+    if (k == HS_DONE)
+        archived(ex, path, &st);
     return k;
 }
 
-/* The snapshot symlink's target into x->lnk. */
-static int read_link(struct exporter *x, int dirfd, const char *name, const char *path,
+/* The snapshot symlink's target into ex->lnk. */
+static int read_link(struct exporter *ex, int dirfd, const char *name, const char *path,
                      const struct stat *st)
 {
     size_t size = (size_t)st->st_size + 1;
     for (int tries = 0; tries < 4; tries++, size *= 2) {
-        hs_buf_truncate(&x->lnk, 0);
-        if (hs_buf_reserve(&x->lnk, size) < 0)
-            return hs_err_setf(x->err, ENOMEM, "symlink");
-        ssize_t n = readlinkat(dirfd, name, x->lnk.data, size);
+        hs_buf_truncate(&ex->lnk, 0);
+        if (hs_buf_reserve(&ex->lnk, size) < 0)
+            return hs_err_setf(ex->err, ENOMEM, "symlink");
+        ssize_t n = readlinkat(dirfd, name, ex->lnk.data, size);
         if (n < 0)
-            return warn(x, errno, "cannot read symlink", path);
+            return warn(ex, errno, "cannot read symlink", path);
         if ((size_t)n < size) {
-            x->lnk.len = (size_t)n;
-            x->lnk.data[n] = '\0';
-            return DONE;
+            ex->lnk.len = (size_t)n;
+            ex->lnk.data[n] = '\0';
+            return HS_DONE;
         }
     }
-    return warn(x, ESTALE, "changed in the snapshot", path);
+    return warn(ex, ESTALE, "changed in the snapshot", path);
 }
 
 /* A symlink, fifo or device node: a header only. */
-static int export_other(struct exporter *x, int dirfd, const char *name, const char *path,
+static int export_other(struct exporter *ex, int dirfd, const char *name, const char *path,
                         const struct stat *st)
 {
     if (S_ISSOCK(st->st_mode)) {
         /* a socket is only a name; tar and the others have no type for it */
-        hs_report_notice_once(&x->rep, NOTICE_SOCKET, "sockets are not archived");
-        return SKIPPED;
+        hs_report_notice_once(&ex->rep, NOTICE_SOCKET, "sockets are not archived");
+        return HS_SKIPPED;
     }
     bool is_link = S_ISLNK(st->st_mode);
-    int k = is_link ? read_link(x, dirfd, name, path, st) : DONE;
-    if (k != DONE)
+    int k = is_link ? read_link(ex, dirfd, name, path, st) : HS_DONE;
+    if (k != HS_DONE)
         return k;
-    fill_entry(x, path, st, (unsigned)hs_snapsrc_names(&x->src, path, strlen(path), st));
+    fill_entry(ex, path, st, (unsigned)hs_snapsrc_names(&ex->src, path, strlen(path), st));
     if (is_link)
-        archive_entry_copy_symlink(x->entry, x->lnk.data);
-    bool linked = linkify(x, st);
+        archive_entry_copy_symlink(ex->entry, ex->lnk.data);
+    bool linked = linkify(ex, st);
     /* a symlink's xattrs are not kept by the backup either */
-    if (!linked && !is_link && x->fmt->kind == K_PAX)
-        add_xattrs(x, (struct hs_xobj){.fd = -1, .dirfd = dirfd, .name = name}, path);
-    k = put_header(x, path);
-    if (k == DONE) {
+    if (!linked && !is_link && ex->fmt->kind == K_PAX)
+        add_xattrs(ex, (struct hs_xobj){.fd = -1, .dirfd = dirfd, .name = name}, path);
+    k = put_header(ex, path);
+    if (k == HS_DONE) {
         if (linked)
-            x->st->hardlinked++;
-        archived(x, path, st);
+            ex->st->hardlinked++;
+        archived(ex, path, st);
     }
     return k;
 }
@@ -590,87 +580,87 @@ static int export_other(struct exporter *x, int dirfd, const char *name, const c
 
 /* One directory of the ISO check's pass: the workaround for libarchive's
  * ISO writer lives in export_iso.c, to be deleted with it. */
-static int iso_check_dir(struct exporter *x, const char *path)
+static int iso_check_dir(struct exporter *ex, const char *path)
 {
-    return hs_iso_guard_dir(&x->iso, path, x->err);
+    return hs_iso_guard_dir(&ex->iso, path, ex->err);
 }
 
 /* A directory: its header, with its xattrs when it could be opened (fd). */
-static int export_dir(struct exporter *x, int fd, const char *path, const struct stat *st)
+static int export_dir(struct exporter *ex, int fd, const char *path, const struct stat *st)
 {
-    fill_entry(x, path, st, 1);
-    if (fd >= 0 && x->fmt->kind == K_PAX)
-        add_xattrs(x, (struct hs_xobj){.fd = fd}, path);
-    int k = put_header(x, path);
-    if (k == DONE)
-        archived(x, path, st);
+    fill_entry(ex, path, st, 1);
+    if (fd >= 0 && ex->fmt->kind == K_PAX)
+        add_xattrs(ex, (struct hs_xobj){.fd = fd}, path);
+    int k = put_header(ex, path);
+    if (k == HS_DONE)
+        archived(ex, path, st);
     return k;
 }
 
-static int export_nondir(struct exporter *x, int dirfd, const char *name, const char *path,
+static int export_nondir(struct exporter *ex, int dirfd, const char *name, const char *path,
                          const struct stat *st)
 {
-    hs_report_entry(&x->rep);
-    int k = S_ISREG(st->st_mode) ? export_file(x, dirfd, name, path, st)
-                                 : export_other(x, dirfd, name, path, st);
-    return k < 0 ? k : DONE;
+    hs_report_entry(&ex->rep);
+    int k = S_ISREG(st->st_mode) ? export_file(ex, dirfd, name, path, st)
+                                 : export_other(ex, dirfd, name, path, st);
+    return k < 0 ? k : HS_DONE;
 }
 
 /* ---- the walk --------------------------------------------------------------------- */
 
-static int walk_item(struct exporter *x, const struct hs_walk_item *it)
+static int walk_item(struct exporter *ex, const struct hs_walk_item *it)
 {
     int k;
     switch (it->ev) {
     case HS_WALK_ENTRY:
         if (!S_ISDIR(it->st.st_mode))
-            return export_nondir(x, it->fd, it->name, it->path, &it->st);
+            return export_nondir(ex, it->fd, it->name, it->path, &it->st);
         /* its header when it is entered, with its own fd for the xattrs */
-        return DONE;
+        return HS_DONE;
     case HS_WALK_ENTER:
-        if (it->depth == 0 && x->src.whole)
-            return DONE; /* the snapshot root is no member */
-        hs_report_entry(&x->rep);
-        k = export_dir(x, it->fd, it->path, &it->st);
-        return k < 0 ? k : DONE;
+        if (it->depth == 0 && ex->src.whole)
+            return HS_DONE; /* the snapshot root is no member */
+        hs_report_entry(&ex->rep);
+        k = export_dir(ex, it->fd, it->path, &it->st);
+        return k < 0 ? k : HS_DONE;
     case HS_WALK_FATAL:
-        return hs_err_path(x->err, it->err, it->what, spath(x, it->path));
+        return hs_err_path(ex->err, it->err, it->what, spath(ex, it->path));
     case HS_WALK_ERROR:
-        warn(x, it->err, it->what, it->path);
+        warn(ex, it->err, it->what, it->path);
         if (it->unentered) {
             /* the directory is archived, empty, with what its stat says */
-            k = export_dir(x, -1, it->path, &it->st);
-            return k < 0 ? k : DONE;
+            k = export_dir(ex, -1, it->path, &it->st);
+            return k < 0 ? k : HS_DONE;
         }
-        return DONE;
+        return HS_DONE;
     case HS_WALK_LEAVE:
     case HS_WALK_END:
         break;
     }
-    return DONE;
+    return HS_DONE;
 }
 
 /* The ISO check's pass: directories only, as walk_item will meet them. */
-static int check_item(struct exporter *x, const struct hs_walk_item *it)
+static int check_item(struct exporter *ex, const struct hs_walk_item *it)
 {
     if (it->ev == HS_WALK_FATAL)
-        return hs_err_path(x->err, it->err, it->what, spath(x, it->path));
+        return hs_err_path(ex->err, it->err, it->what, spath(ex, it->path));
     if (it->ev == HS_WALK_ENTRY && S_ISDIR(it->st.st_mode))
-        return iso_check_dir(x, it->path);
+        return iso_check_dir(ex, it->path);
     return 0; /* trouble elsewhere is for the writing pass to report */
 }
 
 /* Walks the snapshot's tree (its root, or the directory PATH), writing it,
  * or with check_only, only checking it for the ISO writer. */
-static int walk_tree(struct exporter *x, bool check_only)
+static int walk_tree(struct exporter *ex, bool check_only)
 {
     struct hs_walk *w;
-    int k = hs_snapsrc_walk(&x->src, &w, x->err);
+    int k = hs_snapsrc_walk(&ex->src, &w, ex->err);
     if (k < 0)
         return k;
     struct hs_walk_item it;
-    while ((k = hs_walk_next(w, &it, x->err)) == 0 && it.ev != HS_WALK_END) {
-        k = check_only ? check_item(x, &it) : walk_item(x, &it);
+    while ((k = hs_walk_next(w, &it, ex->err)) == 0 && it.ev != HS_WALK_END) {
+        k = check_only ? check_item(ex, &it) : walk_item(ex, &it);
         if (k < 0)
             break;
     }
@@ -691,9 +681,9 @@ static int walk_tree(struct exporter *x, bool check_only)
  */
 static la_ssize_t out_write(struct archive *a, void *user, const void *buf, size_t n)
 {
-    struct exporter *x = user;
-    if (x->cut_off || x->write_err) {
-        if (x->fmt->kind != K_ISO)
+    struct exporter *ex = user;
+    if (ex->cut_off || ex->write_err) {
+        if (ex->fmt->kind != K_ISO)
             return (la_ssize_t)n;
         archive_set_error(a, ECANCELED, "export abandoned");
         return -1;
@@ -702,16 +692,16 @@ static la_ssize_t out_write(struct archive *a, void *user, const void *buf, size
     size_t left = n;
     while (left > 0) {
         ssize_t k = -1;
-        if (interrupted(x))
+        if (interrupted(ex))
             errno = EINTR;
         else
-            k = write(x->outfd, p, left);
-        if (k < 0 && errno == EINTR && !interrupted(x))
+            k = write(ex->outfd, p, left);
+        if (k < 0 && errno == EINTR && !interrupted(ex))
             continue;
         if (k < 0) {
-            x->write_err = errno;
+            ex->write_err = errno;
             archive_set_error(a, errno, "%s", strerror(errno));
-            return x->fmt->kind == K_ISO ? -1 : (la_ssize_t)n;
+            return ex->fmt->kind == K_ISO ? -1 : (la_ssize_t)n;
         }
         p += k;
         left -= (size_t)k;
@@ -759,60 +749,60 @@ static int set_format(struct archive *a, enum kind k)
     return ARCHIVE_FATAL;
 }
 
-static int open_writer(struct exporter *x)
+static int open_writer(struct exporter *ex)
 {
-    x->a = archive_write_new();
-    x->entry = archive_entry_new();
-    x->buf = malloc(IO_SIZE);
-    x->zeros = calloc(1, IO_SIZE);
-    if (!x->a || !x->entry || !x->buf || !x->zeros)
-        return hs_err_setf(x->err, ENOMEM, "export");
-    if (set_format(x->a, x->fmt->kind) != ARCHIVE_OK ||
-        add_filter(x->a, x->fmt->filter) != ARCHIVE_OK ||
-        archive_write_set_bytes_per_block(x->a, IO_SIZE) != ARCHIVE_OK ||
-        archive_write_set_bytes_in_last_block(x->a, 1) != ARCHIVE_OK)
-        return fail_archive(x);
-    if (x->fmt->kind == K_PAX) {
+    ex->a = archive_write_new();
+    ex->entry = archive_entry_new();
+    ex->buf = malloc(IO_SIZE);
+    ex->zeros = calloc(1, IO_SIZE);
+    if (!ex->a || !ex->entry || !ex->buf || !ex->zeros)
+        return hs_err_setf(ex->err, ENOMEM, "export");
+    if (set_format(ex->a, ex->fmt->kind) != ARCHIVE_OK ||
+        add_filter(ex->a, ex->fmt->filter) != ARCHIVE_OK ||
+        archive_write_set_bytes_per_block(ex->a, IO_SIZE) != ARCHIVE_OK ||
+        archive_write_set_bytes_in_last_block(ex->a, 1) != ARCHIVE_OK)
+        return fail_archive(ex);
+    if (ex->fmt->kind == K_PAX) {
         /* libarchive's lookup, as bsdtar's: getpwuid_r/getgrgid_r, once per
          * id while it stays in its cache (a tree has few owners, and NSS
          * lookups can be slow), a missing name remembered as well */
-        x->names = archive_read_disk_new();
-        if (!x->names || archive_read_disk_set_standard_lookup(x->names) != ARCHIVE_OK)
-            return hs_err_setf(x->err, ENOMEM, "export");
+        ex->names = archive_read_disk_new();
+        if (!ex->names || archive_read_disk_set_standard_lookup(ex->names) != ARCHIVE_OK)
+            return hs_err_setf(ex->err, ENOMEM, "export");
     }
-    if (x->fmt->kind != K_ZIP) {
-        x->links = archive_entry_linkresolver_new();
-        if (!x->links)
-            return hs_err_setf(x->err, ENOMEM, "export");
-        archive_entry_linkresolver_set_strategy(x->links, archive_format(x->a));
+    if (ex->fmt->kind != K_ZIP) {
+        ex->links = archive_entry_linkresolver_new();
+        if (!ex->links)
+            return hs_err_setf(ex->err, ENOMEM, "export");
+        archive_entry_linkresolver_set_strategy(ex->links, archive_format(ex->a));
     }
-    if (archive_write_open2(x->a, x, NULL, out_write, NULL, NULL) != ARCHIVE_OK)
-        return fail_archive(x);
+    if (archive_write_open2(ex->a, ex, NULL, out_write, NULL, NULL) != ARCHIVE_OK)
+        return fail_archive(ex);
     return 0;
 }
 
 /* Ends the archive and makes it ARCHIVE: synced, renamed without replacing. */
-static int finish_output(struct exporter *x)
+static int finish_output(struct exporter *ex)
 {
-    if (archive_write_close(x->a) != ARCHIVE_OK || x->write_err)
-        return fail_archive(x);
-    if (x->outdir < 0)
+    if (archive_write_close(ex->a) != ARCHIVE_OK || ex->write_err)
+        return fail_archive(ex);
+    if (ex->outdir < 0)
         return 0;
-    if (fsync(x->outfd) < 0)
-        return hs_err_path(x->err, errno, "cannot write the archive", x->o->archive);
-    if (renameat2(x->outdir, x->part_name, x->outdir, x->final_name, RENAME_NOREPLACE) < 0) {
+    if (fsync(ex->outfd) < 0)
+        return hs_err_path(ex->err, errno, "cannot write the archive", ex->o->archive);
+    if (renameat2(ex->outdir, ex->part_name, ex->outdir, ex->final_name, RENAME_NOREPLACE) < 0) {
         int err = errno;
         if (err == EEXIST)
-            return hs_err_path(x->err, 0, "appeared during the export, not replaced",
-                               x->o->archive);
-        return hs_err_path(x->err, err, "cannot rename the archive into place", x->o->archive);
+            return hs_err_path(ex->err, 0, "appeared during the export, not replaced",
+                               ex->o->archive);
+        return hs_err_path(ex->err, err, "cannot rename the archive into place", ex->o->archive);
     }
-    x->part_made = false;
+    ex->part_made = false;
     /* the archive is whole and its data on disk: only its name may not
      * survive a power loss yet, which is worth a warning, not its removal */
-    if (fsync(x->outdir) < 0)
-        hs_report_warn(&x->rep, errno, "archive written, but its directory could not be synced",
-                       x->o->archive, x->o->archive);
+    if (fsync(ex->outdir) < 0)
+        hs_report_warn(&ex->rep, errno, "archive written, but its directory could not be synced",
+                       ex->o->archive, ex->o->archive);
     return 0;
 }
 
@@ -857,173 +847,173 @@ static char *part_name_for(int dirfd, const char *archive)
 }
 
 /* ARCHIVE's directory (opened) and name; checked: not there yet, not in the store. */
-static int check_target(struct exporter *x)
+static int check_target(struct exporter *ex)
 {
-    const char *arch = x->o->archive;
+    const char *arch = ex->o->archive;
     const char *slash = strrchr(arch, '/');
-    x->final_name = slash ? slash + 1 : arch;
+    ex->final_name = slash ? slash + 1 : arch;
     char *dir = slash ? strndup(arch, slash == arch ? 1 : (size_t)(slash - arch)) : strdup(".");
     if (!dir)
-        return hs_err_setf(x->err, ENOMEM, "export");
+        return hs_err_setf(ex->err, ENOMEM, "export");
     /* never through another user's symlink: root's archive would land
      * wherever she pointed it */
     int parent;
     char last[NAME_MAX + 1];
-    int fd = hs_open_dir_trusted(dir, &parent, last, x->err);
+    int fd = hs_open_dir_trusted(dir, &parent, last, ex->err);
     free(dir);
     if (parent >= 0)
         close(parent);
     if (fd == -EPERM)
         return fd;
     if (fd < 0)
-        return hs_err_usage(x->err, -fd, "cannot create the archive in its directory", arch);
-    x->outdir = fd;
+        return hs_err_usage(ex->err, -fd, "cannot create the archive in its directory", arch);
+    ex->outdir = fd;
     struct stat st;
-    if (fstatat(x->outdir, x->final_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-        return hs_err_usage(x->err, 0, "the archive already exists (not replaced)", arch);
+    if (fstatat(ex->outdir, ex->final_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        return hs_err_usage(ex->err, 0, "the archive already exists (not replaced)", arch);
     if (errno != ENOENT) /* ENAMETOOLONG: a name no file can have */
-        return hs_err_usage(x->err, errno, "cannot use the archive name", arch);
-    x->part_name = part_name_for(x->outdir, x->final_name);
-    if (!x->part_name)
-        return hs_err_setf(x->err, ENOMEM, "export");
-    const char *harmed = hs_snapsrc_forbidden(&x->src, x->outdir);
+        return hs_err_usage(ex->err, errno, "cannot use the archive name", arch);
+    ex->part_name = part_name_for(ex->outdir, ex->final_name);
+    if (!ex->part_name)
+        return hs_err_setf(ex->err, ENOMEM, "export");
+    const char *harmed = hs_snapsrc_forbidden(&ex->src, ex->outdir);
     if (!harmed)
         return 0;
     char what[64];
     snprintf(what, sizeof what, "the archive would be inside %s", harmed);
-    return hs_err_usage(x->err, 0, what, arch);
+    return hs_err_usage(ex->err, 0, what, arch);
 }
 
 /* Whether the .part in the way was left by a killed export (nobody holds its
  * lock): then it is removed. 0 = removed or gone, <0 = it stays (an error). */
-static int clear_stale_part(struct exporter *x)
+static int clear_stale_part(struct exporter *ex)
 {
     /* not opened blocking: a fifo under the name would hang the export */
-    int old = hs_open_regular(x->outdir, x->part_name, O_RDONLY, 0);
+    int old = hs_open_regular(ex->outdir, ex->part_name, O_RDONLY, 0);
     if (old == -ENOENT)
         return 0; /* gone meanwhile */
     if (old < 0) {
         int k = old == -EBADMSG
-                    ? hs_err_path_why(x->err, EEXIST, "cannot create the archive", x->part_name,
+                    ? hs_err_path_why(ex->err, EEXIST, "cannot create the archive", ex->part_name,
                                       "not a regular file (not removed)")
-                    : hs_err_path(x->err, -old, "cannot create the archive", x->part_name);
-        hs_err_kind(x->err, HS_USAGE);
+                    : hs_err_path(ex->err, -old, "cannot create the archive", ex->part_name);
+        hs_err_kind(ex->err, HS_USAGE);
         return k;
     }
     bool held = flock(old, LOCK_EX | LOCK_NB) < 0;
     if (!held)
-        unlinkat(x->outdir, x->part_name, 0);
+        unlinkat(ex->outdir, ex->part_name, 0);
     close(old);
     if (held) {
-        int k = hs_err_path(x->err, 0, "another export is writing", x->part_name);
-        hs_err_kind(x->err, HS_USAGE);
+        int k = hs_err_path(ex->err, 0, "another export is writing", ex->part_name);
+        hs_err_kind(ex->err, HS_USAGE);
         return k;
     }
-    hs_report_notice_once(&x->rep, NOTICE_STALE_PART,
+    hs_report_notice_once(&ex->rep, NOTICE_STALE_PART,
                           "removed the .part file an interrupted export had left");
     return 0;
 }
 
 /* Creates the .part, exclusively. One left by a killed export is replaced;
  * one being written by another, or anything but a file, is an error. */
-static int create_part(struct exporter *x)
+static int create_part(struct exporter *ex)
 {
     for (int tries = 0; tries < 4; tries++) {
         /* 0600 whatever the umask: the archive holds every user's files,
          * readable by its maker alone, as the store is */
-        x->outfd = openat(x->outdir, x->part_name,
-                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (x->outfd >= 0) {
-            x->part_made = true;
-            if (flock(x->outfd, LOCK_EX | LOCK_NB) < 0)
-                return hs_err_path(x->err, errno, "cannot lock", x->part_name);
+        ex->outfd = openat(ex->outdir, ex->part_name,
+                           O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (ex->outfd >= 0) {
+            ex->part_made = true;
+            if (flock(ex->outfd, LOCK_EX | LOCK_NB) < 0)
+                return hs_err_path(ex->err, errno, "cannot lock", ex->part_name);
             return 0;
         }
         if (errno != EEXIST)
-            return hs_err_path(x->err, errno, "cannot create the archive", x->o->archive);
-        int k = clear_stale_part(x);
+            return hs_err_path(ex->err, errno, "cannot create the archive", ex->o->archive);
+        int k = clear_stale_part(ex);
         if (k < 0)
             return k;
     }
-    return hs_err_path(x->err, EEXIST, "cannot create the archive", x->part_name);
+    return hs_err_path(ex->err, EEXIST, "cannot create the archive", ex->part_name);
 }
 
-static int open_output(struct exporter *x)
+static int open_output(struct exporter *ex)
 {
-    if (x->outdir < 0) {
-        x->outfd = STDOUT_FILENO;
+    if (ex->outdir < 0) {
+        ex->outfd = STDOUT_FILENO;
         return 0;
     }
-    return create_part(x);
+    return create_part(ex);
 }
 
-static int export_run(struct exporter *x)
+static int export_run(struct exporter *ex)
 {
-    const struct hs_export_opts *o = x->o;
+    const struct hs_export_opts *o = ex->o;
     if (!o->source || !*o->source)
-        return hs_err_usage(x->err, 0, "no snapshot given", NULL);
+        return hs_err_usage(ex->err, 0, "no snapshot given", NULL);
     if (!o->archive || !*o->archive)
-        return hs_err_usage(x->err, 0, "no archive given", NULL);
-    x->fmt = find_format(o->archive);
-    if (!x->fmt) {
+        return hs_err_usage(ex->err, 0, "no archive given", NULL);
+    ex->fmt = find_format(o->archive);
+    if (!ex->fmt) {
         char what[160];
         snprintf(what, sizeof what, "unknown archive type (known: %s, or - for tar on stdout)",
                  hs_export_suffixes);
-        return hs_err_usage(x->err, 0, what, o->archive);
+        return hs_err_usage(ex->err, 0, what, o->archive);
     }
-    int k = hs_snapsrc_open(&x->src, o->source, x->err);
+    int k = hs_snapsrc_open(&ex->src, o->source, ex->err);
     if (k < 0)
         return k;
-    if (x->fmt == &stream_format) {
+    if (ex->fmt == &stream_format) {
         if (isatty(STDOUT_FILENO))
-            return hs_err_usage(x->err, 0, "not writing an archive to a terminal", "-");
-    } else if ((k = check_target(x)) < 0) {
+            return hs_err_usage(ex->err, 0, "not writing an archive to a terminal", "-");
+    } else if ((k = check_target(ex)) < 0) {
         return k;
     }
-    hs_snapsrc_load_manifest(&x->src);
-    bool tree = x->src.whole || S_ISDIR(x->src.leaf_st.st_mode);
-    if (tree && x->fmt->kind == K_ISO && (k = walk_tree(x, true)) < 0)
+    hs_snapsrc_load_manifest(&ex->src);
+    bool tree = ex->src.whole || S_ISDIR(ex->src.leaf_st.st_mode);
+    if (tree && ex->fmt->kind == K_ISO && (k = walk_tree(ex, true)) < 0)
         return k;
-    k = open_output(x);
+    k = open_output(ex);
     if (k == 0)
-        k = open_writer(x);
+        k = open_writer(ex);
     if (k == 0)
-        k = tree ? walk_tree(x, false)
-                 : export_nondir(x, x->src.parent, x->src.leaf, x->src.leaf, &x->src.leaf_st);
+        k = tree ? walk_tree(ex, false)
+                 : export_nondir(ex, ex->src.parent, ex->src.leaf, ex->src.leaf, &ex->src.leaf_st);
     if (k == 0)
-        k = finish_output(x);
+        k = finish_output(ex);
     return k;
 }
 
-static void export_free(struct exporter *x, bool failed)
+static void export_free(struct exporter *ex, bool failed)
 {
-    if (x->a) {
+    if (ex->a) {
         /* after a failure nothing more reaches the output: no end-of-archive
          * marker may make a truncated archive look complete */
-        x->cut_off = failed;
-        archive_write_free(x->a);
+        ex->cut_off = failed;
+        archive_write_free(ex->a);
     }
-    if (x->links)
-        archive_entry_linkresolver_free(x->links);
-    if (x->names)
-        archive_read_free(x->names);
-    if (x->entry)
-        archive_entry_free(x->entry);
-    if (x->part_made)
-        unlinkat(x->outdir, x->part_name, 0);
-    if (x->outdir >= 0 && x->outfd >= 0)
-        close(x->outfd);
-    if (x->outdir >= 0)
-        close(x->outdir);
-    hs_snapsrc_close(&x->src);
-    free(x->part_name);
-    free(x->buf);
-    free(x->zeros);
-    hs_xattrs_free(&x->xa);
-    hs_buf_free(&x->lnk);
-    hs_buf_free(&x->disp);
-    hs_buf_free(&x->segs);
-    hs_iso_guard_free(&x->iso);
+    if (ex->links)
+        archive_entry_linkresolver_free(ex->links);
+    if (ex->names)
+        archive_read_free(ex->names);
+    if (ex->entry)
+        archive_entry_free(ex->entry);
+    if (ex->part_made)
+        unlinkat(ex->outdir, ex->part_name, 0);
+    if (ex->outdir >= 0 && ex->outfd >= 0)
+        close(ex->outfd);
+    if (ex->outdir >= 0)
+        close(ex->outdir);
+    hs_snapsrc_close(&ex->src);
+    free(ex->part_name);
+    free(ex->buf);
+    free(ex->zeros);
+    hs_xattrs_free(&ex->xa);
+    hs_buf_free(&ex->lnk);
+    hs_buf_free(&ex->disp);
+    hs_buf_free(&ex->segs);
+    hs_iso_guard_free(&ex->iso);
 }
 
 enum hs_status hs_export(const struct hs_export_opts *o, struct hs_export_stats *st,
@@ -1034,24 +1024,24 @@ enum hs_status hs_export(const struct hs_export_opts *o, struct hs_export_stats 
         st = &local;
     memset(st, 0, sizeof *st);
     hs_err_clear(err);
-    struct exporter x = {
+    struct exporter ex = {
         .o = o, .st = st, .err = err, .outdir = -1, .outfd = -1, .src = {.root = -1, .parent = -1}};
-    hs_report_start(&x.rep, o->on_event, o->user, st);
+    hs_report_start(&ex.rep, o->on_event, o->user, st);
     /* libarchive converts names for Joliet from the locale's charset, and
      * marks zip names UTF-8 by it: UTF-8 for this thread only (the
      * process's locale stays the caller's) */
-    x.utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
-    x.plain = newlocale(LC_CTYPE_MASK, "C", (locale_t)0);
-    locale_t saved = x.utf8 ? uselocale(x.utf8) : (locale_t)0;
-    int k = export_run(&x);
-    export_free(&x, k < 0);
-    if (x.utf8) {
+    ex.utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    ex.plain = newlocale(LC_CTYPE_MASK, "C", (locale_t)0);
+    locale_t saved = ex.utf8 ? uselocale(ex.utf8) : (locale_t)0;
+    int k = export_run(&ex);
+    export_free(&ex, k < 0);
+    if (ex.utf8) {
         uselocale(saved);
-        freelocale(x.utf8);
+        freelocale(ex.utf8);
     }
-    if (x.plain)
-        freelocale(x.plain);
-    st->seconds = hs_report_seconds(&x.rep);
+    if (ex.plain)
+        freelocale(ex.plain);
+    st->seconds = hs_report_seconds(&ex.rep);
     if (k < 0) {
         if (!err->msg)
             hs_err_setf(err, -k, "export failed");

@@ -124,7 +124,7 @@ static void warn(struct importer *im, int errnum, const char *what, const char *
 /* ---- paths ---------------------------------------------------------------- */
 
 /* The entry's path relative to the snapshot root ("" = the root), in
- * x->clean; NULL, or the reason it is refused. */
+ * im->clean; NULL, or the reason it is refused. */
 static const char *clean_path(struct importer *im, const char *raw)
 {
     if (raw[0] == '/')
@@ -432,7 +432,7 @@ static int make_regular(struct importer *im, const struct hs_src_entry *ent, con
     return k;
 }
 
-/* A creation the writer could not make (k < 0, said in x->err): the
+/* A creation the writer could not make (k < 0, said in im->err): the
  * entry is left out, with the writer's words. */
 static int not_made(struct importer *im, int k)
 {
@@ -659,7 +659,7 @@ static int import_entry(struct importer *im, const struct hs_src_entry *ent)
     bool earlier = rec && rec->m.type != 0;
     if (!rec && !(rec = add_rec(im, path, len, &ent->st)))
         return hs_err_setf(im->err, ENOMEM, "import");
-    /* x->clean is reused for a hard link's target: names come from the record */
+    /* im->clean is reused for a hard link's target: names come from the record */
     const char *base = len ? hs_path_base(rec->path, len) : ".";
     int k = earlier ? replace_earlier(im, ent, base, rec) : HS_DONE;
     if (k != HS_DONE)

@@ -89,18 +89,18 @@ static bool open_manifest(const struct hs_store *s, const char *name, ino_t root
 static int read_manifest(struct snap *sn, const struct hs_store *s, const char *name,
                          ino_t root_ino)
 {
-    struct hs_manifest_reader *r;
+    struct hs_manifest_reader *rd;
     struct hs_mentry_copy root = {0};
-    bool ok = open_manifest(s, name, root_ino, &r, &root);
+    bool ok = open_manifest(s, name, root_ino, &rd, &root);
     int k = ok ? snap_add(sn, root.m.type, root.m.sino, root.m.size, root.m.sblocks) : 0;
     hs_mentry_copy_free(&root);
     if (!ok)
         return 0;
     const struct hs_mentry *m;
     struct hs_err scratch = {0};
-    while (k == 0 && (k = hs_manifest_next(r, &m, &scratch)) == 1)
+    while (k == 0 && (k = hs_manifest_next(rd, &m, &scratch)) == 1)
         k = snap_add(sn, m->type, m->sino, m->size, m->sblocks) < 0 ? -ENOMEM : 0;
-    hs_manifest_reader_free(r);
+    hs_manifest_reader_free(rd);
     hs_err_clear(&scratch);
     if (k == -ENOMEM)
         return hs_err_setf(&sn->e, ENOMEM, "list");

@@ -350,20 +350,20 @@ static int reader_start(struct hs_manifest_reader **out, int fd, const char *nam
         close(fd);
         return named_fail(e, EBADMSG, "not a manifest (bad header)", name);
     }
-    struct hs_manifest_reader *r = calloc(1, sizeof *r);
+    struct hs_manifest_reader *rd = calloc(1, sizeof *rd);
     XXH3_state_t *sums = XXH3_createState();
-    if (!r || !sums) {
-        free(r);
+    if (!rd || !sums) {
+        free(rd);
         XXH3_freeState(sums);
         close(fd);
         return hs_err_setf(e, ENOMEM, "manifest");
     }
-    r->fd = fd;
-    set_name(r->name, sizeof r->name, name);
-    r->off = HEADER_SIZE;
-    r->sums = sums;
-    XXH3_64bits_reset(r->sums);
-    *out = r;
+    rd->fd = fd;
+    set_name(rd->name, sizeof rd->name, name);
+    rd->off = HEADER_SIZE;
+    rd->sums = sums;
+    XXH3_64bits_reset(rd->sums);
+    *out = rd;
     return 0;
 }
 
@@ -386,38 +386,38 @@ int hs_manifest_reader_open(struct hs_manifest_reader **r, int dirfd, const char
     return reader_start(r, fd, name, e);
 }
 
-int hs_manifest_reader_stat(const struct hs_manifest_reader *r, struct stat *st)
+int hs_manifest_reader_stat(const struct hs_manifest_reader *rd, struct stat *st)
 {
-    return fstat(r->fd, st) < 0 ? -errno : 0;
+    return fstat(rd->fd, st) < 0 ? -errno : 0;
 }
 
-void hs_manifest_reader_free(struct hs_manifest_reader *r)
+void hs_manifest_reader_free(struct hs_manifest_reader *rd)
 {
-    if (!r)
+    if (!rd)
         return;
-    if (r->fd >= 0)
-        close(r->fd);
-    free(r->block);
-    hs_buf_free(&r->path);
-    hs_buf_free(&r->last_path);
-    XXH3_freeState(r->sums);
-    free(r);
+    if (rd->fd >= 0)
+        close(rd->fd);
+    free(rd->block);
+    hs_buf_free(&rd->path);
+    hs_buf_free(&rd->last_path);
+    XXH3_freeState(rd->sums);
+    free(rd);
 }
 
-static int damaged(struct hs_manifest_reader *r, struct hs_err *e, const char *why)
+static int damaged(struct hs_manifest_reader *rd, struct hs_err *e, const char *why)
 {
-    r->error = -EBADMSG;
-    if (*r->name)
-        return hs_err_setf(e, EBADMSG, "manifest %s %s", r->name, why);
+    rd->error = -EBADMSG;
+    if (*rd->name)
+        return hs_err_setf(e, EBADMSG, "manifest %s %s", rd->name, why);
     return hs_err_setf(e, EBADMSG, "manifest %s", why);
 }
 
 /* Reads and verifies the next block; 1 = records available, 0 = verified end. */
-static ssize_t read_at(struct hs_manifest_reader *r, void *buf, size_t n)
+static ssize_t read_at(struct hs_manifest_reader *rd, void *buf, size_t n)
 {
     size_t got = 0;
     while (got < n) {
-        ssize_t k = pread(r->fd, (char *)buf + got, n - got, (off_t)(r->off + got));
+        ssize_t k = pread(rd->fd, (char *)buf + got, n - got, (off_t)(rd->off + got));
         if (k < 0 && errno == EINTR)
             continue;
         if (k < 0)
@@ -426,64 +426,64 @@ static ssize_t read_at(struct hs_manifest_reader *r, void *buf, size_t n)
             break;
         got += (size_t)k;
     }
-    r->off += got;
+    rd->off += got;
     return (ssize_t)got;
 }
 
-static int load_block(struct hs_manifest_reader *r, struct hs_err *e)
+static int load_block(struct hs_manifest_reader *rd, struct hs_err *e)
 {
     unsigned char hdr[BLOCK_HEADER_SIZE];
-    ssize_t n = read_at(r, hdr, sizeof hdr);
+    ssize_t n = read_at(rd, hdr, sizeof hdr);
     if (n < 0) {
-        r->error = (int)n;
-        return named_fail(e, (int)-n, "cannot read manifest", r->name);
+        rd->error = (int)n;
+        return named_fail(e, (int)-n, "cannot read manifest", rd->name);
     }
     if ((size_t)n != sizeof hdr)
-        return damaged(r, e, "is truncated");
+        return damaged(rd, e, "is truncated");
     uint32_t len = hs_le32_load(hdr), count = hs_le32_load(hdr + 4);
     uint64_t sum = hs_le64_load(hdr + 8);
     if (len == 0) { /* the end block; the block index follows it */
-        if (count != (uint32_t)r->total || sum != XXH3_64bits_digest(r->sums))
-            return damaged(r, e, "end block does not match its records");
-        r->done = true;
+        if (count != (uint32_t)rd->total || sum != XXH3_64bits_digest(rd->sums))
+            return damaged(rd, e, "end block does not match its records");
+        rd->done = true;
         return 0;
     }
     if (len > HS_MANIFEST_MAX_BLOCK || count == 0 || count > len)
-        return damaged(r, e, "block header is invalid");
-    if (len > r->block_cap) {
-        unsigned char *p = realloc(r->block, len);
+        return damaged(rd, e, "block header is invalid");
+    if (len > rd->block_cap) {
+        unsigned char *p = realloc(rd->block, len);
         if (!p) {
-            r->error = -ENOMEM;
+            rd->error = -ENOMEM;
             return hs_err_setf(e, ENOMEM, "manifest");
         }
-        r->block = p;
-        r->block_cap = len;
+        rd->block = p;
+        rd->block_cap = len;
     }
-    n = read_at(r, r->block, len);
+    n = read_at(rd, rd->block, len);
     if (n < 0) {
-        r->error = (int)n;
-        return named_fail(e, (int)-n, "cannot read manifest", r->name);
+        rd->error = (int)n;
+        return named_fail(e, (int)-n, "cannot read manifest", rd->name);
     }
     if ((size_t)n != len)
-        return damaged(r, e, "is truncated");
-    if (XXH3_64bits_withSeed(r->block, len, r->seq) != sum)
-        return damaged(r, e, "block checksum mismatch");
+        return damaged(rd, e, "is truncated");
+    if (XXH3_64bits_withSeed(rd->block, len, rd->seq) != sum)
+        return damaged(rd, e, "block checksum mismatch");
     unsigned char le[8];
     hs_le64_store(le, sum);
-    XXH3_64bits_update(r->sums, le, sizeof le);
-    r->seq++;
-    r->block_len = len;
-    r->pos = 0;
-    r->block_left = count;
-    hs_buf_truncate(&r->path, 0);
+    XXH3_64bits_update(rd->sums, le, sizeof le);
+    rd->seq++;
+    rd->block_len = len;
+    rd->pos = 0;
+    rd->block_left = count;
+    hs_buf_truncate(&rd->path, 0);
     return 1;
 }
 
-static bool get_varint(struct hs_manifest_reader *r, uint64_t *v)
+static bool get_varint(struct hs_manifest_reader *rd, uint64_t *v)
 {
     uint64_t x = 0;
-    for (unsigned shift = 0; shift < 64 && r->pos < r->block_len; shift += 7) {
-        unsigned char c = r->block[r->pos++];
+    for (unsigned shift = 0; shift < 64 && rd->pos < rd->block_len; shift += 7) {
+        unsigned char c = rd->block[rd->pos++];
         if (shift == 63 && c > 1)
             return false;
         x |= (uint64_t)(c & 0x7f) << shift;
@@ -495,145 +495,145 @@ static bool get_varint(struct hs_manifest_reader *r, uint64_t *v)
     return false;
 }
 
-static bool get_u32(struct hs_manifest_reader *r, uint32_t *v, uint32_t max)
+static bool get_u32(struct hs_manifest_reader *rd, uint32_t *v, uint32_t max)
 {
     uint64_t x;
-    if (!get_varint(r, &x) || x > max)
+    if (!get_varint(rd, &x) || x > max)
         return false;
     *v = (uint32_t)x;
     return true;
 }
 
-static bool get_bytes(struct hs_manifest_reader *r, const unsigned char **p, size_t n)
+static bool get_bytes(struct hs_manifest_reader *rd, const unsigned char **p, size_t n)
 {
-    if (n > r->block_len - r->pos)
+    if (n > rd->block_len - rd->pos)
         return false;
-    *p = r->block + r->pos;
-    r->pos += n;
+    *p = rd->block + rd->pos;
+    rd->pos += n;
     return true;
 }
 
-static bool decode_path(struct hs_manifest_reader *r)
+static bool decode_path(struct hs_manifest_reader *rd)
 {
     uint64_t prefix, suffix;
     const unsigned char *p;
-    if (!get_varint(r, &prefix) || !get_varint(r, &suffix) || prefix > r->path.len ||
-        !get_bytes(r, &p, suffix))
+    if (!get_varint(rd, &prefix) || !get_varint(rd, &suffix) || prefix > rd->path.len ||
+        !get_bytes(rd, &p, suffix))
         return false;
-    hs_buf_truncate(&r->path, prefix);
-    r->same = prefix;
-    if (hs_buf_append(&r->path, p, suffix) < 0 || memchr(p, '\0', suffix))
+    hs_buf_truncate(&rd->path, prefix);
+    rd->same = prefix;
+    if (hs_buf_append(&rd->path, p, suffix) < 0 || memchr(p, '\0', suffix))
         return false;
-    r->cur.path = r->path.data ? r->path.data : "";
-    r->cur.path_len = r->path.len;
+    rd->cur.path = rd->path.data ? rd->path.data : "";
+    rd->cur.path_len = rd->path.len;
     return true;
 }
 
-static bool decode_entry(struct hs_manifest_reader *r)
+static bool decode_entry(struct hs_manifest_reader *rd)
 {
-    struct hs_mentry *m = &r->cur;
+    struct hs_mentry *m = &rd->cur;
     const unsigned char *p;
     uint64_t v;
     memset(m, 0, sizeof *m);
-    if (!decode_path(r) || !get_bytes(r, &p, 1) || p[0] < HS_FT_REG || p[0] > HS_FT_SOCK)
+    if (!decode_path(rd) || !get_bytes(rd, &p, 1) || p[0] < HS_FT_REG || p[0] > HS_FT_SOCK)
         return false;
     m->type = p[0];
-    if (!get_u32(r, &m->mode, 07777) || !get_u32(r, &m->uid, UINT32_MAX) ||
-        !get_u32(r, &m->gid, UINT32_MAX) || !get_varint(r, &m->size))
+    if (!get_u32(rd, &m->mode, 07777) || !get_u32(rd, &m->uid, UINT32_MAX) ||
+        !get_u32(rd, &m->gid, UINT32_MAX) || !get_varint(rd, &m->size))
         return false;
-    if (!get_varint(r, &v) || !get_u32(r, &m->mtime_nsec, 999999999))
+    if (!get_varint(rd, &v) || !get_u32(rd, &m->mtime_nsec, 999999999))
         return false;
     m->mtime_sec = unzigzag(v);
-    if (!get_varint(r, &v) || !get_u32(r, &m->ctime_nsec, 999999999))
+    if (!get_varint(rd, &v) || !get_u32(rd, &m->ctime_nsec, 999999999))
         return false;
     m->ctime_sec = unzigzag(v);
-    if (!get_varint(r, &m->ino) || !get_varint(r, &m->nlink) || !get_varint(r, &m->sino) ||
-        !get_varint(r, &m->sblocks) ||
-        !get_u32(r, &m->flags, HS_ME_HASH | HS_ME_XATTR | HS_ME_SHARED))
+    if (!get_varint(rd, &m->ino) || !get_varint(rd, &m->nlink) || !get_varint(rd, &m->sino) ||
+        !get_varint(rd, &m->sblocks) ||
+        !get_u32(rd, &m->flags, HS_ME_HASH | HS_ME_XATTR | HS_ME_SHARED))
         return false;
     if (m->flags & HS_ME_HASH) {
-        if (!get_bytes(r, &p, sizeof m->hash))
+        if (!get_bytes(rd, &p, sizeof m->hash))
             return false;
         memcpy(m->hash, p, sizeof m->hash);
     }
     if (m->flags & HS_ME_XATTR) {
-        if (!get_bytes(r, &p, 8))
+        if (!get_bytes(rd, &p, 8))
             return false;
         m->xattr_hash = hs_le64_load(p);
     }
     if (m->type == HS_FT_LNK) {
-        if (!get_varint(r, &v) || !get_bytes(r, &p, v) || memchr(p, '\0', v))
+        if (!get_varint(rd, &v) || !get_bytes(rd, &p, v) || memchr(p, '\0', v))
             return false;
         m->target = (const char *)p;
         m->target_len = v;
     }
-    if ((m->type == HS_FT_CHR || m->type == HS_FT_BLK) && !get_varint(r, &m->rdev))
+    if ((m->type == HS_FT_CHR || m->type == HS_FT_BLK) && !get_varint(rd, &m->rdev))
         return false;
     return true;
 }
 
-/* Decodes the next record into r->cur: 1, 0 at the end, <0 on damage. */
-static int read_next(struct hs_manifest_reader *r, struct hs_err *e)
+/* Decodes the next record into rd->cur: 1, 0 at the end, <0 on damage. */
+static int read_next(struct hs_manifest_reader *rd, struct hs_err *e)
 {
-    if (r->error)
-        return named_fail(e, -r->error, "manifest", r->name);
-    if (r->done)
+    if (rd->error)
+        return named_fail(e, -rd->error, "manifest", rd->name);
+    if (rd->done)
         return 0;
-    if (r->block_left == 0) {
-        if (r->pos != r->block_len)
-            return damaged(r, e, "block has trailing bytes");
-        int k = load_block(r, e);
+    if (rd->block_left == 0) {
+        if (rd->pos != rd->block_len)
+            return damaged(rd, e, "block has trailing bytes");
+        int k = load_block(rd, e);
         if (k <= 0)
             return k;
     }
-    if (!decode_entry(r))
-        return damaged(r, e, "record cannot be decoded");
-    r->block_left--;
+    if (!decode_entry(rd))
+        return damaged(rd, e, "record cannot be decoded");
+    rd->block_left--;
     /* the shared prefix is equal by construction (and 0 at a block's start):
      * only what follows it can be out of order */
-    size_t same = r->same;
-    if (r->have_last && hs_path_cmp(r->last_path.data + same, r->last_path.len - same,
-                                    r->cur.path + same, r->cur.path_len - same) >= 0)
-        return damaged(r, e, "records are out of order");
-    hs_buf_truncate(&r->last_path, same);
-    if (hs_buf_append(&r->last_path, r->cur.path + same, r->cur.path_len - same) < 0) {
-        r->error = -ENOMEM;
+    size_t same = rd->same;
+    if (rd->have_last && hs_path_cmp(rd->last_path.data + same, rd->last_path.len - same,
+                                     rd->cur.path + same, rd->cur.path_len - same) >= 0)
+        return damaged(rd, e, "records are out of order");
+    hs_buf_truncate(&rd->last_path, same);
+    if (hs_buf_append(&rd->last_path, rd->cur.path + same, rd->cur.path_len - same) < 0) {
+        rd->error = -ENOMEM;
         return hs_err_setf(e, ENOMEM, "manifest");
     }
-    r->have_last = true;
-    r->total++;
+    rd->have_last = true;
+    rd->total++;
     return 1;
 }
 
-int hs_manifest_next(struct hs_manifest_reader *r, const struct hs_mentry **m, struct hs_err *e)
+int hs_manifest_next(struct hs_manifest_reader *rd, const struct hs_mentry **m, struct hs_err *e)
 {
-    if (r->cur_valid) {
-        r->cur_valid = false;
-        *m = &r->cur;
+    if (rd->cur_valid) {
+        rd->cur_valid = false;
+        *m = &rd->cur;
         return 1;
     }
-    int k = read_next(r, e);
+    int k = read_next(rd, e);
     if (k == 1)
-        *m = &r->cur;
+        *m = &rd->cur;
     return k;
 }
 
-int hs_manifest_seek(struct hs_manifest_reader *r, const char *path, size_t len,
+int hs_manifest_seek(struct hs_manifest_reader *rd, const char *path, size_t len,
                      const struct hs_mentry **m, struct hs_err *e)
 {
     for (;;) {
-        if (!r->cur_valid) {
-            int k = read_next(r, e);
+        if (!rd->cur_valid) {
+            int k = read_next(rd, e);
             if (k <= 0)
                 return k;
-            r->cur_valid = true;
+            rd->cur_valid = true;
         }
-        int c = hs_path_cmp(r->cur.path, r->cur.path_len, path, len);
+        int c = hs_path_cmp(rd->cur.path, rd->cur.path_len, path, len);
         if (c > 0)
             return 0;
-        r->cur_valid = false;
+        rd->cur_valid = false;
         if (c == 0) {
-            *m = &r->cur;
+            *m = &rd->cur;
             return 1;
         }
     }
@@ -670,43 +670,43 @@ struct index_entry {
 
 /* Reads and checks the block index at the end of the file into idx (whose
  * paths point into raw). */
-static int load_index(struct hs_manifest_reader *r, struct hs_buf *raw, struct index_entry **idx,
+static int load_index(struct hs_manifest_reader *rd, struct hs_buf *raw, struct index_entry **idx,
                       size_t *n, struct hs_err *e)
 {
     struct stat st;
     unsigned char f[FOOTER_SIZE];
-    if (fstat(r->fd, &st) < 0)
-        return named_fail(e, errno, "cannot stat manifest", r->name);
+    if (fstat(rd->fd, &st) < 0)
+        return named_fail(e, errno, "cannot stat manifest", rd->name);
     if (st.st_size < HEADER_SIZE + FOOTER_SIZE ||
-        pread(r->fd, f, sizeof f, st.st_size - FOOTER_SIZE) != FOOTER_SIZE ||
+        pread(rd->fd, f, sizeof f, st.st_size - FOOTER_SIZE) != FOOTER_SIZE ||
         memcmp(f, index_magic, sizeof index_magic) != 0)
-        return damaged(r, e, "has no block index");
+        return damaged(rd, e, "has no block index");
     uint64_t at = hs_le64_load(f + 8), len = hs_le64_load(f + 16);
     if (at < HEADER_SIZE || len > HS_MANIFEST_MAX_BLOCK ||
         at + len + FOOTER_SIZE != (uint64_t)st.st_size)
-        return damaged(r, e, "block index is invalid");
+        return damaged(rd, e, "block index is invalid");
     if (hs_buf_reserve(raw, (size_t)len) < 0)
         return hs_err_setf(e, ENOMEM, "manifest");
-    if (pread(r->fd, raw->data, (size_t)len, (off_t)at) != (ssize_t)len ||
+    if (pread(rd->fd, raw->data, (size_t)len, (off_t)at) != (ssize_t)len ||
         XXH3_64bits(raw->data, (size_t)len) != hs_le64_load(f + 24))
-        return damaged(r, e, "block index checksum mismatch");
+        return damaged(rd, e, "block index checksum mismatch");
     raw->len = (size_t)len;
     /* parse with the record decoder's bounds checks, on a borrowed block */
-    unsigned char *saved = r->block;
-    size_t saved_len = r->block_len, saved_pos = r->pos;
-    r->block = (unsigned char *)raw->data;
-    r->block_len = raw->len;
-    r->pos = 0;
+    unsigned char *saved = rd->block;
+    size_t saved_len = rd->block_len, saved_pos = rd->pos;
+    rd->block = (unsigned char *)raw->data;
+    rd->block_len = raw->len;
+    rd->pos = 0;
     size_t cap = 0;
     int ret = 0;
     *idx = NULL;
     *n = 0;
-    while (ret == 0 && r->pos < r->block_len) {
+    while (ret == 0 && rd->pos < rd->block_len) {
         const unsigned char *p;
         uint64_t plen;
         struct index_entry ie;
-        if (!get_bytes(r, &p, 8) || (ie.offset = hs_le64_load(p), !get_varint(r, &plen)) ||
-            !get_bytes(r, &p, plen)) {
+        if (!get_bytes(rd, &p, 8) || (ie.offset = hs_le64_load(p), !get_varint(rd, &plen)) ||
+            !get_bytes(rd, &p, plen)) {
             ret = -EBADMSG;
             break;
         }
@@ -723,14 +723,14 @@ static int load_index(struct hs_manifest_reader *r, struct hs_buf *raw, struct i
         }
         (*idx)[(*n)++] = ie;
     }
-    r->block = saved;
-    r->block_len = saved_len;
-    r->pos = saved_pos;
+    rd->block = saved;
+    rd->block_len = saved_len;
+    rd->pos = saved_pos;
     if (ret < 0) {
         free(*idx);
         *idx = NULL;
         return ret == -ENOMEM ? hs_err_setf(e, ENOMEM, "manifest")
-                              : damaged(r, e, "block index cannot be decoded");
+                              : damaged(rd, e, "block index cannot be decoded");
     }
     return 0;
 }
@@ -756,9 +756,9 @@ struct hs_manifest_finder {
     struct hs_buf raw;
     struct index_entry *idx;
     size_t n;
-    ptrdiff_t loaded; /* the block in r->block, or -1 */
+    ptrdiff_t loaded; /* the block in rd->block, or -1 */
     size_t count_of_loaded;
-    bool cur_valid; /* r->cur is a record of the loaded block, decoded in order */
+    bool cur_valid; /* rd->cur is a record of the loaded block, decoded in order */
 };
 
 int hs_manifest_finder_open(struct hs_manifest_finder **out, int dirfd, const char *name,
@@ -785,24 +785,24 @@ int hs_manifest_finder_open(struct hs_manifest_finder **out, int dirfd, const ch
 static int finder_load(struct hs_manifest_finder *f, ptrdiff_t b, const char *path, size_t len,
                        struct hs_err *e)
 {
-    struct hs_manifest_reader *r = f->r;
+    struct hs_manifest_reader *rd = f->r;
     if (b == f->loaded) {
-        if (f->cur_valid && hs_path_cmp(r->cur.path, r->cur.path_len, path, len) <= 0)
+        if (f->cur_valid && hs_path_cmp(rd->cur.path, rd->cur.path_len, path, len) <= 0)
             return 2;
-        r->pos = 0;
-        r->block_left = (uint32_t)f->count_of_loaded;
-        hs_buf_truncate(&r->path, 0);
+        rd->pos = 0;
+        rd->block_left = (uint32_t)f->count_of_loaded;
+        hs_buf_truncate(&rd->path, 0);
         f->cur_valid = false;
         return 1;
     }
     f->loaded = -1;
     f->cur_valid = false;
-    r->off = f->idx[b].offset;
-    r->seq = (uint64_t)b;
-    int k = load_block(r, e);
+    rd->off = f->idx[b].offset;
+    rd->seq = (uint64_t)b;
+    int k = load_block(rd, e);
     if (k == 1) {
         f->loaded = b;
-        f->count_of_loaded = r->block_left;
+        f->count_of_loaded = rd->block_left;
     }
     return k;
 }
@@ -810,29 +810,29 @@ static int finder_load(struct hs_manifest_finder *f, ptrdiff_t b, const char *pa
 int hs_manifest_finder_get(struct hs_manifest_finder *f, const char *path, size_t len,
                            const struct hs_mentry **m, struct hs_err *e)
 {
-    struct hs_manifest_reader *r = f->r;
+    struct hs_manifest_reader *rd = f->r;
     ptrdiff_t b = index_search(f->idx, f->n, path, len);
     if (b < 0)
         return 0;
     int k = finder_load(f, b, path, len, e);
     if (k == 2) { /* positioned at or before path: is it the current record? */
-        if (hs_path_cmp(r->cur.path, r->cur.path_len, path, len) == 0) {
-            *m = &r->cur;
+        if (hs_path_cmp(rd->cur.path, rd->cur.path_len, path, len) == 0) {
+            *m = &rd->cur;
             return 1;
         }
         k = 1;
     }
-    while (k == 1 && r->block_left > 0) {
-        if (!decode_entry(r)) {
+    while (k == 1 && rd->block_left > 0) {
+        if (!decode_entry(rd)) {
             f->loaded = -1;
             f->cur_valid = false;
-            return damaged(r, e, "record cannot be decoded");
+            return damaged(rd, e, "record cannot be decoded");
         }
-        r->block_left--;
+        rd->block_left--;
         f->cur_valid = true;
-        int c = hs_path_cmp(r->cur.path, r->cur.path_len, path, len);
+        int c = hs_path_cmp(rd->cur.path, rd->cur.path_len, path, len);
         if (c == 0) {
-            *m = &r->cur;
+            *m = &rd->cur;
             return 1;
         }
         if (c > 0)

@@ -115,19 +115,19 @@ int hs_manifest_reader_fdopen(struct hs_manifest_reader **r, int fd, struct hs_e
  * -EBADMSG when the file is damaged or truncated (the records returned before
  * came from verified blocks and stay trustworthy), other -errno on read errors.
  */
-int hs_manifest_next(struct hs_manifest_reader *r, const struct hs_mentry **m, struct hs_err *e);
+int hs_manifest_next(struct hs_manifest_reader *rd, const struct hs_mentry **m, struct hs_err *e);
 
 /*
  * In-step lookup: skips records before path and returns 1 with *m if the next
  * one is path, 0 if there is none. Paths must be asked in walk order.
  * Errors as hs_manifest_next; after an error every lookup returns it again.
  */
-int hs_manifest_seek(struct hs_manifest_reader *r, const char *path, size_t len,
+int hs_manifest_seek(struct hs_manifest_reader *rd, const char *path, size_t len,
                      const struct hs_mentry **m, struct hs_err *e);
 
-void hs_manifest_reader_free(struct hs_manifest_reader *r);
+void hs_manifest_reader_free(struct hs_manifest_reader *rd);
 /* fstat of the manifest file being read: 0 or -errno. */
-int hs_manifest_reader_stat(const struct hs_manifest_reader *r, struct stat *st);
+int hs_manifest_reader_stat(const struct hs_manifest_reader *rd, struct stat *st);
 
 /* A record with its own copies of path and target. */
 struct hs_mentry_copy {

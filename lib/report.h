@@ -23,11 +23,11 @@ struct hs_report {
     struct timespec t0, last;
 };
 
-void hs_report_start_backup(struct hs_report *r, hs_event_fn fn, void *user,
+void hs_report_start_backup(struct hs_report *rep, hs_event_fn fn, void *user,
                             struct hs_backup_stats *st);
-void hs_report_start_restore(struct hs_report *r, hs_event_fn fn, void *user,
+void hs_report_start_restore(struct hs_report *rep, hs_event_fn fn, void *user,
                              struct hs_restore_stats *st);
-void hs_report_start_export(struct hs_report *r, hs_event_fn fn, void *user,
+void hs_report_start_export(struct hs_report *rep, hs_event_fn fn, void *user,
                             struct hs_export_stats *st);
 /* Starts reporting an operation whose stats are st: a struct hs_backup_stats,
  * hs_restore_stats or hs_export_stats (each event carries it in its field). */
@@ -36,25 +36,26 @@ void hs_report_start_export(struct hs_report *r, hs_event_fn fn, void *user,
              : hs_report_start_backup, struct hs_restore_stats *                                   \
              : hs_report_start_restore, struct hs_export_stats *                                   \
              : hs_report_start_export)(r, fn, user, st)
-void hs_report_event(struct hs_report *r, enum hs_event_type type, const char *path,
+void hs_report_event(struct hs_report *rep, enum hs_event_type type, const char *path,
                      const char *msg);
 /* The same, even when muted: what must be said whatever the pass. */
-void hs_report_say(struct hs_report *r, enum hs_event_type type, const char *path, const char *msg);
+void hs_report_say(struct hs_report *rep, enum hs_event_type type, const char *path,
+                   const char *msg);
 /* A per-entry problem: counted, and reported as "what: shown: reason"
  * (shown is the path as the user knows it; path goes into the event). */
-void hs_report_warn(struct hs_report *r, int errnum, const char *what, const char *shown,
+void hs_report_warn(struct hs_report *rep, int errnum, const char *what, const char *shown,
                     const char *path);
 /* A warning already written into w (by the store, say), if there is one:
  * counted, said, and w cleared. */
-void hs_report_warn_err(struct hs_report *r, struct hs_err *w);
-void hs_report_notice_once(struct hs_report *r, unsigned bit, const char *msg);
+void hs_report_warn_err(struct hs_report *rep, struct hs_err *w);
+void hs_report_notice_once(struct hs_report *rep, unsigned bit, const char *msg);
 /* Extended attributes that could not be set (err < 0): once the notice
  * none_msg if the filesystem has none, else a warning. */
-void hs_report_xattrs(struct hs_report *r, int err, unsigned bit, const char *none_msg,
+void hs_report_xattrs(struct hs_report *rep, int err, unsigned bit, const char *none_msg,
                       const char *what, const char *shown, const char *path);
 /* One more entry: counted, and now and then a progress event. */
-void hs_report_entry(struct hs_report *r);
+void hs_report_entry(struct hs_report *rep);
 /* Seconds since hs_report_start. */
-double hs_report_seconds(const struct hs_report *r);
+double hs_report_seconds(const struct hs_report *rep);
 
 #endif

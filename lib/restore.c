@@ -187,7 +187,7 @@ static int target_state(struct restore *rs, const char *name, struct stat *tst, 
     return fail(rs, errno, "cannot examine", path);
 }
 
-/* The writer could not create e (k < 0, said in r->err): a name that
+/* The writer could not create e (k < 0, said in rs->err): a name that
  * appeared meanwhile is skipped (never replaced without --overwrite);
  * anything else stops the restore. */
 static int create_failed(struct restore *rs, int k, const struct rs_entry *e)
@@ -225,7 +225,7 @@ static int open_target_dir(struct restore *rs, const struct rs_entry *e, const s
 
 /* ---- metadata --------------------------------------------------------------- */
 
-/* The snapshot object src's extended attributes into r->xa (none when src
+/* The snapshot object src's extended attributes into rs->xa (none when src
  * names nothing: the snapshot directory could not be read). */
 static void read_xattrs(struct restore *rs, struct hs_xobj src, const char *path)
 {
@@ -349,7 +349,7 @@ static int copy_file(struct restore *rs, const struct rs_entry *e, const char *d
     return k;
 }
 
-/* The snapshot symlink's target into r->lnk. */
+/* The snapshot symlink's target into rs->lnk. */
 static int read_link(struct restore *rs, const struct rs_entry *e)
 {
     size_t size = (size_t)e->st->st_size + 1;

@@ -244,13 +244,13 @@ static struct hs_manifest_reader *open_manifest(const struct hs_store *s, const 
                                                 struct hs_err *why)
 {
     char mname[64];
-    struct hs_manifest_reader *r = NULL;
+    struct hs_manifest_reader *rd = NULL;
     const struct hs_mentry *root;
     hs_store_manifest_name(name, mname);
-    int k = hs_manifest_reader_open(&r, s->manifestsfd, mname, why);
-    if (k == 0 && (k = hs_manifest_next(r, &root, why)) == 1 && root->path_len == 0)
-        return r;
-    hs_manifest_reader_free(r);
+    int k = hs_manifest_reader_open(&rd, s->manifestsfd, mname, why);
+    if (k == 0 && (k = hs_manifest_next(rd, &root, why)) == 1 && root->path_len == 0)
+        return rd;
+    hs_manifest_reader_free(rd);
     return NULL;
 }
 

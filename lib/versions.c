@@ -86,9 +86,9 @@ static void from_record(struct sighting *s, const struct hs_mentry *m)
 /* Whether the manifest of name describes the directory with inode root_ino. */
 static bool manifest_trusted(const struct hs_store *st, const char *mname, ino_t root_ino)
 {
-    struct hs_manifest_reader *r;
-    bool ok = hs_manifest_open_trusted(st->manifestsfd, mname, root_ino, &r, NULL) == 1;
-    hs_manifest_reader_free(r);
+    struct hs_manifest_reader *rd;
+    bool ok = hs_manifest_open_trusted(st->manifestsfd, mname, root_ino, &rd, NULL) == 1;
+    hs_manifest_reader_free(rd);
     return ok;
 }
 
@@ -180,24 +180,24 @@ struct run {
     struct sighting prev;
 };
 
-static void run_add(struct run *r, const struct sighting *s, const char *name, hs_version_fn fn,
+static void run_add(struct run *run, const struct sighting *s, const char *name, hs_version_fn fn,
                     void *user)
 {
-    if (r->open && same_version(&r->prev, s)) {
-        r->v.snapshots++;
-        memcpy(r->v.last, name, HS_SNAPSHOT_NAME_LEN + 1);
-        r->prev = *s;
+    if (run->open && same_version(&run->prev, s)) {
+        run->v.snapshots++;
+        memcpy(run->v.last, name, HS_SNAPSHOT_NAME_LEN + 1);
+        run->prev = *s;
         return;
     }
-    if (r->open)
-        fn(&r->v, user);
-    r->open = true;
-    r->v = s->v;
-    r->v.present = s->present;
-    r->v.snapshots = 1;
-    memcpy(r->v.first, name, HS_SNAPSHOT_NAME_LEN + 1);
-    memcpy(r->v.last, name, HS_SNAPSHOT_NAME_LEN + 1);
-    r->prev = *s;
+    if (run->open)
+        fn(&run->v, user);
+    run->open = true;
+    run->v = s->v;
+    run->v.present = s->present;
+    run->v.snapshots = 1;
+    memcpy(run->v.first, name, HS_SNAPSHOT_NAME_LEN + 1);
+    memcpy(run->v.last, name, HS_SNAPSHOT_NAME_LEN + 1);
+    run->prev = *s;
 }
 
 static int each_snapshot(const struct hs_store *st, const struct hs_buf *path, hs_version_fn fn,

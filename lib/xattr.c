@@ -79,24 +79,24 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int read_value(struct hs_xattrs *x, struct hs_xobj o, const char *name)
+static int read_value(struct hs_xattrs *xa, struct hs_xobj o, const char *name)
 {
     ssize_t n = do_get(o, name, NULL, 0);
     if (n < 0)
         return errno == ENODATA ? 0 : -errno;
-    size_t at = x->values.len;
-    if (hs_buf_reserve(&x->values, 4 + (size_t)n) < 0)
+    size_t at = xa->values.len;
+    if (hs_buf_reserve(&xa->values, 4 + (size_t)n) < 0)
         return -ENOMEM;
-    ssize_t got = do_get(o, name, x->values.data + at + 4, (size_t)n);
+    ssize_t got = do_get(o, name, xa->values.data + at + 4, (size_t)n);
     if (got < 0)
         return errno == ENODATA ? 0 : -errno;
     uint32_t len = (uint32_t)got;
-    memcpy(x->values.data + at, &len, 4);
-    x->values.len = at + 4 + (size_t)got;
-    x->values.data[x->values.len] = '\0';
-    if (hs_buf_append(&x->names, name, strlen(name) + 1) < 0)
+    memcpy(xa->values.data + at, &len, 4);
+    xa->values.len = at + 4 + (size_t)got;
+    xa->values.data[xa->values.len] = '\0';
+    if (hs_buf_append(&xa->names, name, strlen(name) + 1) < 0)
         return -ENOMEM;
-    x->count++;
+    xa->count++;
     return 0;
 }
 
@@ -105,11 +105,11 @@ static bool allowed_without_root(const char *name)
     return strncmp(name, "user.", 5) == 0 || strncmp(name, "system.posix_acl_", 17) == 0;
 }
 
-int hs_xattr_read(struct hs_xattrs *x, struct hs_xobj o, bool all)
+int hs_xattr_read(struct hs_xattrs *xa, struct hs_xobj o, bool all)
 {
-    hs_buf_truncate(&x->names, 0);
-    hs_buf_truncate(&x->values, 0);
-    x->count = 0;
+    hs_buf_truncate(&xa->names, 0);
+    hs_buf_truncate(&xa->values, 0);
+    xa->count = 0;
     char small[256];
     ssize_t n = do_list(o, small, sizeof small);
     if (n == 0 || (n < 0 && (errno == ENOTSUP || errno == ENODATA)))
@@ -136,7 +136,7 @@ int hs_xattr_read(struct hs_xattrs *x, struct hs_xobj o, bool all)
     if (r == 0)
         qsort(names, count, sizeof *names, cmp_str);
     for (size_t i = 0; r == 0 && i < count; i++)
-        r = read_value(x, o, names[i]);
+        r = read_value(xa, o, names[i]);
     free(names);
     hs_buf_free(&raw);
     return r;
@@ -153,23 +153,23 @@ static int cmp_item(const void *a, const void *b)
     return strcmp(((const struct xattr_item *)a)->name, ((const struct xattr_item *)b)->name);
 }
 
-static int append_item(struct hs_xattrs *x, const struct xattr_item *it)
+static int append_item(struct hs_xattrs *xa, const struct xattr_item *it)
 {
     uint32_t len = (uint32_t)it->size;
-    if (it->size > UINT32_MAX || hs_buf_append(&x->values, &len, 4) < 0 ||
-        hs_buf_append(&x->values, it->value, it->size) < 0 ||
-        hs_buf_append(&x->names, it->name, strlen(it->name) + 1) < 0)
+    if (it->size > UINT32_MAX || hs_buf_append(&xa->values, &len, 4) < 0 ||
+        hs_buf_append(&xa->values, it->value, it->size) < 0 ||
+        hs_buf_append(&xa->names, it->name, strlen(it->name) + 1) < 0)
         return -ENOMEM;
-    x->count++;
+    xa->count++;
     return 0;
 }
 
-int hs_xattr_set(struct hs_xattrs *x, const char *const *names, const void *const *values,
+int hs_xattr_set(struct hs_xattrs *xa, const char *const *names, const void *const *values,
                  const size_t *sizes, size_t n, bool all)
 {
-    hs_buf_truncate(&x->names, 0);
-    hs_buf_truncate(&x->values, 0);
-    x->count = 0;
+    hs_buf_truncate(&xa->names, 0);
+    hs_buf_truncate(&xa->values, 0);
+    xa->count = 0;
     if (n == 0)
         return 0;
     struct xattr_item *items = malloc(n * sizeof *items);
@@ -183,28 +183,28 @@ int hs_xattr_set(struct hs_xattrs *x, const char *const *names, const void *cons
     int r = 0;
     for (size_t i = 0; r == 0 && i < k; i++)
         if (i == 0 || strcmp(items[i].name, items[i - 1].name) != 0)
-            r = append_item(x, &items[i]);
+            r = append_item(xa, &items[i]);
     free(items);
     return r;
 }
 
-uint64_t hs_xattr_hash(const struct hs_xattrs *x)
+uint64_t hs_xattr_hash(const struct hs_xattrs *xa)
 {
-    if (x->count == 0)
+    if (xa->count == 0)
         return 0;
-    uint64_t h = XXH3_64bits_withSeed(x->names.data, x->names.len, x->count);
-    h = XXH3_64bits_withSeed(x->values.data, x->values.len, h);
+    uint64_t h = XXH3_64bits_withSeed(xa->names.data, xa->names.len, xa->count);
+    h = XXH3_64bits_withSeed(xa->values.data, xa->values.len, h);
     return h ? h : 1;
 }
 
-int hs_xattr_apply(const struct hs_xattrs *x, struct hs_xobj o, bool root)
+int hs_xattr_apply(const struct hs_xattrs *xa, struct hs_xobj o, bool root)
 {
     if (o.fd < 0)
         return -EBADF;
     int first = 0;
-    const char *name = x->names.data;
-    const char *val = x->values.data;
-    for (size_t i = 0; i < x->count; i++) {
+    const char *name = xa->names.data;
+    const char *val = xa->values.data;
+    for (size_t i = 0; i < xa->count; i++) {
         uint32_t len;
         memcpy(&len, val, 4);
         if (root || allowed_without_root(name)) {
@@ -217,16 +217,16 @@ int hs_xattr_apply(const struct hs_xattrs *x, struct hs_xobj o, bool root)
     return first;
 }
 
-static bool has_name(const struct hs_xattrs *x, const char *want)
+static bool has_name(const struct hs_xattrs *xa, const char *want)
 {
-    const char *name = x ? x->names.data : NULL;
-    for (size_t i = 0; x && i < x->count; i++, name += strlen(name) + 1)
+    const char *name = xa ? xa->names.data : NULL;
+    for (size_t i = 0; xa && i < xa->count; i++, name += strlen(name) + 1)
         if (!strcmp(name, want))
             return true;
     return false;
 }
 
-int hs_xattr_drop_inherited_acls(const struct hs_xattrs *x, struct hs_xobj o, bool dir)
+int hs_xattr_drop_inherited_acls(const struct hs_xattrs *xa, struct hs_xobj o, bool dir)
 {
     static const char *const acls[] = {"system.posix_acl_access", "system.posix_acl_default"};
     if (o.fd < 0)
@@ -234,7 +234,7 @@ int hs_xattr_drop_inherited_acls(const struct hs_xattrs *x, struct hs_xobj o, bo
     for (size_t i = 0; i < (dir ? 2u : 1u); i++) {
         /* asked first: a removal is a journalled change even when there is
          * nothing to remove, and almost always there is nothing */
-        if (has_name(x, acls[i]) || (do_get(o, acls[i], NULL, 0) < 0 && errno == ENODATA) ||
+        if (has_name(xa, acls[i]) || (do_get(o, acls[i], NULL, 0) < 0 && errno == ENODATA) ||
             do_remove(o, acls[i]) == 0)
             continue;
         if (errno != ENODATA && errno != ENOTSUP && errno != EOPNOTSUPP)
@@ -248,9 +248,9 @@ bool hs_xattr_has_default_acl(int dirfd)
     return fgetxattr(dirfd, "system.posix_acl_default", NULL, 0) >= 0;
 }
 
-void hs_xattrs_free(struct hs_xattrs *x)
+void hs_xattrs_free(struct hs_xattrs *xa)
 {
-    hs_buf_free(&x->names);
-    hs_buf_free(&x->values);
-    x->count = 0;
+    hs_buf_free(&xa->names);
+    hs_buf_free(&xa->values);
+    xa->count = 0;
 }

@@ -35,26 +35,26 @@ struct hs_xobj {
 /* Reads the attributes of o into x (reused between calls): all of them if
  * all, else only those an unprivileged process can set (user.*, ACLs), so
  * that what is read, hashed and compared is what a copy can carry. */
-int hs_xattr_read(struct hs_xattrs *x, struct hs_xobj o, bool all);
+int hs_xattr_read(struct hs_xattrs *xa, struct hs_xobj o, bool all);
 /* Sets x to the n attributes given in any order (copied; a repeated name
  * counts once), all of them or only those an unprivileged process can set,
  * as hs_xattr_read: an archive's attributes, in the same form. */
-int hs_xattr_set(struct hs_xattrs *x, const char *const *names, const void *const *values,
+int hs_xattr_set(struct hs_xattrs *xa, const char *const *names, const void *const *values,
                  const size_t *sizes, size_t n, bool all);
 /* 0 when there are none, else a 64-bit hash of the sorted names and values. */
-uint64_t hs_xattr_hash(const struct hs_xattrs *x);
+uint64_t hs_xattr_hash(const struct hs_xattrs *xa);
 /* Sets x on o, which must be an fd (-EBADF otherwise). Without root, only
  * user.* and ACLs are tried. Returns 0, or -errno of the first attribute that
  * could not be set (the rest are still set). */
-int hs_xattr_apply(const struct hs_xattrs *x, struct hs_xobj o, bool root);
+int hs_xattr_apply(const struct hs_xattrs *xa, struct hs_xobj o, bool root);
 /* A new object takes the ACLs of its directory's default ACL: those that x
  * (the original's attributes, may be NULL) does not have are removed from o
  * (an fd), so a user's default ACL on a restore target cannot grant her what
  * the original did not (system.posix_acl_default only for a directory). */
-int hs_xattr_drop_inherited_acls(const struct hs_xattrs *x, struct hs_xobj o, bool dir);
+int hs_xattr_drop_inherited_acls(const struct hs_xattrs *xa, struct hs_xobj o, bool dir);
 /* Whether the directory dirfd has a default ACL, which what is made in it
  * takes. */
 bool hs_xattr_has_default_acl(int dirfd);
-void hs_xattrs_free(struct hs_xattrs *x);
+void hs_xattrs_free(struct hs_xattrs *xa);
 
 #endif
