@@ -7,8 +7,8 @@
 # this one in Release. Needs root (the kit's journaled scratch ext4 at
 # /tmp/bench/mnt, trees built there once). Not part of ctest.
 set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
-kit=${BENCH_KIT:-$here/../shared/bench}
+# shellcheck source=tests/bench_lib.sh
+source "$(dirname "$0")/bench_lib.sh"
 reps=11
 [ "${1:-}" = -r ] && { reps=$2; shift 2; }
 [ $# -ge 2 ] || { sed -n '2,8p' "$0" >&2; exit 2; }
@@ -16,8 +16,7 @@ old=$(realpath "$1") new=$(realpath "$2")
 shift 2
 trees=("$@")
 [ ${#trees[@]} -gt 0 ] || trees=(small usr)
-M=/tmp/bench/mnt
-mountpoint -q "$M" || "$kit/scratchfs.sh" up "$M" >&2
+bench_mount
 base=2026-01-01T000000Z next=2026-01-02T000000Z
 
 # one timed backup: seconds on stdout
