@@ -8,10 +8,7 @@
 set -euo pipefail
 # shellcheck source=tests/bench_lib.sh
 source "$(dirname "$0")/bench_lib.sh"
-reps=5
-[ "${1:-}" = -r ] && { reps=$2; shift 2; }
-trees=("$@")
-[ ${#trees[@]} -gt 0 ] || trees=(small usr)
+bench_args 5 "$@"
 [ -x "$kit/peers.sh" ] || { echo "bench: no benchmark kit at $kit (set BENCH_KIT)" >&2; exit 2; }
 bin=$(bench_build)
 bench_mount

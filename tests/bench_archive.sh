@@ -10,10 +10,7 @@
 set -euo pipefail
 # shellcheck source=tests/bench_lib.sh
 source "$(dirname "$0")/bench_lib.sh"
-reps=5
-[ "${1:-}" = -r ] && { reps=$2; shift 2; }
-trees=("$@")
-[ ${#trees[@]} -gt 0 ] || trees=(small usr)
+bench_args 5 "$@"
 command -v bsdtar >/dev/null || { echo "bench: bsdtar is needed (libarchive-tools)" >&2; exit 2; }
 H=$(bench_build)
 bench_mount

@@ -6,6 +6,20 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 kit=${BENCH_KIT:-$here/../shared/bench}
 M=/tmp/bench/mnt
 
+# bench_args DEFAULT_REPS [-r REPS] [TREE...]: sets reps and trees (default
+# small usr)
+# shellcheck disable=SC2034 # reps and trees are read by the scripts
+bench_args() {
+	reps=$1
+	shift
+	if [ "${1:-}" = -r ]; then
+		reps=$2
+		shift 2
+	fi
+	trees=("$@")
+	[ ${#trees[@]} -gt 0 ] || trees=(small usr)
+}
+
 # bench_mount: the scratch ext4 at $M, mounted once (root: a loop mount)
 bench_mount() {
 	mountpoint -q "$M" || "$kit/scratchfs.sh" up "$M" >&2
