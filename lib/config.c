@@ -246,10 +246,9 @@ static int parse_bool(const char *s, int *out)
 /* Relative paths mean "next to the config file", whatever the cwd of cron. */
 static char *resolve_path(const char *file, const char *v)
 {
-    const char *slash = strrchr(file, '/');
-    if (v[0] == '/' || !slash)
+    size_t dl = (size_t)(hs_path_base(file, strlen(file)) - file), vl = strlen(v);
+    if (v[0] == '/' || dl == 0)
         return strdup(v);
-    size_t dl = (size_t)(slash - file) + 1, vl = strlen(v);
     char *r = malloc(dl + vl + 1);
     if (!r)
         return NULL;

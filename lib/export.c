@@ -850,9 +850,9 @@ static char *part_name_for(int dirfd, const char *archive)
 static int check_target(struct exporter *ex)
 {
     const char *arch = ex->o->archive;
-    const char *slash = strrchr(arch, '/');
-    ex->final_name = slash ? slash + 1 : arch;
-    char *dir = slash ? strndup(arch, slash == arch ? 1 : (size_t)(slash - arch)) : strdup(".");
+    size_t len = strlen(arch);
+    ex->final_name = hs_path_base(arch, len);
+    char *dir = hs_path_dirname(arch, len);
     if (!dir)
         return hs_err_setf(ex->err, ENOMEM, "export");
     /* never through another user's symlink: root's archive would land

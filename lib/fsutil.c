@@ -15,9 +15,30 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+char *hs_path_dirname(const char *path, size_t len)
+{
+    size_t d = hs_path_dir_len(path, len);
+    if (d == 0)
+        return strdup(len && path[0] == '/' ? "/" : ".");
+    return strndup(path, d);
+}
+
 int hs_open_dir(int dirfd, const char *name)
 {
     return openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+int hs_open_dir_stat(int dirfd, const char *name, struct stat *st)
+{
+    int fd = hs_open_dir(dirfd, name);
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, st) < 0) {
+        int err = errno;
+        close(fd);
+        return -err;
+    }
+    return fd;
 }
 
 int hs_open_file_read(int dirfd, const char *name)
@@ -657,16 +678,14 @@ static bool unsafe_link(const char *path, char *why, size_t n)
         snprintf(why, n, "a symlink owned by uid %u", (unsigned)ls.st_uid);
         return true;
     }
-    char *copy = strdup(path), bad[PATH_MAX] = "";
-    char *slash = copy ? strrchr(copy, '/') : NULL;
-    const char *dir = !slash ? "." : slash == copy ? "/" : (*slash = '\0', copy);
-    char *real = copy ? realpath(dir, NULL) : NULL;
+    char *dir = hs_path_dirname(path, strlen(path)), bad[PATH_MAX] = "";
+    char *real = dir ? realpath(dir, NULL) : NULL;
     if (real && stat(real, &ds) == 0 && unsafe_dir(&ds))
         snprintf(bad, sizeof bad, "%s", real);
     else if (real)
         hs_parent_unsafe(real, bad);
     free(real);
-    free(copy);
+    free(dir);
     if (bad[0])
         snprintf(why, n, "a symlink in %s, which another user can write", bad);
     return bad[0] != '\0';

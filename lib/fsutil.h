@@ -25,8 +25,16 @@ static inline const char *hs_path_base(const char *p, size_t len)
     return slash ? slash + 1 : p;
 }
 
+/* The directory holding the last component of the first len bytes of path,
+ * to open or to name: "a/b" gives "a", "/a" gives "/", "a" gives "."; a
+ * fresh string, NULL when out of memory. */
+char *hs_path_dirname(const char *path, size_t len);
+
 /* openat(dirfd, name, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC): -1/errno. */
 int hs_open_dir(int dirfd, const char *name);
+
+/* hs_open_dir, and the fstat of what it opened into st: the fd or -errno. */
+int hs_open_dir_stat(int dirfd, const char *name, struct stat *st);
 
 /* Opens the file dirfd/name to read its data: never through a symlink,
  * never waiting (a fifo swapped in since it was seen opens, and is then no

@@ -114,14 +114,10 @@ static int read_manifest(struct snap *sn, const struct hs_store *s, const char *
 /* Walks the tree: every entry lstat'ed. Unreadable parts are left out. */
 static int read_tree(struct snap *sn, const struct hs_store *s, const char *name)
 {
-    int fd = hs_open_dir(s->destfd, name);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        int err = errno;
-        if (fd >= 0)
-            close(fd);
-        return hs_err_path(&sn->e, err, "cannot open snapshot", name);
-    }
+    int fd = hs_open_dir_stat(s->destfd, name, &st);
+    if (fd < 0)
+        return hs_err_path(&sn->e, -fd, "cannot open snapshot", name);
     snap_add(sn, HS_FT_DIR, st.st_ino, 0, (uint64_t)st.st_blocks); /* the root itself */
     struct hs_walk *w;
     int r = hs_walk_open(&w, fd, &st, "", &sn->e);

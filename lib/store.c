@@ -207,19 +207,15 @@ bool hs_store_in_snapshot(int fd)
 /* Whether a directory to be created at path would be in a snapshot. */
 static bool parent_in_snapshot(const char *path)
 {
-    char *copy = strdup(path);
-    if (!copy)
-        return false;
-    size_t n = strlen(copy);
-    while (n > 1 && copy[n - 1] == '/')
-        copy[--n] = '\0';
-    char *slash = strrchr(copy, '/');
-    const char *parent = !slash ? "." : slash == copy ? "/" : (*slash = '\0', copy);
-    int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    char *parent = hs_path_dirname(path, n);
+    int fd = parent ? open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
     bool in = fd >= 0 && hs_store_in_snapshot(fd);
     if (fd >= 0)
         close(fd);
-    free(copy);
+    free(parent);
     return in;
 }
 

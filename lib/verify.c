@@ -259,15 +259,12 @@ static int verify_snapshot(struct verifier *v, const struct hs_store *s, const c
 {
     v->snap = name;
     v->have_skip = false;
-    int fd = hs_open_dir(s->destfd, name);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        int err = errno;
-        if (fd >= 0)
-            close(fd);
-        if (err == ENOENT) /* pruned meanwhile */
+    int fd = hs_open_dir_stat(s->destfd, name, &st);
+    if (fd < 0) {
+        if (fd == -ENOENT) /* pruned meanwhile */
             return 0;
-        problem(v, HS_VERIFY_UNREADABLE, "", strerror(err));
+        problem(v, HS_VERIFY_UNREADABLE, "", strerror(-fd));
         return 0;
     }
     v->st->snapshots++;

@@ -6,18 +6,12 @@
 # there (small, usr, large; big) once. Not part of ctest: figures, not verdicts.
 # Prints the peers.sh tables; memory of a first backup: see the "full" rows.
 set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
-kit=${BENCH_KIT:-$here/../shared/bench}
-reps=5
-[ "${1:-}" = -r ] && { reps=$2; shift 2; }
-trees=("$@")
-[ ${#trees[@]} -gt 0 ] || trees=(small usr)
+# shellcheck source=tests/bench_lib.sh
+source "$(dirname "$0")/bench_lib.sh"
+bench_args 5 "$@"
 [ -x "$kit/peers.sh" ] || { echo "bench: no benchmark kit at $kit (set BENCH_KIT)" >&2; exit 2; }
-cmake -S "$here" -B "$here/build-bench" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$here/build-bench" -j"$(nproc)" --target hardsnap-bin >/dev/null
-bin=$here/build-bench/hardsnap
-M=/tmp/bench/mnt
-mountpoint -q "$M" || "$kit/scratchfs.sh" up "$M"
+bin=$(bench_build)
+bench_mount
 for t in "${trees[@]}"; do
 	[ -d "$M/trees/$t" ] || "$kit/mktree.sh" "$t" "$M/trees/$t"
 	phases=full,nochange,change

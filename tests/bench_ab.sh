@@ -10,8 +10,8 @@
 # (the kit's journaled scratch ext4 at /tmp/bench/mnt, trees built there
 # once). Not part of ctest.
 set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
-kit=${BENCH_KIT:-$here/../shared/bench}
+# shellcheck source=tests/bench_lib.sh
+source "$(dirname "$0")/bench_lib.sh"
 reps=11 mode=nochange
 while [ "${1:-}" = -r ] || [ "${1:-}" = -m ]; do
 	if [ "$1" = -r ]; then reps=$2; else mode=$2; fi
@@ -23,8 +23,7 @@ old=$(realpath "$1") new=$(realpath "$2")
 shift 2
 trees=("$@")
 [ ${#trees[@]} -gt 0 ] || trees=(small usr)
-M=/tmp/bench/mnt
-mountpoint -q "$M" || "$kit/scratchfs.sh" up "$M" >&2
+bench_mount
 base=2026-01-01T000000Z next=2026-01-02T000000Z
 
 # the operation of $mode, then what it made removed again

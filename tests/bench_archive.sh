@@ -8,18 +8,12 @@
 #            vs  bsdtar -xpf a.tar && sync (import makes its snapshot durable)
 # Prints one line per run: seconds and peak RSS (KiB). Not part of ctest.
 set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
-kit=${BENCH_KIT:-$here/../shared/bench}
-reps=5
-[ "${1:-}" = -r ] && { reps=$2; shift 2; }
-trees=("$@")
-[ ${#trees[@]} -gt 0 ] || trees=(small usr)
+# shellcheck source=tests/bench_lib.sh
+source "$(dirname "$0")/bench_lib.sh"
+bench_args 5 "$@"
 command -v bsdtar >/dev/null || { echo "bench: bsdtar is needed (libarchive-tools)" >&2; exit 2; }
-cmake -S "$here" -B "$here/build-bench" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$here/build-bench" -j"$(nproc)" --target hardsnap-bin >/dev/null
-H=$here/build-bench/hardsnap
-M=/tmp/bench/mnt
-mountpoint -q "$M" || "$kit/scratchfs.sh" up "$M"
+H=$(bench_build)
+bench_mount
 W=$M/archive-bench
 
 timed() { { /usr/bin/time -f "%e %M" "$@" >/dev/null; } 2>&1 | tail -1; }

@@ -10,14 +10,11 @@
 #  4. with OLD_BINARY (a build from before content links): no-change
 #     incremental of usr, old and new interleaved, 5 runs each.
 set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
-kit=${BENCH_KIT:-$here/../shared/bench}
+# shellcheck source=tests/bench_lib.sh
+source "$(dirname "$0")/bench_lib.sh"
 old=${1:-}
-cmake -S "$here" -B "$here/build-bench" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$here/build-bench" -j"$(nproc)" --target hardsnap-bin >/dev/null
-H=$here/build-bench/hardsnap
-M=/tmp/bench/mnt
-mountpoint -q "$M" || "$kit/scratchfs.sh" up "$M"
+H=$(bench_build)
+bench_mount
 W=$M/content-bench
 rm -rf "$W" && mkdir -p "$W/src/photos" "$W/src/docs" "$W/rs" "$W/many/a" "$W/many/b"
 

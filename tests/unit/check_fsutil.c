@@ -475,6 +475,51 @@ START_TEST(steering_files_as_root)
 }
 END_TEST
 
+/* The parts of a path: its directory (as a length, and as a string to open)
+ * and its last component. */
+START_TEST(path_parts)
+{
+    static const struct {
+        const char *path, *dir, *base;
+        size_t dir_len;
+    } cases[] = {
+        {"a/b/c", "a/b", "c", 3}, {"c", ".", "c", 0}, {"/c", "/", "c", 0}, {"/a/c", "/a", "c", 2},
+        {"a/", "a", "", 1},       {"", ".", "", 0},   {"/", "/", "", 0},   {"a//c", "a/", "c", 2},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *p = cases[i].path;
+        size_t len = strlen(p);
+        ck_assert_uint_eq(hs_path_dir_len(p, len), cases[i].dir_len);
+        ck_assert_str_eq(hs_path_base(p, len), cases[i].base);
+        char *d = hs_path_dirname(p, len);
+        ck_assert_str_eq(d, cases[i].dir);
+        free(d);
+    }
+    /* only the first len bytes count */
+    ck_assert_uint_eq(hs_path_dir_len("a/b/c", 3), 1);
+    const char *ab = "ab/c";
+    ck_assert_ptr_eq(hs_path_base(ab, 2), ab);
+    char *d = hs_path_dirname("x/y/z", 3);
+    ck_assert_str_eq(d, "x");
+    free(d);
+}
+END_TEST
+
+START_TEST(open_dir_stat)
+{
+    tu_mkdir("d");
+    tu_write("f", "x", 1);
+    struct stat st, want;
+    int fd = hs_open_dir_stat(tu_tmpfd, "d", &st);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(fstatat(tu_tmpfd, "d", &want, 0), 0);
+    ck_assert(hs_stat_same_file(&st, &want));
+    close(fd);
+    ck_assert_int_eq(hs_open_dir_stat(tu_tmpfd, "f", &st), -ENOTDIR);
+    ck_assert_int_eq(hs_open_dir_stat(tu_tmpfd, "none", &st), -ENOENT);
+}
+END_TEST
+
 Suite *fsutil_suite(void)
 {
     Suite *s = suite_create("fsutil");
@@ -485,6 +530,8 @@ Suite *fsutil_suite(void)
     tcase_add_test(tc, closed_dir_swapped_for_symlink);
     tcase_add_test(tc, open_dir_trusted_resolves);
     tcase_add_test(tc, steering_files);
+    tcase_add_test(tc, path_parts);
+    tcase_add_test(tc, open_dir_stat);
     suite_add_tcase(s, tc);
     tc = tu_tcase_needs("root");
     tcase_add_test(tc, removes_read_only_dirs_without_root);
