@@ -362,23 +362,21 @@ static int cmp_sources(const void *a, const void *b)
 /* realpath of a path that may not exist yet (its parent must). */
 static char *resolve_maybe_missing(const char *path)
 {
-    char *r = realpath(path, NULL);
-    if (r || errno != ENOENT)
-        return r;
-    char *copy = strdup(path);
-    if (!copy)
-        return NULL;
-    size_t n = strlen(copy);
-    while (n > 1 && copy[n - 1] == '/')
-        copy[--n] = '\0';
-    char *slash = strrchr(copy, '/');
-    const char *base = slash ? slash + 1 : copy;
-    char *parent = realpath(slash ? (slash == copy ? "/" : (*slash = '\0', copy)) : ".", NULL);
+    char *real = realpath(path, NULL);
+    if (real || errno != ENOENT)
+        return real;
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    const char *base = hs_path_base(path, n);
+    char *dir = hs_path_dirname(path, n);
+    char *parent = dir ? realpath(dir, NULL) : NULL;
     char *out = NULL;
-    if (parent && asprintf(&out, "%s/%s", strcmp(parent, "/") ? parent : "", base) < 0)
+    if (parent && asprintf(&out, "%s/%.*s", strcmp(parent, "/") ? parent : "",
+                           (int)(n - (size_t)(base - path)), base) < 0)
         out = NULL;
     free(parent);
-    free(copy);
+    free(dir);
     return out;
 }
 
@@ -540,10 +538,10 @@ static int open_prev(struct engine *g)
     char mname[64];
     hs_store_manifest_name(g->prev_name, mname);
     struct stat st;
-    int root = hs_open_dir(g->store.destfd, g->prev_name);
+    int root = hs_open_dir_stat(g->store.destfd, g->prev_name, &st);
     /* the manifest must describe this very tree, not one made since by hand */
-    bool ok = root >= 0 && fstat(root, &st) == 0 &&
-              hs_manifest_open_trusted(g->store.manifestsfd, mname, st.st_ino, &g->mr, NULL);
+    bool ok =
+        root >= 0 && hs_manifest_open_trusted(g->store.manifestsfd, mname, st.st_ino, &g->mr, NULL);
     struct stat ms;
     if (ok)
         g->prev_root_ino = st.st_ino;

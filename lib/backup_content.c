@@ -41,8 +41,8 @@ static bool open_cindex(struct engine *g)
         return false;
     struct hs_err e = {0};
     struct stat st;
-    g->prevrootfd = hs_open_dir(g->store.destfd, g->prev_name);
-    if (g->prevrootfd < 0 || fstat(g->prevrootfd, &st) < 0 || st.st_ino != g->prev_root_ino ||
+    g->prevrootfd = hs_open_dir_stat(g->store.destfd, g->prev_name, &st);
+    if (g->prevrootfd < 0 || st.st_ino != g->prev_root_ino ||
         hs_cindex_open_or_build(&g->cindex, g->store.manifestsfd, g->prev_name, g->prev_root_ino,
                                 &e) < 0) {
         if (e.msg) {
@@ -384,7 +384,7 @@ struct dedup_val {
     uint64_t size, sino, sblocks, xattr_hash, path_off;
     int64_t mtime_sec;
     uint32_t mtime_nsec, mode, uid, gid, path_len;
-    uint8_t hash[16]; /* the table's key, less its empty-slot marker */
+    uint8_t hash[16]; /* the table's key, less the bit that keeps it storable */
 };
 
 static bool same_copy(const struct dedup_val *v, const struct hs_mentry *rec)
@@ -439,7 +439,9 @@ int hs_eng_dedup_copy(struct engine *g, const struct hs_walk_item *it)
     uint64_t k1, k2;
     memcpy(&k1, g->rec.hash, 8);
     memcpy(&k2, g->rec.hash + 8, 8);
-    k2 |= 1; /* 0 marks an empty slot; the whole hash is compared below */
+    /* never the one key inomap cannot hold, (UINT64_MAX, 0); the whole hash
+     * is compared below */
+    k2 |= 1;
     bool fresh;
     struct dedup_val *v = hs_inomap_get(&g->dedup, k1, k2, &fresh);
     if (!v)

@@ -27,6 +27,7 @@
 #include "change.h"
 #include "copy.h"
 #include "fsutil.h"
+#include "hash.h"
 #include "manifest.h"
 #include "meta.h"
 #include "report.h"
@@ -155,7 +156,7 @@ static const char *clean_path(struct importer *im, const char *raw)
 
 static size_t slot_of(const struct importer *im, const char *path, size_t len)
 {
-    size_t mask = im->nslots - 1, i = (size_t)XXH3_64bits(path, len) & mask;
+    size_t mask = im->nslots - 1, i = (size_t)hs_hash_bytes(path, len) & mask;
     for (;; i = (i + 1) & mask) {
         size_t v = im->slots[i];
         if (v == 0 ||
