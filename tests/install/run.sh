@@ -65,8 +65,10 @@ soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 [ -e "$libdir/$soname" ] || fail "$libdir/$soname is missing"
 
 # --- the exported symbols are hardsnap.h's ----------------------------------
-# (a function the header declares is "name(" there; its data, the one array)
-readelf --dyn-syms -W "$lib" | awk '$7 != "UND" && $5 == "GLOBAL" { sub(/@.*/, "", $8); print $8 }' |
+# (a function the header declares is "name(" there; its data, the one array;
+# names in __ are the compiler's, e.g. ASan's __odr_asan.hs_export_suffixes)
+readelf --dyn-syms -W "$lib" |
+	awk '$7 != "UND" && $5 == "GLOBAL" && $8 !~ /^__/ { sub(/@.*/, "", $8); print $8 }' |
 	sort -u >"$tmp/exported"
 grep -o '\bhs_[a-z_]*(' "$headers" | tr -d '(' >"$tmp/declared"
 grep -o '\bhs_[a-z_]*\[\]' "$headers" | tr -d '[]' >>"$tmp/declared"
