@@ -66,9 +66,10 @@ soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 
 # --- the exported symbols are hardsnap.h's ----------------------------------
 # (a function the header declares is "name(" there; its data, the one array;
-# what a sanitizer adds, __odr_asan.NAME beside a global, is the build's)
-readelf --dyn-syms -W "$lib" | awk '$7 != "UND" && $5 == "GLOBAL" { sub(/@.*/, "", $8); print $8 }' |
-	grep -v '^__\(odr_\)\?asan' | sort -u >"$tmp/exported"
+# names in __ are the compiler's, e.g. ASan's __odr_asan.hs_export_suffixes)
+readelf --dyn-syms -W "$lib" |
+	awk '$7 != "UND" && $5 == "GLOBAL" && $8 !~ /^__/ { sub(/@.*/, "", $8); print $8 }' |
+	sort -u >"$tmp/exported"
 grep -o '\bhs_[a-z_]*(' "$headers" | tr -d '(' >"$tmp/declared"
 grep -o '\bhs_[a-z_]*\[\]' "$headers" | tr -d '[]' >>"$tmp/declared"
 sort -u -o "$tmp/declared" "$tmp/declared"
