@@ -93,8 +93,11 @@ fi
 "$cc" -std=c11 -Wall -Wextra -Werror "${cflags[@]}" -o "$tmp/use_lib" "$here/use_lib.c" \
 	"${pc_cflags[@]}" "${pc_libs[@]}" || fail "use_lib.c does not build with pkg-config's flags"
 # it runs with the installed library, not the build's
-LD_LIBRARY_PATH=$libdir ldd "$tmp/use_lib" | grep -q "libhardsnap.so.$soversion => $libdir/" ||
-	fail "use_lib does not load $libdir/$soname: $(LD_LIBRARY_PATH=$libdir ldd "$tmp/use_lib")"
+# (ldd's output read whole: grep -q would stop reading, and under pipefail
+# ldd's SIGPIPE would fail a match)
+loaded=$(LD_LIBRARY_PATH=$libdir ldd "$tmp/use_lib")
+grep -q "libhardsnap.so.$soversion => $libdir/" <<<"$loaded" ||
+	fail "use_lib does not load $libdir/$soname: $loaded"
 mkdir "$tmp/work"
 out=$(LD_LIBRARY_PATH=$libdir "$tmp/use_lib" "$version" "$tmp/work") || fail "use_lib failed"
 [ "$out" = "use_lib: ok" ] || fail "use_lib said: $out"
