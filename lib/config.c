@@ -610,3 +610,26 @@ void hs_config_free(struct hs_config *c)
     free(c->sources);
     memset(c, 0, sizeof *c);
 }
+
+int hs_source_parse_remote(const char *arg, char **host, char **path, struct hs_err *err)
+{
+    *host = *path = NULL;
+    const char *colon = strchr(arg, ':');
+    const char *slash = strchr(arg, '/');
+    if (!colon || (slash && slash < colon))
+        return 0;
+    if (colon == arg || (colon == arg + 1 && arg[0] == '@') || colon[-1] == '@')
+        return hs_err_usage(err, 0, "remote source without a host", arg);
+    if (!colon[1])
+        return hs_err_usage(err, 0, "remote source without a path (write HOST:. for the home)",
+                            arg);
+    *host = strndup(arg, (size_t)(colon - arg));
+    *path = strdup(colon + 1);
+    if (!*host || !*path) {
+        free(*host);
+        free(*path);
+        *host = *path = NULL;
+        return hs_err_setf(err, ENOMEM, "remote source");
+    }
+    return 1;
+}

@@ -155,11 +155,24 @@ enum hs_content_order {
 };
 
 struct hs_source {
-    const char *path;           /* directory to back up */
+    const char *path;           /* directory to back up (on host, for a remote source) */
     const char *name;           /* subdirectory in the snapshot; NULL = snapshot root */
     const char *const *exclude; /* patterns for this source only */
     size_t n_exclude;
+    /* A remote source: "[USER@]HOST", reached as `RSH HOST PROGRAM serve`
+     * (NULL: a local directory). rsh NULL means "ssh", hardsnap_path NULL
+     * means "hardsnap"; both may hold several words (quoted as in sh). */
+    const char *host;
+    const char *rsh;
+    const char *hardsnap_path;
 };
+
+/* A SOURCE argument as rsync spells a remote one: "[USER@]HOST:PATH" has a
+ * colon before its first '/' (a local path with a colon is written ./a:b).
+ * 1 with *host and *path (malloc'd) for a remote source, 0 for a local one
+ * (nothing allocated), <0 (HS_USAGE, message naming arg) when it is remote
+ * but malformed (empty host or path). */
+int hs_source_parse_remote(const char *arg, char **host, char **path, struct hs_err *err);
 
 struct hs_backup_opts {
     const struct hs_source *sources;
@@ -176,6 +189,7 @@ struct hs_backup_opts {
     hs_event_fn on_event; /* may be NULL */
     void *user;
     bool verbose_events; /* emit COPY/LINK events (costs a call per entry) */
+    unsigned timeout;    /* seconds a remote source's connection may stall; 0: no limit */
 };
 
 struct hs_backup_result {
@@ -456,7 +470,10 @@ enum hs_status hs_import(const struct hs_import_opts *o, struct hs_backup_result
 
 struct hs_config_source {
     char *name; /* [source NAME] */
-    char *path; /* resolved against the config file's directory */
+    char *path; /* resolved against the config file's directory (local sources) */
+    char *host; /* path = [USER@]HOST:PATH: the host part (NULL: local) */
+    char *rsh;  /* rsh = (NULL: the global one) */
+    char *hardsnap_path;
     char **exclude;
     size_t n_exclude;
     unsigned line; /* where the section starts, for messages */
@@ -475,6 +492,9 @@ struct hs_config {
     size_t n_exclude;
     int one_file_system; /* -1 unset, 0, 1 */
     int checksum;        /* -1 unset, 0, 1 */
+    char *rsh;           /* [hardsnap] rsh = (NULL: ssh) */
+    char *hardsnap_path; /* [hardsnap] hardsnap-path = (NULL: hardsnap) */
+    unsigned timeout;    /* [hardsnap] timeout = SECONDS (0: unset) */
     struct hs_config_source *sources;
     size_t n_sources;
     struct hs_retain retain;
@@ -491,6 +511,21 @@ void hs_config_free(struct hs_config *c);
 
 /* Parses a duration like 36h, 7d, 2w, 6m, 1y into seconds; -EINVAL if bad. */
 int hs_parse_duration(const char *s, int64_t *seconds);
+
+/* ---- serve: the remote end of a pull ------------------------------------ */
+
+struct hs_serve_opts {
+    const char *const *allow; /* trees a client may ask for (none: any) */
+    size_t n_allow;
+    const char *store; /* serve --store DEST: receive replicas (not yet) */
+    int in_fd, out_fd; /* the connection (stdin and stdout under ssh) */
+    unsigned timeout;  /* seconds the client may stall; 0: no limit */
+};
+
+/* Serves one client on in_fd/out_fd: the request comes from the protocol,
+ * never from argv, so this works as an authorized_keys forced command.
+ * Never writes into the trees it serves. */
+enum hs_status hs_serve(const struct hs_serve_opts *o, struct hs_err *err);
 
 /* ---- prune ------------------------------------------------------------- */
 
