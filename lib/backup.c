@@ -23,6 +23,7 @@
 #include "exclude.h"
 #include "fsutil.h"
 #include "meta.h"
+#include "remote.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -89,7 +90,8 @@ bool hs_eng_prev_is(struct engine *g, const char *name, uint64_t sino, unsigned 
 
 bool hs_eng_source_is_store_inode(struct engine *g, const struct hs_walk_item *it, uint64_t sino)
 {
-    if (!g->have_dest_st || it->st.st_dev != g->dest_st.st_dev || it->st.st_ino != sino)
+    if (!g->have_dest_st || g->cur->tree->remote || it->st.st_dev != g->dest_st.st_dev ||
+        it->st.st_ino != sino)
         return false;
     hs_eng_warn(g, 0, "is a hard link to a file of the store: copied, not linked", it->path);
     return true;
@@ -164,6 +166,16 @@ void hs_eng_read_xattrs(struct engine *g, struct hs_xobj o, const char *path)
     }
 }
 
+void hs_eng_source_xattrs(struct engine *g, const struct hs_walk_item *it, int fd)
+{
+    struct hs_tree *t = g->cur->tree;
+    int r = t->ops->xattrs(t, it, fd, &g->xa, g->root);
+    if (r < 0) {
+        hs_eng_warn(g, -r, "cannot read extended attributes of", *it->path ? it->path : ".");
+        g->xa.count = 0;
+    }
+}
+
 /* ---- directories ----------------------------------------------------- */
 
 /* A source's own patterns are anchored at its root. A global anchored
@@ -172,15 +184,8 @@ void hs_eng_read_xattrs(struct engine *g, struct hs_xobj o, const char *path)
  * exclude = /home/<user>/.cache with [source home]. */
 static bool is_excluded(struct engine *g, const struct hs_walk_item *it, bool is_dir)
 {
-    size_t off = g->cur->prefix_len;
-    if (it->path_len <= off)
-        return false;
-    const char *rel = it->path + off;
-    size_t len = it->path_len - off;
-    if (g->cur->exclude && hs_exclude_match(g->cur->exclude, rel, len, is_dir))
-        return true;
-    return g->exclude && (hs_exclude_match(g->exclude, rel, len, is_dir) ||
-                          (off && hs_exclude_match(g->exclude, it->path, it->path_len, is_dir)));
+    return hs_exclude_source(g->exclude, g->cur->exclude, it->path, it->path_len,
+                             g->cur->prefix_len, is_dir);
 }
 
 /* The new tree's directory for name, made and held for its ENTER (an
@@ -196,21 +201,18 @@ static int make_dir(struct engine *g, const char *name, const char *path)
     return hs_writer_mkdir(&g->wr, name, path);
 }
 
-/* The source directory's xattrs into g->xa, for its copy (fd -1: none). */
-static void dir_xattrs(struct engine *g, int srcfd, const char *path)
+static void skip_dir(struct engine *g)
 {
-    g->xa.count = 0;
-    if (srcfd >= 0 && !g->dry_run)
-        hs_eng_read_xattrs(g, (struct hs_xobj){.fd = srcfd}, path);
+    g->cur->tree->ops->skip(g->cur->tree);
 }
 
-static int dir_entry(struct engine *g, struct hs_walk *w, const struct hs_walk_item *it)
+static int dir_entry(struct engine *g, const struct hs_walk_item *it)
 {
     const struct stat *st = &it->st;
-    if (g->have_dest_st && hs_stat_same_file(st, &g->dest_st)) {
+    if (g->have_dest_st && !g->cur->tree->remote && hs_stat_same_file(st, &g->dest_st)) {
         hs_report_notice_once(&g->rep, NOTICE_DEST_INSIDE,
                               "the destination is inside the source: it is not backed up");
-        hs_walk_skip(w);
+        skip_dir(g);
         return 0;
     }
     g->st->dirs++;
@@ -224,7 +226,7 @@ static int dir_entry(struct engine *g, struct hs_walk *w, const struct hs_walk_i
     if (r != 0 || !g->one_fs || st->st_dev == g->cur->dev)
         return r;
     /* a mount point: kept as an empty directory, as rsync -x does */
-    hs_walk_skip(w);
+    skip_dir(g);
     g->xa.count = 0;
     return hs_writer_finish_held(&g->wr, g->dry_run ? NULL : st, &g->xa, it->path);
 }
@@ -240,7 +242,9 @@ static int dir_enter(struct engine *g, const struct hs_walk_item *it)
  * keeps what was walked, and the metadata seen on entering, without xattrs. */
 static int dir_leave(struct engine *g, const struct hs_walk_item *it)
 {
-    dir_xattrs(g, it->fd, it->path);
+    g->xa.count = 0;
+    if (!g->dry_run)
+        hs_eng_source_xattrs(g, it, -1);
     return leave_all(g, &it->st, it->path);
 }
 
@@ -256,18 +260,18 @@ static int walk_error(struct engine *g, const struct hs_walk_item *it)
     return hs_writer_finish_held(&g->wr, g->dry_run ? NULL : &it->st, &g->xa, it->path);
 }
 
-static int handle_entry(struct engine *g, struct hs_walk *w, const struct hs_walk_item *it)
+static int handle_entry(struct engine *g, const struct hs_walk_item *it)
 {
     bool is_dir = S_ISDIR(it->st.st_mode);
     if (is_excluded(g, it, is_dir)) {
         g->st->excluded++;
         if (is_dir)
-            hs_walk_skip(w);
+            skip_dir(g);
         return 0;
     }
     hs_report_entry(&g->rep);
     if (is_dir)
-        return dir_entry(g, w, it);
+        return dir_entry(g, it);
     return hs_eng_nondir(g, it);
 }
 
@@ -285,49 +289,78 @@ static void rec_root(struct engine *g)
     }
 }
 
-static int walk_source(struct engine *g, struct source_ctx *sc)
+static void remote_warn(void *user, int errnum, const char *what, const char *path)
+{
+    hs_eng_warn(user, errnum, what, path);
+}
+
+static int remote_content(void *user, const uint8_t hash[16], uint64_t size)
+{
+    return hs_eng_open_content(user, hash, size);
+}
+
+/* The tree of a source: its directory, or the host's over the connection. */
+static int open_tree(struct engine *g, struct source_ctx *sc, struct stat *st)
 {
     const struct hs_source *src = sc->src;
+    if (src->host) {
+        char prefix[300];
+        snprintf(prefix, sizeof prefix, "%s%s", src->name ? src->name : "", src->name ? "/" : "");
+        struct hs_remote_opts ro = {
+            .src = src,
+            .timeout = g->o->timeout,
+            .one_fs = g->one_fs,
+            .dry_run = g->dry_run,
+            .global = g->exclude,
+            .own = sc->exclude,
+            .prefix = prefix,
+            .hsfd = g->have_store ? g->store.hsfd : -1,
+            .index = (unsigned)(sc - g->sources),
+            .store_has_data = g->have_prev,
+            .local_content = g->have_prev ? remote_content : NULL,
+            .user = g,
+            .warn = remote_warn,
+        };
+        return hs_remote_open(&sc->tree, &ro, st, g->err);
+    }
     int fd = open(src->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
+    if (fd < 0 || fstat(fd, st) < 0) {
         int err = errno;
         if (fd >= 0)
             close(fd);
         return hs_err_path(g->err, err, "cannot open source", src->path);
     }
+    return hs_tree_open_local(&sc->tree, fd, st, src->name ? src->name : "", g->err);
+}
+
+static int walk_source(struct engine *g, struct source_ctx *sc)
+{
+    const struct hs_source *src = sc->src;
+    struct stat st;
+    int r = open_tree(g, sc, &st);
+    if (r < 0)
+        return r;
     sc->dev = st.st_dev;
     g->cur = sc;
     if (src->name) {
         /* the source's own directory in the snapshot root */
         g->st->dirs++;
         hs_eng_rec_start(g, src->name, strlen(src->name), &st);
-        int r = hs_eng_rec_put(g);
+        r = hs_eng_rec_put(g);
         if (r == 0)
             r = make_dir(g, src->name, src->name);
-        if (r < 0) {
-            close(fd);
-            return r;
-        }
     } else {
         g->st->dirs++;
         hs_eng_rec_start(g, "", 0, &st);
         rec_root(g);
-        int r = hs_eng_rec_put(g);
-        if (r < 0) {
-            close(fd);
-            return r;
-        }
+        r = hs_eng_rec_put(g);
     }
-    struct hs_walk *w;
-    int r = hs_walk_open(&w, fd, &st, src->name ? src->name : "", g->err);
-    if (r < 0)
-        return r;
     struct hs_walk_item it;
-    while ((r = hs_walk_next(w, &it, g->err)) == 0 && it.ev != HS_WALK_END) {
+    while (r == 0 && (r = sc->tree->ops->next(sc->tree, &it, g->err)) == 0 &&
+           it.ev != HS_WALK_END) {
         switch (it.ev) {
         case HS_WALK_ENTRY:
-            r = handle_entry(g, w, &it);
+            r = handle_entry(g, &it);
             break;
         case HS_WALK_ENTER:
             r = dir_enter(g, &it);
@@ -347,7 +380,8 @@ static int walk_source(struct engine *g, struct source_ctx *sc)
         if (r < 0)
             break;
     }
-    hs_walk_free(w);
+    hs_tree_free(sc->tree);
+    sc->tree = NULL;
     return r;
 }
 
@@ -391,6 +425,8 @@ static int check_source(const struct hs_source *s, const char *dest_real, struct
     struct stat st;
     if (!s->path || !*s->path)
         return hs_err_usage(e, 0, "empty source path", NULL);
+    if (s->host)
+        return !*s->host ? hs_err_usage(e, 0, "remote source without a host", s->path) : 0;
     if (stat(s->path, &st) < 0)
         return hs_err_usage(e, errno, "cannot use source", s->path);
     if (!S_ISDIR(st.st_mode))
@@ -675,6 +711,9 @@ static int finish_snapshot(struct engine *g)
         hs_store_drop_partial(&g->store, g->resume, &w);
         hs_report_warn_err(&g->rep, &w);
     }
+    for (size_t i = 0; r == 0 && i < g->n_sources; i++)
+        if (g->sources[i].src->host)
+            hs_remote_published(g->store.hsfd, g->sources[i].src);
     return r;
 }
 

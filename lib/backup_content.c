@@ -237,10 +237,12 @@ static int open_candidate(struct engine *g, const struct hs_centry *c)
 static int clone_into(struct engine *g, const struct hs_walk_item *it, int cfd,
                       const uint8_t hash[16])
 {
-    int sfd = hs_open_file_read(it->fd, it->name);
+    struct hs_tree *t = g->cur->tree;
+    struct hs_err e = {0};
     struct stat sst, dst;
-    if (sfd < 0 || fstat(sfd, &sst) < 0 || !hs_stat_same_file(&sst, &it->st) ||
-        hs_eng_changed_while_read(&sst, &it->st)) {
+    int sfd = t->ops->open(t, it, &sst, &e);
+    hs_err_clear(&e);
+    if (sfd < 0 || hs_eng_changed_while_read(&sst, &it->st)) {
         if (sfd >= 0)
             close(sfd);
         return HS_NO_LINK;
@@ -257,7 +259,7 @@ static int clone_into(struct engine *g, const struct hs_walk_item *it, int cfd,
     } else if (fstat(dfd, &dst) < 0) {
         r = hs_eng_fail_new(g, errno, "cannot stat", it->path);
     } else {
-        hs_eng_read_xattrs(g, (struct hs_xobj){.fd = sfd}, it->path);
+        hs_eng_source_xattrs(g, it, sfd);
         r = hs_eng_apply_meta(g, (struct hs_xobj){.fd = dfd}, &it->st, &dst, it->path);
     }
     close(sfd);
@@ -351,7 +353,7 @@ int hs_eng_link_by_content(struct engine *g, const struct hs_walk_item *it, uint
     if (g->src_hashed) {
         memcpy(h, g->src_hash, 16);
         xh = g->src_xattr_hash;
-    } else if (hs_eng_hash_file(g, it->fd, it->name, it->path, h, &hst, &xh) < 0 ||
+    } else if (hs_eng_hash_source(g, it, h, &hst, &xh) < 0 ||
                hs_eng_changed_while_read(&hst, &it->st)) {
         return HS_NO_LINK;
     } else {
@@ -471,4 +473,20 @@ void hs_eng_content_free(struct engine *g)
     if (g->prevrootfd >= 0)
         close(g->prevrootfd);
     g->prevrootfd = -1;
+}
+
+int hs_eng_open_content(struct engine *g, const uint8_t hash[16], uint64_t size)
+{
+    if (!open_cindex(g))
+        return -1;
+    size_t first, n = hs_cindex_find(g->cindex, hash, size, &first);
+    for (size_t i = first; i < first + n; i++) {
+        struct hs_centry c;
+        if (hs_cindex_get(g->cindex, i, &c) < 0 || hs_cindex_read_path(g->cindex, &c) < 0)
+            return -1;
+        int fd = open_candidate(g, &c);
+        if (fd >= 0)
+            return fd;
+    }
+    return -1;
 }

@@ -43,26 +43,21 @@ static void rec_from_prev(struct engine *g, const struct hs_mentry *m)
 
 /* ---- regular files --------------------------------------------------- */
 
-/* The walk's regular file, opened and checked to be the one the walk saw. */
-static int open_source_file(struct engine *g, const struct hs_walk_item *it, struct stat *st)
+int hs_eng_open_source(struct engine *g, const struct hs_walk_item *it, struct stat *st)
 {
-    int fd = hs_open_file_read(it->fd, it->name);
-    if (fd < 0) {
-        int err = errno;
-        if (err == ENOENT)
-            hs_eng_warn(g, err, "vanished", it->path);
-        else if (err == ELOOP)
-            hs_eng_warn(g, 0, "changed during backup (now a symlink)", it->path);
-        else
-            hs_eng_warn(g, err, "cannot open", it->path);
-        return -1;
-    }
-    if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode) || !hs_stat_same_file(st, &it->st)) {
+    struct hs_tree *t = g->cur->tree;
+    struct hs_err e = {0};
+    int fd = t->ops->open(t, it, st, &e);
+    if (fd == -ENOENT)
+        hs_eng_warn(g, ENOENT, "vanished", it->path);
+    else if (fd == -ELOOP)
+        hs_eng_warn(g, 0, "changed during backup (now a symlink)", it->path);
+    else if (fd == -ESTALE)
         hs_eng_warn(g, 0, "changed during backup (replaced)", it->path);
-        close(fd);
-        return -1;
-    }
-    return fd;
+    else if (fd < 0)
+        hs_eng_warn(g, -fd, e.msg ? e.msg : "cannot open", it->path);
+    hs_err_clear(&e);
+    return fd < 0 ? -1 : fd;
 }
 
 static bool same_timespec(const struct timespec *a, const struct timespec *b)
@@ -100,7 +95,7 @@ static int copy_attempt(struct engine *g, int sfd, int dfd, const struct stat *s
  * unchanged to the next run. */
 static int copy_file(struct engine *g, const struct hs_walk_item *it, struct stat *st)
 {
-    int sfd = open_source_file(g, it, st);
+    int sfd = hs_eng_open_source(g, it, st);
     if (sfd < 0)
         return HS_SKIPPED;
     if (g->dry_run) {
@@ -120,7 +115,8 @@ static int copy_file(struct engine *g, const struct hs_walk_item *it, struct sta
     for (int attempt = 0;; attempt++) {
         r = copy_attempt(g, sfd, dfd, st, it->path);
         struct stat after;
-        if (r != 0 || fstat(sfd, &after) < 0 || !hs_eng_changed_while_read(st, &after))
+        if (r != 0 || g->cur->tree->ops->restat(g->cur->tree, sfd, &after) < 0 ||
+            !hs_eng_changed_while_read(st, &after))
             break;
         if (attempt == 1) {
             hs_eng_warn(g, 0, "changed while being copied; the copy may be inconsistent", it->path);
@@ -136,7 +132,7 @@ static int copy_file(struct engine *g, const struct hs_walk_item *it, struct sta
     if (r == 0 && fstat(dfd, &dst) < 0)
         r = hs_eng_fail_new(g, errno, "cannot stat", it->path);
     if (r == 0) {
-        hs_eng_read_xattrs(g, (struct hs_xobj){.fd = sfd}, it->path);
+        hs_eng_source_xattrs(g, it, sfd);
         r = hs_eng_apply_meta(g, (struct hs_xobj){.fd = dfd}, st, &dst, it->path);
     }
     close(sfd);
@@ -180,6 +176,32 @@ int hs_eng_hash_file(struct engine *g, int dirfd, const char *name, const char *
                   : 0;
     }
     hs_err_clear(&e);
+    close(fd);
+    return r;
+}
+
+int hs_eng_hash_source(struct engine *g, const struct hs_walk_item *it, uint8_t hash[16],
+                       struct stat *st, uint64_t *xh)
+{
+    struct hs_tree *t = g->cur->tree;
+    if (t->ops->known_hash && t->ops->known_hash(t, it, hash) == 0) {
+        *st = it->st;
+        *xh = t->ops->xattrs(t, it, -1, &g->xa, g->root) == 0 ? hs_xattr_hash(&g->xa) : 0;
+        return 0;
+    }
+    if (!t->remote)
+        return hs_eng_hash_file(g, it->fd, it->name, it->path, hash, st, xh);
+    struct hs_err e = {0};
+    int fd = t->ops->open(t, it, st, &e);
+    hs_err_clear(&e);
+    if (fd < 0)
+        return fd;
+    int r = hs_hash_fd(&g->copier, fd, st, hash, it->path, &e);
+    hs_err_clear(&e);
+    if (r == 0) {
+        g->st->bytes_hashed += (uint64_t)st->st_size;
+        *xh = t->ops->xattrs(t, it, fd, &g->xa, g->root) == 0 ? hs_xattr_hash(&g->xa) : 0;
+    }
     close(fd);
     return r;
 }
@@ -267,7 +289,7 @@ static bool source_matches(struct engine *g, const struct hs_walk_item *it, cons
     uint8_t h[16];
     struct stat st;
     uint64_t sxh = 0;
-    if (hs_eng_hash_file(g, it->fd, it->name, it->path, h, &st, &sxh) < 0)
+    if (hs_eng_hash_source(g, it, h, &st, &sxh) < 0)
         return false;
     g->st->hashed++;
     bool unchanged = !hs_eng_changed_while_read(&st, &it->st);
@@ -325,6 +347,9 @@ void hs_eng_rec_linked(struct engine *g, const struct stat *inode, const uint8_t
 /* The source's extended attributes as a hash (0: none or unreadable). */
 static uint64_t source_xattr_hash(struct engine *g, const struct hs_walk_item *it)
 {
+    struct hs_tree *t = g->cur->tree;
+    if (t->remote)
+        return t->ops->xattrs(t, it, -1, &g->xa, g->root) == 0 ? hs_xattr_hash(&g->xa) : 0;
     uint64_t h = 0;
     int fd = hs_open_file_read(it->fd, it->name);
     if (fd >= 0) {
@@ -523,24 +548,14 @@ static int reg_leader(struct engine *g, const struct hs_walk_item *it, struct st
 
 static int read_target(struct engine *g, const struct hs_walk_item *it)
 {
-    size_t size = (size_t)it->st.st_size + 1;
-    for (int tries = 0; tries < 4; tries++, size *= 2) {
-        hs_buf_truncate(&g->target, 0);
-        if (hs_buf_reserve(&g->target, size) < 0)
-            return hs_err_setf(g->err, ENOMEM, "symlink");
-        ssize_t n = readlinkat(it->fd, it->name, g->target.data, size);
-        if (n < 0) {
-            hs_eng_warn(g, errno, errno == ENOENT ? "vanished" : "cannot read symlink", it->path);
-            return HS_SKIPPED;
-        }
-        if ((size_t)n < size) {
-            g->target.len = (size_t)n;
-            g->target.data[n] = '\0';
-            return HS_DONE;
-        }
-    }
-    hs_eng_warn(g, 0, "changed during backup", it->path);
-    return HS_SKIPPED;
+    int r = g->cur->tree->ops->readlink(g->cur->tree, it, &g->target);
+    if (r == -ENOMEM)
+        return hs_err_setf(g->err, ENOMEM, "symlink");
+    if (r == -EAGAIN)
+        hs_eng_warn(g, 0, "changed during backup", it->path);
+    else if (r < 0)
+        hs_eng_warn(g, -r, r == -ENOENT ? "vanished" : "cannot read symlink", it->path);
+    return r < 0 ? HS_SKIPPED : HS_DONE;
 }
 
 /* Creates a symlink or special file anew in the new tree; its metadata is
@@ -555,8 +570,7 @@ static int create_other(struct engine *g, const struct hs_walk_item *it)
         return r;
     g->xa.count = 0;
     if (!S_ISLNK(st->st_mode)) {
-        hs_eng_read_xattrs(g, (struct hs_xobj){.fd = -1, .dirfd = it->fd, .name = it->name},
-                           it->path);
+        hs_eng_source_xattrs(g, it, -1);
         if (g->xa.count) {
             g->rec.flags |= HS_ME_XATTR;
             g->rec.xattr_hash = hs_xattr_hash(&g->xa);

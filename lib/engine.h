@@ -18,6 +18,7 @@
 #include "manifest.h"
 #include "report.h"
 #include "store.h"
+#include "tree.h"
 #include "walk.h"
 #include "writer.h"
 #include "xattr.h"
@@ -33,6 +34,7 @@ struct claim {
 
 struct source_ctx {
     const struct hs_source *src;
+    struct hs_tree *tree; /* while it is walked */
     struct hs_exclude *exclude;
     size_t prefix_len; /* bytes of "NAME/" before source-relative paths */
     dev_t dev;         /* of the source root, for -x */
@@ -133,6 +135,8 @@ int hs_eng_rec_put(struct engine *g);
 /* Metadata of new objects: xattrs read into g->xa (from the source), then
  * owner, xattrs, mode, times set by the writer (hs_writer_meta). */
 void hs_eng_read_xattrs(struct engine *g, struct hs_xobj o, const char *path);
+/* The same for the source's entry it (fd: it opened, or -1). */
+void hs_eng_source_xattrs(struct engine *g, const struct hs_walk_item *it, int fd);
 int hs_eng_apply_meta(struct engine *g, struct hs_xobj o, const struct stat *st,
                       const struct stat *now, const char *path);
 
@@ -140,6 +144,12 @@ int hs_eng_apply_meta(struct engine *g, struct hs_xobj o, const struct stat *st,
 int hs_eng_nondir(struct engine *g, const struct hs_walk_item *it);
 
 /* Shared by backup_entry.c and backup_content.c. */
+/* The source's regular file it, opened through its tree (see hs_tree_ops):
+ * an fd, or <0 after a warning saying why. */
+int hs_eng_open_source(struct engine *g, const struct hs_walk_item *it, struct stat *st);
+/* The source file it hashed (content, stat, xattrs as hs_eng_hash_file). */
+int hs_eng_hash_source(struct engine *g, const struct hs_walk_item *it, uint8_t hash[16],
+                       struct stat *st, uint64_t *xh);
 int hs_eng_hash_file(struct engine *g, int dirfd, const char *name, const char *path,
                      uint8_t hash[16], struct stat *st, uint64_t *xh);
 bool hs_eng_changed_while_read(const struct stat *a, const struct stat *b);
@@ -166,5 +176,9 @@ int hs_eng_content_after_copy(struct engine *g, const struct hs_walk_item *it,
  * and metadata takes its place (one inode). HS_DONE or <0. */
 int hs_eng_dedup_copy(struct engine *g, const struct hs_walk_item *it);
 void hs_eng_content_free(struct engine *g);
+/* A file of the previous snapshot with this content, opened for reading,
+ * or -1: where a remote source's changed file may come from instead of the
+ * wire. */
+int hs_eng_open_content(struct engine *g, const uint8_t hash[16], uint64_t size);
 
 #endif

@@ -25,6 +25,7 @@
 #include "exclude.h"
 #include "buf.h"
 #include "fsutil.h"
+#include "wire.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -467,4 +468,71 @@ bool hs_exclude_match(const struct hs_exclude *excl, const char *relpath, size_t
             return true;
     }
     return false;
+}
+
+bool hs_exclude_source(const struct hs_exclude *global, const struct hs_exclude *own,
+                       const char *path, size_t len, size_t prefix_len, bool is_dir)
+{
+    if (len <= prefix_len)
+        return false;
+    const char *rel = path + prefix_len;
+    size_t rlen = len - prefix_len;
+    if (own && hs_exclude_match(own, rel, rlen, is_dir))
+        return true;
+    return global && (hs_exclude_match(global, rel, rlen, is_dir) ||
+                      (prefix_len && hs_exclude_match(global, path, len, is_dir)));
+}
+
+#define MAX_WIRE_PATTERNS 100000
+
+int hs_exclude_encode(const struct hs_exclude *excl, struct hs_buf *b)
+{
+    size_t n = excl ? excl->n : 0;
+    int r = hs_put_varint(b, n);
+    for (size_t i = 0; r == 0 && i < n; i++)
+        r = hs_put_varint(b, excl->v[i].flags) < 0 ||
+                    hs_put_bytes(b, excl->v[i].text, excl->v[i].len) < 0
+                ? -ENOMEM
+                : 0;
+    return r;
+}
+
+int hs_exclude_decode(struct hs_exclude **out, const void *p, size_t len)
+{
+    struct hs_dec d;
+    hs_dec_init(&d, p, len);
+    *out = NULL;
+    uint64_t n = hs_get_varint(&d);
+    if (d.bad || n > MAX_WIRE_PATTERNS)
+        return -EBADMSG;
+    if (n == 0)
+        return d.p == d.end ? 0 : -EBADMSG;
+    struct hs_exclude *excl = hs_exclude_new();
+    if (!excl)
+        return -ENOMEM;
+    int r = 0;
+    for (uint64_t i = 0; r == 0 && i < n; i++) {
+        uint64_t flags = hs_get_varint(&d);
+        size_t tl;
+        const char *text = hs_get_bytes(&d, 65536, &tl);
+        if (d.bad || flags > (XP_ANCHORED | XP_DIR_ONLY | XP_WILD) || !tl) {
+            r = -EBADMSG;
+            break;
+        }
+        struct xpat xp = {.text = malloc(tl + 1), .len = tl, .flags = (unsigned)flags};
+        if (!xp.text || push(excl, &xp) < 0) {
+            free(xp.text);
+            r = -ENOMEM;
+            break;
+        }
+        memcpy(xp.text, text, tl);
+        xp.text[tl] = '\0';
+    }
+    if (r == 0 && d.p != d.end)
+        r = -EBADMSG;
+    if (r < 0)
+        hs_exclude_free(excl);
+    else
+        *out = excl;
+    return r;
 }

@@ -27,6 +27,19 @@ bool hs_exclude_match(const struct hs_exclude *excl, const char *relpath, size_t
 
 size_t hs_exclude_count(const struct hs_exclude *excl);
 
+/* Whether the walk's path (prefix_len bytes of "NAME/" first, for a source
+ * under its NAME) is excluded by the source's own patterns (own, anchored at
+ * its root) or the global ones: those are tried at the source's root and,
+ * under a NAME, also at the snapshot root. Either may be NULL. */
+bool hs_exclude_source(const struct hs_exclude *global, const struct hs_exclude *own,
+                       const char *path, size_t len, size_t prefix_len, bool is_dir);
+
+/* The compiled patterns as bytes, for the far end of a pull, and back (a
+ * client's bytes: checked, bounded). 0 or -errno (-EBADMSG). */
+struct hs_buf;
+int hs_exclude_encode(const struct hs_exclude *excl, struct hs_buf *b);
+int hs_exclude_decode(struct hs_exclude **excl, const void *p, size_t n);
+
 /* The matcher itself: '*', '?', '[...]', '**'. Exposed for tests. */
 bool hs_glob_match(const char *pat, size_t plen, const char *str, size_t slen);
 

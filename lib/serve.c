@@ -1,13 +1,864 @@
 /*
- * hardsnap serve: the remote end of a pull (see remote.h for the protocol).
+ * hardsnap serve: the far end of a pull (the protocol is in wire.h).
+ *
+ * It walks the requested tree with the same walker as a local backup and
+ * sends the list as a delta against the list it sent last time (the base),
+ * which it keeps in its cache directory ($XDG_CACHE_HOME or ~/.cache,
+ * hardsnap/serve/KEY.base), never in the tree it serves. A new list is kept
+ * as KEY.new and becomes the base only when the client names it in a later
+ * request: the client does so once its snapshot of that list is published,
+ * so an unpublished pull never advances the base. Without a usable cache
+ * it sends the whole list.
+ *
+ * What the client asks for is read from the protocol, not from argv, so
+ * `command="hardsnap serve --allow /srv"` in authorized_keys confines it:
+ * the requested path is resolved and must lie in an allowed tree, and it is
+ * then opened component by component from that tree's fd with O_NOFOLLOW,
+ * so a symlink swapped in after the check is refused, not followed.
  */
+#include "copy.h"
 #include "err.h"
+#include "exclude.h"
+#include "fsutil.h"
+#include "manifest.h"
+#include "walk.h"
+#include "wire.h"
+#include "xattr.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct server {
+    const struct hs_serve_opts *o;
+    struct hs_err *err;
+    struct hs_conn c;
+    struct hs_buf msg;
+    struct hs_req req;
+    int rootfd;
+    struct stat root_st;
+    int cachefd; /* -1: no cache */
+    char key[33];
+    int listfd; /* the new list, for the data phase */
+    char tmpname[64];
+    struct hs_xattrs xa;
+    struct hs_copier copier;
+    struct hs_buf target, xbuf, path;
+    /* the delta: runs of base records kept or dropped, not yet sent */
+    uint64_t keep, drop;
+    /* the data phase's open directory */
+    struct hs_buf dirpath;
+    int dirfd;
+    uint64_t count;
+    unsigned char *want;
+};
+
+/* ---- messages --------------------------------------------------------- */
+
+static int send_error(struct server *s, int errnum, const char *msg)
+{
+    struct hs_buf b = {0};
+    unsigned char n[4] = {(unsigned char)errnum, (unsigned char)(errnum >> 8), 0, 0};
+    struct hs_err e = {0};
+    if (hs_buf_append(&b, n, 4) == 0 && hs_buf_puts(&b, msg) == 0 &&
+        hs_conn_send(&s->c, HS_MSG_ERROR, b.data, b.len, &e) == 0)
+        hs_conn_flush(&s->c, &e);
+    hs_err_clear(&e);
+    hs_buf_free(&b);
+    return -1;
+}
+
+static int send_warn(struct server *s, int errnum, const char *path, const char *what)
+{
+    struct hs_buf b = {0};
+    int r = hs_put_varint(&b, (uint64_t)errnum) | hs_put_bytes(&b, path, strlen(path)) |
+            hs_put_bytes(&b, what, strlen(what));
+    r = r ? hs_err_setf(s->err, ENOMEM, "serve")
+          : hs_conn_send(&s->c, HS_MSG_WARN, b.data, b.len, s->err);
+    hs_buf_free(&b);
+    return r;
+}
+
+/* ---- the request ------------------------------------------------------ */
+
+static int hello(struct server *s)
+{
+    struct hs_buf h = {0};
+    int r = hs_wire_hello(&h);
+    if (r == 0)
+        r = hs_conn_send(&s->c, HS_MSG_HELLO, h.data, h.len, s->err);
+    hs_buf_free(&h);
+    if (r == 0)
+        r = hs_conn_flush(&s->c, s->err);
+    uint8_t type;
+    if (r == 0 && (r = hs_conn_recv(&s->c, &type, &s->msg, s->err)) == 0)
+        r = hs_err_setf(s->err, ECONNRESET, "the client left before saying hello");
+    if (r < 0)
+        return r;
+    char why[256];
+    if (type != HS_MSG_HELLO ||
+        hs_wire_hello_check(s->msg.data, s->msg.len, "the client", why, sizeof why) < 0) {
+        if (type != HS_MSG_HELLO)
+            snprintf(why, sizeof why, "not a hardsnap client");
+        send_error(s, EPROTO, why);
+        return hs_err_setf(s->err, EPROTO, "%s", why);
+    }
+    return 0;
+}
+
+static int read_request(struct server *s)
+{
+    uint8_t type;
+    int r = hs_conn_recv(&s->c, &type, &s->msg, s->err);
+    if (r == 0)
+        r = hs_err_setf(s->err, ECONNRESET, "the client left before its request");
+    if (r < 0)
+        return r;
+    if (type != HS_MSG_REQUEST || hs_req_decode(&s->req, s->msg.data, s->msg.len) < 0) {
+        send_error(s, EPROTO, "bad request");
+        return hs_err_setf(s->err, EPROTO, "bad request");
+    }
+    return 0;
+}
+
+/* ---- the served tree -------------------------------------------------- */
+
+/* Opens the resolved absolute path real, component by component from the
+ * allowed tree at allowed (its length alen), refusing symlinks. */
+static int open_beneath(const char *allowed, const char *real)
+{
+    int fd = open(allowed, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    const char *p = real + strlen(allowed);
+    while (fd >= 0 && *p) {
+        while (*p == '/')
+            p++;
+        const char *end = strchr(p, '/');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n == 0)
+            break;
+        char name[NAME_MAX + 1];
+        if (n > NAME_MAX || (n == 2 && p[0] == '.' && p[1] == '.')) {
+            close(fd);
+            errno = EACCES;
+            return -1;
+        }
+        memcpy(name, p, n);
+        name[n] = '\0';
+        int next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int err = errno;
+        close(fd);
+        errno = err;
+        fd = next;
+        p += n;
+    }
+    return fd;
+}
+
+static bool within(const char *real, const char *allowed)
+{
+    size_t n = strlen(allowed);
+    return strncmp(real, allowed, n) == 0 &&
+           (real[n] == '\0' || real[n] == '/' || (n == 1 && allowed[0] == '/'));
+}
+
+static int open_root(struct server *s)
+{
+    const char *want = s->req.path.data;
+    char msg[512];
+    char *real = realpath(want, NULL);
+    if (!real) {
+        snprintf(msg, sizeof msg, "cannot use source: %s: %s", want, strerror(errno));
+        send_error(s, errno, msg);
+        return hs_err_path(s->err, errno, "cannot use source", want);
+    }
+    int fd = -1, err = EACCES;
+    if (!s->o->n_allow) {
+        fd = open(real, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        err = errno;
+    }
+    for (size_t i = 0; i < s->o->n_allow && fd < 0; i++) {
+        char *a = realpath(s->o->allow[i], NULL);
+        if (a && within(real, a)) {
+            fd = open_beneath(a, real);
+            err = errno;
+        }
+        free(a);
+    }
+    free(real);
+    if (fd < 0 || fstat(fd, &s->root_st) < 0) {
+        if (err == EACCES && s->o->n_allow)
+            snprintf(msg, sizeof msg, "not allowed: %s (serve --allow names the trees it sends)",
+                     want);
+        else
+            snprintf(msg, sizeof msg, "cannot use source: %s: %s", want, strerror(err));
+        send_error(s, err, msg);
+        if (fd >= 0)
+            close(fd);
+        return hs_err_setf(s->err, err, "%s", msg);
+    }
+    s->rootfd = fd;
+    return 0;
+}
+
+/* ---- the cache -------------------------------------------------------- */
+
+static int mkdir_in(int parent, const char *name)
+{
+    if (mkdirat(parent, name, 0700) < 0 && errno != EEXIST)
+        return -1;
+    return openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/* $XDG_CACHE_HOME/hardsnap/serve or ~/.cache/hardsnap/serve; -1 if none. */
+static int open_cache(void)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    const char *home = getenv("HOME");
+    int fd = -1;
+    if (xdg && xdg[0] == '/') {
+        fd = open(xdg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    } else if (home && home[0] == '/') {
+        int h = open(home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        fd = h >= 0 ? mkdir_in(h, ".cache") : -1;
+        if (h >= 0)
+            close(h);
+    }
+    const char *parts[] = {"hardsnap", "serve"};
+    for (size_t i = 0; i < 2 && fd >= 0; i++) {
+        int next = mkdir_in(fd, parts[i]);
+        close(fd);
+        fd = next;
+    }
+    return fd;
+}
+
+/* The list file name of this key with suffix into out. */
+static void list_name(const struct server *s, const char *suffix, char out[64])
+{
+    snprintf(out, 64, "%s.%s", s->key, suffix);
+}
+
+/* Opens the cached list whose id the client named: KEY.new (then made the
+ * base: the client published it) or KEY.base. -1 if neither. */
+static int open_base(struct server *s)
+{
+    if (s->cachefd < 0 || !s->req.has_base)
+        return -1;
+    const char *which[] = {"new", "base"};
+    for (size_t i = 0; i < 2; i++) {
+        char name[64];
+        list_name(s, which[i], name);
+        int fd = openat(s->cachefd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        uint8_t id[16];
+        if (fd >= 0 && hs_list_file_id(fd, id) == 0 && memcmp(id, s->req.base_id, 16) == 0) {
+            if (i == 0) {
+                char base[64];
+                list_name(s, "base", base);
+                renameat(s->cachefd, name, s->cachefd, base);
+            }
+            return fd;
+        }
+        if (fd >= 0)
+            close(fd);
+    }
+    return -1;
+}
+
+/* The new list's file: in the cache (to be KEY.new), else anonymous. */
+static int open_list_file(struct server *s)
+{
+    if (s->cachefd >= 0) {
+        snprintf(s->tmpname, sizeof s->tmpname, "%s.tmp.%ld", s->key, (long)getpid());
+        int fd = openat(s->cachefd, s->tmpname, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+                        0600);
+        if (fd >= 0)
+            return fd;
+        s->tmpname[0] = '\0';
+    }
+    const char *tmp = getenv("TMPDIR");
+    int fd = open(tmp && *tmp ? tmp : "/tmp", O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
+    return fd >= 0 ? fd : hs_err_setf(s->err, errno, "cannot make a temporary file");
+}
+
+/* ---- the walk and the delta ------------------------------------------- */
+
+struct delta {
+    struct server *s;
+    struct hs_lenc wire, file;
+    struct hs_conn fconn;
+    struct hs_conn bconn; /* the base */
+    struct hs_ldec base;
+    bool have_base, base_left;
+    struct hs_rec b; /* the base's current record */
+    uint64_t b_run;  /* records of a KEEP left (a base file has none) */
+};
+
+static int flush_runs(struct delta *d, struct hs_err *e)
+{
+    int r = 0;
+    if (d->s->drop)
+        r = hs_lenc_op(&d->wire, HS_LOP_DROP, d->s->drop, e);
+    if (r == 0 && d->s->keep)
+        r = hs_lenc_op(&d->wire, HS_LOP_KEEP, d->s->keep, e);
+    d->s->drop = d->s->keep = 0;
+    return r;
+}
+
+/* The base's next record into d->b (d->base_left false at its end). */
+static int base_next(struct delta *d, struct hs_err *e)
+{
+    if (!d->have_base || !d->base_left)
+        return 0;
+    uint8_t op;
+    uint64_t n;
+    int r = hs_ldec_next(&d->base, &op, &d->b, &n, NULL, NULL, e);
+    if (r == 1 && op != HS_LOP_REC)
+        r = hs_err_setf(e, EBADMSG, "the cached list is damaged");
+    if (r < 0) {
+        /* the client's id check will fail: a full list next time */
+        d->base_left = false;
+        hs_err_clear(e);
+        return 0;
+    }
+    d->base_left = r == 1;
+    return 0;
+}
+
+static int order(const struct hs_rec *a, const struct hs_rec *b)
+{
+    int c = hs_path_cmp(a->path, a->path_len, b->path, b->path_len);
+    return c ? c : (int)a->kind - (int)b->kind;
+}
+
+/* Sends what the record changed against the base, and writes it to the new
+ * list. fill, when the base has no equal record, reads what a stat does not
+ * say (target, xattrs, hash). */
+static int put_rec(struct delta *d, struct hs_rec *w,
+                   int (*fill)(struct server *, struct hs_rec *, void *), void *arg,
+                   struct hs_err *e)
+{
+    int c = 1;
+    while (d->base_left && (c = order(&d->b, w)) < 0) {
+        if (d->s->keep && flush_runs(d, e) < 0)
+            return -1;
+        d->s->drop++;
+        base_next(d, e);
+    }
+    if (d->base_left && c == 0) {
+        /* equal stat, same inode and ctime: what the stat does not say is
+         * the base's (a changed target or xattr changes the ctime) */
+        struct hs_rec cand = d->b;
+        cand.has_hash = false;
+        struct hs_rec wst = *w;
+        wst.target = d->b.target;
+        wst.target_len = d->b.target_len;
+        wst.xattrs = d->b.xattrs;
+        wst.xattrs_len = d->b.xattrs_len;
+        if (hs_rec_equal(&wst, &cand)) {
+            if (d->s->drop && flush_runs(d, e) < 0)
+                return -1;
+            d->s->keep++;
+            int r = hs_lenc_count(&d->wire, &cand) | hs_lenc_rec(&d->file, &cand, false, e);
+            base_next(d, e);
+            return r ? -1 : 0;
+        }
+        d->s->drop++;
+        base_next(d, e);
+    }
+    if (fill && fill(d->s, w, arg) < 0)
+        return -1;
+    if (flush_runs(d, e) < 0 || hs_lenc_rec(&d->wire, w, true, e) < 0 ||
+        hs_lenc_rec(&d->file, w, false, e) < 0)
+        return -1;
+    return 0;
+}
+
+static const char *rel_of(const struct hs_walk_item *it)
+{
+    return it->path;
+}
+
+/* The target, xattrs and (when asked) hash of a walk ENTRY. */
+static int fill_entry(struct server *s, struct hs_rec *w, void *arg)
+{
+    const struct hs_walk_item *it = arg;
+    const struct stat *st = &it->st;
+    if (S_ISLNK(st->st_mode)) {
+        hs_buf_truncate(&s->target, 0);
+        if (hs_buf_reserve(&s->target, HS_WIRE_MAX_TARGET) < 0)
+            return hs_err_setf(s->err, ENOMEM, "serve");
+        ssize_t n = readlinkat(it->fd, it->name, s->target.data, HS_WIRE_MAX_TARGET);
+        if (n <= 0 || n >= HS_WIRE_MAX_TARGET) {
+            /* a record says why, in place of the symlink */
+            w->kind = HS_REC_ERROR;
+            w->err = n < 0 ? errno : ENAMETOOLONG;
+            w->what = "cannot read symlink";
+            w->what_len = strlen(w->what);
+            return 0;
+        }
+        s->target.len = (size_t)n;
+        w->target = s->target.data;
+        w->target_len = (size_t)n;
+    }
+    hs_buf_truncate(&s->xbuf, 0);
+    struct hs_xobj o = {.fd = -1, .dirfd = it->fd, .name = it->name};
+    if (it->depth == 0 && it->ev == HS_WALK_ENTER)
+        o = (struct hs_xobj){.fd = it->fd};
+    if (!S_ISLNK(st->st_mode) && hs_xattr_read(&s->xa, o, true) == 0 && s->xa.count) {
+        if (hs_rec_xattrs_put(&s->xbuf, &s->xa) < 0)
+            return hs_err_setf(s->err, ENOMEM, "serve");
+        if (s->xbuf.len <= HS_WIRE_MAX_XATTRS) {
+            w->xattrs = s->xbuf.data;
+            w->xattrs_len = s->xbuf.len;
+        }
+    }
+    if (S_ISREG(st->st_mode) && (s->req.flags & HS_REQ_HASHES) && st->st_size > 0) {
+        int fd = hs_open_file_read(it->fd, it->name);
+        struct stat now;
+        struct hs_err e = {0};
+        if (fd < 0) {
+            w->data_err = errno;
+        } else if (fstat(fd, &now) < 0 || now.st_ino != st->st_ino ||
+                   hs_hash_fd(&s->copier, fd, &now, w->hash, it->path, &e) < 0) {
+            w->data_err = e.code ? e.code : ESTALE;
+        } else {
+            w->has_hash = true;
+        }
+        hs_err_clear(&e);
+        if (fd >= 0)
+            close(fd);
+    }
+    return 0;
+}
+
+static void rec_of_item(struct hs_rec *w, const struct hs_walk_item *it)
+{
+    memset(w, 0, sizeof *w);
+    w->kind = HS_REC_ENTRY;
+    w->path = rel_of(it);
+    w->path_len = it->path_len;
+    w->st = it->st;
+}
+
+/* As the client's engine decides (hs_exclude_source), on the path the
+ * entry has in the snapshot: "NAME/" before it for a source under its name. */
+static bool excluded(struct server *s, const struct hs_walk_item *it, bool is_dir)
+{
+    if (!s->req.global && !s->req.own)
+        return false;
+    hs_buf_truncate(&s->path, 0);
+    if (hs_buf_append(&s->path, s->req.prefix.data, s->req.prefix.len) < 0 ||
+        hs_buf_append(&s->path, it->path, it->path_len) < 0)
+        return false;
+    return hs_exclude_source(s->req.global, s->req.own, s->path.data, s->path.len,
+                             s->req.prefix.len, is_dir);
+}
+
+static int walk_item(struct server *s, struct delta *d, struct hs_walk *wk,
+                     const struct hs_walk_item *it)
+{
+    struct hs_rec w;
+    switch (it->ev) {
+    case HS_WALK_ENTER:
+        if (it->depth != 0)
+            return 0;
+        rec_of_item(&w, it);
+        return put_rec(d, &w, fill_entry, (void *)it, s->err);
+    case HS_WALK_ENTRY: {
+        bool is_dir = S_ISDIR(it->st.st_mode);
+        if (excluded(s, it, is_dir)) {
+            if (is_dir)
+                hs_walk_skip(wk);
+            return 0;
+        }
+        if (is_dir && (s->req.flags & HS_REQ_ONE_FS) && it->st.st_dev != s->root_st.st_dev)
+            hs_walk_skip(wk);
+        rec_of_item(&w, it);
+        return put_rec(d, &w, fill_entry, (void *)it, s->err);
+    }
+    case HS_WALK_ERROR:
+        if (!it->unentered && S_ISDIR(it->st.st_mode) && it->err == 0)
+            return 0;
+        if (it->err && !it->unentered && it->st.st_mode == 0) {
+            rec_of_item(&w, it);
+            w.kind = HS_REC_ERROR;
+            w.err = it->err;
+            w.what = it->what;
+            w.what_len = strlen(it->what);
+            return put_rec(d, &w, NULL, NULL, s->err);
+        }
+        if (it->unentered) {
+            rec_of_item(&w, it);
+            w.kind = HS_REC_ERROR;
+            w.err = it->err;
+            w.what = it->what;
+            w.what_len = strlen(it->what);
+            w.unentered = true;
+            return put_rec(d, &w, NULL, NULL, s->err);
+        }
+        /* a directory that moved while the walk was below it: said, and
+         * not a record (it would come after its own contents) */
+        return send_warn(s, it->err, it->path, it->what);
+    case HS_WALK_FATAL:
+        send_error(s, it->err, it->what);
+        return hs_err_path(s->err, it->err, it->what, s->req.path.data);
+    default:
+        return 0;
+    }
+}
+
+static int send_list(struct server *s)
+{
+    struct delta d = {.s = s};
+    int r = 0;
+    int basefd = open_base(s);
+    s->listfd = open_list_file(s);
+    if (s->listfd < 0) {
+        if (basefd >= 0)
+            close(basefd);
+        return s->listfd;
+    }
+    hs_conn_init(&d.fconn, -1, s->listfd, 0, "list file");
+    if (hs_lenc_init(&d.wire, &s->c) < 0 || hs_lenc_init(&d.file, &d.fconn) < 0)
+        r = hs_err_setf(s->err, ENOMEM, "serve");
+    if (r == 0 && basefd >= 0) {
+        hs_conn_init(&d.bconn, basefd, -1, 0, "cached list");
+        if (hs_ldec_init(&d.base, &d.bconn) == 0) {
+            d.have_base = d.base_left = true;
+            base_next(&d, s->err);
+        }
+    }
+    struct hs_walk *wk = NULL;
+    if (r == 0) {
+        int fd = dup(s->rootfd);
+        r = fd < 0 ? hs_err_setf(s->err, errno, "serve")
+                   : hs_walk_open(&wk, fd, &s->root_st, "", s->err);
+    }
+    struct hs_walk_item it;
+    while (r == 0 && (r = hs_walk_next(wk, &it, s->err)) == 0 && it.ev != HS_WALK_END)
+        r = walk_item(s, &d, wk, &it);
+    hs_walk_free(wk);
+    while (r == 0 && d.base_left) {
+        s->drop++;
+        base_next(&d, s->err);
+    }
+    uint8_t id[16];
+    if (r == 0)
+        r = flush_runs(&d, s->err);
+    if (r == 0)
+        r = hs_lenc_finish(&d.file, id, s->err);
+    if (r == 0)
+        r = hs_lenc_finish(&d.wire, id, s->err);
+    s->count = d.wire.count;
+    if (r == 0 && s->tmpname[0]) {
+        char name[64];
+        list_name(s, "new", name);
+        if (renameat(s->cachefd, s->tmpname, s->cachefd, name) < 0)
+            unlinkat(s->cachefd, s->tmpname, 0);
+        s->tmpname[0] = '\0';
+    }
+    hs_lenc_free(&d.wire);
+    hs_lenc_free(&d.file);
+    hs_conn_free(&d.fconn);
+    if (d.have_base)
+        hs_ldec_free(&d.base);
+    if (basefd >= 0) {
+        hs_conn_free(&d.bconn);
+        close(basefd);
+    }
+    return r < 0 ? r : 0;
+}
+
+/* ---- the data --------------------------------------------------------- */
+
+static int read_wants(struct server *s)
+{
+    size_t bytes = (size_t)(s->count / 8 + 1);
+    if (!(s->want = calloc(bytes, 1)))
+        return hs_err_setf(s->err, ENOMEM, "serve");
+    uint64_t at = 0;
+    for (;;) {
+        uint8_t type;
+        int r = hs_conn_recv(&s->c, &type, &s->msg, s->err);
+        if (r == 0)
+            return hs_err_setf(s->err, ECONNRESET, "the client left");
+        if (r < 0)
+            return r;
+        if (type == HS_MSG_WANT_END)
+            return 0;
+        if (type == HS_MSG_BYE)
+            return 1;
+        if (type != HS_MSG_WANT)
+            return hs_err_setf(s->err, EPROTO, "unexpected message from the client");
+        struct hs_dec d;
+        hs_dec_init(&d, s->msg.data, s->msg.len);
+        while (d.p < d.end) {
+            uint64_t gap = hs_get_varint(&d), run = hs_get_varint(&d);
+            if (d.bad || gap > s->count - at || run > s->count - at - gap)
+                return hs_err_setf(s->err, EPROTO, "bad want list from the client");
+            at += gap;
+            for (uint64_t i = 0; i < run; i++, at++)
+                s->want[at / 8] |= (unsigned char)(1u << (at % 8));
+        }
+    }
+}
+
+/* Opens the regular file at path (relative to the root), by components, no
+ * symlink followed; the directory reached is kept for the next file. */
+static int open_in_tree(struct server *s, const char *path, size_t len)
+{
+    size_t dlen = hs_path_dir_len(path, len);
+    if (s->dirfd < 0 || s->dirpath.len != dlen || memcmp(s->dirpath.data, path, dlen) != 0) {
+        if (s->dirfd >= 0 && s->dirfd != s->rootfd)
+            close(s->dirfd);
+        s->dirfd = -1;
+        int fd = s->rootfd;
+        size_t i = 0;
+        while (fd >= 0 && i < dlen) {
+            size_t j = i;
+            while (j < dlen && path[j] != '/')
+                j++;
+            char name[NAME_MAX + 1];
+            if (j - i > NAME_MAX)
+                return -ENAMETOOLONG;
+            memcpy(name, path + i, j - i);
+            name[j - i] = '\0';
+            int next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (fd != s->rootfd)
+                close(fd);
+            fd = next;
+            i = j + 1;
+        }
+        if (fd < 0)
+            return -errno;
+        s->dirfd = fd;
+        hs_buf_truncate(&s->dirpath, 0);
+        if (hs_buf_append(&s->dirpath, path, dlen) < 0)
+            return -ENOMEM;
+    }
+    const char *base = hs_path_base(path, len);
+    char name[NAME_MAX + 1];
+    size_t bl = len - (size_t)(base - path);
+    if (bl > NAME_MAX || bl == 0)
+        return -ENAMETOOLONG;
+    memcpy(name, base, bl);
+    name[bl] = '\0';
+    int fd = hs_open_file_read(s->dirfd, name);
+    return fd < 0 ? -errno : fd;
+}
+
+struct pax_out {
+    struct server *s;
+    struct archive *a;
+    struct archive_entry *ent;
+    unsigned char *buf;
+};
+
+static la_ssize_t pax_write(struct archive *a, void *user, const void *buf, size_t n)
+{
+    struct pax_out *p = user;
+    const char *b = buf;
+    size_t left = n;
+    while (left) {
+        size_t k = left > HS_WIRE_FRAME_FILL ? HS_WIRE_FRAME_FILL : left;
+        if (hs_conn_send(&p->s->c, HS_MSG_DATA, b, k, p->s->err) < 0) {
+            archive_set_error(a, EIO, "connection lost");
+            return -1;
+        }
+        b += k;
+        left -= k;
+    }
+    return (la_ssize_t)n;
+}
+
+static int pax_open(struct pax_out *p, struct server *s)
+{
+    p->s = s;
+    p->a = archive_write_new();
+    p->ent = archive_entry_new();
+    p->buf = malloc(1u << 20);
+    if (!p->a || !p->ent || !p->buf ||
+        archive_write_set_format_pax_restricted(p->a) != ARCHIVE_OK ||
+        archive_write_add_filter_zstd(p->a) != ARCHIVE_OK ||
+        archive_write_set_bytes_per_block(p->a, 0) != ARCHIVE_OK ||
+        archive_write_open(p->a, p, NULL, pax_write, NULL) != ARCHIVE_OK)
+        return hs_err_setf(s->err, EIO, "cannot start the data stream: %s",
+                           p->a ? archive_error_string(p->a) : "out of memory");
+    return 0;
+}
+
+static int pax_close(struct pax_out *p)
+{
+    int r = 0;
+    if (p->a && archive_write_close(p->a) != ARCHIVE_OK)
+        r = hs_err_setf(p->s->err, EIO, "data stream: %s", archive_error_string(p->a));
+    if (p->a)
+        archive_write_free(p->a);
+    archive_entry_free(p->ent);
+    free(p->buf);
+    if (r == 0)
+        r = hs_conn_send(&p->s->c, HS_MSG_DATA_END, NULL, 0, p->s->err);
+    return r < 0 ? r : hs_conn_flush(&p->s->c, p->s->err);
+}
+
+/* One file as the member named index. A file that cannot be read now is
+ * left out: the client names it. */
+static int send_file(struct pax_out *p, uint64_t index, const struct hs_rec *w)
+{
+    struct server *s = p->s;
+    int fd = open_in_tree(s, w->path, w->path_len);
+    struct stat st;
+    if (fd < 0)
+        return 0;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_ino != w->st.st_ino ||
+        st.st_dev != w->st.st_dev) {
+        close(fd);
+        return 0;
+    }
+    char name[32];
+    snprintf(name, sizeof name, "%" PRIu64, index);
+    archive_entry_clear(p->ent);
+    archive_entry_set_pathname(p->ent, name);
+    archive_entry_set_filetype(p->ent, AE_IFREG);
+    archive_entry_set_perm(p->ent, st.st_mode & 07777);
+    archive_entry_set_size(p->ent, st.st_size);
+    archive_entry_set_mtime(p->ent, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    if (archive_write_header(p->a, p->ent) != ARCHIVE_OK) {
+        close(fd);
+        return hs_err_setf(s->err, EIO, "data stream: %s", archive_error_string(p->a));
+    }
+    off_t left = st.st_size;
+    while (left > 0) {
+        size_t want = (size_t)(left < (1 << 20) ? left : (1 << 20));
+        ssize_t n = read(fd, p->buf, want);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break; /* shrunk or unreadable: the rest is zeros, and the client's
+                      hash of what arrived decides */
+        if (archive_write_data(p->a, p->buf, (size_t)n) != n) {
+            close(fd);
+            return hs_err_setf(s->err, EIO, "data stream: %s", archive_error_string(p->a));
+        }
+        left -= n;
+    }
+    close(fd);
+    return archive_write_finish_entry(p->a) == ARCHIVE_OK
+               ? 0
+               : hs_err_setf(s->err, EIO, "data stream: %s", archive_error_string(p->a));
+}
+
+static int send_wanted(struct server *s)
+{
+    if (lseek(s->listfd, 0, SEEK_SET) < 0)
+        return hs_err_setf(s->err, errno, "list file");
+    struct hs_conn fc;
+    hs_conn_init(&fc, s->listfd, -1, 0, "list file");
+    struct hs_ldec l;
+    struct pax_out p = {0};
+    int r = hs_ldec_init(&l, &fc) < 0 ? hs_err_setf(s->err, ENOMEM, "serve") : pax_open(&p, s);
+    uint64_t index = 0;
+    uint8_t op;
+    struct hs_rec w;
+    uint64_t n;
+    while (r == 0 && (r = hs_ldec_next(&l, &op, &w, &n, NULL, NULL, s->err)) == 1) {
+        if (index < s->count && (s->want[index / 8] & (1u << (index % 8))) &&
+            S_ISREG(w.st.st_mode) && w.kind == HS_REC_ENTRY)
+            r = send_file(&p, index, &w);
+        index++;
+    }
+    int k = pax_close(&p);
+    hs_ldec_free(&l);
+    hs_conn_free(&fc);
+    return r < 0 ? r : k;
+}
+
+/* FETCH: one file the client found it needs while building. */
+static int fetch(struct server *s)
+{
+    struct hs_dec d;
+    hs_dec_init(&d, s->msg.data, s->msg.len);
+    struct hs_rec w = {0};
+    uint64_t index = hs_get_varint(&d);
+    w.st.st_dev = (dev_t)hs_get_varint(&d);
+    w.st.st_ino = (ino_t)hs_get_varint(&d);
+    w.path = hs_get_bytes(&d, HS_WIRE_MAX_PATH, &w.path_len);
+    if (d.bad || d.p != d.end || !hs_wire_path_ok(w.path, w.path_len) || !w.path_len)
+        return hs_err_setf(s->err, EPROTO, "bad fetch request from the client");
+    struct pax_out p = {0};
+    int r = pax_open(&p, s);
+    if (r == 0)
+        r = send_file(&p, index, &w);
+    int k = pax_close(&p);
+    return r < 0 ? r : k;
+}
+
+static int serve_rest(struct server *s)
+{
+    for (;;) {
+        uint8_t type;
+        int r = hs_conn_recv(&s->c, &type, &s->msg, s->err);
+        if (r <= 0)
+            return r;
+        if (type == HS_MSG_BYE)
+            return 0;
+        if (type != HS_MSG_FETCH)
+            return hs_err_setf(s->err, EPROTO, "unexpected message from the client");
+        if ((r = fetch(s)) < 0)
+            return r;
+    }
+}
 
 enum hs_status hs_serve(const struct hs_serve_opts *o, struct hs_err *err)
 {
-    (void)o;
-    hs_err_setf(err, ENOSYS, "serve is not implemented yet");
-    return HS_FAILED;
+    struct server s = {.o = o, .err = err, .rootfd = -1, .cachefd = -1, .listfd = -1, .dirfd = -1};
+    hs_err_clear(err);
+    hs_conn_init(&s.c, o->in_fd, o->out_fd, o->timeout, "client");
+    int r = hs_copier_init(&s.copier, HS_COPY_AUTO) < 0 ? hs_err_setf(err, ENOMEM, "serve") : 0;
+    if (r == 0)
+        r = hello(&s);
+    if (r == 0)
+        r = read_request(&s);
+    if (r == 0)
+        r = open_root(&s);
+    if (r == 0) {
+        s.cachefd = open_cache();
+        hs_wire_hex(s.req.key, 16, s.key);
+        r = send_list(&s);
+    }
+    if (r == 0 && (r = read_wants(&s)) == 0)
+        r = send_wanted(&s);
+    if (r == 0)
+        r = serve_rest(&s);
+    else if (r == 1)
+        r = 0;
+    if (s.tmpname[0])
+        unlinkat(s.cachefd, s.tmpname, 0);
+    if (s.dirfd >= 0 && s.dirfd != s.rootfd)
+        close(s.dirfd);
+    if (s.rootfd >= 0)
+        close(s.rootfd);
+    if (s.cachefd >= 0)
+        close(s.cachefd);
+    if (s.listfd >= 0)
+        close(s.listfd);
+    free(s.want);
+    hs_req_free(&s.req);
+    hs_conn_free(&s.c);
+    hs_buf_free(&s.msg);
+    hs_buf_free(&s.target);
+    hs_buf_free(&s.xbuf);
+    hs_buf_free(&s.path);
+    hs_buf_free(&s.dirpath);
+    hs_xattrs_free(&s.xa);
+    hs_copier_free(&s.copier);
+    return r < 0 ? (err->kind ? err->kind : HS_FAILED) : HS_OK;
 }

@@ -1,0 +1,1303 @@
+/*
+ * The client end of a pull (see remote.h, and wire.h for the protocol).
+ *
+ * Files under .hardsnap/remote/, KEY being a hash of the store's id and the
+ * source's host and path:
+ *   KEY.base   the list of the last published pull: what the delta is against
+ *   KEY.new    the list rebuilt by this pull (base once published)
+ *   KEY.got    (index, content hash) of each file that arrived, in index order
+ *   spool/HASH the data that arrived, named by its XXH3-128
+ */
+#include "remote.h"
+#include "bytes.h"
+#include "copy.h"
+#include "err.h"
+#include "fsutil.h"
+#include "manifest.h"
+#include "storefile.h"
+#include "wire.h"
+#include "xattr.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#define REMOTE_DIR "remote"
+#define SPOOL_DIR  "spool"
+#define GOT_SIZE   24
+
+struct level {
+    size_t path_len; /* of the walk path (prefix included) */
+    size_t rel_len;  /* of the list path */
+    struct stat st;
+    struct hs_buf xattrs;
+};
+
+struct remote {
+    struct hs_tree t;
+    struct hs_remote_opts o;
+    struct hs_err *err;
+    char *name; /* [USER@]HOST:PATH */
+    pid_t pid;
+    struct hs_conn c;
+    bool connected;
+    struct hs_buf msg;
+    int dirfd, spoolfd; /* .hardsnap/remote and its spool (-1 in a dry run) */
+    char key[33];
+    uint64_t dev_mask;
+    /* the walk over the rebuilt list */
+    int listfd, gotfd;
+    struct hs_conn lconn;
+    struct hs_ldec list;
+    bool list_open, list_done;
+    struct hs_rec_copy cur, peek;
+    uint64_t cur_index, peek_index, next_index; /* places in the list */
+    bool have_peek, pending, need_enter, skipping, ended, started, eof;
+    struct hs_buf skip_path;
+    struct level *levels;
+    size_t depth, levels_cap;
+    struct hs_buf dirpath; /* the list path of the directory on top */
+    struct hs_buf path;    /* the walk path of the current item */
+    struct hs_buf prev;    /* the previous record's path, for order */
+    bool prev_set;
+    /* KEY.got, read in step */
+    uint64_t got_index;
+    uint8_t got_hash[16];
+    bool got_valid, got_end;
+    struct stat opened; /* what restat answers */
+    int emptyfd;
+};
+
+static void remote_warn(struct remote *rm, int errnum, const char *what, const char *path)
+{
+    if (rm->o.warn)
+        rm->o.warn(rm->o.user, errnum, what, path);
+}
+
+char *hs_remote_name(const struct hs_source *src)
+{
+    char *s = NULL;
+    if (asprintf(&s, "%s:%s", src->host, src->path) < 0)
+        return NULL;
+    return s;
+}
+
+/* ---- the connection --------------------------------------------------- */
+
+/* Splits a command as sh would for plain words and quotes ('...', "...",
+ * backslash): no expansion. Appends to argv (count in *n). */
+static int split_words(const char *s, char ***argv, size_t *n)
+{
+    struct hs_buf w = {0};
+    int r = 0;
+    while (r == 0 && *s) {
+        while (*s == ' ' || *s == '\t' || *s == '\n')
+            s++;
+        if (!*s)
+            break;
+        hs_buf_truncate(&w, 0);
+        char q = 0;
+        for (; *s && (q || (*s != ' ' && *s != '\t' && *s != '\n')); s++) {
+            if (!q && (*s == '\'' || *s == '"')) {
+                q = *s;
+            } else if (q && *s == q) {
+                q = 0;
+            } else if (*s == '\\' && q != '\'' && s[1]) {
+                r |= hs_buf_putc(&w, *++s);
+            } else {
+                r |= hs_buf_putc(&w, *s);
+            }
+        }
+        if (q)
+            return -EINVAL;
+        char **v = realloc(*argv, (*n + 2) * sizeof *v);
+        if (!v || r) {
+            hs_buf_free(&w);
+            return -ENOMEM;
+        }
+        *argv = v;
+        v[(*n)++] = strdup(w.data ? w.data : "");
+        v[*n] = NULL;
+        if (!v[*n - 1])
+            r = -ENOMEM;
+    }
+    hs_buf_free(&w);
+    return r;
+}
+
+static void free_argv(char **argv, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(argv[i]);
+    free(argv);
+}
+
+static int spawn(struct remote *rm)
+{
+    const struct hs_source *src = rm->o.src;
+    char **argv = NULL;
+    size_t n = 0;
+    const char *rsh = src->rsh && *src->rsh ? src->rsh : "ssh";
+    int r = split_words(rsh, &argv, &n);
+    if (r == 0 && n == 0)
+        r = -EINVAL;
+    if (r < 0) {
+        free_argv(argv, n);
+        return hs_err_setf(rm->err, -r, "bad remote shell command \"%s\"", rsh);
+    }
+    const char *tail[] = {
+        src->host, src->hardsnap_path && *src->hardsnap_path ? src->hardsnap_path : "hardsnap",
+        "serve"};
+    char **v = realloc(argv, (n + 4) * sizeof *v);
+    if (!v) {
+        free_argv(argv, n);
+        return hs_err_setf(rm->err, ENOMEM, "remote");
+    }
+    argv = v;
+    for (size_t i = 0; i < 3; i++)
+        argv[n++] = strdup(tail[i]);
+    argv[n] = NULL;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        free_argv(argv, n);
+        return hs_err_setf(rm->err, errno, "remote");
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (dup2(sv[1], 0) < 0 || dup2(sv[1], 1) < 0)
+            _exit(127);
+        execvp(argv[0], argv);
+        dprintf(2, "hardsnap: cannot run the remote shell %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    int err = errno;
+    close(sv[1]);
+    free_argv(argv, n);
+    if (pid < 0) {
+        close(sv[0]);
+        return hs_err_setf(rm->err, err, "cannot start the remote shell");
+    }
+    rm->pid = pid;
+    hs_conn_init(&rm->c, sv[0], sv[0], rm->o.timeout, rm->name);
+    rm->connected = true;
+    return 0;
+}
+
+/* The exit of the remote shell, said as ssh's callers say it. */
+static void reap(struct remote *rm, bool kill_it, char *why, size_t len)
+{
+    if (why)
+        why[0] = '\0';
+    if (rm->pid <= 0)
+        return;
+    if (kill_it)
+        kill(rm->pid, SIGTERM);
+    int status;
+    while (waitpid(rm->pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    rm->pid = 0;
+    if (!why)
+        return;
+    if (WIFEXITED(status) && WEXITSTATUS(status))
+        snprintf(why, len, " (the remote shell exited with status %d)", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status) && !kill_it)
+        snprintf(why, len, " (the remote shell was killed by signal %d)", WTERMSIG(status));
+}
+
+/* A failure of the connection: the message says which source and, when
+ * the other end is gone, how the remote shell ended. */
+static int conn_failed(struct remote *rm, int r)
+{
+    if (rm->connected) {
+        close(rm->c.in);
+        rm->connected = false;
+    }
+    char why[128];
+    reap(rm, r == -ETIMEDOUT, why, sizeof why);
+    const char *msg = rm->err->msg ? rm->err->msg : "connection failed";
+    char *text = NULL;
+    if (asprintf(&text, "remote source %s: %s%s", rm->name, msg, why) >= 0) {
+        int code = rm->err->code ? rm->err->code : -r;
+        hs_err_setf(rm->err, 0, "%s", text);
+        rm->err->code = code;
+        free(text);
+    }
+    return r < 0 ? r : -EIO;
+}
+
+static int recv_msg(struct remote *rm, uint8_t *type)
+{
+    int r = hs_conn_recv(&rm->c, type, &rm->msg, rm->err);
+    if (r == 0)
+        r = hs_err_setf(rm->err, ECONNRESET, "the connection closed");
+    return r < 0 ? r : 0;
+}
+
+/* An ERROR from the server: its message. */
+static int server_error(struct remote *rm)
+{
+    struct hs_dec d;
+    hs_dec_init(&d, rm->msg.data, rm->msg.len);
+    const unsigned char *code = hs_get_raw(&d, 4);
+    int errnum = code ? (int)(hs_le32_load(code) & 0xfff) : EIO;
+    size_t n = (size_t)(d.end - d.p);
+    char *text = hs_escape((const char *)d.p, n > 1024 ? 1024 : n);
+    hs_err_setf(rm->err, 0, "%s", text ? text : "?");
+    rm->err->code = errnum ? errnum : EIO;
+    free(text);
+    return -rm->err->code;
+}
+
+static int handshake(struct remote *rm)
+{
+    struct hs_buf h = {0};
+    int r = hs_wire_hello(&h) < 0 ? hs_err_setf(rm->err, ENOMEM, "remote")
+                                  : hs_conn_send(&rm->c, HS_MSG_HELLO, h.data, h.len, rm->err);
+    hs_buf_free(&h);
+    uint8_t type;
+    if (r == 0)
+        r = hs_conn_flush(&rm->c, rm->err);
+    if (r == 0)
+        r = recv_msg(rm, &type);
+    if (r < 0)
+        return r;
+    char why[512];
+    if (type == HS_MSG_ERROR)
+        return server_error(rm);
+    if (type != HS_MSG_HELLO ||
+        hs_wire_hello_check(rm->msg.data, rm->msg.len, rm->o.src->host, why, sizeof why) < 0) {
+        if (type != HS_MSG_HELLO)
+            snprintf(why, sizeof why, "the remote end is not hardsnap serve");
+        return hs_err_setf(rm->err, EPROTO, "%s", why);
+    }
+    return 0;
+}
+
+/* ---- the store's side: key, base, spool ------------------------------- */
+
+static int open_dirs(struct remote *rm)
+{
+    rm->dirfd = rm->spoolfd = -1;
+    if (rm->o.hsfd < 0)
+        return 0;
+    if (mkdirat(rm->o.hsfd, REMOTE_DIR, 0700) < 0 && errno != EEXIST)
+        return hs_err_path(rm->err, errno, "cannot make", ".hardsnap/" REMOTE_DIR);
+    rm->dirfd = hs_open_dir(rm->o.hsfd, REMOTE_DIR);
+    if (rm->dirfd < 0)
+        return hs_err_path(rm->err, errno, "cannot open", ".hardsnap/" REMOTE_DIR);
+    if (mkdirat(rm->dirfd, SPOOL_DIR, 0700) < 0 && errno != EEXIST)
+        return hs_err_path(rm->err, errno, "cannot make", ".hardsnap/remote/" SPOOL_DIR);
+    rm->spoolfd = hs_open_dir(rm->dirfd, SPOOL_DIR);
+    return rm->spoolfd < 0 ? hs_err_path(rm->err, errno, "cannot open", ".hardsnap/remote/spool")
+                           : 0;
+}
+
+/* The store's id (.hardsnap/remote/id, made once): bases are per store. */
+static void store_id(int dirfd, uint8_t id[16])
+{
+    memset(id, 0, 16);
+    if (dirfd < 0)
+        return;
+    int fd = openat(dirfd, "id", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0 && read(fd, id, 16) == 16) {
+        close(fd);
+        return;
+    }
+    if (fd >= 0)
+        close(fd);
+    if (getrandom(id, 16, 0) != 16)
+        return;
+    fd = openat(dirfd, "id.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0 && write(fd, id, 16) == 16 && fsync(fd) == 0)
+        renameat(dirfd, "id.tmp", dirfd, "id");
+    if (fd >= 0)
+        close(fd);
+}
+
+static void source_key(int dirfd, const struct hs_source *src, uint8_t key[16])
+{
+    uint8_t id[16];
+    store_id(dirfd, id);
+    XXH3_state_t *s = XXH3_createState();
+    if (!s) {
+        memset(key, 0, 16);
+        return;
+    }
+    XXH3_128bits_reset(s);
+    XXH3_128bits_update(s, id, 16);
+    XXH3_128bits_update(s, src->host, strlen(src->host) + 1);
+    XXH3_128bits_update(s, src->path, strlen(src->path) + 1);
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits_digest(s));
+    memcpy(key, c.digest, 16);
+    XXH3_freeState(s);
+}
+
+static void key_file(const struct remote *rm, const char *suffix, char out[64])
+{
+    snprintf(out, 64, "%s.%s", rm->key, suffix);
+}
+
+void hs_remote_published(int hsfd, const struct hs_source *src)
+{
+    int dirfd = hs_open_dir(hsfd, REMOTE_DIR);
+    if (dirfd < 0)
+        return;
+    uint8_t key[16];
+    char hex[33], from[64], to[64];
+    source_key(dirfd, src, key);
+    hs_wire_hex(key, 16, hex);
+    snprintf(from, sizeof from, "%s.new", hex);
+    snprintf(to, sizeof to, "%s.base", hex);
+    renameat(dirfd, from, dirfd, to);
+    snprintf(from, sizeof from, "%s.got", hex);
+    unlinkat(dirfd, from, 0);
+    struct hs_err e = {0};
+    hs_remove_tree_in(dirfd, SPOOL_DIR, ".hardsnap/remote", &e);
+    hs_err_clear(&e);
+    close(dirfd);
+}
+
+/* ---- the request and the list ----------------------------------------- */
+
+static int send_request(struct remote *rm, int basefd)
+{
+    struct hs_req q = {0};
+    q.flags = (rm->o.one_fs ? HS_REQ_ONE_FS : 0) |
+              (!rm->o.dry_run && rm->o.store_has_data ? HS_REQ_HASHES : 0);
+    q.global = (struct hs_exclude *)rm->o.global;
+    q.own = (struct hs_exclude *)rm->o.own;
+    source_key(rm->dirfd, rm->o.src, q.key);
+    hs_wire_hex(q.key, 16, rm->key);
+    if (basefd >= 0 && hs_list_file_id(basefd, q.base_id) == 0)
+        q.has_base = true;
+    struct hs_buf b = {0};
+    int r = hs_buf_puts(&q.path, rm->o.src->path) | hs_buf_puts(&q.prefix, rm->o.prefix) |
+                    hs_req_encode(&q, &b)
+                ? hs_err_setf(rm->err, ENOMEM, "remote")
+                : hs_conn_send(&rm->c, HS_MSG_REQUEST, b.data, b.len, rm->err);
+    hs_buf_free(&b);
+    hs_buf_free(&q.path);
+    hs_buf_free(&q.prefix);
+    return r;
+}
+
+struct rebuild {
+    struct remote *rm;
+    struct hs_ldec wire;
+    struct hs_conn bconn, nconn;
+    struct hs_ldec base;
+    bool have_base;
+    struct hs_lenc out;
+    struct hs_buf wants; /* (gap, run) varints */
+    uint64_t want_at, run_start, run_len;
+    bool in_run;
+};
+
+static int on_list_msg(void *user, uint8_t type, struct hs_dec *d)
+{
+    struct remote *rm = user;
+    if (type == HS_MSG_ERROR) {
+        rm->msg.len = (size_t)(d->end - d->p);
+        memmove(rm->msg.data, d->p, rm->msg.len);
+        return server_error(rm);
+    }
+    if (type != HS_MSG_WARN)
+        return -ENOMSG;
+    uint64_t errnum = hs_get_varint(d);
+    size_t pl, wl;
+    const char *path = hs_get_bytes(d, HS_WIRE_MAX_PATH, &pl);
+    const char *what = hs_get_bytes(d, HS_WIRE_MAX_WHAT, &wl);
+    if (d->bad)
+        return -EBADMSG;
+    char *p = strndup(path, pl), *w = strndup(what, wl);
+    char *shown = NULL;
+    if (p && w && asprintf(&shown, "%s:%s/%s", rm->o.src->host, rm->o.src->path, p) >= 0)
+        remote_warn(rm, errnum > 4095 ? EIO : (int)errnum, w, shown);
+    free(shown);
+    free(p);
+    free(w);
+    return 0;
+}
+
+static int want(struct rebuild *b, uint64_t index)
+{
+    if (b->in_run && b->run_start + b->run_len == index) {
+        b->run_len++;
+        return 0;
+    }
+    int r = 0;
+    if (b->in_run) {
+        r = hs_put_varint(&b->wants, b->run_start - b->want_at) |
+            hs_put_varint(&b->wants, b->run_len);
+        b->want_at = b->run_start + b->run_len;
+    }
+    b->in_run = true;
+    b->run_start = index;
+    b->run_len = 1;
+    return r;
+}
+
+static bool spooled(struct remote *rm, const uint8_t hash[16], uint64_t size)
+{
+    char hex[33];
+    struct stat st;
+    hs_wire_hex(hash, 16, hex);
+    return rm->spoolfd >= 0 && fstatat(rm->spoolfd, hex, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+           S_ISREG(st.st_mode) && (uint64_t)st.st_size == size;
+}
+
+/* Whether this new or changed record's content must come over the wire. */
+static bool wanted(struct remote *rm, const struct hs_rec *r)
+{
+    if (rm->o.dry_run || r->kind != HS_REC_ENTRY || !S_ISREG(r->st.st_mode) || r->st.st_size == 0 ||
+        r->data_err)
+        return false;
+    if (!r->has_hash)
+        return true;
+    if (spooled(rm, r->hash, (uint64_t)r->st.st_size))
+        return false;
+    int fd = rm->o.local_content ? rm->o.local_content(rm->o.user, r->hash, (uint64_t)r->st.st_size)
+                                 : -1;
+    if (fd >= 0) {
+        close(fd);
+        return false;
+    }
+    return true;
+}
+
+static int add_rec(struct rebuild *b, const struct hs_rec *r, bool annotate, uint64_t index)
+{
+    if (hs_ldec_count(&b->wire, r) < 0 || hs_lenc_rec(&b->out, r, annotate, b->rm->err) < 0)
+        return hs_err_setf(b->rm->err, ENOMEM, "list");
+    return annotate && wanted(b->rm, r) && want(b, index) < 0
+               ? hs_err_setf(b->rm->err, ENOMEM, "list")
+               : 0;
+}
+
+static int base_rec(struct rebuild *b, struct hs_rec *r)
+{
+    uint8_t op;
+    uint64_t n;
+    int k = b->have_base ? hs_ldec_next(&b->base, &op, r, &n, NULL, NULL, b->rm->err) : 0;
+    if (k == 1 && op != HS_LOP_REC)
+        k = -EBADMSG;
+    if (k <= 0)
+        return hs_err_setf(b->rm->err, EBADMSG,
+                           "the list refers to a base this store does not hold intact");
+    return 0;
+}
+
+static int rebuild_list(struct rebuild *b, int basefd, int newfd)
+{
+    struct remote *rm = b->rm;
+    int r = hs_ldec_init(&b->wire, &rm->c) | hs_lenc_init(&b->out, &b->nconn);
+    hs_conn_init(&b->nconn, -1, newfd, 0, "list file");
+    if (r == 0 && basefd >= 0) {
+        hs_conn_init(&b->bconn, basefd, -1, 0, "base list");
+        b->have_base = hs_ldec_init(&b->base, &b->bconn) == 0;
+    }
+    if (r)
+        return hs_err_setf(rm->err, ENOMEM, "list");
+    uint64_t index = 0;
+    for (;;) {
+        uint8_t op;
+        struct hs_rec rec;
+        uint64_t n;
+        r = hs_ldec_next(&b->wire, &op, &rec, &n, on_list_msg, rm, rm->err);
+        if (r <= 0)
+            break;
+        if (op == HS_LOP_REC) {
+            r = add_rec(b, &rec, true, index++);
+        } else {
+            for (uint64_t i = 0; r == 0 && i < n; i++) {
+                struct hs_rec br;
+                r = base_rec(b, &br);
+                if (r == 0 && op == HS_LOP_KEEP) {
+                    r = add_rec(b, &br, false, index++);
+                }
+            }
+        }
+        if (r < 0)
+            break;
+    }
+    if (r < 0)
+        return r;
+    if (!hs_ldec_id_ok(&b->wire))
+        return hs_err_setf(rm->err, EBADMSG,
+                           "the list rebuilt here is not the one sent (a damaged base list)");
+    uint8_t id[16];
+    r = hs_lenc_finish(&b->out, id, rm->err);
+    if (r == 0 && b->in_run)
+        r = hs_put_varint(&b->wants, b->run_start - b->want_at) |
+                    hs_put_varint(&b->wants, b->run_len)
+                ? hs_err_setf(rm->err, ENOMEM, "list")
+                : 0;
+    return r;
+}
+
+static int send_wants(struct remote *rm, const struct hs_buf *w)
+{
+    size_t off = 0;
+    int r = 0;
+    /* cut between varints: each frame decodes on its own */
+    while (r == 0 && off < w->len) {
+        size_t end = off + HS_WIRE_FRAME_FILL < w->len ? off + HS_WIRE_FRAME_FILL : w->len;
+        while (end < w->len && (w->data[end - 1] & 0x80))
+            end++;
+        /* an even number of varints: pairs stay whole */
+        size_t k = 0;
+        for (size_t i = off; i < end; i++)
+            k += !(w->data[i] & 0x80);
+        if (k % 2 && end < w->len) {
+            while (end < w->len && (w->data[end] & 0x80))
+                end++;
+            end++;
+        }
+        r = hs_conn_send(&rm->c, HS_MSG_WANT, w->data + off, end - off, rm->err);
+        off = end;
+    }
+    return r == 0 ? hs_conn_send(&rm->c, HS_MSG_WANT_END, NULL, 0, rm->err) : r;
+}
+
+/* ---- the data --------------------------------------------------------- */
+
+struct pax_in {
+    struct remote *rm;
+    bool done;
+    int gotfd; /* -1: on demand, the index in *fetched */
+    uint64_t last;
+    bool any;
+    uint64_t fetched_index;
+    uint8_t fetched_hash[16];
+    bool fetched;
+};
+
+static la_ssize_t pax_read(struct archive *a, void *user, const void **buf)
+{
+    struct pax_in *p = user;
+    struct remote *rm = p->rm;
+    while (!p->done) {
+        uint8_t type;
+        if (recv_msg(rm, &type) < 0) {
+            archive_set_error(a, EIO, "%s", rm->err->msg ? rm->err->msg : "connection lost");
+            return -1;
+        }
+        if (type == HS_MSG_DATA_END) {
+            p->done = true;
+            break;
+        }
+        if (type == HS_MSG_ERROR) {
+            server_error(rm);
+            archive_set_error(a, EIO, "%s", rm->err->msg);
+            return -1;
+        }
+        if (type != HS_MSG_DATA) {
+            hs_err_setf(rm->err, EBADMSG, "unexpected message in the data");
+            archive_set_error(a, EIO, "unexpected message in the data");
+            return -1;
+        }
+        if (rm->msg.len) {
+            *buf = rm->msg.data;
+            return (la_ssize_t)rm->msg.len;
+        }
+    }
+    return 0;
+}
+
+/* One member into the spool under its hash. */
+static int spool_member(struct remote *rm, struct archive *a, struct archive_entry *ent,
+                        uint8_t hash[16])
+{
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "in.%ld", (long)getpid());
+    int fd = openat(rm->spoolfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return hs_err_path(rm->err, errno, "cannot write", ".hardsnap/remote/spool");
+    XXH3_state_t *h = XXH3_createState();
+    int r = h ? 0 : hs_err_setf(rm->err, ENOMEM, "remote");
+    if (h)
+        XXH3_128bits_reset(h);
+    int64_t size = archive_entry_size(ent);
+    int64_t at = 0;
+    while (r == 0) {
+        const void *buf;
+        size_t n;
+        la_int64_t off;
+        int k = archive_read_data_block(a, &buf, &n, &off);
+        if (k == ARCHIVE_EOF)
+            break;
+        if (k != ARCHIVE_OK || off < at || (uint64_t)off + n > (uint64_t)size) {
+            r = hs_err_setf(rm->err, EIO, "data from %s: %s", rm->name,
+                            k != ARCHIVE_OK ? archive_error_string(a) : "bad block");
+            break;
+        }
+        if (off > at)
+            hs_hash_zeros(h, (uint64_t)(off - at));
+        XXH3_128bits_update(h, buf, n);
+        for (size_t done = 0; done < n;) {
+            ssize_t w = pwrite(fd, (const char *)buf + done, n - done, off + (off_t)done);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0) {
+                r = hs_err_path(rm->err, errno, "cannot write", ".hardsnap/remote/spool");
+                break;
+            }
+            done += (size_t)w;
+        }
+        at = off + (int64_t)n;
+    }
+    if (r == 0 && at < size)
+        hs_hash_zeros(h, (uint64_t)(size - at));
+    if (r == 0 && ftruncate(fd, size) < 0)
+        r = hs_err_path(rm->err, errno, "cannot write", ".hardsnap/remote/spool");
+    close(fd);
+    if (r == 0) {
+        XXH128_canonical_t c;
+        XXH128_canonicalFromHash(&c, XXH3_128bits_digest(h));
+        memcpy(hash, c.digest, 16);
+        char hex[33];
+        hs_wire_hex(hash, 16, hex);
+        if (renameat(rm->spoolfd, tmp, rm->spoolfd, hex) < 0)
+            r = hs_err_path(rm->err, errno, "cannot write", ".hardsnap/remote/spool");
+    }
+    if (r < 0)
+        unlinkat(rm->spoolfd, tmp, 0);
+    if (h)
+        XXH3_freeState(h);
+    return r;
+}
+
+static int got_put(struct pax_in *p, uint64_t index, const uint8_t hash[16])
+{
+    if (p->gotfd < 0) {
+        p->fetched = true;
+        p->fetched_index = index;
+        memcpy(p->fetched_hash, hash, 16);
+        return 0;
+    }
+    unsigned char rec[GOT_SIZE];
+    hs_le64_store(rec, index);
+    memcpy(rec + 8, hash, 16);
+    return write(p->gotfd, rec, sizeof rec) == (ssize_t)sizeof rec
+               ? 0
+               : hs_err_path(p->rm->err, errno, "cannot write", ".hardsnap/remote");
+}
+
+static int member_index(struct pax_in *p, struct archive_entry *ent, uint64_t *index)
+{
+    const char *name = archive_entry_pathname(ent);
+    char *end;
+    errno = 0;
+    unsigned long long v = name && *name >= '0' && *name <= '9' ? strtoull(name, &end, 10) : 0;
+    if (!name || errno || *end || (p->any && v <= p->last) ||
+        archive_entry_filetype(ent) != AE_IFREG || archive_entry_size(ent) < 0)
+        return hs_err_setf(p->rm->err, EBADMSG, "data from %s: unexpected member", p->rm->name);
+    p->any = true;
+    p->last = v;
+    *index = v;
+    return 0;
+}
+
+static int receive_data(struct remote *rm, int gotfd, struct pax_in *p)
+{
+    *p = (struct pax_in){.rm = rm, .gotfd = gotfd};
+    struct archive *a = archive_read_new();
+    if (!a)
+        return hs_err_setf(rm->err, ENOMEM, "remote");
+    archive_read_support_filter_zstd(a);
+    archive_read_support_format_tar(a);
+    int r = 0;
+    if (archive_read_open(a, p, NULL, pax_read, NULL) != ARCHIVE_OK)
+        r = rm->err->msg
+                ? -EIO
+                : hs_err_setf(rm->err, EIO, "data from %s: %s", rm->name, archive_error_string(a));
+    struct archive_entry *ent;
+    while (r == 0) {
+        int k = archive_read_next_header(a, &ent);
+        if (k == ARCHIVE_EOF)
+            break;
+        uint64_t index = 0;
+        uint8_t hash[16];
+        if (k != ARCHIVE_OK)
+            r = rm->err->msg ? -EIO
+                             : hs_err_setf(rm->err, EIO, "data from %s: %s", rm->name,
+                                           archive_error_string(a));
+        else if ((r = member_index(p, ent, &index)) == 0 &&
+                 (r = spool_member(rm, a, ent, hash)) == 0)
+            r = got_put(p, index, hash);
+        if (r == 0 && rm->o.files_fetched)
+            (*rm->o.files_fetched)++;
+    }
+    /* the archive's end may come before DATA_END: read up to it */
+    while (r == 0 && !p->done) {
+        const void *buf;
+        if (pax_read(a, p, &buf) < 0)
+            r = -EIO;
+    }
+    archive_read_free(a);
+    return r;
+}
+
+/* ---- opening ---------------------------------------------------------- */
+
+static int open_list(struct remote *rm, const char *name)
+{
+    int fd = openat(rm->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return hs_err_path(rm->err, errno, "cannot open", name);
+    rm->listfd = fd;
+    hs_conn_init(&rm->lconn, fd, -1, 0, "list file");
+    if (hs_ldec_init(&rm->list, &rm->lconn) < 0)
+        return hs_err_setf(rm->err, ENOMEM, "remote");
+    rm->list_open = true;
+    return 0;
+}
+
+/* In a dry run there is no store to keep files in: an anonymous one. */
+static int new_list_file(struct remote *rm, char *name)
+{
+    if (rm->dirfd < 0) {
+        name[0] = '\0';
+        int fd = memfd_create("hardsnap-list", MFD_CLOEXEC);
+        return fd >= 0 ? fd : hs_err_setf(rm->err, errno, "remote");
+    }
+    key_file(rm, "tmp", name);
+    int fd = openat(rm->dirfd, name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    return fd >= 0 ? fd : hs_err_path(rm->err, errno, "cannot write", ".hardsnap/remote");
+}
+
+static int pull(struct remote *rm)
+{
+    char name[64], tmp[64];
+    int basefd = -1;
+    if (rm->dirfd >= 0) {
+        key_file(rm, "base", name);
+        source_key(rm->dirfd, rm->o.src, (uint8_t[16]){0});
+    }
+    int r = spawn(rm);
+    if (r == 0)
+        r = handshake(rm);
+    if (r == 0 && rm->dirfd >= 0) {
+        uint8_t key[16];
+        source_key(rm->dirfd, rm->o.src, key);
+        hs_wire_hex(key, 16, rm->key);
+        key_file(rm, "base", name);
+        basefd = openat(rm->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (r == 0)
+        r = send_request(rm, basefd);
+    int newfd = r == 0 ? new_list_file(rm, tmp) : -1;
+    if (newfd < 0 && r == 0)
+        r = newfd;
+    struct rebuild b = {.rm = rm};
+    if (r == 0)
+        r = rebuild_list(&b, basefd, newfd);
+    if (r == 0)
+        r = hs_conn_flush(&b.nconn, rm->err);
+    int gotfd = -1;
+    if (r == 0 && rm->dirfd >= 0) {
+        key_file(rm, "got", name);
+        gotfd = openat(rm->dirfd, name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (gotfd < 0)
+            r = hs_err_path(rm->err, errno, "cannot write", ".hardsnap/remote");
+    }
+    if (r == 0)
+        r = send_wants(rm, &b.wants);
+    struct pax_in p;
+    if (r == 0)
+        r = receive_data(rm, gotfd, &p);
+    hs_ldec_free(&b.wire);
+    hs_lenc_free(&b.out);
+    hs_conn_free(&b.nconn);
+    if (b.have_base)
+        hs_ldec_free(&b.base);
+    hs_conn_free(&b.bconn);
+    hs_buf_free(&b.wants);
+    if (basefd >= 0)
+        close(basefd);
+    if (gotfd >= 0)
+        close(gotfd);
+    if (r == 0 && tmp[0]) {
+        close(newfd);
+        newfd = -1;
+        key_file(rm, "new", name);
+        if (renameat(rm->dirfd, tmp, rm->dirfd, name) < 0)
+            r = hs_err_path(rm->err, errno, "cannot write", ".hardsnap/remote");
+        if (r == 0)
+            r = open_list(rm, name);
+        key_file(rm, "got", name);
+        if (r == 0 && (rm->gotfd = openat(rm->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+            r = hs_err_path(rm->err, errno, "cannot open", name);
+    } else if (r == 0) {
+        /* a dry run's list is anonymous */
+        if (lseek(newfd, 0, SEEK_SET) < 0)
+            r = hs_err_setf(rm->err, errno, "remote");
+        rm->listfd = newfd;
+        newfd = -1;
+        hs_conn_init(&rm->lconn, rm->listfd, -1, 0, "list file");
+        if (r == 0 && hs_ldec_init(&rm->list, &rm->lconn) == 0)
+            rm->list_open = true;
+    }
+    if (newfd >= 0)
+        close(newfd);
+    return r;
+}
+
+/* ---- the tree: walking the rebuilt list ------------------------------- */
+
+static struct remote *of(struct hs_tree *t)
+{
+    return (struct remote *)t;
+}
+
+static int bad(struct remote *rm, const char *why)
+{
+    return hs_err_setf(rm->err, EBADMSG, "remote source %s: bad list from the server (%s)",
+                       rm->name, why);
+}
+
+/* The next record of the list file into into: 1, 0 at its end, <0. */
+static int read_rec(struct remote *rm, struct hs_rec_copy *into, uint64_t *index)
+{
+    uint8_t op;
+    struct hs_rec r;
+    uint64_t n;
+    int k = hs_ldec_next(&rm->list, &op, &r, &n, NULL, NULL, rm->err);
+    if (k <= 0)
+        return k;
+    if (op != HS_LOP_REC)
+        return bad(rm, "operation in a list file");
+    *index = rm->next_index++;
+    return hs_rec_copy_set(into, &r) < 0 ? hs_err_setf(rm->err, ENOMEM, "remote") : 1;
+}
+
+static int next_rec(struct remote *rm)
+{
+    if (!rm->have_peek)
+        return read_rec(rm, &rm->cur, &rm->cur_index);
+    rm->have_peek = false;
+    struct hs_rec_copy t = rm->cur;
+    rm->cur = rm->peek;
+    rm->peek = t;
+    rm->cur_index = rm->peek_index;
+    return 1;
+}
+
+static int push_level(struct remote *rm, const struct hs_rec *r)
+{
+    if (rm->depth == rm->levels_cap) {
+        size_t cap = rm->levels_cap ? rm->levels_cap * 2 : 32;
+        struct level *l = realloc(rm->levels, cap * sizeof *l);
+        if (!l)
+            return hs_err_setf(rm->err, ENOMEM, "remote");
+        memset(l + rm->levels_cap, 0, (cap - rm->levels_cap) * sizeof *l);
+        rm->levels = l;
+        rm->levels_cap = cap;
+    }
+    struct level *lv = &rm->levels[rm->depth++];
+    lv->path_len = rm->path.len;
+    lv->rel_len = r->path_len;
+    lv->st = r->st;
+    hs_buf_truncate(&lv->xattrs, 0);
+    hs_buf_truncate(&rm->dirpath, 0);
+    if (hs_buf_append(&lv->xattrs, r->xattrs, r->xattrs_len) < 0 ||
+        hs_buf_append(&rm->dirpath, r->path, r->path_len) < 0)
+        return hs_err_setf(rm->err, ENOMEM, "remote");
+    return 0;
+}
+
+/* The walk path of list path p into rm->path: "NAME/p", or p alone. */
+static int set_path(struct remote *rm, const char *p, size_t n)
+{
+    size_t plen = strlen(rm->o.prefix);
+    hs_buf_truncate(&rm->path, 0);
+    int r = hs_buf_append(&rm->path, rm->o.prefix, n || !plen ? plen : plen - 1);
+    if (r == 0)
+        r = hs_buf_append(&rm->path, p, n);
+    return r < 0 ? hs_err_setf(rm->err, ENOMEM, "remote") : 0;
+}
+
+static void item_of(struct remote *rm, struct hs_walk_item *it, enum hs_walk_ev ev,
+                    const struct stat *st, size_t depth)
+{
+    memset(it, 0, sizeof *it);
+    it->ev = ev;
+    it->fd = -1;
+    it->path = rm->path.data ? rm->path.data : "";
+    it->path_len = rm->path.len;
+    it->name = depth == 0 && ev != HS_WALK_ENTRY && ev != HS_WALK_ERROR
+                   ? it->path
+                   : hs_path_base(it->path, it->path_len);
+    it->depth = depth;
+    if (st) {
+        it->st = *st;
+        it->st.st_dev ^= rm->dev_mask;
+    }
+}
+
+static int emit_leave(struct remote *rm, struct hs_walk_item *it)
+{
+    struct level *lv = &rm->levels[--rm->depth];
+    hs_buf_truncate(&rm->path, lv->path_len);
+    item_of(rm, it, HS_WALK_LEAVE, &lv->st, rm->depth);
+    if (rm->depth)
+        hs_buf_truncate(&rm->dirpath, rm->levels[rm->depth - 1].rel_len);
+    return 0;
+}
+
+static bool below(const char *p, size_t n, const char *dir, size_t dlen)
+{
+    return n > dlen && (dlen == 0 || (memcmp(p, dir, dlen) == 0 && p[dlen] == '/'));
+}
+
+/* The directory of the ENTRY just returned: entered, unless the server
+ * could not open it (then its ERROR comes next, for the same path). */
+static int enter_dir(struct remote *rm, struct hs_walk_item *it)
+{
+    rm->need_enter = false;
+    int k = read_rec(rm, &rm->peek, &rm->peek_index);
+    if (k < 0)
+        return k;
+    rm->have_peek = k == 1;
+    const struct hs_rec *p = &rm->peek.r, *c = &rm->cur.r;
+    if (k == 1 && p->kind == HS_REC_ERROR && p->unentered && p->path_len == c->path_len &&
+        memcmp(p->path, c->path, p->path_len) == 0) {
+        rm->have_peek = false;
+        item_of(rm, it, HS_WALK_ERROR, &c->st, rm->depth);
+        it->err = p->err;
+        it->what = "cannot open directory";
+        it->unentered = true;
+        return 0;
+    }
+    int r = push_level(rm, c);
+    if (r == 0)
+        item_of(rm, it, HS_WALK_ENTER, &c->st, rm->depth - 1);
+    return r;
+}
+
+/* Reads the next record to emit into cur (rm->pending), or sets rm->eof. */
+static int take_rec(struct remote *rm)
+{
+    for (;;) {
+        int k = next_rec(rm);
+        if (k < 0)
+            return k;
+        if (k == 0) {
+            rm->eof = true;
+            return 0;
+        }
+        const struct hs_rec *r = &rm->cur.r;
+        if (rm->skipping && below(r->path, r->path_len, rm->skip_path.data, rm->skip_path.len))
+            continue;
+        rm->skipping = false;
+        /* the ERROR of a directory whose ENTRY was skipped */
+        if (r->kind == HS_REC_ERROR && r->unentered && rm->prev_set &&
+            rm->prev.len == r->path_len && memcmp(rm->prev.data, r->path, r->path_len) == 0)
+            continue;
+        if (rm->prev_set && hs_path_cmp(rm->prev.data, rm->prev.len, r->path, r->path_len) >= 0)
+            return bad(rm, "out of order");
+        hs_buf_truncate(&rm->prev, 0);
+        rm->prev_set = true;
+        if (hs_buf_append(&rm->prev, r->path, r->path_len) < 0)
+            return hs_err_setf(rm->err, ENOMEM, "remote");
+        rm->pending = true;
+        return 0;
+    }
+}
+
+static int emit_root(struct remote *rm, struct hs_walk_item *it)
+{
+    const struct hs_rec *r = &rm->cur.r;
+    if (r->path_len != 0 || r->kind != HS_REC_ENTRY || !S_ISDIR(r->st.st_mode))
+        return bad(rm, "the list does not start with a directory");
+    rm->started = true;
+    rm->pending = false;
+    int k = set_path(rm, "", 0);
+    if (k == 0)
+        k = push_level(rm, r);
+    if (k == 0)
+        item_of(rm, it, HS_WALK_ENTER, &r->st, 0);
+    return k;
+}
+
+static int remote_next(struct hs_tree *t, struct hs_walk_item *it, struct hs_err *e)
+{
+    struct remote *rm = of(t);
+    (void)e;
+    if (rm->need_enter)
+        return enter_dir(rm, it);
+    int k = !rm->pending && !rm->eof ? take_rec(rm) : 0;
+    if (k < 0)
+        return k;
+    if (rm->eof || rm->ended) {
+        if (!rm->started)
+            return bad(rm, "an empty list");
+        if (rm->depth > 0)
+            return emit_leave(rm, it);
+        rm->ended = true;
+        item_of(rm, it, HS_WALK_END, NULL, 0);
+        return 0;
+    }
+    if (!rm->started)
+        return emit_root(rm, it);
+    const struct hs_rec *r = &rm->cur.r;
+    size_t dlen = hs_path_dir_len(r->path, r->path_len);
+    bool in_top = dlen == rm->dirpath.len && memcmp(r->path, rm->dirpath.data, dlen) == 0;
+    if (!in_top) {
+        if (rm->depth > 1 && !below(r->path, r->path_len, rm->dirpath.data, rm->dirpath.len))
+            return emit_leave(rm, it);
+        return bad(rm, "an entry in a directory the list did not name");
+    }
+    rm->pending = false;
+    if (set_path(rm, r->path, r->path_len) < 0)
+        return -ENOMEM;
+    if (r->kind == HS_REC_ERROR) {
+        item_of(rm, it, HS_WALK_ERROR, r->st.st_mode ? &r->st : NULL, rm->depth);
+        it->err = r->err;
+        it->what = "cannot examine";
+        return 0;
+    }
+    item_of(rm, it, HS_WALK_ENTRY, &r->st, rm->depth);
+    rm->need_enter = S_ISDIR(r->st.st_mode);
+    return 0;
+}
+
+static void remote_skip(struct hs_tree *t)
+{
+    struct remote *rm = of(t);
+    rm->need_enter = false;
+    rm->skipping = true;
+    hs_buf_truncate(&rm->skip_path, 0);
+    if (hs_buf_append(&rm->skip_path, rm->cur.r.path, rm->cur.r.path_len) < 0)
+        rm->skipping = false;
+}
+
+/* The hash of the data that arrived for the current record, if any. */
+static bool got_hash(struct remote *rm, uint8_t hash[16])
+{
+    while (rm->gotfd >= 0 && !rm->got_end && (!rm->got_valid || rm->got_index < rm->cur_index)) {
+        unsigned char rec[GOT_SIZE];
+        if (read(rm->gotfd, rec, sizeof rec) != (ssize_t)sizeof rec) {
+            rm->got_end = true;
+            break;
+        }
+        rm->got_valid = true;
+        rm->got_index = hs_le64_load(rec);
+        memcpy(rm->got_hash, rec + 8, 16);
+    }
+    if (!rm->got_valid || rm->got_index != rm->cur_index)
+        return false;
+    memcpy(hash, rm->got_hash, 16);
+    return true;
+}
+
+static int open_spooled(struct remote *rm, const uint8_t hash[16], uint64_t size)
+{
+    char hex[33];
+    hs_wire_hex(hash, 16, hex);
+    int fd = rm->spoolfd >= 0 ? hs_open_regular(rm->spoolfd, hex, O_RDONLY, 0) : -1;
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) < 0 || (uint64_t)st.st_size != size)) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+/* Asks the server for the current file now: its data into the spool. */
+static int fetch_now(struct remote *rm, uint8_t hash[16], struct hs_err *e)
+{
+    const struct hs_rec *r = &rm->cur.r;
+    if (!rm->connected)
+        return hs_err_setf(e, ENOTCONN, "the connection to %s is closed", rm->o.src->host);
+    struct hs_buf b = {0};
+    int k = hs_put_varint(&b, rm->cur_index) | hs_put_varint(&b, r->st.st_dev) |
+            hs_put_varint(&b, r->st.st_ino) | hs_put_bytes(&b, r->path, r->path_len);
+    k = k ? -ENOMEM : hs_conn_send(&rm->c, HS_MSG_FETCH, b.data, b.len, rm->err);
+    hs_buf_free(&b);
+    struct pax_in p;
+    if (k == 0)
+        k = receive_data(rm, -1, &p);
+    if (k < 0) {
+        hs_err_setf(e, rm->err->code ? rm->err->code : EIO, "%s",
+                    rm->err->msg ? rm->err->msg : "fetch failed");
+        hs_err_clear(rm->err);
+        close(rm->c.in);
+        rm->connected = false;
+        return k;
+    }
+    if (!p.fetched || p.fetched_index != rm->cur_index)
+        return -ENOENT;
+    memcpy(hash, p.fetched_hash, 16);
+    return 0;
+}
+
+static int remote_open(struct hs_tree *t, const struct hs_walk_item *it, struct stat *st,
+                       struct hs_err *e)
+{
+    struct remote *rm = of(t);
+    const struct hs_rec *r = &rm->cur.r;
+    *st = it->st;
+    rm->opened = it->st;
+    if (r->data_err)
+        return -r->data_err;
+    uint64_t size = (uint64_t)r->st.st_size;
+    if (size == 0) {
+        int fd = memfd_create("hardsnap-empty", MFD_CLOEXEC);
+        return fd >= 0 ? fd : -errno;
+    }
+    uint8_t h[16];
+    int fd = -1;
+    if (got_hash(rm, h))
+        fd = open_spooled(rm, h, size);
+    if (fd < 0 && r->has_hash) {
+        fd = open_spooled(rm, r->hash, size);
+        if (fd < 0 && rm->o.local_content)
+            fd = rm->o.local_content(rm->o.user, r->hash, size);
+    }
+    if (fd >= 0)
+        return fd;
+    int k = fetch_now(rm, h, e);
+    if (k < 0)
+        return k;
+    fd = open_spooled(rm, h, size);
+    return fd >= 0 ? fd : -ESTALE;
+}
+
+static int remote_restat(struct hs_tree *t, int fd, struct stat *st)
+{
+    (void)fd;
+    *st = of(t)->opened;
+    return 0;
+}
+
+static int remote_xattrs(struct hs_tree *t, const struct hs_walk_item *it, int fd,
+                         struct hs_xattrs *xa, bool all)
+{
+    struct remote *rm = of(t);
+    (void)fd;
+    if (it->ev == HS_WALK_LEAVE) {
+        const struct level *lv = &rm->levels[rm->depth];
+        return hs_rec_xattrs_get(lv->xattrs.data, lv->xattrs.len, xa, all);
+    }
+    return hs_rec_xattrs_get(rm->cur.r.xattrs, rm->cur.r.xattrs_len, xa, all);
+}
+
+static int remote_readlink(struct hs_tree *t, const struct hs_walk_item *it, struct hs_buf *target)
+{
+    struct remote *rm = of(t);
+    (void)it;
+    hs_buf_truncate(target, 0);
+    return hs_buf_append(target, rm->cur.r.target, rm->cur.r.target_len) < 0 ? -ENOMEM : 0;
+}
+
+static int remote_known_hash(struct hs_tree *t, const struct hs_walk_item *it, uint8_t hash[16])
+{
+    struct remote *rm = of(t);
+    (void)it;
+    if (rm->cur.r.has_hash) {
+        memcpy(hash, rm->cur.r.hash, 16);
+        return 0;
+    }
+    return got_hash(rm, hash) ? 0 : -ENODATA;
+}
+
+static void remote_free(struct hs_tree *t)
+{
+    struct remote *rm = of(t);
+    if (rm->connected) {
+        struct hs_err e = {0};
+        if (hs_conn_send(&rm->c, HS_MSG_BYE, NULL, 0, &e) == 0)
+            hs_conn_flush(&rm->c, &e);
+        hs_err_clear(&e);
+        close(rm->c.in);
+    }
+    reap(rm, false, NULL, 0);
+    if (rm->o.bytes_in)
+        *rm->o.bytes_in += rm->c.bytes_in;
+    if (rm->o.bytes_out)
+        *rm->o.bytes_out += rm->c.bytes_out;
+    hs_conn_free(&rm->c);
+    if (rm->list_open)
+        hs_ldec_free(&rm->list);
+    hs_conn_free(&rm->lconn);
+    hs_rec_copy_free(&rm->cur);
+    hs_rec_copy_free(&rm->peek);
+    for (size_t i = 0; i < rm->levels_cap; i++)
+        hs_buf_free(&rm->levels[i].xattrs);
+    free(rm->levels);
+    hs_buf_free(&rm->dirpath);
+    hs_buf_free(&rm->path);
+    hs_buf_free(&rm->prev);
+    hs_buf_free(&rm->skip_path);
+    hs_buf_free(&rm->msg);
+    int fds[] = {rm->listfd, rm->gotfd, rm->dirfd, rm->spoolfd};
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    free(rm->name);
+    free(rm);
+}
+
+static const struct hs_tree_ops remote_ops = {
+    .next = remote_next,
+    .skip = remote_skip,
+    .open = remote_open,
+    .restat = remote_restat,
+    .xattrs = remote_xattrs,
+    .readlink = remote_readlink,
+    .known_hash = remote_known_hash,
+    .free = remote_free,
+};
+
+int hs_remote_open(struct hs_tree **t, const struct hs_remote_opts *o, struct stat *root_st,
+                   struct hs_err *e)
+{
+    *t = NULL;
+    struct remote *rm = calloc(1, sizeof *rm);
+    if (!rm)
+        return hs_err_setf(e, ENOMEM, "remote");
+    rm->t.ops = &remote_ops;
+    rm->t.remote = true;
+    rm->o = *o;
+    rm->err = e;
+    rm->listfd = rm->gotfd = rm->dirfd = rm->spoolfd = rm->emptyfd = -1;
+    rm->c.in = -1;
+    rm->dev_mask = (uint64_t)(o->index + 1) << 56;
+    rm->name = hs_remote_name(o->src);
+    int r = rm->name ? open_dirs(rm) : hs_err_setf(e, ENOMEM, "remote");
+    if (r == 0)
+        r = pull(rm);
+    if (r < 0 && rm->err->msg && strncmp(rm->err->msg, "remote source ", 14) != 0)
+        r = conn_failed(rm, r);
+    /* the root's record: the first of the list */
+    struct hs_walk_item it;
+    if (r == 0 && (r = remote_next(&rm->t, &it, e)) == 0 && it.ev != HS_WALK_ENTER)
+        r = bad(rm, "no root");
+    if (r < 0) {
+        remote_free(&rm->t);
+        return r;
+    }
+    *root_st = it.st;
+    /* the walk starts over at the root's ENTER */
+    rm->started = false;
+    rm->depth = 0;
+    rm->prev_set = false;
+    rm->pending = true;
+    *t = &rm->t;
+    return 0;
+}
