@@ -23,6 +23,9 @@ bool cli_out_option(struct cli_out *out, int c);
 int cli_args(int argc, char **argv, const char ***list, size_t *n, size_t want,
              const char *usage_line);
 
+/* SECONDS for option opt (--timeout): a whole number, 1 to 1000000 (as the
+ * config's timeout); 0, or -1 after saying what is wrong. */
+int cli_parse_seconds(const char *opt, const char *arg, unsigned *out);
 /* "hardsnap: msg" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* cli_error with one argument as the user typed it, escaped like paths
@@ -64,6 +67,7 @@ int cmd_run(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* prune dest by policy, printing as the prune verb does; the exit status. */
 int cli_prune(const char *dest, const struct hs_retain *policy, bool dry_run, bool quiet,

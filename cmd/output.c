@@ -25,6 +25,22 @@ void cli_error_arg(const char *fmt, const char *arg)
     free(esc);
 }
 
+int cli_parse_seconds(const char *opt, const char *arg, unsigned *out)
+{
+    unsigned long n = 0;
+    const char *c = arg;
+    for (; *c >= '0' && *c <= '9' && n <= 1000000; c++)
+        n = n * 10 + (unsigned long)(*c - '0');
+    if (c == arg || *c || n == 0 || n > 1000000) {
+        char fmt[160];
+        snprintf(fmt, sizeof fmt, "bad value \"%%s\" for %s (seconds, 1 to 1000000)", opt);
+        cli_error_arg(fmt, arg);
+        return -1;
+    }
+    *out = (unsigned)n;
+    return 0;
+}
+
 int cli_bad_option(char **argv)
 {
     /* a short option names itself; a long one, or one missing its

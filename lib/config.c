@@ -44,8 +44,20 @@
 
 #define MAX_COUNT    1000000
 #define MAX_SEC_KEYS 8
+/* timeout = SECONDS: at most MAX_COUNT (11.5 days), which in milliseconds
+ * still fits poll()'s int. */
+#define MAX_TIMEOUT MAX_COUNT
 
-enum val_type { V_PATH, V_LIST, V_BOOL, V_COUNT, V_DURATION };
+enum val_type {
+    V_PATH,
+    V_LIST,
+    V_BOOL,
+    V_COUNT,
+    V_DURATION,
+    V_SOURCE, /* a source's path: local (resolved) or [USER@]HOST:PATH */
+    V_STRING, /* taken as written (a command: rsh, hardsnap-path) */
+    V_SECONDS,
+};
 
 /* A key of a section: where its value goes, as offsets into the section's struct. */
 struct key_def {
@@ -60,13 +72,18 @@ static const struct key_def hardsnap_keys[] = {
     {"exclude", V_LIST, offsetof(struct hs_config, exclude), offsetof(struct hs_config, n_exclude)},
     {"one-file-system", V_BOOL, offsetof(struct hs_config, one_file_system), 0},
     {"checksum", V_BOOL, offsetof(struct hs_config, checksum), 0},
+    {"rsh", V_STRING, offsetof(struct hs_config, rsh), 0},
+    {"hardsnap-path", V_STRING, offsetof(struct hs_config, hardsnap_path), 0},
+    {"timeout", V_SECONDS, offsetof(struct hs_config, timeout), 0},
     {NULL, 0, 0, 0},
 };
 
 static const struct key_def source_keys[] = {
-    {"path", V_PATH, offsetof(struct hs_config_source, path), 0},
+    {"path", V_SOURCE, offsetof(struct hs_config_source, path), 0},
     {"exclude", V_LIST, offsetof(struct hs_config_source, exclude),
      offsetof(struct hs_config_source, n_exclude)},
+    {"rsh", V_STRING, offsetof(struct hs_config_source, rsh), 0},
+    {"hardsnap-path", V_STRING, offsetof(struct hs_config_source, hardsnap_path), 0},
     {NULL, 0, 0, 0},
 };
 
@@ -226,6 +243,15 @@ static int parse_count(const char *s, int *out)
     return 0;
 }
 
+static int parse_seconds(const char *s, unsigned *out)
+{
+    int n;
+    if (parse_count(s, &n) < 0 || n == 0 || n > MAX_TIMEOUT)
+        return -EINVAL;
+    *out = (unsigned)n;
+    return 0;
+}
+
 static int parse_bool(const char *s, int *out)
 {
     static const char *const yes[] = {"yes", "true", "on", "1"};
@@ -288,6 +314,27 @@ static void *section_base(struct parse *p)
     return &p->c->sources[p->src];
 }
 
+/* path = in [source NAME]: a remote one keeps its PATH as written (it names
+ * a directory on HOST, not next to this file). */
+static int set_source_path(struct parse *p, struct hs_config_source *s, const char *v)
+{
+    struct hs_err e = {0};
+    char *host, *path;
+    int r = hs_source_parse_remote(v, &host, &path, &e);
+    if (r < 0) {
+        r = e.code == ENOMEM ? oom(p) : fail(p, p->lineno, "%s", e.msg ? e.msg : "bad path");
+        hs_err_clear(&e);
+        return r;
+    }
+    if (r > 0) {
+        s->host = host;
+        s->path = path;
+        return 0;
+    }
+    s->path = resolve_path(p->file, v);
+    return s->path ? 0 : oom(p);
+}
+
 static int set_value(struct parse *p, const struct key_def *k, const char *v)
 {
     char *field = (char *)section_base(p) + k->off;
@@ -298,6 +345,16 @@ static int set_value(struct parse *p, const struct key_def *k, const char *v)
     case V_PATH:
         *(char **)field = resolve_path(p->file, v);
         return *(char **)field ? 0 : oom(p);
+    case V_SOURCE:
+        return set_source_path(p, section_base(p), v);
+    case V_STRING:
+        *(char **)field = strdup(v);
+        return *(char **)field ? 0 : oom(p);
+    case V_SECONDS:
+        if (parse_seconds(v, (unsigned *)field) < 0)
+            return fail(p, line, "bad number of seconds \"%s\" for %s (use 1 to %d)", v, k->name,
+                        MAX_TIMEOUT);
+        return 0;
     case V_LIST:
         if ((r = check_pattern(p, line, v)) != 0)
             return r;
@@ -397,9 +454,41 @@ static int begin_single(struct parse *p, const struct key_def *keys, const char 
     return 0;
 }
 
+/* The line where key name was set in the current section (0: not set). */
+static unsigned key_line(const struct parse *p, const char *name)
+{
+    for (size_t i = 0; p->keys && p->keys[i].name; i++)
+        if (strcmp(p->keys[i].name, name) == 0)
+            return p->key_line[i];
+    return 0;
+}
+
+/* Checks what needs the whole section (its keys come in any order): rsh and
+ * hardsnap-path say how to reach a host, which a local source has not. */
+static int end_section(struct parse *p)
+{
+    if (p->keys != source_keys)
+        return 0;
+    const struct hs_config_source *s = &p->c->sources[p->src];
+    if (!s->path || s->host)
+        return 0; /* no path: check_complete says so */
+    static const char *const remote_only[] = {"rsh", "hardsnap-path"};
+    for (size_t i = 0; i < sizeof remote_only / sizeof remote_only[0]; i++) {
+        unsigned line = key_line(p, remote_only[i]);
+        if (line)
+            return fail(p, line,
+                        "%s is only for a remote source (path = [USER@]HOST:PATH), "
+                        "and [source %s] is local",
+                        remote_only[i], s->name);
+    }
+    return 0;
+}
+
 static int begin_section(struct parse *p, char *name, unsigned line)
 {
     int r;
+    if ((r = end_section(p)) < 0)
+        return r;
     free(p->label);
     p->label = strdup(name);
     if (!p->label)
@@ -562,7 +651,7 @@ static void parse_file(struct parse *p)
         p->failed = false;
         fail(p, (unsigned)r, "syntax error");
     }
-    if (!p->failed)
+    if (!p->failed && end_section(p) == 0)
         check_complete(p);
 }
 
@@ -601,29 +690,56 @@ void hs_config_free(struct hs_config *c)
         return;
     free(c->file);
     free(c->dest);
+    free(c->rsh);
+    free(c->hardsnap_path);
     free_strv(c->exclude, c->n_exclude);
     for (size_t i = 0; i < c->n_sources; i++) {
         free(c->sources[i].name);
         free(c->sources[i].path);
+        free(c->sources[i].host);
+        free(c->sources[i].rsh);
+        free(c->sources[i].hardsnap_path);
         free_strv(c->sources[i].exclude, c->sources[i].n_exclude);
     }
     free(c->sources);
     memset(c, 0, sizeof *c);
 }
 
+/* HOST as rsync reads it: "[v6addr]" loses its brackets (ssh wants the bare
+ * address), and a host that starts with '-' is refused, as the remote shell
+ * would take it for an option (-oProxyCommand=... runs a command here). */
 int hs_source_parse_remote(const char *arg, char **host, char **path, struct hs_err *err)
 {
     *host = *path = NULL;
     const char *colon = strchr(arg, ':');
     const char *slash = strchr(arg, '/');
+    const char *at = strchr(arg, '@');
+    /* [USER@]HOST: the user ends at the first '@' before the host */
+    const char *h = at && (!colon || at < colon) && (!slash || at < slash) ? at + 1 : arg;
+    const char *h_end = NULL; /* end of a bracketed host */
+    if (*h == '[') {
+        const char *close = strchr(h, ']');
+        if (close && close[1] == ':' && (!slash || slash > close)) {
+            h_end = close;
+            colon = close + 1;
+        }
+    }
     if (!colon || (slash && slash < colon))
         return 0;
-    if (colon == arg || (colon == arg + 1 && arg[0] == '@') || colon[-1] == '@')
+    if (*h == '[' && !h_end)
+        return hs_err_usage(err, 0, "remote source with a bad [address] (write [ADDR]:PATH)", arg);
+    if (h == colon || (h_end && h_end == h + 1))
         return hs_err_usage(err, 0, "remote source without a host", arg);
+    if (h != arg && h == arg + 1)
+        return hs_err_usage(err, 0, "remote source with an empty user", arg);
+    if (*h == '-' || *arg == '-')
+        return hs_err_usage(err, 0, "remote source whose host or user starts with '-'", arg);
     if (!colon[1])
         return hs_err_usage(err, 0, "remote source without a path (write HOST:. for the home)",
                             arg);
-    *host = strndup(arg, (size_t)(colon - arg));
+    size_t user_len = (size_t)(h - arg);
+    size_t host_len = h_end ? (size_t)(h_end - h - 1) : (size_t)(colon - h);
+    *host = malloc(user_len + host_len + 1);
     *path = strdup(colon + 1);
     if (!*host || !*path) {
         free(*host);
@@ -631,5 +747,8 @@ int hs_source_parse_remote(const char *arg, char **host, char **path, struct hs_
         *host = *path = NULL;
         return hs_err_setf(err, ENOMEM, "remote source");
     }
+    memcpy(*host, arg, user_len);
+    memcpy(*host + user_len, h_end ? h + 1 : h, host_len);
+    (*host)[user_len + host_len] = '\0';
     return 1;
 }

@@ -217,6 +217,121 @@ START_TEST(relative_paths)
 }
 END_TEST
 
+START_TEST(remote_sources)
+{
+    static const char text[] = "[hardsnap]\n"
+                               "dest = store\n"
+                               "rsh = ssh -i /root/.ssh/hs_ed25519\n"
+                               "hardsnap-path = sudo /usr/local/bin/hardsnap\n"
+                               "timeout = 300\n"
+                               "[source web1]\n"
+                               "rsh = ssh -p 2222\n"
+                               "path = root@web1.example.org:srv/www\n"
+                               "hardsnap-path = hs\n"
+                               "[source db]\n"
+                               "path = db:/var/lib/db\n"
+                               "[source local]\n"
+                               "path = ./a:b\n";
+    struct hs_config c;
+    struct hs_err e = {0};
+    char want[4096];
+    ck_assert_msg(load_text(text, &c, &e) == HS_OK, "%s", e.msg);
+    ck_assert_str_eq(c.rsh, "ssh -i /root/.ssh/hs_ed25519");
+    ck_assert_str_eq(c.hardsnap_path, "sudo /usr/local/bin/hardsnap");
+    ck_assert_uint_eq(c.timeout, 300);
+    ck_assert_uint_eq(c.n_sources, 3);
+    /* a remote PATH is the host's, never resolved against the file's folder */
+    ck_assert_str_eq(c.sources[0].host, "root@web1.example.org");
+    ck_assert_str_eq(c.sources[0].path, "srv/www");
+    ck_assert_str_eq(c.sources[0].rsh, "ssh -p 2222");
+    ck_assert_str_eq(c.sources[0].hardsnap_path, "hs");
+    ck_assert_str_eq(c.sources[1].host, "db");
+    ck_assert_str_eq(c.sources[1].path, "/var/lib/db");
+    ck_assert_ptr_null(c.sources[1].rsh);
+    ck_assert_ptr_null(c.sources[1].hardsnap_path);
+    ck_assert_ptr_null(c.sources[2].host);
+    snprintf(want, sizeof want, "%s/conf/./a:b", tu_tmp);
+    ck_assert_str_eq(c.sources[2].path, want);
+    hs_config_free(&c);
+
+    /* unset: NULL and 0 (ssh, hardsnap, no limit) */
+    ck_assert_int_eq(load_text(HEAD, &c, &e), HS_OK);
+    ck_assert_ptr_null(c.rsh);
+    ck_assert_ptr_null(c.hardsnap_path);
+    ck_assert_uint_eq(c.timeout, 0);
+    ck_assert_ptr_null(c.sources[0].host);
+    hs_config_free(&c);
+
+    /* a global rsh with only local sources is fine: it waits for a remote one */
+    ck_assert_int_eq(load_text("[hardsnap]\ndest=/d\nrsh=ssh -4\ntimeout=1000000\n"
+                               "[source s]\npath=/s\n",
+                               &c, &e),
+                     HS_OK);
+    ck_assert_str_eq(c.rsh, "ssh -4");
+    ck_assert_uint_eq(c.timeout, 1000000);
+    hs_config_free(&c);
+}
+END_TEST
+
+START_TEST(parse_remote)
+{
+    static const struct {
+        const char *arg, *host, *path; /* host NULL: local */
+    } good[] = {
+        {"host:/srv", "host", "/srv"},
+        {"root@web1.example.org:/srv", "root@web1.example.org", "/srv"},
+        {"h:.", "h", "."},
+        {"h:rel/dir", "h", "rel/dir"},
+        {"h:/a:b", "h", "/a:b"},
+        {"[::1]:/srv", "::1", "/srv"},
+        {"u@[fe80::1%eth0]:x", "u@fe80::1%eth0", "x"},
+        {"./a:b", NULL, NULL},
+        {"/abs/a:b", NULL, NULL},
+        {"dir/x", NULL, NULL},
+        {"plain", NULL, NULL},
+        {"a@b", NULL, NULL},
+    };
+    static const struct {
+        const char *arg, *why;
+    } bad[] = {
+        {":/srv", "without a host"},   {"@:/srv", "without a host"},
+        {"u@:/srv", "without a host"}, {"[]:/srv", "without a host"},
+        {"@h:/srv", "empty user"},     {"h:", "without a path"},
+        {"u@h:", "without a path"},    {"-oProxyCommand=x:/srv", "'-'"},
+        {"u@-h:/srv", "'-'"},          {"-u@h:/srv", "'-'"},
+        {"[::1:/srv", "[address]"},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        struct hs_err e = {0};
+        char *host = (char *)1, *path = (char *)1;
+        int r = hs_source_parse_remote(good[i].arg, &host, &path, &e);
+        ck_assert_msg(r == (good[i].host ? 1 : 0), "%s: %d (%s)", good[i].arg, r, e.msg);
+        ck_assert_ptr_null(e.msg);
+        if (good[i].host) {
+            ck_assert_str_eq(host, good[i].host);
+            ck_assert_str_eq(path, good[i].path);
+        } else {
+            ck_assert_ptr_null(host);
+            ck_assert_ptr_null(path);
+        }
+        free(host);
+        free(path);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct hs_err e = {0};
+        char *host = (char *)1, *path = (char *)1;
+        int r = hs_source_parse_remote(bad[i].arg, &host, &path, &e);
+        ck_assert_msg(r < 0, "%s accepted", bad[i].arg);
+        ck_assert_int_eq(e.kind, HS_USAGE);
+        ck_assert_ptr_null(host);
+        ck_assert_ptr_null(path);
+        ck_assert_msg(e.msg && strstr(e.msg, bad[i].why) && strstr(e.msg, bad[i].arg),
+                      "%s: \"%s\" lacks \"%s\"", bad[i].arg, e.msg, bad[i].why);
+        hs_err_clear(&e);
+    }
+}
+END_TEST
+
 START_TEST(err_unknown_section)
 {
     expect_error(HEAD "[retian]\n", 5, "unknown section [retian]");
@@ -389,6 +504,47 @@ START_TEST(err_missing_file)
 }
 END_TEST
 
+START_TEST(err_remote_keys_on_local_source)
+{
+    /* the key's line, whether it comes before or after path, whatever follows */
+    expect_error(HEAD "rsh = ssh -p 22\n", 5, "rsh is only for a remote source");
+    expect_error(HEAD "hardsnap-path = hs\n[retain]\nkeep-last = 1\n", 5,
+                 "hardsnap-path is only for a remote source");
+    expect_error(
+        "[hardsnap]\ndest = /d\n[source s]\nrsh = ssh\npath = /s\n[source t]\npath = h:/t\n", 4,
+        "[source s] is local");
+    expect_error("[hardsnap]\ndest = /d\n[source s]\nhardsnap-path = hs\npath = ./a:b\n", 4,
+                 "hardsnap-path is only");
+    expect_error(HEAD "rsh = ssh\nrsh = ssh\n", 6, "duplicate key \"rsh\"");
+    expect_error("[hardsnap]\ndest=/d\nrsh = a\nrsh = b\n", 4, "duplicate key \"rsh\"");
+    expect_error("[hardsnap]\ndest=/d\nhardsnap-path =\n", 3, "empty value for hardsnap-path");
+    expect_error(HEAD "[retain]\nrsh = ssh\n", 6, "unknown key \"rsh\" in [retain]");
+}
+END_TEST
+
+START_TEST(err_bad_remote_path)
+{
+    expect_error(HEAD "[source r]\npath = :/srv\n", 6, "remote source without a host");
+    expect_error(HEAD "[source r]\npath = web1:\n", 6, "remote source without a path");
+    expect_error(HEAD "[source r]\n\npath = -oProxyCommand=x:/srv\n", 7, "starts with '-'");
+}
+END_TEST
+
+START_TEST(err_bad_timeout)
+{
+    static const char *const bad[] = {"0", "-1", "+5", "5s", "1.5", "1000001", "99999999999999"};
+    char text[256];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text, "[hardsnap]\ndest = /d\ntimeout = %s\n", bad[i]);
+        char word[64];
+        snprintf(word, sizeof word, "bad number of seconds \"%s\" for timeout", bad[i]);
+        expect_error(text, 3, word);
+    }
+    expect_error(HEAD "timeout = 5\n", 5, "unknown key \"timeout\" in [source s]");
+    expect_error("[hardsnap]\ndest=/d\ntimeout = 5\ntimeout = 5\n", 4, "duplicate key \"timeout\"");
+}
+END_TEST
+
 START_TEST(duration_units)
 {
     int64_t s = 0;
@@ -455,6 +611,7 @@ Suite *config_suite(void)
     tcase_add_test(tc, booleans);
     tcase_add_test(tc, empty_retain_counts);
     tcase_add_test(tc, relative_paths);
+    tcase_add_test(tc, remote_sources);
     suite_add_tcase(s, tc);
 
     tc = tu_tcase("errors");
@@ -476,6 +633,13 @@ Suite *config_suite(void)
     tcase_add_test(tc, err_nul_byte);
     tcase_add_test(tc, err_control_bytes_escaped);
     tcase_add_test(tc, err_missing_file);
+    tcase_add_test(tc, err_remote_keys_on_local_source);
+    tcase_add_test(tc, err_bad_remote_path);
+    tcase_add_test(tc, err_bad_timeout);
+    suite_add_tcase(s, tc);
+
+    tc = tu_tcase_plain("remote");
+    tcase_add_test(tc, parse_remote);
     suite_add_tcase(s, tc);
 
     tc = tu_tcase_plain("duration");
