@@ -317,16 +317,6 @@ static int run_backup(struct backup_args *a, struct hs_config *cf, struct hs_bac
     } else if (sources_from_args(a, &sources, &n_sources, dest) < 0) {
         goto out;
     }
-    /* TEMPORARY, until the remote engine lands (revert this commit then):
-     * hs_backup() does not read host yet and would back up the local
-     * directory of the same path under the remote source's name. */
-    for (size_t i = 0; i < n_sources; i++) {
-        if (sources[i].host) {
-            cli_error_arg("backup: remote sources are not supported by this build yet: %s",
-                          sources[i].host);
-            goto out;
-        }
-    }
     struct hs_backup_opts o = {
         .sources = sources,
         .n_sources = n_sources,
