@@ -161,6 +161,10 @@ static void print_stats(const struct hs_backup_result *res)
     printf("link fallbacks: %" PRIu64 " (too many links or other filesystem: copied)\n",
            s->link_fallbacks);
     printf("excluded:       %" PRIu64 "\n", s->excluded);
+    if (s->wire_received || s->wire_sent)
+        printf("remote:         %" PRIu64 " B received, %" PRIu64 " B sent, %" PRIu64
+               " files fetched\n",
+               s->wire_received, s->wire_sent, s->fetched);
     printf("total size:     %s\n", cli_bytes(b3, sizeof b3, s->bytes_total));
     printf("warnings:       %" PRIu64 "\n", s->warnings);
     printf("time:           %.2f s (%.2f s of it making the snapshot durable)\n", s->seconds,

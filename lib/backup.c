@@ -320,6 +320,9 @@ static int open_tree(struct engine *g, struct source_ctx *sc, struct stat *st)
             .local_content = g->have_prev ? remote_content : NULL,
             .user = g,
             .warn = remote_warn,
+            .bytes_in = &g->st->wire_received,
+            .bytes_out = &g->st->wire_sent,
+            .files_fetched = &g->st->fetched,
         };
         return hs_remote_open(&sc->tree, &ro, st, g->err);
     }

@@ -85,6 +85,9 @@ struct hs_backup_stats {
     uint64_t excluded;
     double seconds;      /* the whole run */
     double sync_seconds; /* of which making the snapshot durable and publishing it */
+    uint64_t wire_received; /* remote sources: bytes read from the connections */
+    uint64_t wire_sent;     /* and written to them */
+    uint64_t fetched;       /* files whose data came over the connections */
 };
 
 /* What a restore has done so far (hs_restore; in a dry run, would do). */

@@ -50,7 +50,8 @@ struct remote {
     struct hs_tree t;
     struct hs_remote_opts o;
     struct hs_err *err;
-    char *name; /* [USER@]HOST:PATH */
+    char *name;   /* [USER@]HOST:PATH */
+    char *prefix; /* o.prefix's copy */
     pid_t pid;
     struct hs_conn c;
     bool connected;
@@ -523,6 +524,7 @@ static int rebuild_list(struct rebuild *b, int basefd, int newfd)
         if (op == HS_LOP_REC) {
             r = add_rec(b, &rec, true, index++);
         } else {
+            r = 0;
             for (uint64_t i = 0; r == 0 && i < n; i++) {
                 struct hs_rec br;
                 r = base_rec(b, &br);
@@ -538,7 +540,9 @@ static int rebuild_list(struct rebuild *b, int basefd, int newfd)
         return r;
     if (!hs_ldec_id_ok(&b->wire))
         return hs_err_setf(rm->err, EBADMSG,
-                           "the list rebuilt here is not the one sent (a damaged base list)");
+                           "the list rebuilt here (%" PRIu64 " records) is not the one sent (%" PRIu64
+                           "): a damaged base list",
+                           b->wire.seen, b->wire.count);
     uint8_t id[16];
     r = hs_lenc_finish(&b->out, id, rm->err);
     if (r == 0 && b->in_run)
@@ -1250,6 +1254,7 @@ static void remote_free(struct hs_tree *t)
         if (fds[i] >= 0)
             close(fds[i]);
     free(rm->name);
+    free(rm->prefix);
     free(rm);
 }
 
@@ -1279,7 +1284,9 @@ int hs_remote_open(struct hs_tree **t, const struct hs_remote_opts *o, struct st
     rm->c.in = -1;
     rm->dev_mask = (uint64_t)(o->index + 1) << 56;
     rm->name = hs_remote_name(o->src);
-    int r = rm->name ? open_dirs(rm) : hs_err_setf(e, ENOMEM, "remote");
+    rm->prefix = strdup(o->prefix);
+    rm->o.prefix = rm->prefix;
+    int r = rm->name && rm->prefix ? open_dirs(rm) : hs_err_setf(e, ENOMEM, "remote");
     if (r == 0)
         r = pull(rm);
     if (r < 0 && rm->err->msg && strncmp(rm->err->msg, "remote source ", 14) != 0)

@@ -224,6 +224,7 @@ static int open_cache(void)
     const char *home = getenv("HOME");
     int fd = -1;
     if (xdg && xdg[0] == '/') {
+        mkdir(xdg, 0700);
         fd = open(xdg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     } else if (home && home[0] == '/') {
         int h = open(home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -312,6 +313,19 @@ static int flush_runs(struct delta *d, struct hs_err *e)
     return r;
 }
 
+/* One base record more in a run of dropped (or kept) ones: a run of the
+ * other kind is sent first, so the operations keep the list's order. */
+static int run_add(struct delta *d, bool keep, struct hs_err *e)
+{
+    if ((keep ? d->s->drop : d->s->keep) && flush_runs(d, e) < 0)
+        return -1;
+    if (keep)
+        d->s->keep++;
+    else
+        d->s->drop++;
+    return 0;
+}
+
 /* The base's next record into d->b (d->base_left false at its end). */
 static int base_next(struct delta *d, struct hs_err *e)
 {
@@ -347,9 +361,8 @@ static int put_rec(struct delta *d, struct hs_rec *w,
 {
     int c = 1;
     while (d->base_left && (c = order(&d->b, w)) < 0) {
-        if (d->s->keep && flush_runs(d, e) < 0)
+        if (run_add(d, false, e) < 0)
             return -1;
-        d->s->drop++;
         base_next(d, e);
     }
     if (d->base_left && c == 0) {
@@ -363,14 +376,14 @@ static int put_rec(struct delta *d, struct hs_rec *w,
         wst.xattrs = d->b.xattrs;
         wst.xattrs_len = d->b.xattrs_len;
         if (hs_rec_equal(&wst, &cand)) {
-            if (d->s->drop && flush_runs(d, e) < 0)
+            if (run_add(d, true, e) < 0)
                 return -1;
-            d->s->keep++;
             int r = hs_lenc_count(&d->wire, &cand) | hs_lenc_rec(&d->file, &cand, false, e);
             base_next(d, e);
             return r ? -1 : 0;
         }
-        d->s->drop++;
+        if (run_add(d, false, e) < 0)
+            return -1;
         base_next(d, e);
     }
     if (fill && fill(d->s, w, arg) < 0)
@@ -547,7 +560,7 @@ static int send_list(struct server *s)
         r = walk_item(s, &d, wk, &it);
     hs_walk_free(wk);
     while (r == 0 && d.base_left) {
-        s->drop++;
+        r = run_add(&d, false, s->err);
         base_next(&d, s->err);
     }
     uint8_t id[16];
