@@ -83,8 +83,8 @@ struct hs_backup_stats {
     uint64_t bytes_hashed;         /* data bytes read for hashing only */
     uint64_t warnings;
     uint64_t excluded;
-    double seconds;      /* the whole run */
-    double sync_seconds; /* of which making the snapshot durable and publishing it */
+    double seconds;         /* the whole run */
+    double sync_seconds;    /* of which making the snapshot durable and publishing it */
     uint64_t wire_received; /* remote sources: bytes read from the connections */
     uint64_t wire_sent;     /* and written to them */
     uint64_t fetched;       /* files whose data came over the connections */

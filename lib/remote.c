@@ -13,6 +13,7 @@
 #include "copy.h"
 #include "err.h"
 #include "fsutil.h"
+#include "listwalk.h"
 #include "manifest.h"
 #include "storefile.h"
 #include "wire.h"
@@ -39,13 +40,6 @@
 #define SPOOL_DIR  "spool"
 #define GOT_SIZE   24
 
-struct level {
-    size_t path_len; /* of the walk path (prefix included) */
-    size_t rel_len;  /* of the list path */
-    struct stat st;
-    struct hs_buf xattrs;
-};
-
 struct remote {
     struct hs_tree t;
     struct hs_remote_opts o;
@@ -58,28 +52,17 @@ struct remote {
     struct hs_buf msg;
     int dirfd, spoolfd; /* .hardsnap/remote and its spool (-1 in a dry run) */
     char key[33];
-    uint64_t dev_mask;
     /* the walk over the rebuilt list */
     int listfd, gotfd;
     struct hs_conn lconn;
     struct hs_ldec list;
-    bool list_open, list_done;
-    struct hs_rec_copy cur, peek;
-    uint64_t cur_index, peek_index, next_index; /* places in the list */
-    bool have_peek, pending, need_enter, skipping, ended, started, eof;
-    struct hs_buf skip_path;
-    struct level *levels;
-    size_t depth, levels_cap;
-    struct hs_buf dirpath; /* the list path of the directory on top */
-    struct hs_buf path;    /* the walk path of the current item */
-    struct hs_buf prev;    /* the previous record's path, for order */
-    bool prev_set;
+    bool list_open;
+    struct hs_listwalk w;
     /* KEY.got, read in step */
     uint64_t got_index;
     uint8_t got_hash[16];
     bool got_valid, got_end;
     struct stat opened; /* what restat answers */
-    int emptyfd;
 };
 
 static void remote_warn(struct remote *rm, int errnum, const char *what, const char *path)
@@ -540,8 +523,8 @@ static int rebuild_list(struct rebuild *b, int basefd, int newfd)
         return r;
     if (!hs_ldec_id_ok(&b->wire))
         return hs_err_setf(rm->err, EBADMSG,
-                           "the list rebuilt here (%" PRIu64 " records) is not the one sent (%" PRIu64
-                           "): a damaged base list",
+                           "the list rebuilt here (%" PRIu64
+                           " records) is not the one sent (%" PRIu64 "): a damaged base list",
                            b->wire.seen, b->wire.count);
     uint8_t id[16];
     r = hs_lenc_finish(&b->out, id, rm->err);
@@ -868,232 +851,36 @@ static struct remote *of(struct hs_tree *t)
     return (struct remote *)t;
 }
 
-static int bad(struct remote *rm, const char *why)
+/* The next record of the rebuilt list. */
+static int read_list(void *user, struct hs_rec_copy *into, struct hs_err *e)
 {
-    return hs_err_setf(rm->err, EBADMSG, "remote source %s: bad list from the server (%s)",
-                       rm->name, why);
-}
-
-/* The next record of the list file into into: 1, 0 at its end, <0. */
-static int read_rec(struct remote *rm, struct hs_rec_copy *into, uint64_t *index)
-{
+    struct remote *rm = user;
     uint8_t op;
     struct hs_rec r;
     uint64_t n;
-    int k = hs_ldec_next(&rm->list, &op, &r, &n, NULL, NULL, rm->err);
+    int k = hs_ldec_next(&rm->list, &op, &r, &n, NULL, NULL, e);
     if (k <= 0)
         return k;
     if (op != HS_LOP_REC)
-        return bad(rm, "operation in a list file");
-    *index = rm->next_index++;
-    return hs_rec_copy_set(into, &r) < 0 ? hs_err_setf(rm->err, ENOMEM, "remote") : 1;
-}
-
-static int next_rec(struct remote *rm)
-{
-    if (!rm->have_peek)
-        return read_rec(rm, &rm->cur, &rm->cur_index);
-    rm->have_peek = false;
-    struct hs_rec_copy t = rm->cur;
-    rm->cur = rm->peek;
-    rm->peek = t;
-    rm->cur_index = rm->peek_index;
-    return 1;
-}
-
-static int push_level(struct remote *rm, const struct hs_rec *r)
-{
-    if (rm->depth == rm->levels_cap) {
-        size_t cap = rm->levels_cap ? rm->levels_cap * 2 : 32;
-        struct level *l = realloc(rm->levels, cap * sizeof *l);
-        if (!l)
-            return hs_err_setf(rm->err, ENOMEM, "remote");
-        memset(l + rm->levels_cap, 0, (cap - rm->levels_cap) * sizeof *l);
-        rm->levels = l;
-        rm->levels_cap = cap;
-    }
-    struct level *lv = &rm->levels[rm->depth++];
-    lv->path_len = rm->path.len;
-    lv->rel_len = r->path_len;
-    lv->st = r->st;
-    hs_buf_truncate(&lv->xattrs, 0);
-    hs_buf_truncate(&rm->dirpath, 0);
-    if (hs_buf_append(&lv->xattrs, r->xattrs, r->xattrs_len) < 0 ||
-        hs_buf_append(&rm->dirpath, r->path, r->path_len) < 0)
-        return hs_err_setf(rm->err, ENOMEM, "remote");
-    return 0;
-}
-
-/* The walk path of list path p into rm->path: "NAME/p", or p alone. */
-static int set_path(struct remote *rm, const char *p, size_t n)
-{
-    size_t plen = strlen(rm->o.prefix);
-    hs_buf_truncate(&rm->path, 0);
-    int r = hs_buf_append(&rm->path, rm->o.prefix, n || !plen ? plen : plen - 1);
-    if (r == 0)
-        r = hs_buf_append(&rm->path, p, n);
-    return r < 0 ? hs_err_setf(rm->err, ENOMEM, "remote") : 0;
-}
-
-static void item_of(struct remote *rm, struct hs_walk_item *it, enum hs_walk_ev ev,
-                    const struct stat *st, size_t depth)
-{
-    memset(it, 0, sizeof *it);
-    it->ev = ev;
-    it->fd = -1;
-    it->path = rm->path.data ? rm->path.data : "";
-    it->path_len = rm->path.len;
-    it->name = depth == 0 && ev != HS_WALK_ENTRY && ev != HS_WALK_ERROR
-                   ? it->path
-                   : hs_path_base(it->path, it->path_len);
-    it->depth = depth;
-    if (st) {
-        it->st = *st;
-        it->st.st_dev ^= rm->dev_mask;
-    }
-}
-
-static int emit_leave(struct remote *rm, struct hs_walk_item *it)
-{
-    struct level *lv = &rm->levels[--rm->depth];
-    hs_buf_truncate(&rm->path, lv->path_len);
-    item_of(rm, it, HS_WALK_LEAVE, &lv->st, rm->depth);
-    if (rm->depth)
-        hs_buf_truncate(&rm->dirpath, rm->levels[rm->depth - 1].rel_len);
-    return 0;
-}
-
-static bool below(const char *p, size_t n, const char *dir, size_t dlen)
-{
-    return n > dlen && (dlen == 0 || (memcmp(p, dir, dlen) == 0 && p[dlen] == '/'));
-}
-
-/* The directory of the ENTRY just returned: entered, unless the server
- * could not open it (then its ERROR comes next, for the same path). */
-static int enter_dir(struct remote *rm, struct hs_walk_item *it)
-{
-    rm->need_enter = false;
-    int k = read_rec(rm, &rm->peek, &rm->peek_index);
-    if (k < 0)
-        return k;
-    rm->have_peek = k == 1;
-    const struct hs_rec *p = &rm->peek.r, *c = &rm->cur.r;
-    if (k == 1 && p->kind == HS_REC_ERROR && p->unentered && p->path_len == c->path_len &&
-        memcmp(p->path, c->path, p->path_len) == 0) {
-        rm->have_peek = false;
-        item_of(rm, it, HS_WALK_ERROR, &c->st, rm->depth);
-        it->err = p->err;
-        it->what = "cannot open directory";
-        it->unentered = true;
-        return 0;
-    }
-    int r = push_level(rm, c);
-    if (r == 0)
-        item_of(rm, it, HS_WALK_ENTER, &c->st, rm->depth - 1);
-    return r;
-}
-
-/* Reads the next record to emit into cur (rm->pending), or sets rm->eof. */
-static int take_rec(struct remote *rm)
-{
-    for (;;) {
-        int k = next_rec(rm);
-        if (k < 0)
-            return k;
-        if (k == 0) {
-            rm->eof = true;
-            return 0;
-        }
-        const struct hs_rec *r = &rm->cur.r;
-        if (rm->skipping && below(r->path, r->path_len, rm->skip_path.data, rm->skip_path.len))
-            continue;
-        rm->skipping = false;
-        /* the ERROR of a directory whose ENTRY was skipped */
-        if (r->kind == HS_REC_ERROR && r->unentered && rm->prev_set &&
-            rm->prev.len == r->path_len && memcmp(rm->prev.data, r->path, r->path_len) == 0)
-            continue;
-        if (rm->prev_set && hs_path_cmp(rm->prev.data, rm->prev.len, r->path, r->path_len) >= 0)
-            return bad(rm, "out of order");
-        hs_buf_truncate(&rm->prev, 0);
-        rm->prev_set = true;
-        if (hs_buf_append(&rm->prev, r->path, r->path_len) < 0)
-            return hs_err_setf(rm->err, ENOMEM, "remote");
-        rm->pending = true;
-        return 0;
-    }
-}
-
-static int emit_root(struct remote *rm, struct hs_walk_item *it)
-{
-    const struct hs_rec *r = &rm->cur.r;
-    if (r->path_len != 0 || r->kind != HS_REC_ENTRY || !S_ISDIR(r->st.st_mode))
-        return bad(rm, "the list does not start with a directory");
-    rm->started = true;
-    rm->pending = false;
-    int k = set_path(rm, "", 0);
-    if (k == 0)
-        k = push_level(rm, r);
-    if (k == 0)
-        item_of(rm, it, HS_WALK_ENTER, &r->st, 0);
-    return k;
+        return hs_err_setf(e, EBADMSG, "%s: bad list file", rm->name);
+    return hs_rec_copy_set(into, &r) < 0 ? hs_err_setf(e, ENOMEM, "remote") : 1;
 }
 
 static int remote_next(struct hs_tree *t, struct hs_walk_item *it, struct hs_err *e)
 {
-    struct remote *rm = of(t);
     (void)e;
-    if (rm->need_enter)
-        return enter_dir(rm, it);
-    int k = !rm->pending && !rm->eof ? take_rec(rm) : 0;
-    if (k < 0)
-        return k;
-    if (rm->eof || rm->ended) {
-        if (!rm->started)
-            return bad(rm, "an empty list");
-        if (rm->depth > 0)
-            return emit_leave(rm, it);
-        rm->ended = true;
-        item_of(rm, it, HS_WALK_END, NULL, 0);
-        return 0;
-    }
-    if (!rm->started)
-        return emit_root(rm, it);
-    const struct hs_rec *r = &rm->cur.r;
-    size_t dlen = hs_path_dir_len(r->path, r->path_len);
-    bool in_top = dlen == rm->dirpath.len && memcmp(r->path, rm->dirpath.data, dlen) == 0;
-    if (!in_top) {
-        if (rm->depth > 1 && !below(r->path, r->path_len, rm->dirpath.data, rm->dirpath.len))
-            return emit_leave(rm, it);
-        return bad(rm, "an entry in a directory the list did not name");
-    }
-    rm->pending = false;
-    if (set_path(rm, r->path, r->path_len) < 0)
-        return -ENOMEM;
-    if (r->kind == HS_REC_ERROR) {
-        item_of(rm, it, HS_WALK_ERROR, r->st.st_mode ? &r->st : NULL, rm->depth);
-        it->err = r->err;
-        it->what = "cannot examine";
-        return 0;
-    }
-    item_of(rm, it, HS_WALK_ENTRY, &r->st, rm->depth);
-    rm->need_enter = S_ISDIR(r->st.st_mode);
-    return 0;
+    return hs_listwalk_next(&of(t)->w, it);
 }
 
 static void remote_skip(struct hs_tree *t)
 {
-    struct remote *rm = of(t);
-    rm->need_enter = false;
-    rm->skipping = true;
-    hs_buf_truncate(&rm->skip_path, 0);
-    if (hs_buf_append(&rm->skip_path, rm->cur.r.path, rm->cur.r.path_len) < 0)
-        rm->skipping = false;
+    hs_listwalk_skip(&of(t)->w);
 }
 
 /* The hash of the data that arrived for the current record, if any. */
 static bool got_hash(struct remote *rm, uint8_t hash[16])
 {
-    while (rm->gotfd >= 0 && !rm->got_end && (!rm->got_valid || rm->got_index < rm->cur_index)) {
+    while (rm->gotfd >= 0 && !rm->got_end && (!rm->got_valid || rm->got_index < rm->w.cur_index)) {
         unsigned char rec[GOT_SIZE];
         if (read(rm->gotfd, rec, sizeof rec) != (ssize_t)sizeof rec) {
             rm->got_end = true;
@@ -1103,7 +890,7 @@ static bool got_hash(struct remote *rm, uint8_t hash[16])
         rm->got_index = hs_le64_load(rec);
         memcpy(rm->got_hash, rec + 8, 16);
     }
-    if (!rm->got_valid || rm->got_index != rm->cur_index)
+    if (!rm->got_valid || rm->got_index != rm->w.cur_index)
         return false;
     memcpy(hash, rm->got_hash, 16);
     return true;
@@ -1125,11 +912,11 @@ static int open_spooled(struct remote *rm, const uint8_t hash[16], uint64_t size
 /* Asks the server for the current file now: its data into the spool. */
 static int fetch_now(struct remote *rm, uint8_t hash[16], struct hs_err *e)
 {
-    const struct hs_rec *r = &rm->cur.r;
+    const struct hs_rec *r = &rm->w.cur.r;
     if (!rm->connected)
         return hs_err_setf(e, ENOTCONN, "the connection to %s is closed", rm->o.src->host);
     struct hs_buf b = {0};
-    int k = hs_put_varint(&b, rm->cur_index) | hs_put_varint(&b, r->st.st_dev) |
+    int k = hs_put_varint(&b, rm->w.cur_index) | hs_put_varint(&b, r->st.st_dev) |
             hs_put_varint(&b, r->st.st_ino) | hs_put_bytes(&b, r->path, r->path_len);
     k = k ? -ENOMEM : hs_conn_send(&rm->c, HS_MSG_FETCH, b.data, b.len, rm->err);
     hs_buf_free(&b);
@@ -1144,7 +931,7 @@ static int fetch_now(struct remote *rm, uint8_t hash[16], struct hs_err *e)
         rm->connected = false;
         return k;
     }
-    if (!p.fetched || p.fetched_index != rm->cur_index)
+    if (!p.fetched || p.fetched_index != rm->w.cur_index)
         return -ENOENT;
     memcpy(hash, p.fetched_hash, 16);
     return 0;
@@ -1154,7 +941,7 @@ static int remote_open(struct hs_tree *t, const struct hs_walk_item *it, struct 
                        struct hs_err *e)
 {
     struct remote *rm = of(t);
-    const struct hs_rec *r = &rm->cur.r;
+    const struct hs_rec *r = &rm->w.cur.r;
     *st = it->st;
     rm->opened = it->st;
     if (r->data_err)
@@ -1195,10 +982,10 @@ static int remote_xattrs(struct hs_tree *t, const struct hs_walk_item *it, int f
     struct remote *rm = of(t);
     (void)fd;
     if (it->ev == HS_WALK_LEAVE) {
-        const struct level *lv = &rm->levels[rm->depth];
-        return hs_rec_xattrs_get(lv->xattrs.data, lv->xattrs.len, xa, all);
+        const struct hs_buf *x = hs_listwalk_left_xattrs(&rm->w);
+        return hs_rec_xattrs_get(x->data, x->len, xa, all);
     }
-    return hs_rec_xattrs_get(rm->cur.r.xattrs, rm->cur.r.xattrs_len, xa, all);
+    return hs_rec_xattrs_get(rm->w.cur.r.xattrs, rm->w.cur.r.xattrs_len, xa, all);
 }
 
 static int remote_readlink(struct hs_tree *t, const struct hs_walk_item *it, struct hs_buf *target)
@@ -1206,15 +993,15 @@ static int remote_readlink(struct hs_tree *t, const struct hs_walk_item *it, str
     struct remote *rm = of(t);
     (void)it;
     hs_buf_truncate(target, 0);
-    return hs_buf_append(target, rm->cur.r.target, rm->cur.r.target_len) < 0 ? -ENOMEM : 0;
+    return hs_buf_append(target, rm->w.cur.r.target, rm->w.cur.r.target_len) < 0 ? -ENOMEM : 0;
 }
 
 static int remote_known_hash(struct hs_tree *t, const struct hs_walk_item *it, uint8_t hash[16])
 {
     struct remote *rm = of(t);
     (void)it;
-    if (rm->cur.r.has_hash) {
-        memcpy(hash, rm->cur.r.hash, 16);
+    if (rm->w.cur.r.has_hash) {
+        memcpy(hash, rm->w.cur.r.hash, 16);
         return 0;
     }
     return got_hash(rm, hash) ? 0 : -ENODATA;
@@ -1239,15 +1026,7 @@ static void remote_free(struct hs_tree *t)
     if (rm->list_open)
         hs_ldec_free(&rm->list);
     hs_conn_free(&rm->lconn);
-    hs_rec_copy_free(&rm->cur);
-    hs_rec_copy_free(&rm->peek);
-    for (size_t i = 0; i < rm->levels_cap; i++)
-        hs_buf_free(&rm->levels[i].xattrs);
-    free(rm->levels);
-    hs_buf_free(&rm->dirpath);
-    hs_buf_free(&rm->path);
-    hs_buf_free(&rm->prev);
-    hs_buf_free(&rm->skip_path);
+    hs_listwalk_free(&rm->w);
     hs_buf_free(&rm->msg);
     int fds[] = {rm->listfd, rm->gotfd, rm->dirfd, rm->spoolfd};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
@@ -1280,12 +1059,15 @@ int hs_remote_open(struct hs_tree **t, const struct hs_remote_opts *o, struct st
     rm->t.remote = true;
     rm->o = *o;
     rm->err = e;
-    rm->listfd = rm->gotfd = rm->dirfd = rm->spoolfd = rm->emptyfd = -1;
+    rm->listfd = rm->gotfd = rm->dirfd = rm->spoolfd = -1;
     rm->c.in = -1;
-    rm->dev_mask = (uint64_t)(o->index + 1) << 56;
+    rm->w = (struct hs_listwalk){
+        .read = read_list, .user = rm, .dev_mask = (uint64_t)(o->index + 1) << 56, .err = e};
     rm->name = hs_remote_name(o->src);
     rm->prefix = strdup(o->prefix);
     rm->o.prefix = rm->prefix;
+    rm->w.prefix = rm->prefix;
+    rm->w.name = rm->name;
     int r = rm->name && rm->prefix ? open_dirs(rm) : hs_err_setf(e, ENOMEM, "remote");
     if (r == 0)
         r = pull(rm);
@@ -1294,17 +1076,14 @@ int hs_remote_open(struct hs_tree **t, const struct hs_remote_opts *o, struct st
     /* the root's record: the first of the list */
     struct hs_walk_item it;
     if (r == 0 && (r = remote_next(&rm->t, &it, e)) == 0 && it.ev != HS_WALK_ENTER)
-        r = bad(rm, "no root");
+        r = hs_err_setf(e, EBADMSG, "%s: bad list (no root)", rm->name);
     if (r < 0) {
         remote_free(&rm->t);
         return r;
     }
     *root_st = it.st;
     /* the walk starts over at the root's ENTER */
-    rm->started = false;
-    rm->depth = 0;
-    rm->prev_set = false;
-    rm->pending = true;
+    hs_listwalk_rewind_root(&rm->w);
     *t = &rm->t;
     return 0;
 }

@@ -633,25 +633,9 @@ static int open_in_tree(struct server *s, const char *path, size_t len)
         if (s->dirfd >= 0 && s->dirfd != s->rootfd)
             close(s->dirfd);
         s->dirfd = -1;
-        int fd = s->rootfd;
-        size_t i = 0;
-        while (fd >= 0 && i < dlen) {
-            size_t j = i;
-            while (j < dlen && path[j] != '/')
-                j++;
-            char name[NAME_MAX + 1];
-            if (j - i > NAME_MAX)
-                return -ENAMETOOLONG;
-            memcpy(name, path + i, j - i);
-            name[j - i] = '\0';
-            int next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (fd != s->rootfd)
-                close(fd);
-            fd = next;
-            i = j + 1;
-        }
+        int fd = dlen ? hs_open_dir_beneath(s->rootfd, path, dlen) : s->rootfd;
         if (fd < 0)
-            return -errno;
+            return fd;
         s->dirfd = fd;
         hs_buf_truncate(&s->dirpath, 0);
         if (hs_buf_append(&s->dirpath, path, dlen) < 0)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -49,7 +50,15 @@ int hs_conn_flush(struct hs_conn *c, struct hs_err *e)
         int r = wait_for(c, c->out, POLLOUT, e);
         if (r < 0)
             return r;
-        ssize_t n = write(c->out, c->wbuf.data + off, c->wbuf.len - off);
+        /* a socket (the remote shell's) must not raise SIGPIPE in a library */
+        ssize_t n =
+            c->not_socket ? -1 : send(c->out, c->wbuf.data + off, c->wbuf.len - off, MSG_NOSIGNAL);
+        if (n < 0 && errno == ENOTSOCK) {
+            c->not_socket = true;
+            continue;
+        }
+        if (c->not_socket)
+            n = write(c->out, c->wbuf.data + off, c->wbuf.len - off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)

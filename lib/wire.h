@@ -72,6 +72,7 @@ struct hs_conn {
     unsigned char *rbuf;
     size_t rpos, rlen;
     uint64_t bytes_in, bytes_out;
+    bool not_socket; /* out is a pipe or file: write(), not send() */
 };
 
 void hs_conn_init(struct hs_conn *c, int in, int out, unsigned timeout_s, const char *peer);
