@@ -81,8 +81,8 @@ static const char *duration_text(char *buf, size_t n, int64_t s)
     return buf;
 }
 
-static const char *const attention_names[] = {"old", "last-run-failed", "future", "dest-open",
-                                              "interrupted"};
+static const char *const attention_names[] = {"old",       "last-run-failed", "future",
+                                              "dest-open", "interrupted",     "stale-source"};
 
 static void print_text(const struct hs_health *h, int64_t max_age)
 {
@@ -104,6 +104,12 @@ static void print_text(const struct hs_health *h, int64_t max_age)
     if (h->interrupted)
         printf("interrupted run: its unfinished tree is in .hardsnap/partial (the next "
                "backup resumes from it)\n");
+    for (size_t i = 0; i < h->n_stale; i++) {
+        char *name = hs_escape(h->stale[i].name, strlen(h->stale[i].name));
+        printf("stale source: %s, not pulled since %s (its tree is kept from that snapshot)\n",
+               name ? name : "?", h->stale[i].since[0] ? h->stale[i].since : "an unknown time");
+        free(name);
+    }
     if (!h->attention) {
         printf("status: OK\n");
         return;
@@ -152,6 +158,18 @@ static void print_json(const struct hs_health *h)
     printf("], \"dest_open\": %s, \"dest_mode\": \"%04o\", \"running\": %s, \"interrupted\": %s",
            h->dest_open ? "true" : "false", h->dest_mode, h->running ? "true" : "false",
            h->interrupted ? "true" : "false");
+    printf(", \"stale\": [");
+    for (size_t i = 0; i < h->n_stale; i++) {
+        printf("%s{\"source\": ", i ? ", " : "");
+        cli_json_string(h->stale[i].name);
+        printf(", \"since\": ");
+        if (h->stale[i].since[0])
+            cli_json_string(h->stale[i].since);
+        else
+            printf("null");
+        printf("}");
+    }
+    printf("]");
     printf(", \"attention\": [");
     const char *sep = "";
     for (unsigned i = 0; i < sizeof attention_names / sizeof attention_names[0]; i++)

@@ -16,6 +16,7 @@
  * durable and renames the snapshot into place.
  */
 #include "buf.h"
+#include "carry.h"
 #include "change.h"
 #include "copy.h"
 #include "dirstack.h"
@@ -24,6 +25,7 @@
 #include "fsutil.h"
 #include "meta.h"
 #include "remote.h"
+#include "storefile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -300,7 +302,7 @@ static int remote_content(void *user, const uint8_t hash[16], uint64_t size)
 }
 
 /* The tree of a source: its directory, or the host's over the connection. */
-static int open_tree(struct engine *g, struct source_ctx *sc, struct stat *st)
+static int open_tree(struct engine *g, struct source_ctx *sc, struct stat *st, bool *remote_failed)
 {
     const struct hs_source *src = sc->src;
     if (src->host) {
@@ -323,6 +325,7 @@ static int open_tree(struct engine *g, struct source_ctx *sc, struct stat *st)
             .bytes_in = &g->st->wire_received,
             .bytes_out = &g->st->wire_sent,
             .files_fetched = &g->st->fetched,
+            .remote_failed = remote_failed,
         };
         return hs_remote_open(&sc->tree, &ro, st, g->err);
     }
@@ -336,13 +339,55 @@ static int open_tree(struct engine *g, struct source_ctx *sc, struct stat *st)
     return hs_tree_open_local(&sc->tree, fd, st, src->name ? src->name : "", g->err);
 }
 
+/* A remote source that could not be pulled: said, counted, and its tree in
+ * the new snapshot is the previous snapshot's (carry.h). 0 with that tree
+ * in sc->tree, 1 when there is none to keep, <0. */
+static int source_failed(struct engine *g, struct source_ctx *sc, struct stat *st)
+{
+    const struct hs_source *src = sc->src;
+    g->n_failed++;
+    sc->failed = true;
+    if (!g->failed_msg)
+        g->failed_msg = strdup(g->err->msg ? g->err->msg : "a source failed");
+    char *msg = NULL;
+    bool carry = src->name && g->have_prev && g->prev_root_ino;
+    if (asprintf(&msg, "%s%s", g->err->msg ? g->err->msg : "failed",
+                 carry ? "; its tree is the previous snapshot's" : "") < 0)
+        msg = NULL;
+    hs_err_clear(g->err);
+    if (src->name) {
+        if (g->stale.len)
+            hs_buf_putc(&g->stale, ',');
+        hs_buf_puts(&g->stale, src->name);
+    }
+    if (g->n_failed < g->n_sources)
+        hs_report_say(&g->rep, HS_EV_WARNING, src->name ? src->name : "", msg ? msg : "failed");
+    g->st->warnings++;
+    free(msg);
+    if (!carry)
+        return 1;
+    char mname[64];
+    hs_store_manifest_name(g->prev_name, mname);
+    int r = hs_tree_open_carried(&sc->tree, g->store.manifestsfd, mname, g->store.destfd,
+                                 g->prev_name, g->prev_root_ino, src->name,
+                                 (uint64_t)(sc - g->sources + 1) << 56, st, g->err);
+    if (r == -ENOENT) {
+        hs_err_clear(g->err);
+        return 1;
+    }
+    return r;
+}
+
 static int walk_source(struct engine *g, struct source_ctx *sc)
 {
     const struct hs_source *src = sc->src;
     struct stat st;
-    int r = open_tree(g, sc, &st);
-    if (r < 0)
-        return r;
+    bool remote_failed = false;
+    int r = open_tree(g, sc, &st, &remote_failed);
+    if (r < 0 && remote_failed)
+        r = source_failed(g, sc, &st);
+    if (r != 0)
+        return r < 0 ? r : 0;
     sc->dev = st.st_dev;
     g->cur = sc;
     if (src->name) {
@@ -690,9 +735,41 @@ static int walk_all(struct engine *g, struct source_ctx *sc)
     int r = shared ? open_shared_root(g, &root_st) : 0;
     for (size_t i = 0; r == 0 && i < g->o->n_sources; i++)
         r = walk_source(g, &sc[i]);
+    if (r == 0 && g->n_failed == g->o->n_sources)
+        return hs_err_setf(g->err, 0, "%s%s", g->failed_msg ? g->failed_msg : "every source failed",
+                           g->o->n_sources > 1 ? " (and every other source failed too)" : "");
     if (r == 0 && shared)
         r = close_shared_root(g, &root_st);
     return r;
+}
+
+/* .hardsnap/stale/NAME for each source carried forward, saying since which
+ * snapshot (status reads them); removed once the source is pulled again. */
+static void record_stale(struct engine *g)
+{
+    if (mkdirat(g->store.hsfd, HS_STALE_DIR, 0700) < 0 && errno != EEXIST)
+        return;
+    int dfd = hs_open_dir(g->store.hsfd, HS_STALE_DIR);
+    if (dfd < 0)
+        return;
+    for (size_t i = 0; i < g->n_sources; i++) {
+        const struct source_ctx *sc = &g->sources[i];
+        if (!sc->src->name)
+            continue;
+        if (!sc->failed) {
+            unlinkat(dfd, sc->src->name, 0);
+            continue;
+        }
+        int fd = hs_open_regular(dfd, sc->src->name, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        if (fd < 0)
+            continue; /* stale since an earlier run: that one says since when */
+        char line[64];
+        int n = snprintf(line, sizeof line, "since=%s\n", g->have_prev ? g->prev_name : g->name);
+        if (hs_write_all(fd, line, (size_t)n) < 0)
+            unlinkat(dfd, sc->src->name, 0);
+        close(fd);
+    }
+    close(dfd);
 }
 
 static int finish_snapshot(struct engine *g)
@@ -715,8 +792,10 @@ static int finish_snapshot(struct engine *g)
         hs_report_warn_err(&g->rep, &w);
     }
     for (size_t i = 0; r == 0 && i < g->n_sources; i++)
-        if (g->sources[i].src->host)
+        if (g->sources[i].src->host && !g->sources[i].failed)
             hs_remote_published(g->store.hsfd, g->sources[i].src);
+    if (r == 0)
+        record_stale(g);
     return r;
 }
 
@@ -747,6 +826,8 @@ static void engine_free(struct engine *g, struct source_ctx *sc, size_t n)
     hs_copier_free(&g->copier);
     hs_xattrs_free(&g->xa);
     hs_buf_free(&g->target);
+    hs_buf_free(&g->stale);
+    free(g->failed_msg);
     free(g->resume);
     if (g->have_store)
         hs_store_close(&g->store);
@@ -796,6 +877,8 @@ enum hs_status hs_backup(const struct hs_backup_opts *o, struct hs_backup_result
         r = finish_snapshot(&g);
     if (r == 0)
         snprintf(res->name, sizeof res->name, "%s", g.name);
+    if (g.stale.len)
+        snprintf(res->stale, sizeof res->stale, "%s", g.stale.data);
     res->stats.seconds = hs_report_seconds(&g.rep);
     bool full = r < 0 && !g.dry_run && g.have_store && hs_store_full_errno(err->code);
     engine_free_run(&g);

@@ -38,6 +38,7 @@ struct source_ctx {
     struct hs_exclude *exclude;
     size_t prefix_len; /* bytes of "NAME/" before source-relative paths */
     dev_t dev;         /* of the source root, for -x */
+    bool failed;       /* a remote source that could not be pulled: carried forward */
 };
 
 struct engine {
@@ -82,6 +83,9 @@ struct engine {
     struct stat dest_st;
     bool have_dest_st;
 
+    size_t n_failed;     /* remote sources that could not be pulled */
+    char *failed_msg;    /* the first one's error */
+    struct hs_buf stale; /* their names, comma-separated */
     struct source_ctx *cur;
     struct source_ctx *sources; /* all of them, in walk order */
     size_t n_sources;

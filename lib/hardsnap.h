@@ -196,7 +196,8 @@ struct hs_backup_opts {
 };
 
 struct hs_backup_result {
-    char name[32]; /* the snapshot's name; empty if none was made */
+    char name[32];   /* the snapshot's name; empty if none was made */
+    char stale[256]; /* sources that failed and were carried forward, comma-separated */
     struct hs_backup_stats stats;
 };
 
@@ -368,6 +369,12 @@ enum hs_health_bits {
     HS_HEALTH_FUTURE = 1u << 2,      /* a snapshot is named in the future */
     HS_HEALTH_OPEN = 1u << 3,        /* other users can enter DEST */
     HS_HEALTH_INTERRUPTED = 1u << 4, /* an unfinished run's tree is left, and none runs */
+    HS_HEALTH_STALE = 1u << 5,       /* a source was carried forward (not pulled) */
+};
+
+struct hs_stale_source {
+    char name[256];
+    char since[HS_SNAPSHOT_NAME_LEN + 1]; /* its tree is that snapshot's ("" unknown) */
 };
 
 struct hs_health {
@@ -385,7 +392,9 @@ struct hs_health {
     char last_end[HS_SNAPSHOT_NAME_LEN + 1];
     int last_status;
     char last_snapshot[HS_SNAPSHOT_NAME_LEN + 1]; /* "" if it made none */
-    unsigned attention;                           /* enum hs_health_bits */
+    struct hs_stale_source *stale;                /* sources not pulled by the last runs */
+    size_t n_stale;
+    unsigned attention; /* enum hs_health_bits */
 };
 
 /*

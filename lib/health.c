@@ -32,6 +32,36 @@ static bool dir_has_entries(int fd)
     return any;
 }
 
+/* The sources a backup carried forward (.hardsnap/stale/NAME), sorted. */
+static void read_stale(int hsfd, struct hs_health *h)
+{
+    int dfd = openat(hsfd, HS_STALE_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct hs_dirlist l = {0};
+    if (dfd < 0 || hs_dirlist_read(&l, dfd) < 0 || l.n == 0 ||
+        !(h->stale = calloc(l.n, sizeof *h->stale))) {
+        hs_dirlist_free(&l);
+        if (dfd >= 0)
+            close(dfd);
+        return;
+    }
+    for (size_t i = 0; i < l.n; i++) {
+        struct hs_stale_source *s = &h->stale[h->n_stale];
+        const char *name = l.names + l.ents[i].off;
+        if (strlen(name) >= sizeof s->name)
+            continue;
+        snprintf(s->name, sizeof s->name, "%s", name);
+        char buf[64] = {0};
+        int fd = hs_open_regular(dfd, name, O_RDONLY, 0);
+        if (fd >= 0 && read(fd, buf, sizeof buf - 1) > 0 && !strncmp(buf, "since=", 6))
+            snprintf(s->since, sizeof s->since, "%.*s", (int)strcspn(buf + 6, "\n"), buf + 6);
+        if (fd >= 0)
+            close(fd);
+        h->n_stale++;
+    }
+    hs_dirlist_free(&l);
+    close(dfd);
+}
+
 /* Whether a run holds the store's lock now (a shared lock cannot be had). */
 static bool lock_held(int hsfd)
 {
@@ -132,6 +162,7 @@ static int look(struct hs_store *s, time_t now, int64_t max_age, struct hs_healt
         h->dest_open = hs_store_dest_open(&st);
         h->dest_mode = st.st_mode & 07777;
     }
+    read_stale(s->hsfd, h);
     h->running = lock_held(s->hsfd);
     h->interrupted = !h->running && dir_has_entries(s->partialfd);
     read_last_run(s->hsfd, h);
@@ -147,6 +178,8 @@ static int look(struct hs_store *s, time_t now, int64_t max_age, struct hs_healt
         h->attention |= HS_HEALTH_OPEN;
     if (h->interrupted)
         h->attention |= HS_HEALTH_INTERRUPTED;
+    if (h->n_stale)
+        h->attention |= HS_HEALTH_STALE;
     return 0;
 }
 
@@ -182,5 +215,8 @@ void hs_health_free(struct hs_health *h)
 {
     free(h->future);
     h->future = NULL;
+    free(h->stale);
+    h->stale = NULL;
+    h->n_stale = 0;
     h->n_future = 0;
 }

@@ -50,6 +50,20 @@ static void format_line(struct hs_buf *b, const struct hs_log_entry *le)
         put_num(b, "bytes", s->bytes_copied);
         hs_buf_puts(b, " snapshot=");
         hs_buf_puts(b, le->backup->name[0] ? le->backup->name : "-");
+        if (le->backup->stale[0]) {
+            /* names carried forward, comma-separated; %XX keeps the line's
+             * key=value shape whatever a name holds */
+            hs_buf_puts(b, " stale=");
+            for (const unsigned char *p = (const unsigned char *)le->backup->stale; *p; p++) {
+                char esc[4];
+                if (*p <= ' ' || *p == '=' || *p == '%' || *p >= 0x7f) {
+                    snprintf(esc, sizeof esc, "%%%02X", *p);
+                    hs_buf_puts(b, esc);
+                } else {
+                    hs_buf_putc(b, (char)*p);
+                }
+            }
+        }
     }
     if (le->prune) {
         put_num(b, "deleted", le->prune->deleted);

@@ -46,6 +46,7 @@ struct remote {
     struct hs_err *err;
     char *name;   /* [USER@]HOST:PATH */
     char *prefix; /* o.prefix's copy */
+    bool store_failed;
     pid_t pid;
     struct hs_conn c;
     bool connected;
@@ -64,6 +65,13 @@ struct remote {
     bool got_valid, got_end;
     struct stat opened; /* what restat answers */
 };
+
+/* A failure of this store (not of the remote end): the run cannot go on. */
+static int store_fail(struct remote *rm, int errnum, const char *what, const char *path)
+{
+    rm->store_failed = true;
+    return hs_err_path(rm->err, errnum, what, path);
+}
 
 static void remote_warn(struct remote *rm, int errnum, const char *what, const char *path)
 {
@@ -175,7 +183,7 @@ static int spawn(struct remote *rm)
         return hs_err_setf(rm->err, err, "cannot start the remote shell");
     }
     rm->pid = pid;
-    hs_conn_init(&rm->c, sv[0], sv[0], rm->o.timeout, rm->name);
+    hs_conn_init(&rm->c, sv[0], sv[0], rm->o.timeout, src->host);
     rm->connected = true;
     return 0;
 }
@@ -256,6 +264,15 @@ static int handshake(struct remote *rm)
         r = hs_conn_flush(&rm->c, rm->err);
     if (r == 0)
         r = recv_msg(rm, &type);
+    if (r < 0 && r != -ETIMEDOUT) {
+        /* nothing came back: ssh could not connect, or the far end has no
+         * hardsnap (the remote shell's own words are on stderr) */
+        int code = rm->err->code;
+        hs_err_setf(rm->err, 0, "cannot reach %s: no answer from %s serve", rm->o.src->host,
+                    rm->o.src->hardsnap_path && *rm->o.src->hardsnap_path ? rm->o.src->hardsnap_path
+                                                                          : "hardsnap");
+        rm->err->code = code ? code : ECONNREFUSED;
+    }
     if (r < 0)
         return r;
     char why[512];
@@ -278,15 +295,14 @@ static int open_dirs(struct remote *rm)
     if (rm->o.hsfd < 0)
         return 0;
     if (mkdirat(rm->o.hsfd, REMOTE_DIR, 0700) < 0 && errno != EEXIST)
-        return hs_err_path(rm->err, errno, "cannot make", ".hardsnap/" REMOTE_DIR);
+        return store_fail(rm, errno, "cannot make", ".hardsnap/" REMOTE_DIR);
     rm->dirfd = hs_open_dir(rm->o.hsfd, REMOTE_DIR);
     if (rm->dirfd < 0)
-        return hs_err_path(rm->err, errno, "cannot open", ".hardsnap/" REMOTE_DIR);
+        return store_fail(rm, errno, "cannot open", ".hardsnap/" REMOTE_DIR);
     if (mkdirat(rm->dirfd, SPOOL_DIR, 0700) < 0 && errno != EEXIST)
-        return hs_err_path(rm->err, errno, "cannot make", ".hardsnap/remote/" SPOOL_DIR);
+        return store_fail(rm, errno, "cannot make", ".hardsnap/remote/" SPOOL_DIR);
     rm->spoolfd = hs_open_dir(rm->dirfd, SPOOL_DIR);
-    return rm->spoolfd < 0 ? hs_err_path(rm->err, errno, "cannot open", ".hardsnap/remote/spool")
-                           : 0;
+    return rm->spoolfd < 0 ? store_fail(rm, errno, "cannot open", ".hardsnap/remote/spool") : 0;
 }
 
 /* The store's id (.hardsnap/remote/id, made once): bases are per store. */
@@ -613,7 +629,7 @@ static int spool_member(struct remote *rm, struct archive *a, struct archive_ent
     snprintf(tmp, sizeof tmp, "in.%ld", (long)getpid());
     int fd = openat(rm->spoolfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
-        return hs_err_path(rm->err, errno, "cannot write", ".hardsnap/remote/spool");
+        return store_fail(rm, errno, "cannot write", ".hardsnap/remote/spool");
     XXH3_state_t *h = XXH3_createState();
     int r = h ? 0 : hs_err_setf(rm->err, ENOMEM, "remote");
     if (h)
@@ -640,7 +656,7 @@ static int spool_member(struct remote *rm, struct archive *a, struct archive_ent
             if (w < 0 && errno == EINTR)
                 continue;
             if (w < 0) {
-                r = hs_err_path(rm->err, errno, "cannot write", ".hardsnap/remote/spool");
+                r = store_fail(rm, errno, "cannot write", ".hardsnap/remote/spool");
                 break;
             }
             done += (size_t)w;
@@ -650,7 +666,7 @@ static int spool_member(struct remote *rm, struct archive *a, struct archive_ent
     if (r == 0 && at < size)
         hs_hash_zeros(h, (uint64_t)(size - at));
     if (r == 0 && ftruncate(fd, size) < 0)
-        r = hs_err_path(rm->err, errno, "cannot write", ".hardsnap/remote/spool");
+        r = store_fail(rm, errno, "cannot write", ".hardsnap/remote/spool");
     close(fd);
     if (r == 0) {
         XXH128_canonical_t c;
@@ -659,7 +675,7 @@ static int spool_member(struct remote *rm, struct archive *a, struct archive_ent
         char hex[33];
         hs_wire_hex(hash, 16, hex);
         if (renameat(rm->spoolfd, tmp, rm->spoolfd, hex) < 0)
-            r = hs_err_path(rm->err, errno, "cannot write", ".hardsnap/remote/spool");
+            r = store_fail(rm, errno, "cannot write", ".hardsnap/remote/spool");
     }
     if (r < 0)
         unlinkat(rm->spoolfd, tmp, 0);
@@ -745,7 +761,7 @@ static int open_list(struct remote *rm, const char *name)
 {
     int fd = openat(rm->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
-        return hs_err_path(rm->err, errno, "cannot open", name);
+        return store_fail(rm, errno, "cannot open", name);
     rm->listfd = fd;
     hs_conn_init(&rm->lconn, fd, -1, 0, "list file");
     if (hs_ldec_init(&rm->list, &rm->lconn) < 0)
@@ -764,7 +780,7 @@ static int new_list_file(struct remote *rm, char *name)
     }
     key_file(rm, "tmp", name);
     int fd = openat(rm->dirfd, name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    return fd >= 0 ? fd : hs_err_path(rm->err, errno, "cannot write", ".hardsnap/remote");
+    return fd >= 0 ? fd : store_fail(rm, errno, "cannot write", ".hardsnap/remote");
 }
 
 static int pull(struct remote *rm)
@@ -800,7 +816,7 @@ static int pull(struct remote *rm)
         key_file(rm, "got", name);
         gotfd = openat(rm->dirfd, name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (gotfd < 0)
-            r = hs_err_path(rm->err, errno, "cannot write", ".hardsnap/remote");
+            r = store_fail(rm, errno, "cannot write", ".hardsnap/remote");
     }
     if (r == 0)
         r = send_wants(rm, &b.wants);
@@ -823,12 +839,12 @@ static int pull(struct remote *rm)
         newfd = -1;
         key_file(rm, "new", name);
         if (renameat(rm->dirfd, tmp, rm->dirfd, name) < 0)
-            r = hs_err_path(rm->err, errno, "cannot write", ".hardsnap/remote");
+            r = store_fail(rm, errno, "cannot write", ".hardsnap/remote");
         if (r == 0)
             r = open_list(rm, name);
         key_file(rm, "got", name);
         if (r == 0 && (rm->gotfd = openat(rm->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-            r = hs_err_path(rm->err, errno, "cannot open", name);
+            r = store_fail(rm, errno, "cannot open", name);
     } else if (r == 0) {
         /* a dry run's list is anonymous */
         if (lseek(newfd, 0, SEEK_SET) < 0)
@@ -1078,6 +1094,8 @@ int hs_remote_open(struct hs_tree **t, const struct hs_remote_opts *o, struct st
     if (r == 0 && (r = remote_next(&rm->t, &it, e)) == 0 && it.ev != HS_WALK_ENTER)
         r = hs_err_setf(e, EBADMSG, "%s: bad list (no root)", rm->name);
     if (r < 0) {
+        if (o->remote_failed)
+            *o->remote_failed = !rm->store_failed;
         remote_free(&rm->t);
         return r;
     }

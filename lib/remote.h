@@ -43,6 +43,9 @@ struct hs_remote_opts {
     void *user;
     /* A problem the server met (a directory that moved during its walk). */
     void (*warn)(void *user, int errnum, const char *what, const char *path);
+    /* Set when opening failed because of the remote end (unreachable,
+     * refused, dropped, a bad list), not of this store. */
+    bool *remote_failed;
     /* Counters: bytes over the connection, files sent. */
     uint64_t *bytes_in, *bytes_out, *files_fetched;
 };

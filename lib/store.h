@@ -23,6 +23,8 @@
 
 #define HS_STORE_DIR       ".hardsnap"
 #define HS_MANIFEST_SUFFIX ".hsm"
+/* .hardsnap/stale/NAME: a source carried forward since "since=SNAPSHOT" */
+#define HS_STALE_DIR "stale"
 
 struct hs_store {
     int destfd;      /* DEST */

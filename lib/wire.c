@@ -51,14 +51,15 @@ int hs_conn_flush(struct hs_conn *c, struct hs_err *e)
         if (r < 0)
             return r;
         /* a socket (the remote shell's) must not raise SIGPIPE in a library */
-        ssize_t n =
-            c->not_socket ? -1 : send(c->out, c->wbuf.data + off, c->wbuf.len - off, MSG_NOSIGNAL);
-        if (n < 0 && errno == ENOTSOCK) {
-            c->not_socket = true;
-            continue;
+        const char *p = c->wbuf.data + off;
+        size_t left = c->wbuf.len - off;
+        ssize_t n = -1;
+        if (!c->not_socket) {
+            n = send(c->out, p, left, MSG_NOSIGNAL);
+            c->not_socket = n < 0 && errno == ENOTSOCK;
         }
         if (c->not_socket)
-            n = write(c->out, c->wbuf.data + off, c->wbuf.len - off);
+            n = write(c->out, p, left);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
