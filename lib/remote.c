@@ -21,6 +21,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -238,19 +239,24 @@ static int recv_msg(struct remote *rm, uint8_t *type)
     return r < 0 ? r : 0;
 }
 
-/* An ERROR from the server: its message. */
-static int server_error(struct remote *rm)
+/* An ERROR from the server (its payload p, n bytes): its message. */
+static int server_error_of(struct remote *rm, const void *p, size_t n)
 {
     struct hs_dec d;
-    hs_dec_init(&d, rm->msg.data, rm->msg.len);
+    hs_dec_init(&d, p, n);
     const unsigned char *code = hs_get_raw(&d, 4);
     int errnum = code ? (int)(hs_le32_load(code) & 0xfff) : EIO;
-    size_t n = (size_t)(d.end - d.p);
-    char *text = hs_escape((const char *)d.p, n > 1024 ? 1024 : n);
+    size_t len = (size_t)(d.end - d.p);
+    char *text = hs_escape((const char *)d.p, len > 1024 ? 1024 : len);
     hs_err_setf(rm->err, 0, "%s", text ? text : "?");
     rm->err->code = errnum ? errnum : EIO;
     free(text);
     return -rm->err->code;
+}
+
+static int server_error(struct remote *rm)
+{
+    return server_error_of(rm, rm->msg.data, rm->msg.len);
 }
 
 static int handshake(struct remote *rm)
@@ -373,11 +379,28 @@ void hs_remote_published(int hsfd, const struct hs_source *src)
 
 /* ---- the request and the list ----------------------------------------- */
 
+/* Whether an earlier pull left data in the spool (it was cut off). */
+static bool spool_has_data(struct remote *rm)
+{
+    if (rm->spoolfd < 0)
+        return false;
+    int fd = openat(rm->spoolfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    bool any = false;
+    for (struct dirent *e; d && !any && (e = readdir(d));)
+        any = e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    else if (fd >= 0)
+        close(fd);
+    return any;
+}
+
 static int send_request(struct remote *rm, int basefd)
 {
     struct hs_req q = {0};
     q.flags = (rm->o.one_fs ? HS_REQ_ONE_FS : 0) |
-              (!rm->o.dry_run && rm->o.store_has_data ? HS_REQ_HASHES : 0);
+              (!rm->o.dry_run && (rm->o.store_has_data || spool_has_data(rm)) ? HS_REQ_HASHES : 0);
     q.global = (struct hs_exclude *)rm->o.global;
     q.own = (struct hs_exclude *)rm->o.own;
     source_key(rm->dirfd, rm->o.src, q.key);
@@ -410,11 +433,8 @@ struct rebuild {
 static int on_list_msg(void *user, uint8_t type, struct hs_dec *d)
 {
     struct remote *rm = user;
-    if (type == HS_MSG_ERROR) {
-        rm->msg.len = (size_t)(d->end - d->p);
-        memmove(rm->msg.data, d->p, rm->msg.len);
-        return server_error(rm);
-    }
+    if (type == HS_MSG_ERROR)
+        return server_error_of(rm, d->p, (size_t)(d->end - d->p));
     if (type != HS_MSG_WARN)
         return -ENOMSG;
     uint64_t errnum = hs_get_varint(d);

@@ -706,6 +706,86 @@ static int pax_close(struct pax_out *p)
     return r < 0 ? r : hs_conn_flush(&p->s->c, p->s->err);
 }
 
+/* The data of fd from off to end into the member (holes as zeros: the
+ * pax writer drops what its sparse map calls a hole). A file that shrank
+ * meanwhile is padded with zeros, and the client's hash of what arrived
+ * decides what it is. */
+static int send_range(struct pax_out *p, int fd, off_t off, off_t end)
+{
+    while (off < end) {
+        size_t want = (size_t)(end - off < (1 << 20) ? end - off : (1 << 20));
+        ssize_t n = pread(fd, p->buf, want, off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            memset(p->buf, 0, want);
+            n = (ssize_t)want;
+        }
+        if (archive_write_data(p->a, p->buf, (size_t)n) != n)
+            return hs_err_setf(p->s->err, EIO, "data stream: %s", archive_error_string(p->a));
+        off += n;
+    }
+    return 0;
+}
+
+static int send_zeros(struct pax_out *p, off_t n)
+{
+    memset(p->buf, 0, 1u << 20);
+    while (n > 0) {
+        size_t k = (size_t)(n < (1 << 20) ? n : (1 << 20));
+        if (archive_write_data(p->a, p->buf, k) != (la_ssize_t)k)
+            return hs_err_setf(p->s->err, EIO, "data stream: %s", archive_error_string(p->a));
+        n -= (off_t)k;
+    }
+    return 0;
+}
+
+#define MAX_SEGMENTS 4096
+
+/* The data segments of a file with holes into the entry's sparse map (its
+ * holes then cost nothing on the wire and stay holes there): false when
+ * there are too many to bother. */
+static bool map_holes(struct pax_out *p, int fd, const struct stat *st)
+{
+    off_t at = 0;
+    size_t n = 0;
+    while (at < st->st_size) {
+        off_t data = lseek(fd, at, SEEK_DATA);
+        if (data < 0)
+            break; /* ENXIO: a hole to the end */
+        off_t hole = lseek(fd, data, SEEK_HOLE);
+        if (hole < 0 || hole > st->st_size)
+            hole = st->st_size;
+        if (++n > MAX_SEGMENTS) {
+            archive_entry_sparse_clear(p->ent);
+            return false;
+        }
+        archive_entry_sparse_add_entry(p->ent, data, hole - data);
+        at = hole;
+    }
+    if (n == 0) /* all hole: one empty segment at the end keeps the size */
+        archive_entry_sparse_add_entry(p->ent, st->st_size, 0);
+    return true;
+}
+
+static int send_sparse(struct pax_out *p, int fd, const struct stat *st)
+{
+    off_t at = 0;
+    int r = 0;
+    archive_entry_sparse_reset(p->ent);
+    la_int64_t off, len;
+    while (r == 0 && archive_entry_sparse_next(p->ent, &off, &len) == ARCHIVE_OK) {
+        if (off > at)
+            r = send_zeros(p, off - at);
+        if (r == 0)
+            r = send_range(p, fd, off, off + len);
+        at = off + len;
+    }
+    if (r == 0 && at < st->st_size)
+        r = send_zeros(p, st->st_size - at);
+    return r;
+}
+
 /* One file as the member named index. A file that cannot be read now is
  * left out: the client names it. */
 static int send_file(struct pax_out *p, uint64_t index, const struct hs_rec *w)
@@ -728,24 +808,15 @@ static int send_file(struct pax_out *p, uint64_t index, const struct hs_rec *w)
     archive_entry_set_perm(p->ent, st.st_mode & 07777);
     archive_entry_set_size(p->ent, st.st_size);
     archive_entry_set_mtime(p->ent, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    bool sparse = (off_t)st.st_blocks * 512 < st.st_size && map_holes(p, fd, &st);
     if (archive_write_header(p->a, p->ent) != ARCHIVE_OK) {
         close(fd);
         return hs_err_setf(s->err, EIO, "data stream: %s", archive_error_string(p->a));
     }
-    off_t left = st.st_size;
-    while (left > 0) {
-        size_t want = (size_t)(left < (1 << 20) ? left : (1 << 20));
-        ssize_t n = read(fd, p->buf, want);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break; /* shrunk or unreadable: the rest is zeros, and the client's
-                      hash of what arrived decides */
-        if (archive_write_data(p->a, p->buf, (size_t)n) != n) {
-            close(fd);
-            return hs_err_setf(s->err, EIO, "data stream: %s", archive_error_string(p->a));
-        }
-        left -= n;
+    int r = sparse ? send_sparse(p, fd, &st) : send_range(p, fd, 0, st.st_size);
+    if (r < 0) {
+        close(fd);
+        return r;
     }
     close(fd);
     return archive_write_finish_entry(p->a) == ARCHIVE_OK
@@ -766,7 +837,12 @@ static int send_wanted(struct server *s)
     uint8_t op;
     struct hs_rec w;
     uint64_t n;
-    while (r == 0 && (r = hs_ldec_next(&l, &op, &w, &n, NULL, NULL, s->err)) == 1) {
+    while (r == 0) {
+        int k = hs_ldec_next(&l, &op, &w, &n, NULL, NULL, s->err);
+        if (k <= 0) {
+            r = k;
+            break;
+        }
         if (index < s->count && (s->want[index / 8] & (1u << (index % 8))) &&
             S_ISREG(w.st.st_mode) && w.kind == HS_REC_ENTRY)
             r = send_file(&p, index, &w);
