@@ -106,7 +106,8 @@ int cmd_serve(int argc, char **argv)
         struct hs_err err = {0};
         o.allow = allow;
         enum hs_status st = hs_serve(&o, &err);
-        status = st == HS_OK || (st == HS_WARN && !err.msg) ? (int)st : cli_fail(&err, st);
+        /* no message: the client was told, and says it */
+        status = st == HS_OK || !err.msg ? (int)st : cli_fail(&err, st);
         hs_err_clear(&err);
     }
     free(allow);

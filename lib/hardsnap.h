@@ -536,7 +536,8 @@ struct hs_serve_opts {
 
 /* Serves one client on in_fd/out_fd: the request comes from the protocol,
  * never from argv, so this works as an authorized_keys forced command.
- * Never writes into the trees it serves. */
+ * Never writes into the trees it serves. A failure the client was told
+ * of returns its status with err empty (the client says it). */
 enum hs_status hs_serve(const struct hs_serve_opts *o, struct hs_err *err);
 
 /* ---- prune ------------------------------------------------------------- */

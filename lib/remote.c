@@ -39,7 +39,7 @@
 
 #define REMOTE_DIR "remote"
 #define SPOOL_DIR  "spool"
-#define GOT_SIZE   24
+#define GOT_SIZE   25 /* status (0 or errno), index, hash */
 
 struct remote {
     struct hs_tree t;
@@ -63,6 +63,7 @@ struct remote {
     /* KEY.got, read in step */
     uint64_t got_index;
     uint8_t got_hash[16];
+    int got_err;
     bool got_valid, got_end;
     struct stat opened; /* what restat answers */
 };
@@ -606,6 +607,7 @@ struct pax_in {
     bool any;
     uint64_t fetched_index;
     uint8_t fetched_hash[16];
+    int fetched_err;
     bool fetched;
 };
 
@@ -704,34 +706,44 @@ static int spool_member(struct remote *rm, struct archive *a, struct archive_ent
     return r;
 }
 
-static int got_put(struct pax_in *p, uint64_t index, const uint8_t hash[16])
+static int got_put(struct pax_in *p, uint64_t index, const uint8_t hash[16], int err)
 {
     if (p->gotfd < 0) {
         p->fetched = true;
         p->fetched_index = index;
+        p->fetched_err = err;
         memcpy(p->fetched_hash, hash, 16);
         return 0;
     }
     unsigned char rec[GOT_SIZE];
-    hs_le64_store(rec, index);
-    memcpy(rec + 8, hash, 16);
+    rec[0] = (unsigned char)(err > 0 && err < 256 ? err : err ? EIO : 0);
+    hs_le64_store(rec + 1, index);
+    memcpy(rec + 9, hash, 16);
     return write(p->gotfd, rec, sizeof rec) == (ssize_t)sizeof rec
                ? 0
                : hs_err_path(p->rm->err, errno, "cannot write", ".hardsnap/remote");
 }
 
-static int member_index(struct pax_in *p, struct archive_entry *ent, uint64_t *index)
+/* A member's name: "INDEX" (the data of that record of the list) or
+ * "INDEX-ERRNO" (empty: the server could not read it), indexes rising. */
+static int member_index(struct pax_in *p, struct archive_entry *ent, uint64_t *index, int *err)
 {
     const char *name = archive_entry_pathname(ent);
-    char *end;
+    char *end = NULL;
+    unsigned long long v = 0, e = 0;
     errno = 0;
-    unsigned long long v = name && *name >= '0' && *name <= '9' ? strtoull(name, &end, 10) : 0;
-    if (!name || errno || *end || (p->any && v <= p->last) ||
-        archive_entry_filetype(ent) != AE_IFREG || archive_entry_size(ent) < 0)
+    if (name && *name >= '0' && *name <= '9')
+        v = strtoull(name, &end, 10);
+    if (end && *end == '-' && end[1] >= '1' && end[1] <= '9')
+        e = strtoull(end + 1, &end, 10);
+    if (!end || errno || *end || (p->any && v <= p->last) || e > 4095 ||
+        archive_entry_filetype(ent) != AE_IFREG || archive_entry_size(ent) < 0 ||
+        (e && archive_entry_size(ent) != 0))
         return hs_err_setf(p->rm->err, EBADMSG, "data from %s: unexpected member", p->rm->name);
     p->any = true;
     p->last = v;
     *index = v;
+    *err = (int)e;
     return 0;
 }
 
@@ -755,13 +767,15 @@ static int receive_data(struct remote *rm, int gotfd, struct pax_in *p)
             break;
         uint64_t index = 0;
         uint8_t hash[16];
+        int err = 0;
         if (k != ARCHIVE_OK)
             r = rm->err->msg ? -EIO
                              : hs_err_setf(rm->err, EIO, "data from %s: %s", rm->name,
                                            archive_error_string(a));
-        else if ((r = member_index(p, ent, &index)) == 0 &&
-                 (r = spool_member(rm, a, ent, hash)) == 0)
-            r = got_put(p, index, hash);
+        else if ((r = member_index(p, ent, &index, &err)) == 0 && err)
+            r = got_put(p, index, (const uint8_t[16]){0}, err);
+        else if (r == 0 && (r = spool_member(rm, a, ent, hash)) == 0)
+            r = got_put(p, index, hash, 0);
         if (r == 0 && rm->o.files_fetched)
             (*rm->o.files_fetched)++;
     }
@@ -801,6 +815,39 @@ static int new_list_file(struct remote *rm, char *name)
     key_file(rm, "tmp", name);
     int fd = openat(rm->dirfd, name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     return fd >= 0 ? fd : store_fail(rm, errno, "cannot write", ".hardsnap/remote");
+}
+
+static int read_list(void *user, struct hs_rec_copy *into, struct hs_err *e);
+
+/* Walks the whole rebuilt list once before the engine does: a list that
+ * is not a tree (hs_listwalk's checks) fails the pull here, so the source
+ * is carried forward, instead of failing the snapshot half-way. Then the
+ * list is read again from its start. */
+static int check_list(struct remote *rm)
+{
+    struct hs_listwalk w = {.read = read_list,
+                            .user = rm,
+                            .prefix = rm->w.prefix,
+                            .dev_mask = rm->w.dev_mask,
+                            .name = rm->w.name,
+                            .err = rm->err};
+    struct hs_walk_item it;
+    int r;
+    while ((r = hs_listwalk_next(&w, &it)) == 0 && it.ev != HS_WALK_END)
+        ;
+    hs_listwalk_free(&w);
+    if (r < 0)
+        return r;
+    hs_ldec_free(&rm->list);
+    hs_conn_free(&rm->lconn);
+    rm->list_open = false;
+    if (lseek(rm->listfd, 0, SEEK_SET) < 0)
+        return store_fail(rm, errno, "cannot read", ".hardsnap/remote");
+    hs_conn_init(&rm->lconn, rm->listfd, -1, 0, "list file");
+    if (hs_ldec_init(&rm->list, &rm->lconn) < 0)
+        return hs_err_setf(rm->err, ENOMEM, "remote");
+    rm->list_open = true;
+    return 0;
 }
 
 static int pull(struct remote *rm)
@@ -877,6 +924,8 @@ static int pull(struct remote *rm)
     }
     if (newfd >= 0)
         close(newfd);
+    if (r == 0)
+        r = check_list(rm);
     return r;
 }
 
@@ -914,7 +963,9 @@ static void remote_skip(struct hs_tree *t)
 }
 
 /* The hash of the data that arrived for the current record, if any. */
-static bool got_hash(struct remote *rm, uint8_t hash[16])
+/* What arrived for the current record: 1 and its hash, 0 nothing, -errno
+ * when the server said it could not read the file. */
+static int got_hash(struct remote *rm, uint8_t hash[16])
 {
     while (rm->gotfd >= 0 && !rm->got_end && (!rm->got_valid || rm->got_index < rm->w.cur_index)) {
         unsigned char rec[GOT_SIZE];
@@ -923,13 +974,16 @@ static bool got_hash(struct remote *rm, uint8_t hash[16])
             break;
         }
         rm->got_valid = true;
-        rm->got_index = hs_le64_load(rec);
-        memcpy(rm->got_hash, rec + 8, 16);
+        rm->got_err = rec[0];
+        rm->got_index = hs_le64_load(rec + 1);
+        memcpy(rm->got_hash, rec + 9, 16);
     }
     if (!rm->got_valid || rm->got_index != rm->w.cur_index)
-        return false;
+        return 0;
+    if (rm->got_err)
+        return -rm->got_err;
     memcpy(hash, rm->got_hash, 16);
-    return true;
+    return 1;
 }
 
 static int open_spooled(struct remote *rm, const uint8_t hash[16], uint64_t size)
@@ -969,6 +1023,8 @@ static int fetch_now(struct remote *rm, uint8_t hash[16], struct hs_err *e)
     }
     if (!p.fetched || p.fetched_index != rm->w.cur_index)
         return -ENOENT;
+    if (p.fetched_err)
+        return -p.fetched_err;
     memcpy(hash, p.fetched_hash, 16);
     return 0;
 }
@@ -989,7 +1045,10 @@ static int remote_open(struct hs_tree *t, const struct hs_walk_item *it, struct 
     }
     uint8_t h[16];
     int fd = -1;
-    if (got_hash(rm, h))
+    int got = got_hash(rm, h);
+    if (got < 0)
+        return got;
+    if (got)
         fd = open_spooled(rm, h, size);
     if (fd < 0 && r->has_hash) {
         fd = open_spooled(rm, r->hash, size);
@@ -1040,7 +1099,7 @@ static int remote_known_hash(struct hs_tree *t, const struct hs_walk_item *it, u
         memcpy(hash, rm->w.cur.r.hash, 16);
         return 0;
     }
-    return got_hash(rm, hash) ? 0 : -ENODATA;
+    return got_hash(rm, hash) == 1 ? 0 : -ENODATA;
 }
 
 static void remote_free(struct hs_tree *t)

@@ -59,12 +59,14 @@ struct server {
     int dirfd;
     uint64_t count;
     unsigned char *want;
+    bool told; /* the client was sent the error: it says it */
 };
 
 /* ---- messages --------------------------------------------------------- */
 
 static int send_error(struct server *s, int errnum, const char *msg)
 {
+    s->told = true;
     struct hs_buf b = {0};
     unsigned char n[4] = {(unsigned char)errnum, (unsigned char)(errnum >> 8), 0, 0};
     struct hs_err e = {0};
@@ -788,17 +790,34 @@ static int send_sparse(struct pax_out *p, int fd, const struct stat *st)
 
 /* One file as the member named index. A file that cannot be read now is
  * left out: the client names it. */
+/* An empty member named "INDEX-ERRNO": the file could not be sent, and why. */
+static int send_failure(struct pax_out *p, uint64_t index, int errnum)
+{
+    char name[48];
+    snprintf(name, sizeof name, "%" PRIu64 "-%d", index,
+             errnum > 0 && errnum < 4096 ? errnum : EIO);
+    archive_entry_clear(p->ent);
+    archive_entry_set_pathname(p->ent, name);
+    archive_entry_set_filetype(p->ent, AE_IFREG);
+    archive_entry_set_perm(p->ent, 0600);
+    archive_entry_set_size(p->ent, 0);
+    return archive_write_header(p->a, p->ent) == ARCHIVE_OK &&
+                   archive_write_finish_entry(p->a) == ARCHIVE_OK
+               ? 0
+               : hs_err_setf(p->s->err, EIO, "data stream: %s", archive_error_string(p->a));
+}
+
 static int send_file(struct pax_out *p, uint64_t index, const struct hs_rec *w)
 {
     struct server *s = p->s;
     int fd = open_in_tree(s, w->path, w->path_len);
     struct stat st;
     if (fd < 0)
-        return 0;
+        return send_failure(p, index, fd == -ELOOP ? ESTALE : -fd);
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_ino != w->st.st_ino ||
         st.st_dev != w->st.st_dev) {
         close(fd);
-        return 0;
+        return send_failure(p, index, ESTALE);
     }
     char name[32];
     snprintf(name, sizeof name, "%" PRIu64, index);
@@ -933,5 +952,11 @@ enum hs_status hs_serve(const struct hs_serve_opts *o, struct hs_err *err)
     hs_buf_free(&s.dirpath);
     hs_xattrs_free(&s.xa);
     hs_copier_free(&s.copier);
+    if (r < 0 && s.told) {
+        /* said once, by the client, not twice through the remote shell */
+        enum hs_status kind = err->kind ? err->kind : HS_FAILED;
+        hs_err_clear(err);
+        return kind;
+    }
     return r < 0 ? (err->kind ? err->kind : HS_FAILED) : HS_OK;
 }
