@@ -50,15 +50,18 @@ int hs_conn_flush(struct hs_conn *c, struct hs_err *e)
         int r = wait_for(c, c->out, POLLOUT, e);
         if (r < 0)
             return r;
-        /* a socket (the remote shell's) must not raise SIGPIPE in a library */
-        ssize_t n =
-            c->not_socket ? -1 : send(c->out, c->wbuf.data + off, c->wbuf.len - off, MSG_NOSIGNAL);
-        if (n < 0 && errno == ENOTSOCK) {
-            c->not_socket = true;
-            continue;
-        }
-        if (c->not_socket)
+        /* a socket (the remote shell's) must not raise SIGPIPE in a library;
+         * once out is known not to be one, errno is not send()'s any more */
+        ssize_t n;
+        if (!c->not_socket) {
+            n = send(c->out, c->wbuf.data + off, c->wbuf.len - off, MSG_NOSIGNAL);
+            if (n < 0 && errno == ENOTSOCK) {
+                c->not_socket = true;
+                continue;
+            }
+        } else {
             n = write(c->out, c->wbuf.data + off, c->wbuf.len - off);
+        }
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
@@ -772,7 +775,7 @@ int hs_req_decode(struct hs_req *q, const void *p, size_t n)
     const void *id = hs_get_raw(&d, 16);
     if (d.bad || d.p != d.end || flags > (HS_REQ_ONE_FS | HS_REQ_HASHES) || !pl ||
         memchr(path, 0, pl) || memchr(prefix, 0, xl) || has_base > 1 ||
-        (xl && (prefix[xl - 1] != '/' || !hs_wire_path_ok(prefix, xl - 1))))
+        (xl && (xl < 2 || prefix[xl - 1] != '/' || !hs_wire_path_ok(prefix, xl - 1))))
         return -EBADMSG;
     q->flags = (uint32_t)flags;
     q->has_base = has_base;
