@@ -773,7 +773,7 @@ int hs_req_decode(struct hs_req *q, const void *p, size_t n)
     const void *id = hs_get_raw(&d, 16);
     if (d.bad || d.p != d.end || flags > (HS_REQ_ONE_FS | HS_REQ_HASHES) || !pl ||
         memchr(path, 0, pl) || memchr(prefix, 0, xl) || has_base > 1 ||
-        (xl && (prefix[xl - 1] != '/' || !hs_wire_path_ok(prefix, xl - 1))))
+        (xl && (xl < 2 || prefix[xl - 1] != '/' || !hs_wire_path_ok(prefix, xl - 1))))
         return -EBADMSG;
     q->flags = (uint32_t)flags;
     q->has_base = has_base;
