@@ -429,6 +429,8 @@ struct rebuild {
     struct hs_buf wants; /* (gap, run) varints */
     uint64_t want_at, run_start, run_len;
     bool in_run;
+    int wantfd; /* (index, size) of each wanted file: what may arrive */
+    struct hs_buf wantbuf;
 };
 
 static int on_list_msg(void *user, uint8_t type, struct hs_dec *d)
@@ -454,8 +456,18 @@ static int on_list_msg(void *user, uint8_t type, struct hs_dec *d)
     return 0;
 }
 
-static int want(struct rebuild *b, uint64_t index)
+static int want(struct rebuild *b, uint64_t index, uint64_t size)
 {
+    unsigned char rec[16];
+    hs_le64_store(rec, index);
+    hs_le64_store(rec + 8, size);
+    if (hs_buf_append(&b->wantbuf, rec, sizeof rec) < 0)
+        return -ENOMEM;
+    if (b->wantbuf.len >= 65536) {
+        if (hs_write_all(b->wantfd, b->wantbuf.data, b->wantbuf.len) < 0)
+            return -errno;
+        hs_buf_truncate(&b->wantbuf, 0);
+    }
     if (b->in_run && b->run_start + b->run_len == index) {
         b->run_len++;
         return 0;
@@ -504,9 +516,8 @@ static int add_rec(struct rebuild *b, const struct hs_rec *r, bool annotate, uin
 {
     if (hs_ldec_count(&b->wire, r) < 0 || hs_lenc_rec(&b->out, r, annotate, b->rm->err) < 0)
         return hs_err_setf(b->rm->err, ENOMEM, "list");
-    return annotate && wanted(b->rm, r) && want(b, index) < 0
-               ? hs_err_setf(b->rm->err, ENOMEM, "list")
-               : 0;
+    int k = annotate && wanted(b->rm, r) ? want(b, index, (uint64_t)r->st.st_size) : 0;
+    return k < 0 ? store_fail(b->rm, -k, "cannot write", ".hardsnap/remote") : 0;
 }
 
 static int base_rec(struct rebuild *b, struct hs_rec *r)
@@ -602,6 +613,12 @@ static int send_wants(struct remote *rm, const struct hs_buf *w)
 struct pax_in {
     struct remote *rm;
     bool done;
+    /* what may arrive: the wanted (index, size) records of wantfd, read in
+     * step, or (wantfd -1) the one file asked for on demand */
+    int wantfd;
+    unsigned char wbuf[16 * 1024];
+    size_t wpos, wlen;
+    uint64_t want_index, want_size;
     int gotfd; /* -1: on demand, the index in *fetched */
     uint64_t last;
     bool any;
@@ -726,6 +743,30 @@ static int got_put(struct pax_in *p, uint64_t index, const uint8_t hash[16], int
 
 /* A member's name: "INDEX" (the data of that record of the list) or
  * "INDEX-ERRNO" (empty: the server could not read it), indexes rising. */
+/* Whether index was asked for, at this size: the server sends nothing
+ * else (not a file unasked, not more bytes than the list said). */
+static bool was_wanted(struct pax_in *p, uint64_t index, int64_t size, int err)
+{
+    if (p->wantfd >= 0) {
+        for (;;) {
+            if (p->wpos == p->wlen) {
+                ssize_t n = hs_read_full(p->wantfd, p->wbuf, sizeof p->wbuf);
+                if (n < 16)
+                    return false;
+                p->wpos = 0;
+                p->wlen = (size_t)n - (size_t)n % 16;
+            }
+            p->want_index = hs_le64_load(p->wbuf + p->wpos);
+            p->want_size = hs_le64_load(p->wbuf + p->wpos + 8);
+            if (p->want_index >= index)
+                break;
+            p->wpos += 16;
+        }
+        p->wpos += 16;
+    }
+    return p->want_index == index && (err || (uint64_t)size == p->want_size);
+}
+
 static int member_index(struct pax_in *p, struct archive_entry *ent, uint64_t *index, int *err)
 {
     const char *name = archive_entry_pathname(ent);
@@ -738,7 +779,7 @@ static int member_index(struct pax_in *p, struct archive_entry *ent, uint64_t *i
         e = strtoull(end + 1, &end, 10);
     if (!end || errno || *end || (p->any && v <= p->last) || e > 4095 ||
         archive_entry_filetype(ent) != AE_IFREG || archive_entry_size(ent) < 0 ||
-        (e && archive_entry_size(ent) != 0))
+        (e && archive_entry_size(ent) != 0) || !was_wanted(p, v, archive_entry_size(ent), (int)e))
         return hs_err_setf(p->rm->err, EBADMSG, "data from %s: unexpected member", p->rm->name);
     p->any = true;
     p->last = v;
@@ -747,9 +788,16 @@ static int member_index(struct pax_in *p, struct archive_entry *ent, uint64_t *i
     return 0;
 }
 
-static int receive_data(struct remote *rm, int gotfd, struct pax_in *p)
+/* The data phase: wantfd lists what may come (-1: only want_index of
+ * want_size, asked for on demand). */
+static int receive_data(struct remote *rm, int gotfd, int wantfd, uint64_t want_index,
+                        uint64_t want_size, struct pax_in *p)
 {
-    *p = (struct pax_in){.rm = rm, .gotfd = gotfd};
+    *p = (struct pax_in){.rm = rm,
+                         .gotfd = gotfd,
+                         .wantfd = wantfd,
+                         .want_index = want_index,
+                         .want_size = want_size};
     struct archive *a = archive_read_new();
     if (!a)
         return hs_err_setf(rm->err, ENOMEM, "remote");
@@ -832,9 +880,18 @@ static int check_list(struct remote *rm)
                             .name = rm->w.name,
                             .err = rm->err};
     struct hs_walk_item it;
+    struct hs_xattrs xa = {0};
     int r;
-    while ((r = hs_listwalk_next(&w, &it)) == 0 && it.ev != HS_WALK_END)
-        ;
+    while ((r = hs_listwalk_next(&w, &it)) == 0 && it.ev != HS_WALK_END) {
+        /* xattrs that do not decode would be lost without a word later */
+        const struct hs_rec *c = &w.cur.r;
+        if (it.ev == HS_WALK_ENTRY && c->xattrs_len &&
+            hs_rec_xattrs_get(c->xattrs, c->xattrs_len, &xa, true) < 0) {
+            r = hs_err_path(rm->err, EBADMSG, "bad list: extended attributes of", it.path);
+            break;
+        }
+    }
+    hs_xattrs_free(&xa);
     hs_listwalk_free(&w);
     if (r < 0)
         return r;
@@ -873,11 +930,20 @@ static int pull(struct remote *rm)
     int newfd = r == 0 ? new_list_file(rm, tmp) : -1;
     if (newfd < 0 && r == 0)
         r = newfd;
-    struct rebuild b = {.rm = rm};
+    struct rebuild b = {.rm = rm, .wantfd = -1};
+    if (r == 0) {
+        b.wantfd = rm->dirfd >= 0 ? openat(rm->dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)
+                                  : memfd_create("hardsnap-wants", MFD_CLOEXEC);
+        if (b.wantfd < 0)
+            r = store_fail(rm, errno, "cannot write", ".hardsnap/remote");
+    }
     if (r == 0)
         r = rebuild_list(&b, basefd, newfd);
     if (r == 0)
         r = hs_conn_flush(&b.nconn, rm->err);
+    if (r == 0 && (hs_write_all(b.wantfd, b.wantbuf.data, b.wantbuf.len) < 0 ||
+                   lseek(b.wantfd, 0, SEEK_SET) < 0))
+        r = store_fail(rm, errno, "cannot write", ".hardsnap/remote");
     int gotfd = -1;
     if (r == 0 && rm->dirfd >= 0) {
         key_file(rm, "got", name);
@@ -889,7 +955,7 @@ static int pull(struct remote *rm)
         r = send_wants(rm, &b.wants);
     struct pax_in p;
     if (r == 0)
-        r = receive_data(rm, gotfd, &p);
+        r = receive_data(rm, gotfd, b.wantfd, 0, 0, &p);
     hs_ldec_free(&b.wire);
     hs_lenc_free(&b.out);
     hs_conn_free(&b.nconn);
@@ -897,6 +963,9 @@ static int pull(struct remote *rm)
         hs_ldec_free(&b.base);
     hs_conn_free(&b.bconn);
     hs_buf_free(&b.wants);
+    hs_buf_free(&b.wantbuf);
+    if (b.wantfd >= 0)
+        close(b.wantfd);
     if (basefd >= 0)
         close(basefd);
     if (gotfd >= 0)
@@ -1007,12 +1076,13 @@ static int fetch_now(struct remote *rm, uint8_t hash[16], struct hs_err *e)
         return hs_err_setf(e, ENOTCONN, "the connection to %s is closed", rm->o.src->host);
     struct hs_buf b = {0};
     int k = hs_put_varint(&b, rm->w.cur_index) | hs_put_varint(&b, r->st.st_dev) |
-            hs_put_varint(&b, r->st.st_ino) | hs_put_bytes(&b, r->path, r->path_len);
+            hs_put_varint(&b, r->st.st_ino) | hs_put_varint(&b, (uint64_t)r->st.st_size) |
+            hs_put_bytes(&b, r->path, r->path_len);
     k = k ? -ENOMEM : hs_conn_send(&rm->c, HS_MSG_FETCH, b.data, b.len, rm->err);
     hs_buf_free(&b);
     struct pax_in p;
     if (k == 0)
-        k = receive_data(rm, -1, &p);
+        k = receive_data(rm, -1, -1, rm->w.cur_index, (uint64_t)r->st.st_size, &p);
     if (k < 0) {
         hs_err_setf(e, rm->err->code ? rm->err->code : EIO, "%s",
                     rm->err->msg ? rm->err->msg : "fetch failed");

@@ -753,7 +753,7 @@ static bool map_holes(struct pax_out *p, int fd, const struct stat *st)
     size_t n = 0;
     while (at < st->st_size) {
         off_t data = lseek(fd, at, SEEK_DATA);
-        if (data < 0)
+        if (data < 0 || data >= st->st_size)
             break; /* ENXIO: a hole to the end */
         off_t hole = lseek(fd, data, SEEK_HOLE);
         if (hole < 0 || hole > st->st_size)
@@ -819,6 +819,9 @@ static int send_file(struct pax_out *p, uint64_t index, const struct hs_rec *w)
         close(fd);
         return send_failure(p, index, ESTALE);
     }
+    /* exactly the size the list said: the client takes no other (a file
+     * that changed since is cut or padded, and its next pull sees it) */
+    st.st_size = w->st.st_size;
     char name[32];
     snprintf(name, sizeof name, "%" PRIu64, index);
     archive_entry_clear(p->ent);
@@ -882,6 +885,8 @@ static int fetch(struct server *s)
     uint64_t index = hs_get_varint(&d);
     w.st.st_dev = (dev_t)hs_get_varint(&d);
     w.st.st_ino = (ino_t)hs_get_varint(&d);
+    uint64_t size = hs_get_varint(&d);
+    w.st.st_size = (off_t)(size > INT64_MAX ? 0 : size);
     w.path = hs_get_bytes(&d, HS_WIRE_MAX_PATH, &w.path_len);
     if (d.bad || d.p != d.end || !hs_wire_path_ok(w.path, w.path_len) || !w.path_len)
         return hs_err_setf(s->err, EPROTO, "bad fetch request from the client");

@@ -58,7 +58,7 @@ enum hs_msg {
     HS_MSG_WANT_END = 'n',
     HS_MSG_DATA = 'D',
     HS_MSG_DATA_END = 'd',
-    HS_MSG_FETCH = 'F', /* varint index, varint dev, varint ino, path */
+    HS_MSG_FETCH = 'F', /* varint index, dev, ino, size, path */
     HS_MSG_BYE = 'B',
 };
 

@@ -65,7 +65,7 @@ MAX_RSS_KB=$((64 * 1024))
 #   manyxattrs: xattrs that cannot be decoded count as none, silently, when
 #     the file is linked by content (backup_entry.c: hs_eng_hash_source,
 #     source_xattr_hash): "hello" is in the store already (the honest case)
-KNOWN_BUGS=" data-dotdot data-abs data-unwanted data-big data-endless manyxattrs "
+KNOWN_BUGS=" "
 
 problems=""
 problem() {
