@@ -73,6 +73,8 @@ cp -a "$orig" "$src"
 nfiles=$(find "$src" -xdev ! -type d | wc -l)
 raw=$work/raw.tsv log=$HS_TMP/log
 : >"$raw"
+notes=$work/notes
+: >"$notes"
 results=${BENCH_OUT:-/tmp/bench-remote-results}
 mkdir -p "$results"
 base=2026-01-01T000000Z next=2026-01-02T000000Z
@@ -138,6 +140,8 @@ bench_link() {
 	if ! HARDSNAP_NOW=$base timed "$link" full hardsnap 1 hs_pull "$rsh" "$host" "$src" "$hsd"; then
 		hs_ok=0 why=$(tail -n 3 "$log" | tr '\n' ' ')
 		echo "bench_remote: $link: hardsnap's remote pull failed, its part is skipped: $why" >&2
+		sed -i '$d' "$raw" # no row for what did not run
+		echo "hardsnap not measured on $link: its remote pull failed: $why" >>"$notes"
 	fi
 	for phase in nochange change; do
 		if [ $phase = change ]; then
@@ -221,6 +225,7 @@ done
 			printf "| %s | %s | %s%s | %d | %.3f (%.3f–%.3f) | %d | %d | %s | %.1f | %.1f | %s | %s |\n", ks[1], ks[2], ks[3], (k in bad ? " **rc!=0**" : ""), c, mw[k], wmin, wmax, med(cc, c), med(ss, c), (ks[1] == "wan" ? sprintf("%d", med(ll, c)) : "-"), med(rc, c) / 1024, med(rs, c) / 1024, rt, rb
 		}
 	}' "$raw"
+	[ ! -s "$notes" ] || { echo; cat "$notes"; }
 	echo
 	echo "rsync: rsync -aH --numeric-ids [--link-dest=FIRST] -e RSH HOST:SRC/ DEST/ (a fresh DEST each time);"
 	echo "hardsnap: HARDSNAP_NOW=... hardsnap backup -q -e RSH HOST:SRC DEST (its snapshot removed after each);"
