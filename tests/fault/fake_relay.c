@@ -2,8 +2,9 @@
  * fake_relay: the byte relay behind tests/integration/fake_rsh. Runs
  * PROGRAM with pipes on its stdin and stdout and copies bytes between them
  * and the relay's own stdin and stdout, as the network between ssh and sshd
- * would: unchanged, both directions at once (a thread per direction and
- * end, so a full pipe one way never stops the other way), EOF passed on
+ * would: unchanged, both directions at once (a thread per direction, and
+ * with -l or -r a second one that writes what is due: a full pipe one way
+ * never stops the other way), EOF passed on
  * each way separately (a half-close), PROGRAM's exit status passed back.
  * stderr is PROGRAM's own (ssh passes the remote stderr through).
  *
@@ -79,6 +80,7 @@ static struct {
     int64_t drop_after, stall_after; /* -1: off */
     uint64_t delay_ns;
     uint64_t rate_bps;
+    int shaped; /* delay or rate: a writer thread per direction */
     pid_t child;
     atomic_int stalled;
     pthread_mutex_t end_mu;
@@ -214,6 +216,8 @@ static void *on_signal(void *arg)
     finish(128 + sig);
 }
 
+static int deliver(struct dir *d, const struct chunk *c);
+
 static void *reader(void *arg)
 {
     struct dir *d = arg;
@@ -251,12 +255,63 @@ static void *reader(void *arg)
                 return NULL;
             continue;
         }
-        enqueue(d, c);
+        if (R.shaped) {
+            enqueue(d, c);
+        } else {
+            /* unshaped: written by this thread, no hand-over per chunk */
+            (void)deliver(d, c);
+            free(c);
+        }
         if (n == 0)
             return NULL;
     }
 }
 
+/*
+ * Writes one chunk (len 0: EOF) to d->out. Returns -1 once the stream takes
+ * no more (EOF passed on, or the command closed its stdin).
+ */
+static int deliver(struct dir *d, const struct chunk *c)
+{
+    if (c->len == 0) {
+        close(d->out);
+        return -1;
+    }
+    if (!d->is_s2c && atomic_load(&R.stalled)) {
+        for (;;)
+            pause(); /* the down direction ends the relay */
+    }
+    size_t n = c->len;
+    int64_t limit = R.drop_after >= 0 ? R.drop_after : R.stall_after;
+    int cut = 0;
+    if (d->is_s2c && limit >= 0 && (int64_t)(atomic_load(&d->count) + n) >= limit) {
+        n = (size_t)(limit - (int64_t)atomic_load(&d->count));
+        cut = 1;
+    }
+    if (write_all(d->out, c->data, n) < 0) {
+        if (d->is_s2c) { /* ssh exits when it cannot write its stdout */
+            char why[120];
+            snprintf(why, sizeof(why), "lost: writing to the client: %s", strerror(errno));
+            teardown(why);
+        }
+        atomic_store(&d->discard, 1); /* the command closed its stdin */
+        close(d->out);
+        return -1;
+    }
+    atomic_fetch_add(&d->count, n);
+    if (cut) {
+        if (R.drop_after >= 0) {
+            char why[80];
+            snprintf(why, sizeof(why), "dropped after %" PRId64 " bytes (FAKE_RSH_DROP_AFTER)",
+                     R.drop_after);
+            teardown(why);
+        }
+        stall_forever();
+    }
+    return 0;
+}
+
+/* A shaped link: chunks leave the queue when they are due. */
 static void *writer(void *arg)
 {
     struct dir *d = arg;
@@ -269,52 +324,18 @@ static void *writer(void *arg)
             while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
                 ;
         }
-        if (c->len == 0) {
-            free(c);
-            close(d->out);
-            return NULL;
-        }
-        if (!d->is_s2c && atomic_load(&R.stalled)) {
-            free(c);
-            for (;;)
-                pause(); /* the down writer ends the relay */
-        }
-        size_t n = c->len;
-        int64_t limit = R.drop_after >= 0 ? R.drop_after : R.stall_after;
-        int cut = 0;
-        if (d->is_s2c && limit >= 0 && (int64_t)(atomic_load(&d->count) + n) >= limit) {
-            n = (size_t)(limit - (int64_t)atomic_load(&d->count));
-            cut = 1;
-        }
-        if (write_all(d->out, c->data, n) < 0) {
-            free(c);
-            if (d->is_s2c) { /* ssh exits when it cannot write its stdout */
-                char why[120];
-                snprintf(why, sizeof(why), "lost: writing to the client: %s", strerror(errno));
-                teardown(why);
-            }
-            atomic_store(&d->discard, 1); /* the command closed its stdin */
-            close(d->out);
-            /* empty the queue so the reader never blocks on a full one */
-            for (;;) {
-                c = dequeue(d);
-                size_t len = c->len;
-                free(c);
-                if (len == 0)
-                    return NULL;
-            }
-        }
-        atomic_fetch_add(&d->count, n);
+        size_t len = c->len;
+        int r = deliver(d, c);
         free(c);
-        if (cut) {
-            if (R.drop_after >= 0) {
-                char why[80];
-                snprintf(why, sizeof(why), "dropped after %" PRId64 " bytes (FAKE_RSH_DROP_AFTER)",
-                         R.drop_after);
-                teardown(why);
-            }
-            stall_forever();
+        if (r == 0)
+            continue;
+        /* empty the queue so that the reader never blocks on a full one */
+        while (len != 0) {
+            c = dequeue(d);
+            len = c->len;
+            free(c);
         }
+        return NULL;
     }
 }
 
@@ -359,6 +380,7 @@ int main(int argc, char **argv)
             return 255;
         }
     }
+    R.shaped = R.delay_ns || R.rate_bps;
     if (optind >= argc) {
         fprintf(stderr, "fake_relay: no PROGRAM\n");
         return 255;
@@ -409,13 +431,13 @@ int main(int argc, char **argv)
         pthread_mutex_init(&dirs[i]->mu, NULL);
         pthread_cond_init(&dirs[i]->cv, NULL);
         if (pthread_create(&th[2 * i], NULL, reader, dirs[i]) ||
-            pthread_create(&th[2 * i + 1], NULL, writer, dirs[i])) {
+            (R.shaped && pthread_create(&th[2 * i + 1], NULL, writer, dirs[i]))) {
             fprintf(stderr, "fake_relay: pthread_create failed\n");
             teardown("not set up");
         }
     }
     /* the stream to the client ended (PROGRAM's stdout closed) ... */
-    pthread_join(th[3], NULL);
+    pthread_join(th[R.shaped ? 3 : 2], NULL);
     /* ... and PROGRAM ended */
     int st;
     while (waitpid(R.child, &st, 0) < 0) {

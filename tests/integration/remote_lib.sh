@@ -151,8 +151,8 @@ sshd_start() {
             sleep 0.05
         done
         [ -s "$dir/sshd.pid" ] && kill -0 "$SSHD_PID" 2>/dev/null && break
-        kill "$SSHD_PID" 2>/dev/null
-        wait "$SSHD_PID" 2>/dev/null
+        kill "$SSHD_PID" 2>/dev/null || true
+        wait "$SSHD_PID" 2>/dev/null || true
         SSHD_PID=''
         grep -q 'Address already in use' "$SSHD_LOG" || break
     done
@@ -191,9 +191,9 @@ sshd_force_command() {
 
 sshd_stop() {
     [ -n "$SSHD_PID" ] || return 0
-    kill "$SSHD_PID" 2>/dev/null
-    wait "$SSHD_PID" 2>/dev/null
-    wait_gone "$SSHD_PID" 30
+    kill "$SSHD_PID" 2>/dev/null || true
+    wait "$SSHD_PID" 2>/dev/null || true
+    wait_gone "$SSHD_PID" 30 || echo "sshd $SSHD_PID did not stop" >&2
     SSHD_PID=''
 }
 
@@ -232,7 +232,7 @@ netns_pair_start() {
     export NETNS_C NETNS_S NETNS_SHAPING NETNS_RELAY_DELAY_MS
     sshd_start 10.231.0.2 "$NETNS_S" || return
     # shellcheck disable=SC2086 # the words of SSH_RSH
-    if ! rl_timeout 120 in_client $SSH_RSH "$SSH_HOST" true </dev/null; then
+    if ! rl_timeout 120 ip netns exec "$NETNS_C" $SSH_RSH "$SSH_HOST" true </dev/null; then
         while IFS= read -r err; do note "sshd: $err"; done <"$SSHD_LOG"
         echo "FAIL: ssh from $NETNS_C to $SSH_HOST failed (sshd log above)" >&2
         return 1
@@ -252,7 +252,7 @@ netns_bytes() {
 netns_pair_stop() {
     [ -n "$NETNS_S" ] || [ -n "$NETNS_C" ] || return 0
     [ "$SSHD_NETNS" != "$NETNS_S" ] || sshd_stop
-    [ -z "$NETNS_S" ] || ip netns del "$NETNS_S" 2>/dev/null
-    [ -z "$NETNS_C" ] || ip netns del "$NETNS_C" 2>/dev/null
+    [ -z "$NETNS_S" ] || ip netns del "$NETNS_S" 2>/dev/null || true
+    [ -z "$NETNS_C" ] || ip netns del "$NETNS_C" 2>/dev/null || true
     NETNS_C='' NETNS_S=''
 }

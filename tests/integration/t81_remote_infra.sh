@@ -4,7 +4,8 @@
 # remote shell (fake_rsh) runs the command here and logs what it was given;
 # its relay passes bytes unchanged both ways at once (a command that echoes
 # more than the pipes hold), passes EOF each way and the exit status, and
-# counts the bytes (at least the file sizes for incompressible files). Its
+# counts the bytes (at least the file sizes for incompressible files); its
+# delay and rate make a round trip and a transfer take their time. Its
 # failures: an unreachable host fails as ssh does, a connection dropped
 # mid-way makes rsync fail (not hang) and kills the remote command, a stalled
 # one is ended by rsync --timeout and its remote command killed. Then a real
@@ -54,6 +55,22 @@ for count in "" "$PWD/relay.cnt"; do
     [ $rc = 7 ] || fail "exit status through fake_rsh (count=$count): $rc, want 7"
 done
 [ "$(wc -l <relay.cnt)" = 3 ] || fail "one count line a connection: $(cat relay.cnt)"
+# a shaped link (the WAN of the benchmark where the kernel has no netem):
+# the same bytes, through the queue; a round trip takes at least twice the
+# delay, 200 kB at 1600 kbit/s at least a second (lower bounds: a busy
+# machine only makes them longer)
+FAKE_RSH_DELAY_MS=10 rl_timeout 120 "$FAKE_RSH" h cat <big.in >big.out2 || fail "shaped cat failed"
+cmp big.in big.out2 || fail "the shaped relay changed the bytes"
+t0=$EPOCHREALTIME
+out=$(echo ping | FAKE_RSH_DELAY_MS=200 rl_timeout 120 "$FAKE_RSH" h cat)
+t1=$EPOCHREALTIME
+[ "$out" = ping ] || fail "delayed echo: '$out'"
+awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a >= 0.4) }' || fail "a round trip with 200 ms each way took $t0..$t1"
+t0=$EPOCHREALTIME
+out=$(head -c 200000 big.in | FAKE_RSH_RATE_KBIT=1600 rl_timeout 120 "$FAKE_RSH" h 'wc -c')
+t1=$EPOCHREALTIME
+[ "$out" = 200000 ] || fail "rate-limited wc -c: '$out'"
+awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a >= 0.95) }' || fail "200 kB at 1600 kbit/s took $t0..$t1"
 
 # ---- rsync -e fake_rsh: a pull, what ran, the bytes counted
 FAKE_RSH_LOG=$PWD/rsh.log FAKE_RSH_COUNT=$PWD/rsh.cnt \
