@@ -319,6 +319,7 @@ static int open_tree(struct engine *g, struct source_ctx *sc, struct stat *st, b
             .hsfd = g->have_store ? g->store.hsfd : -1,
             .index = (unsigned)(sc - g->sources),
             .store_has_data = g->have_prev,
+            .prev = g->have_prev ? g->prev_name : NULL,
             .local_content = g->have_prev ? remote_content : NULL,
             .user = g,
             .warn = remote_warn,
@@ -791,9 +792,17 @@ static int finish_snapshot(struct engine *g)
         hs_store_drop_partial(&g->store, g->resume, &w);
         hs_report_warn_err(&g->rep, &w);
     }
-    for (size_t i = 0; r == 0 && i < g->n_sources; i++)
-        if (g->sources[i].src->host && !g->sources[i].failed)
-            hs_remote_published(g->store.hsfd, g->sources[i].src);
+    bool any_remote = false;
+    for (size_t i = 0; r == 0 && i < g->n_sources; i++) {
+        const struct source_ctx *sc = &g->sources[i];
+        any_remote |= sc->src->host != NULL;
+        if (sc->src->host && !sc->failed)
+            hs_remote_published(g->store.hsfd, sc->src, g->name);
+        else if (sc->src->host && g->have_prev)
+            hs_remote_carried(g->store.hsfd, sc->src, g->prev_name, g->name);
+    }
+    if (r == 0 && any_remote && g->n_failed == 0)
+        hs_remote_spool_clear(g->store.hsfd);
     if (r == 0)
         record_stale(g);
     return r;

@@ -266,7 +266,7 @@ static int handshake(struct remote *rm)
     int r = hs_wire_hello(&h) < 0 ? hs_err_setf(rm->err, ENOMEM, "remote")
                                   : hs_conn_send(&rm->c, HS_MSG_HELLO, h.data, h.len, rm->err);
     hs_buf_free(&h);
-    uint8_t type;
+    uint8_t type = 0;
     if (r == 0)
         r = hs_conn_flush(&rm->c, rm->err);
     if (r == 0)
@@ -358,20 +358,77 @@ static void key_file(const struct remote *rm, const char *suffix, char out[64])
     snprintf(out, 64, "%s.%s", rm->key, suffix);
 }
 
-void hs_remote_published(int hsfd, const struct hs_source *src)
+/* KEY.of names the snapshot whose tree of this source KEY.base is. */
+static void write_of(int dirfd, const char *hex, const char *snapshot)
+{
+    char tmp[64], name[64];
+    snprintf(tmp, sizeof tmp, "%s.of.tmp", hex);
+    snprintf(name, sizeof name, "%s.of", hex);
+    int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    bool ok = hs_write_all(fd, snapshot, strlen(snapshot)) == 0;
+    close(fd);
+    if (!ok || renameat(dirfd, tmp, dirfd, name) < 0)
+        unlinkat(dirfd, tmp, 0);
+}
+
+static bool read_of(int dirfd, const char *hex, char out[HS_SNAPSHOT_NAME_LEN + 1])
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s.of", hex);
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, out, HS_SNAPSHOT_NAME_LEN) : -1;
+    if (fd >= 0)
+        close(fd);
+    out[n > 0 ? n : 0] = '\0';
+    return n == HS_SNAPSHOT_NAME_LEN;
+}
+
+static int open_remote_dir(int hsfd, const struct hs_source *src, char hex[33])
+{
+    int dirfd = hs_open_dir(hsfd, REMOTE_DIR);
+    if (dirfd >= 0) {
+        uint8_t key[16];
+        source_key(dirfd, src, key);
+        hs_wire_hex(key, 16, hex);
+    }
+    return dirfd;
+}
+
+void hs_remote_published(int hsfd, const struct hs_source *src, const char *snapshot)
+{
+    char hex[33], from[64], to[64];
+    int dirfd = open_remote_dir(hsfd, src, hex);
+    if (dirfd < 0)
+        return;
+    snprintf(from, sizeof from, "%s.new", hex);
+    snprintf(to, sizeof to, "%s.base", hex);
+    if (renameat(dirfd, from, dirfd, to) == 0)
+        write_of(dirfd, hex, snapshot);
+    snprintf(from, sizeof from, "%s.got", hex);
+    unlinkat(dirfd, from, 0);
+    close(dirfd);
+}
+
+void hs_remote_carried(int hsfd, const struct hs_source *src, const char *prev,
+                       const char *snapshot)
+{
+    char hex[33], of[HS_SNAPSHOT_NAME_LEN + 1];
+    int dirfd = open_remote_dir(hsfd, src, hex);
+    if (dirfd < 0)
+        return;
+    /* the new snapshot holds the same tree of it as prev */
+    if (read_of(dirfd, hex, of) && strcmp(of, prev) == 0)
+        write_of(dirfd, hex, snapshot);
+    close(dirfd);
+}
+
+void hs_remote_spool_clear(int hsfd)
 {
     int dirfd = hs_open_dir(hsfd, REMOTE_DIR);
     if (dirfd < 0)
         return;
-    uint8_t key[16];
-    char hex[33], from[64], to[64];
-    source_key(dirfd, src, key);
-    hs_wire_hex(key, 16, hex);
-    snprintf(from, sizeof from, "%s.new", hex);
-    snprintf(to, sizeof to, "%s.base", hex);
-    renameat(dirfd, from, dirfd, to);
-    snprintf(from, sizeof from, "%s.got", hex);
-    unlinkat(dirfd, from, 0);
     struct hs_err e = {0};
     hs_remove_tree_in(dirfd, SPOOL_DIR, ".hardsnap/remote", &e);
     hs_err_clear(&e);
@@ -522,8 +579,8 @@ static int add_rec(struct rebuild *b, const struct hs_rec *r, bool annotate, uin
 
 static int base_rec(struct rebuild *b, struct hs_rec *r)
 {
-    uint8_t op;
-    uint64_t n;
+    uint8_t op = 0;
+    uint64_t n = 0;
     int k = b->have_base ? hs_ldec_next(&b->base, &op, r, &n, NULL, NULL, b->rm->err) : 0;
     if (k == 1 && op != HS_LOP_REC)
         k = -EBADMSG;
@@ -546,9 +603,9 @@ static int rebuild_list(struct rebuild *b, int basefd, int newfd)
         return hs_err_setf(rm->err, ENOMEM, "list");
     uint64_t index = 0;
     for (;;) {
-        uint8_t op;
+        uint8_t op = 0;
         struct hs_rec rec;
-        uint64_t n;
+        uint64_t n = 0;
         r = hs_ldec_next(&b->wire, &op, &rec, &n, on_list_msg, rm, rm->err);
         if (r <= 0)
             break;
@@ -633,7 +690,7 @@ static la_ssize_t pax_read(struct archive *a, void *user, const void **buf)
     struct pax_in *p = user;
     struct remote *rm = p->rm;
     while (!p->done) {
-        uint8_t type;
+        uint8_t type = 0;
         if (recv_msg(rm, &type) < 0) {
             archive_set_error(a, EIO, "%s", rm->err->msg ? rm->err->msg : "connection lost");
             return -1;
@@ -911,10 +968,6 @@ static int pull(struct remote *rm)
 {
     char name[64], tmp[64];
     int basefd = -1;
-    if (rm->dirfd >= 0) {
-        key_file(rm, "base", name);
-        source_key(rm->dirfd, rm->o.src, (uint8_t[16]){0});
-    }
     int r = spawn(rm);
     if (r == 0)
         r = handshake(rm);
@@ -922,8 +975,12 @@ static int pull(struct remote *rm)
         uint8_t key[16];
         source_key(rm->dirfd, rm->o.src, key);
         hs_wire_hex(key, 16, rm->key);
+        /* a base that is not the tree of the snapshot the engine compares
+         * with would make each file that differs a round trip */
+        char of[HS_SNAPSHOT_NAME_LEN + 1];
         key_file(rm, "base", name);
-        basefd = openat(rm->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (rm->o.prev && read_of(rm->dirfd, rm->key, of) && strcmp(of, rm->o.prev) == 0)
+            basefd = openat(rm->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     }
     if (r == 0)
         r = send_request(rm, basefd);
@@ -1009,9 +1066,9 @@ static struct remote *of(struct hs_tree *t)
 static int read_list(void *user, struct hs_rec_copy *into, struct hs_err *e)
 {
     struct remote *rm = user;
-    uint8_t op;
+    uint8_t op = 0;
     struct hs_rec r;
-    uint64_t n;
+    uint64_t n = 0;
     int k = hs_ldec_next(&rm->list, &op, &r, &n, NULL, NULL, e);
     if (k <= 0)
         return k;

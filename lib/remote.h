@@ -38,6 +38,7 @@ struct hs_remote_opts {
     int hsfd;            /* the store's .hardsnap (-1: a dry run without a store) */
     unsigned index;      /* the source's place in the run: st_dev is made unique with it */
     bool store_has_data; /* a previous snapshot to find content in: ask for hashes */
+    const char *prev;    /* its name: the base list is used only if it is of that one */
     /* The store's file with this content, opened for reading, or -1. */
     int (*local_content)(void *user, const uint8_t hash[16], uint64_t size);
     void *user;
@@ -56,9 +57,14 @@ int hs_remote_open(struct hs_tree **t, const struct hs_remote_opts *o, struct st
                    struct hs_err *e);
 
 /* After the snapshot holding this pull is published: the rebuilt list
- * becomes the base the next pull is a delta against, and the spool is
- * emptied. */
-void hs_remote_published(int hsfd, const struct hs_source *src);
+ * becomes the base the next pull is a delta against (for as long as that
+ * snapshot is the newest). */
+void hs_remote_published(int hsfd, const struct hs_source *src, const char *snapshot);
+/* A source carried forward from prev into snapshot: its base still holds. */
+void hs_remote_carried(int hsfd, const struct hs_source *src, const char *prev,
+                       const char *snapshot);
+/* After a run whose every remote source arrived: nothing to resume. */
+void hs_remote_spool_clear(int hsfd);
 
 /* "[USER@]HOST:PATH" of a remote source, for messages (malloc'd). */
 char *hs_remote_name(const struct hs_source *src);

@@ -100,7 +100,7 @@ static int hello(struct server *s)
     hs_buf_free(&h);
     if (r == 0)
         r = hs_conn_flush(&s->c, s->err);
-    uint8_t type;
+    uint8_t type = 0;
     if (r == 0 && (r = hs_conn_recv(&s->c, &type, &s->msg, s->err)) == 0)
         r = hs_err_setf(s->err, ECONNRESET, "the client left before saying hello");
     if (r < 0)
@@ -118,7 +118,7 @@ static int hello(struct server *s)
 
 static int read_request(struct server *s)
 {
-    uint8_t type;
+    uint8_t type = 0;
     int r = hs_conn_recv(&s->c, &type, &s->msg, s->err);
     if (r == 0)
         r = hs_err_setf(s->err, ECONNRESET, "the client left before its request");
@@ -333,8 +333,8 @@ static int base_next(struct delta *d, struct hs_err *e)
 {
     if (!d->have_base || !d->base_left)
         return 0;
-    uint8_t op;
-    uint64_t n;
+    uint8_t op = 0;
+    uint64_t n = 0;
     int r = hs_ldec_next(&d->base, &op, &d->b, &n, NULL, NULL, e);
     if (r == 1 && op != HS_LOP_REC)
         r = hs_err_setf(e, EBADMSG, "the cached list is damaged");
@@ -601,7 +601,7 @@ static int read_wants(struct server *s)
         return hs_err_setf(s->err, ENOMEM, "serve");
     uint64_t at = 0;
     for (;;) {
-        uint8_t type;
+        uint8_t type = 0;
         int r = hs_conn_recv(&s->c, &type, &s->msg, s->err);
         if (r == 0)
             return hs_err_setf(s->err, ECONNRESET, "the client left");
@@ -856,9 +856,9 @@ static int send_wanted(struct server *s)
     struct pax_out p = {0};
     int r = hs_ldec_init(&l, &fc) < 0 ? hs_err_setf(s->err, ENOMEM, "serve") : pax_open(&p, s);
     uint64_t index = 0;
-    uint8_t op;
+    uint8_t op = 0;
     struct hs_rec w;
-    uint64_t n;
+    uint64_t n = 0;
     while (r == 0) {
         int k = hs_ldec_next(&l, &op, &w, &n, NULL, NULL, s->err);
         if (k <= 0) {
@@ -901,7 +901,7 @@ static int fetch(struct server *s)
 static int serve_rest(struct server *s)
 {
     for (;;) {
-        uint8_t type;
+        uint8_t type = 0;
         int r = hs_conn_recv(&s->c, &type, &s->msg, s->err);
         if (r <= 0)
             return r;

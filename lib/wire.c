@@ -567,7 +567,7 @@ int hs_ldec_next(struct hs_ldec *l, uint8_t *op, struct hs_rec *r, uint64_t *n,
     if (l->ended)
         return 0;
     while (!l->in_frame || l->d.p == l->d.end) {
-        uint8_t type;
+        uint8_t type = 0;
         int k = hs_conn_recv(l->c, &type, &l->payload, e);
         if (k < 0)
             return k;

@@ -99,6 +99,17 @@ same_inode "dest/$s3/moving/big1.bin" "dest/$s4/moved/big1.bin"
 same_inode "dest/$s3/moving/big2.bin" "dest/$s4/moved/big2.bin"
 [ "$(wire_s2c)" -lt 50000 ] || fail "a renamed directory moved $(wire_s2c) bytes"
 
+# ---- the newest snapshot removed by hand: the list kept for it is not
+# used as the base (a full list instead), and the pull is still right
+printf 'after removal\n' >src/sub/new-file2
+rm -rf "dest/$s4" "dest/.hardsnap/manifests/$s4".*
+ln -sfn "$s3" dest/latest
+s5=$(now 5)
+HARDSNAP_NOW=$s5 pull 0 backup "${RSH[@]}" "localhost:$src" dest
+compare_trees src "dest/$s5"
+same_inode "dest/$s3/moving/big1.bin" "dest/$s5/moved/big1.bin"
+s4=$s5
+
 # ---- the only source unreachable: no snapshot, exit 3, ssh's words shown
 FAKE_RSH_FAIL=unreachable HARDSNAP_NOW=$(now 6) hs_rc 3 backup "${RSH[@]}" "localhost:$src" dest
 grep -q 'Connection refused' "$HS_ERR" || fail "ssh's message not shown"
