@@ -1293,7 +1293,8 @@ int hs_remote_open(struct hs_tree **t, const struct hs_remote_opts *o, struct st
     int r = rm->name && rm->prefix ? open_dirs(rm) : hs_err_setf(e, ENOMEM, "remote");
     if (r == 0)
         r = pull(rm);
-    if (r < 0 && rm->err->msg && strncmp(rm->err->msg, "remote source ", 14) != 0)
+    if (r < 0 && !rm->store_failed && rm->err->msg &&
+        strncmp(rm->err->msg, "remote source ", 14) != 0)
         r = conn_failed(rm, r);
     /* the root's record: the first of the list */
     struct hs_walk_item it;

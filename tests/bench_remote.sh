@@ -149,6 +149,12 @@ bench_link() {
 	rm -rf "$rs" "$hsd"
 	mkdir -p "$rs"
 	rm -rf "$src" && cp -a "$orig" "$src" # unchanged again
+	# BENCH_RENAME=1: a 1 GiB directory (8 random 128 MiB files) in the
+	# tree, renamed by the "rename" phase
+	if [ "${BENCH_RENAME:-0}" = 1 ]; then
+		mkdir -p "$src/gig"
+		for i in 1 2 3 4 5 6 7 8; do head -c $((128 << 20)) /dev/urandom >"$src/gig/f$i"; done
+	fi
 	echo "bench_remote: $link: first pulls" >&2
 	timed "$link" full rsync 1 rs_pull "$rsh" "$host" "$src" "$rs/snap1"
 	if ! HARDSNAP_NOW=$base timed "$link" full hardsnap 1 hs_pull "$rsh" "$host" "$src" "$hsd"; then
@@ -161,12 +167,15 @@ bench_link() {
 	local lhs=$work/$link-hslocal
 	rm -rf "$lhs"
 	[ "$link" != lo ] || HARDSNAP_NOW=$base "$hs" backup -q "$src" "$lhs"
-	for phase in nochange change; do
+	local phases=(nochange change)
+	[ "${BENCH_RENAME:-0}" != 1 ] || phases=(nochange rename change)
+	for phase in "${phases[@]}"; do
 		if [ $phase = change ]; then
 			SEED=1 "$kit/mutate.sh" "$src" 1 2>>"$log"
 		fi
 		for ((r = 1; r <= reps; r++)); do
 			echo "bench_remote: $link $phase rep $r/$reps" >&2
+			[ $phase != rename ] || mv "$src/gig" "$src/gig-renamed"
 			local order=(rsync hardsnap)
 			((r % 2)) || order=(hardsnap rsync)
 			[ "$link" != lo ] || order+=(hs-local)
@@ -187,6 +196,7 @@ bench_link() {
 					ln -sfn "$base" "$lhs/latest" ;;
 				esac
 			done
+			[ $phase != rename ] || mv "$src/gig-renamed" "$src/gig"
 		done
 	done
 	rm -rf "$rs" "$hsd" "$hsd.remote-saved" "$lhs"
