@@ -170,12 +170,12 @@ bench_link() {
 	local phases=(nochange change)
 	[ "${BENCH_RENAME:-0}" != 1 ] || phases=(nochange rename change)
 	for phase in "${phases[@]}"; do
-		if [ $phase = change ]; then
+		if [ "$phase" = change ]; then
 			SEED=1 "$kit/mutate.sh" "$src" 1 2>>"$log"
 		fi
 		for ((r = 1; r <= reps; r++)); do
 			echo "bench_remote: $link $phase rep $r/$reps" >&2
-			[ $phase != rename ] || mv "$src/gig" "$src/gig-renamed"
+			[ "$phase" != rename ] || mv "$src/gig" "$src/gig-renamed"
 			local order=(rsync hardsnap)
 			((r % 2)) || order=(hardsnap rsync)
 			[ "$link" != lo ] || order+=(hs-local)
@@ -196,7 +196,7 @@ bench_link() {
 					ln -sfn "$base" "$lhs/latest" ;;
 				esac
 			done
-			[ $phase != rename ] || mv "$src/gig-renamed" "$src/gig"
+			[ "$phase" != rename ] || mv "$src/gig-renamed" "$src/gig"
 		done
 	done
 	rm -rf "$rs" "$hsd" "$hsd.remote-saved" "$lhs"
