@@ -312,6 +312,7 @@ static int open_tree(struct engine *g, struct source_ctx *sc, struct stat *st, b
             .src = src,
             .timeout = g->o->timeout,
             .one_fs = g->one_fs,
+            .checksum = g->checksum,
             .dry_run = g->dry_run,
             .global = g->exclude,
             .own = sc->exclude,

@@ -89,6 +89,51 @@ static int copy_attempt(struct engine *g, int sfd, int dfd, const struct stat *s
     return r;
 }
 
+/* The source's content is already a new inode of this store nothing else
+ * holds (a remote file's spool copy): linked into the new tree and given
+ * its metadata, not copied again. HS_DONE, HS_NO_LINK (copy it), <0. */
+static int adopt_file(struct engine *g, const struct hs_walk_item *it, int sfd,
+                      const struct stat *st)
+{
+    struct hs_tree *t = g->cur->tree;
+    int dirfd;
+    char name[64];
+    uint8_t hash[16];
+    struct stat sst, dst;
+    if (!t->ops->adopt || t->ops->adopt(t, sfd, &dirfd, name, hash) < 0 || fstat(sfd, &sst) < 0)
+        return HS_NO_LINK;
+    int r = hs_writer_link(&g->wr, dirfd, name, it->name, it->path);
+    if (r != HS_DONE)
+        return r;
+    int dfd = openat(new_top(g), it->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0 || fstat(dfd, &dst) < 0 || !hs_stat_same_file(&dst, &sst)) {
+        r = hs_eng_fail_new(g, dfd < 0 ? errno : ESTALE, "cannot open", it->path);
+    } else {
+        hs_eng_source_xattrs(g, it, sfd);
+        r = hs_eng_apply_meta(g, (struct hs_xobj){.fd = dfd}, st, &dst, it->path);
+    }
+    if (dfd >= 0)
+        close(dfd);
+    if (r < 0)
+        return r;
+    hs_mentry_from_stat(&g->rec, st);
+    g->rec.sino = dst.st_ino;
+    g->rec.sblocks = (uint64_t)dst.st_blocks;
+    g->rec.flags |= HS_ME_HASH;
+    memcpy(g->rec.hash, hash, 16);
+    if (g->xa.count) {
+        g->rec.flags |= HS_ME_XATTR;
+        g->rec.xattr_hash = hs_xattr_hash(&g->xa);
+    }
+    g->st->copied++;
+    g->st->bytes_copied += (uint64_t)dst.st_blocks * 512 < (uint64_t)st->st_size
+                               ? (uint64_t)dst.st_blocks * 512
+                               : (uint64_t)st->st_size;
+    if (g->o->verbose_events)
+        hs_report_event(&g->rep, HS_EV_COPY, it->path, NULL);
+    return HS_DONE;
+}
+
 /* Writes the source file into a new inode in the new tree. The data is
  * copied again once if the file changed meanwhile; the recorded stat is the
  * one from before the copy that was kept, so a torn copy never looks
@@ -106,12 +151,16 @@ static int copy_file(struct engine *g, const struct hs_walk_item *it, struct sta
             hs_report_event(&g->rep, HS_EV_COPY, it->path, NULL);
         return HS_DONE;
     }
+    int r = adopt_file(g, it, sfd, st);
+    if (r != HS_NO_LINK) {
+        close(sfd);
+        return r;
+    }
     int dfd = hs_writer_file(&g->wr, it->name, it->path);
     if (dfd < 0) {
         close(sfd);
         return dfd;
     }
-    int r;
     for (int attempt = 0;; attempt++) {
         r = copy_attempt(g, sfd, dfd, st, it->path);
         struct stat after;

@@ -66,6 +66,7 @@ struct remote {
     int got_err;
     bool got_valid, got_end;
     struct stat opened; /* what restat answers */
+    char spooled_as[33]; /* the spool name of the file opened last ("": not one) */
 };
 
 /* A failure of this store (not of the remote end): the run cannot go on. */
@@ -463,7 +464,9 @@ static int send_request(struct remote *rm, int basefd)
     q.own = (struct hs_exclude *)rm->o.own;
     source_key(rm->dirfd, rm->o.src, q.key);
     hs_wire_hex(q.key, 16, rm->key);
-    if (basefd >= 0 && hs_list_file_id(basefd, q.base_id) == 0)
+    if (rm->o.checksum)
+        q.flags |= HS_REQ_CHECKSUM;
+    else if (basefd >= 0 && hs_list_file_id(basefd, q.base_id) == 0)
         q.has_base = true;
     struct hs_buf b = {0};
     int r = hs_buf_puts(&q.path, rm->o.src->path) | hs_buf_puts(&q.prefix, rm->o.prefix) |
@@ -1114,7 +1117,7 @@ static int got_hash(struct remote *rm, uint8_t hash[16])
 
 static int open_spooled(struct remote *rm, const uint8_t hash[16], uint64_t size)
 {
-    char hex[33];
+    char *hex = rm->spooled_as;
     hs_wire_hex(hash, 16, hex);
     int fd = rm->spoolfd >= 0 ? hs_open_regular(rm->spoolfd, hex, O_RDONLY, 0) : -1;
     struct stat st;
@@ -1163,10 +1166,12 @@ static int remote_open(struct hs_tree *t, const struct hs_walk_item *it, struct 
     const struct hs_rec *r = &rm->w.cur.r;
     *st = it->st;
     rm->opened = it->st;
+    rm->spooled_as[0] = '\0';
     if (r->data_err)
         return -r->data_err;
     uint64_t size = (uint64_t)r->st.st_size;
-    if (size == 0) {
+    /* a dry run reads no data: it only says what would be copied */
+    if (size == 0 || rm->o.dry_run) {
         int fd = memfd_create("hardsnap-empty", MFD_CLOEXEC);
         return fd >= 0 ? fd : -errno;
     }
@@ -1177,10 +1182,11 @@ static int remote_open(struct hs_tree *t, const struct hs_walk_item *it, struct 
         return got;
     if (got)
         fd = open_spooled(rm, h, size);
-    if (fd < 0 && r->has_hash) {
+    if (fd < 0 && r->has_hash)
         fd = open_spooled(rm, r->hash, size);
-        if (fd < 0 && rm->o.local_content)
-            fd = rm->o.local_content(rm->o.user, r->hash, size);
+    if (fd < 0 && r->has_hash && rm->o.local_content) {
+        rm->spooled_as[0] = '\0'; /* a snapshot's file: never to be taken */
+        fd = rm->o.local_content(rm->o.user, r->hash, size);
     }
     if (fd >= 0)
         return fd;
@@ -1189,6 +1195,26 @@ static int remote_open(struct hs_tree *t, const struct hs_walk_item *it, struct 
         return k;
     fd = open_spooled(rm, h, size);
     return fd >= 0 ? fd : -ESTALE;
+}
+
+/* A spool file nobody else has taken is the copy itself (the spool is
+ * emptied once the snapshot is published: then the snapshot alone holds it). */
+static int remote_adopt(struct hs_tree *t, int fd, int *dirfd, char name[64], uint8_t hash[16])
+{
+    struct remote *rm = of(t);
+    struct stat st;
+    if (!rm->spooled_as[0] || fstat(fd, &st) < 0 || st.st_nlink != 1 ||
+        (uint64_t)st.st_size != (uint64_t)rm->w.cur.r.st.st_size)
+        return -ENOENT;
+    for (size_t i = 0; i < 16; i++) {
+        unsigned v;
+        if (sscanf(rm->spooled_as + 2 * i, "%2x", &v) != 1)
+            return -EINVAL;
+        hash[i] = (uint8_t)v;
+    }
+    *dirfd = rm->spoolfd;
+    snprintf(name, 64, "%s", rm->spooled_as);
+    return 0;
 }
 
 static int remote_restat(struct hs_tree *t, int fd, struct stat *st)
@@ -1267,6 +1293,7 @@ static const struct hs_tree_ops remote_ops = {
     .xattrs = remote_xattrs,
     .readlink = remote_readlink,
     .known_hash = remote_known_hash,
+    .adopt = remote_adopt,
     .free = remote_free,
 };
 

@@ -33,6 +33,7 @@ struct hs_remote_opts {
     const struct hs_source *src; /* host, path, rsh, hardsnap_path */
     unsigned timeout;
     bool one_fs, dry_run;
+    bool checksum; /* every file hashed on the host (a full list) */
     const struct hs_exclude *global, *own;
     const char *prefix;  /* "NAME/" of the source in the snapshot, or "" */
     int hsfd;            /* the store's .hardsnap (-1: a dry run without a store) */

@@ -253,7 +253,7 @@ static void list_name(const struct server *s, const char *suffix, char out[64])
  * base: the client published it) or KEY.base. -1 if neither. */
 static int open_base(struct server *s)
 {
-    if (s->cachefd < 0 || !s->req.has_base)
+    if (s->cachefd < 0 || !s->req.has_base || (s->req.flags & HS_REQ_CHECKSUM))
         return -1;
     const char *which[] = {"new", "base"};
     for (size_t i = 0; i < 2; i++) {
@@ -435,7 +435,8 @@ static int fill_entry(struct server *s, struct hs_rec *w, void *arg)
             w->xattrs_len = s->xbuf.len;
         }
     }
-    if (S_ISREG(st->st_mode) && (s->req.flags & HS_REQ_HASHES) && st->st_size > 0) {
+    if (S_ISREG(st->st_mode) && (s->req.flags & (HS_REQ_HASHES | HS_REQ_CHECKSUM)) &&
+        st->st_size > 0) {
         int fd = hs_open_file_read(it->fd, it->name);
         struct stat now;
         struct hs_err e = {0};

@@ -41,6 +41,11 @@ struct hs_tree_ops {
     /* The target of the symlink it into target (NUL-terminated, len without
      * it). 0, -ENOENT (vanished), -EAGAIN (kept changing), other -errno. */
     int (*readlink)(struct hs_tree *t, const struct hs_walk_item *it, struct hs_buf *target);
+    /* Optional: whether fd (from open) is a file of this store that nothing
+     * else holds, which the new tree may take as the copy (linked, not
+     * written again): 0 with the directory and name to link it from and its
+     * content hash, else <0. */
+    int (*adopt)(struct hs_tree *t, int fd, int *dirfd, char name[64], uint8_t hash[16]);
     /* Optional: the content hash of the regular file it, when the tree knows
      * it without reading (0 and hash), else -ENODATA. */
     int (*known_hash)(struct hs_tree *t, const struct hs_walk_item *it, uint8_t hash[16]);

@@ -771,7 +771,7 @@ int hs_req_decode(struct hs_req *q, const void *p, size_t n)
     uint8_t has_base = hs_get_u8(&d);
     const void *key = hs_get_raw(&d, 16);
     const void *id = hs_get_raw(&d, 16);
-    if (d.bad || d.p != d.end || flags > (HS_REQ_ONE_FS | HS_REQ_HASHES) || !pl ||
+    if (d.bad || d.p != d.end || flags > (HS_REQ_ONE_FS | HS_REQ_HASHES | HS_REQ_CHECKSUM) || !pl ||
         memchr(path, 0, pl) || memchr(prefix, 0, xl) || has_base > 1 ||
         (xl && (xl < 2 || prefix[xl - 1] != '/' || !hs_wire_path_ok(prefix, xl - 1))))
         return -EBADMSG;
