@@ -5,7 +5,7 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang-format shellcheck python3 libcap2-bin
       libxxhash-dev libarchive-dev libinih-dev check
       attr acl rsync util-linux e2fsprogs libarchive-tools mandoc genisoimage zstd xz-utils
-      btrfs-progs clang openssh-server openssh-client iproute2)
+      btrfs-progs clang openssh-server openssh-client iproute2 sudo passwd)
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")

@@ -22,6 +22,10 @@
 #                             SSH_RSH (use as `-e "$SSH_RSH"`), SSH_HOST,
 #                             SSH_USER, SSH_PORT, SSH_KEY, SSHD_PID, SSHD_LOG;
 #                             stopped on exit whatever happens
+#                             SSHD_ALLOW_USERS: more users it lets in (their
+#                             own keys: give them a Match block below)
+#                             SSHD_EXTRA_CONFIG: lines added at the end of
+#                             sshd_config (Match blocks)
 #   sshd_force_command [CMD]  the client key's authorized_keys line becomes
 #                             command="CMD",restrict (no CMD: a plain key)
 #   sshd_stop
@@ -92,7 +96,7 @@ SSHD_NETNS=''
 # sshd_start [ADDR [NETNS]]: sshd listening on ADDR (default 127.0.0.1),
 # inside network namespace NETNS if given.
 sshd_start() {
-    local addr=${1:-127.0.0.1} ns=${2:-} dir try port pre=() v line end
+    local addr=${1:-127.0.0.1} ns=${2:-} dir try port pre=() v line end sanenv
     [ "$(id -u)" = 0 ] || { rl__skip "a test sshd needs root"; return; }
     [ -x /usr/sbin/sshd ] || { rl__skip "no /usr/sbin/sshd (apt-get install openssh-server)"; return; }
     if ! have ssh || ! have ssh-keygen; then
@@ -126,17 +130,22 @@ sshd_start() {
             echo "StrictModes no"
             echo "UsePAM no"
             echo "PermitRootLogin prohibit-password"
-            echo "AllowUsers $(id -un)"
+            echo "AllowUsers $(id -un)${SSHD_ALLOW_USERS:+ $SSHD_ALLOW_USERS}"
             echo "PubkeyAuthentication yes"
             echo "PasswordAuthentication no"
             echo "KbdInteractiveAuthentication no"
             echo "X11Forwarding no"
             echo "PrintMotd no"
             echo "LogLevel VERBOSE"
-            # the sanitizer settings of the test reach a remote end started by sshd
+            # the sanitizer settings of the test reach a remote end started by
+            # sshd (one line: sshd takes the first SetEnv line only)
+            sanenv=''
             for v in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS; do
-                [ -z "${!v:-}" ] || echo "SetEnv $v=\"${!v}\""
+                [ -z "${!v:-}" ] || sanenv+=" $v=\"${!v}\""
             done
+            [ -z "$sanenv" ] || echo "SetEnv$sanenv"
+            # last: a Match block holds to the end of the file
+            [ -z "${SSHD_EXTRA_CONFIG:-}" ] || printf '%s\n' "$SSHD_EXTRA_CONFIG"
         } >"$dir/sshd_config"
         rm -f "$dir/sshd.pid"
         : >"$SSHD_LOG"
