@@ -216,8 +216,8 @@ int hs_wire_hello(struct hs_buf *b);
 int hs_wire_hello_check(const void *p, size_t n, const char *who, char *why, size_t len);
 
 enum hs_req_flags {
-    HS_REQ_ONE_FS = 1u << 0, /* do not descend into other file systems (-x) */
-    HS_REQ_HASHES = 1u << 1, /* hash new and changed files: the store may hold them */
+    HS_REQ_ONE_FS = 1u << 0,   /* do not descend into other file systems (-x) */
+    HS_REQ_HASHES = 1u << 1,   /* hash new and changed files: the store may hold them */
     HS_REQ_CHECKSUM = 1u << 2, /* --checksum: hash every file (no base: a full list) */
 };
 

@@ -182,16 +182,16 @@ bench_link() {
 			for t in "${order[@]}"; do
 				case $t in
 				rsync)
-					timed "$link" $phase rsync "$r" rs_pull "$rsh" "$host" "$src" "$rs/inc" \
+					timed "$link" "$phase" rsync "$r" rs_pull "$rsh" "$host" "$src" "$rs/inc" \
 						--link-dest="$rs/snap1" || true
 					rm -rf "$rs/inc" ;;
 				hardsnap)
 					[ $hs_ok = 1 ] || continue
-					HARDSNAP_NOW=$next timed "$link" $phase hardsnap "$r" \
+					HARDSNAP_NOW=$next timed "$link" "$phase" hardsnap "$r" \
 						hs_pull "$rsh" "$host" "$src" "$hsd" || true
 					hs_undo "$hsd" ;;
 				hs-local)
-					HARDSNAP_NOW=$next timed "$link" $phase hs-local "$r" hs_local "$src" "$lhs" || true
+					HARDSNAP_NOW=$next timed "$link" "$phase" hs-local "$r" hs_local "$src" "$lhs" || true
 					rm -rf "${lhs:?}/$next" "$lhs/.hardsnap/manifests/$next".*
 					ln -sfn "$base" "$lhs/latest" ;;
 				esac

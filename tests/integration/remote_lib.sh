@@ -70,7 +70,7 @@ need_relay() {
 }
 
 rsh_bytes() {
-    awk '{ c += $1; s += $2 } END { printf "%d %d\n", c, s }' "$1"
+    awk '{ c += $1; s += $2 } END { printf "%.0f %.0f\n", c, s }' "$1"
 }
 
 wait_gone() {
