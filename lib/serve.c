@@ -48,7 +48,7 @@ struct server {
     int cachefd; /* -1: no cache */
     char key[33];
     int listfd; /* the new list, for the data phase */
-    char tmpname[64];
+    bool in_cache; /* listfd is an O_TMPFILE in the cache */
     struct hs_xattrs xa;
     struct hs_copier copier;
     struct hs_buf target, xbuf, path;
@@ -275,20 +275,34 @@ static int open_base(struct server *s)
     return -1;
 }
 
-/* The new list's file: in the cache (to be KEY.new), else anonymous. */
+/* The new list's file: anonymous in the cache (named KEY.new once it is
+ * complete, so a killed serve leaves nothing), else in TMPDIR. */
 static int open_list_file(struct server *s)
 {
     if (s->cachefd >= 0) {
-        snprintf(s->tmpname, sizeof s->tmpname, "%s.tmp.%ld", s->key, (long)getpid());
-        int fd = openat(s->cachefd, s->tmpname, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-                        0600);
-        if (fd >= 0)
+        int fd = openat(s->cachefd, ".", O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            s->in_cache = true;
             return fd;
-        s->tmpname[0] = '\0';
+        }
     }
     const char *tmp = getenv("TMPDIR");
     int fd = open(tmp && *tmp ? tmp : "/tmp", O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
     return fd >= 0 ? fd : hs_err_setf(s->err, errno, "cannot make a temporary file");
+}
+
+/* The complete new list becomes KEY.new: linked under a temporary name
+ * (through /proc, which needs no privilege) and renamed over the old one. */
+static void name_list_file(struct server *s)
+{
+    char proc[64], tmp[80], name[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", s->listfd);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", s->key, (long)getpid());
+    list_name(s, "new", name);
+    unlinkat(s->cachefd, tmp, 0);
+    if (linkat(AT_FDCWD, proc, s->cachefd, tmp, AT_SYMLINK_FOLLOW) == 0 &&
+        renameat(s->cachefd, tmp, s->cachefd, name) < 0)
+        unlinkat(s->cachefd, tmp, 0);
 }
 
 /* ---- the walk and the delta ------------------------------------------- */
@@ -574,13 +588,8 @@ static int send_list(struct server *s)
     if (r == 0)
         r = hs_lenc_finish(&d.wire, id, s->err);
     s->count = d.wire.count;
-    if (r == 0 && s->tmpname[0]) {
-        char name[64];
-        list_name(s, "new", name);
-        if (renameat(s->cachefd, s->tmpname, s->cachefd, name) < 0)
-            unlinkat(s->cachefd, s->tmpname, 0);
-        s->tmpname[0] = '\0';
-    }
+    if (r == 0 && s->in_cache)
+        name_list_file(s);
     hs_lenc_free(&d.wire);
     hs_lenc_free(&d.file);
     hs_conn_free(&d.fconn);
@@ -938,8 +947,6 @@ enum hs_status hs_serve(const struct hs_serve_opts *o, struct hs_err *err)
         r = serve_rest(&s);
     else if (r == 1)
         r = 0;
-    if (s.tmpname[0])
-        unlinkat(s.cachefd, s.tmpname, 0);
     if (s.dirfd >= 0 && s.dirfd != s.rootfd)
         close(s.dirfd);
     if (s.rootfd >= 0)
