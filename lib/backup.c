@@ -159,15 +159,6 @@ int hs_eng_apply_meta(struct engine *g, struct hs_xobj o, const struct stat *st,
     return hs_writer_meta(&g->wr, o, st, now, &g->xa, path);
 }
 
-void hs_eng_read_xattrs(struct engine *g, struct hs_xobj o, const char *path)
-{
-    int r = hs_xattr_read(&g->xa, o, g->root);
-    if (r < 0) {
-        hs_eng_warn(g, -r, "cannot read extended attributes of", path);
-        g->xa.count = 0;
-    }
-}
-
 void hs_eng_source_xattrs(struct engine *g, const struct hs_walk_item *it, int fd)
 {
     struct hs_tree *t = g->cur->tree;

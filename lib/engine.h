@@ -138,8 +138,6 @@ int hs_eng_rec_put(struct engine *g);
 
 /* Metadata of new objects: xattrs read into g->xa (from the source), then
  * owner, xattrs, mode, times set by the writer (hs_writer_meta). */
-void hs_eng_read_xattrs(struct engine *g, struct hs_xobj o, const char *path);
-/* The same for the source's entry it (fd: it opened, or -1). */
 void hs_eng_source_xattrs(struct engine *g, const struct hs_walk_item *it, int fd);
 int hs_eng_apply_meta(struct engine *g, struct hs_xobj o, const struct stat *st,
                       const struct stat *now, const char *path);
