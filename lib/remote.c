@@ -34,12 +34,15 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
 #define REMOTE_DIR "remote"
 #define SPOOL_DIR  "spool"
 #define GOT_SIZE   25 /* status (0 or errno), index, hash */
+/* 20 ms ticks a remote shell is given to end after its connection closed */
+#define REAP_PATIENCE (30 * 50)
 
 struct remote {
     struct hs_tree t;
@@ -200,9 +203,20 @@ static void reap(struct remote *rm, bool kill_it, char *why, size_t len)
         return;
     if (kill_it)
         kill(rm->pid, SIGTERM);
-    int status;
-    while (waitpid(rm->pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    /* its end of the connection is closed: a remote shell that does not
+     * end by itself soon (a server that will not let go) is ended */
+    int status = 0;
+    struct timespec tick = {0, 20 * 1000 * 1000};
+    for (int waited = 0;; waited++) {
+        pid_t p = waitpid(rm->pid, &status, WNOHANG);
+        if (p == rm->pid || (p < 0 && errno != EINTR))
+            break;
+        if (waited == REAP_PATIENCE)
+            kill(rm->pid, SIGTERM);
+        else if (waited == 2 * REAP_PATIENCE)
+            kill(rm->pid, SIGKILL);
+        nanosleep(&tick, NULL);
+    }
     rm->pid = 0;
     if (!why)
         return;
