@@ -47,7 +47,7 @@ struct server {
     struct stat root_st;
     int cachefd; /* -1: no cache */
     char key[33];
-    int listfd; /* the new list, for the data phase */
+    int listfd;    /* the new list, for the data phase */
     bool in_cache; /* listfd is an O_TMPFILE in the cache */
     struct hs_xattrs xa;
     struct hs_copier copier;

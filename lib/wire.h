@@ -98,7 +98,7 @@ struct hs_dec {
 static inline void hs_dec_init(struct hs_dec *d, const void *p, size_t n)
 {
     d->p = p;
-    d->end = d->p + n;
+    d->end = p ? d->p + n : d->p; /* NULL + 0 is no pointer arithmetic C allows */
     d->bad = false;
 }
 
