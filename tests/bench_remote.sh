@@ -257,7 +257,7 @@ done
 			lk = ks[1] SUBSEP ks[2] SUBSEP "hs-local"
 			if (ks[3] == "hardsnap" && (lk in mw) && mw[lk] > 0) rt = rt sprintf(" (%.2fx local)", mw[k] / mw[lk])
 			rb = (ks[3] == "hardsnap" && (rk in mb) && mb[rk] > 0) ? sprintf("%.4f", mb[k] / mb[rk]) : "-"
-			printf "| %s | %s | %s%s | %d | %.3f (%.3f–%.3f) | %d | %d | %s | %.1f | %.1f | %s | %s |\n", ks[1], ks[2], ks[3], (k in bad ? " **rc!=0**" : ""), c, mw[k], wmin, wmax, med(cc, c), med(ss, c), (ks[1] == "wan" ? sprintf("%d", med(ll, c)) : "-"), med(rc, c) / 1024, med(rs, c) / 1024, rt, rb
+			printf "| %s | %s | %s%s | %d | %.3f (%.3f–%.3f) | %.0f | %.0f | %s | %.1f | %.1f | %s | %s |\n", ks[1], ks[2], ks[3], (k in bad ? " **rc!=0**" : ""), c, mw[k], wmin, wmax, med(cc, c), med(ss, c), (ks[1] == "wan" ? sprintf("%.0f", med(ll, c)) : "-"), med(rc, c) / 1024, med(rs, c) / 1024, rt, rb
 		}
 	}' "$raw"
 	[ ! -s "$notes" ] || { echo; cat "$notes"; }
