@@ -30,6 +30,7 @@ struct carry {
     char *prefix; /* "NAME/" */
     size_t nlen;
     bool first;
+    bool missing; /* the manifest has no directory NAME */
     struct stat opened;
 };
 
@@ -96,6 +97,7 @@ static int read_manifest(void *user, struct hs_rec_copy *into, struct hs_err *e)
         k = hs_manifest_seek(c->mr, c->name, c->nlen, &m, e);
         if (k == 1 && m->type != HS_FT_DIR)
             k = 0;
+        c->missing = k == 0;
     } else {
         k = hs_manifest_next(c->mr, &m, e);
         if (k == 1 && (m->path_len <= c->nlen + 1 || memcmp(m->path, c->name, c->nlen) != 0 ||
@@ -261,6 +263,10 @@ int hs_tree_open_carried(struct hs_tree **t, int manifestsfd, const char *mname,
     struct hs_walk_item it;
     if (r == 0 && (r = hs_listwalk_next(&c->w, &it)) == 0 && it.ev != HS_WALK_ENTER)
         r = -ENOENT;
+    if (r < 0 && c->missing) {
+        hs_err_clear(e);
+        r = -ENOENT;
+    }
     if (r < 0) {
         carry_free(&c->t);
         return r;
