@@ -68,8 +68,13 @@ struct remote {
     uint8_t got_hash[16];
     int got_err;
     bool got_valid, got_end;
-    struct stat opened;  /* what restat answers */
-    char spooled_as[33]; /* the spool name of the file opened last ("": not one) */
+    struct stat opened; /* what restat answers */
+    /* the content hash of the spool file opened last, if it was one */
+    bool spooled;
+    uint8_t spooled_hash[16];
+    int emptyfd; /* an empty file, dup'ed for every empty one */
+    unsigned char gotbuf[GOT_SIZE * 256];
+    size_t gotpos, gotlen;
 };
 
 /* A failure of this store (not of the remote end): the run cannot go on. */
@@ -1108,17 +1113,22 @@ static void remote_skip(struct hs_tree *t)
     hs_listwalk_skip(&of(t)->w);
 }
 
-/* The hash of the data that arrived for the current record, if any. */
 /* What arrived for the current record: 1 and its hash, 0 nothing, -errno
  * when the server said it could not read the file. */
 static int got_hash(struct remote *rm, uint8_t hash[16])
 {
     while (rm->gotfd >= 0 && !rm->got_end && (!rm->got_valid || rm->got_index < rm->w.cur_index)) {
-        unsigned char rec[GOT_SIZE];
-        if (read(rm->gotfd, rec, sizeof rec) != (ssize_t)sizeof rec) {
-            rm->got_end = true;
-            break;
+        if (rm->gotpos + GOT_SIZE > rm->gotlen) {
+            ssize_t n = hs_read_full(rm->gotfd, rm->gotbuf, sizeof rm->gotbuf);
+            rm->gotpos = 0;
+            rm->gotlen = n > 0 ? (size_t)n : 0;
+            if (rm->gotlen < GOT_SIZE) {
+                rm->got_end = true;
+                break;
+            }
         }
+        const unsigned char *rec = rm->gotbuf + rm->gotpos;
+        rm->gotpos += GOT_SIZE;
         rm->got_valid = true;
         rm->got_err = rec[0];
         rm->got_index = hs_le64_load(rec + 1);
@@ -1134,7 +1144,7 @@ static int got_hash(struct remote *rm, uint8_t hash[16])
 
 static int open_spooled(struct remote *rm, const uint8_t hash[16], uint64_t size)
 {
-    char *hex = rm->spooled_as;
+    char hex[33];
     hs_wire_hex(hash, 16, hex);
     int fd = rm->spoolfd >= 0 ? hs_open_regular(rm->spoolfd, hex, O_RDONLY, 0) : -1;
     struct stat st;
@@ -1142,6 +1152,9 @@ static int open_spooled(struct remote *rm, const uint8_t hash[16], uint64_t size
         close(fd);
         fd = -1;
     }
+    rm->spooled = fd >= 0;
+    if (fd >= 0)
+        memcpy(rm->spooled_hash, hash, 16);
     return fd;
 }
 
@@ -1183,13 +1196,15 @@ static int remote_open(struct hs_tree *t, const struct hs_walk_item *it, struct 
     const struct hs_rec *r = &rm->w.cur.r;
     *st = it->st;
     rm->opened = it->st;
-    rm->spooled_as[0] = '\0';
+    rm->spooled = false;
     if (r->data_err)
         return -r->data_err;
     uint64_t size = (uint64_t)r->st.st_size;
     /* a dry run reads no data: it only says what would be copied */
     if (size == 0 || rm->o.dry_run) {
-        int fd = memfd_create("hardsnap-empty", MFD_CLOEXEC);
+        if (rm->emptyfd < 0 && (rm->emptyfd = memfd_create("hardsnap-empty", MFD_CLOEXEC)) < 0)
+            return -errno;
+        int fd = fcntl(rm->emptyfd, F_DUPFD_CLOEXEC, 0);
         return fd >= 0 ? fd : -errno;
     }
     uint8_t h[16];
@@ -1202,7 +1217,7 @@ static int remote_open(struct hs_tree *t, const struct hs_walk_item *it, struct 
     if (fd < 0 && r->has_hash)
         fd = open_spooled(rm, r->hash, size);
     if (fd < 0 && r->has_hash && rm->o.local_content) {
-        rm->spooled_as[0] = '\0'; /* a snapshot's file: never to be taken */
+        rm->spooled = false; /* a snapshot's file: never to be taken */
         fd = rm->o.local_content(rm->o.user, r->hash, size);
     }
     if (fd >= 0)
@@ -1220,17 +1235,12 @@ static int remote_adopt(struct hs_tree *t, int fd, int *dirfd, char name[64], ui
 {
     struct remote *rm = of(t);
     struct stat st;
-    if (!rm->spooled_as[0] || fstat(fd, &st) < 0 || st.st_nlink != 1 ||
+    if (!rm->spooled || fstat(fd, &st) < 0 || st.st_nlink != 1 ||
         (uint64_t)st.st_size != (uint64_t)rm->w.cur.r.st.st_size)
         return -ENOENT;
-    for (size_t i = 0; i < 16; i++) {
-        unsigned v;
-        if (sscanf(rm->spooled_as + 2 * i, "%2x", &v) != 1)
-            return -EINVAL;
-        hash[i] = (uint8_t)v;
-    }
+    memcpy(hash, rm->spooled_hash, 16);
     *dirfd = rm->spoolfd;
-    snprintf(name, 64, "%s", rm->spooled_as);
+    hs_wire_hex(hash, 16, name);
     return 0;
 }
 
@@ -1293,7 +1303,7 @@ static void remote_free(struct hs_tree *t)
     hs_conn_free(&rm->lconn);
     hs_listwalk_free(&rm->w);
     hs_buf_free(&rm->msg);
-    int fds[] = {rm->listfd, rm->gotfd, rm->dirfd, rm->spoolfd};
+    int fds[] = {rm->listfd, rm->gotfd, rm->dirfd, rm->spoolfd, rm->emptyfd};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0)
             close(fds[i]);
@@ -1325,7 +1335,7 @@ int hs_remote_open(struct hs_tree **t, const struct hs_remote_opts *o, struct st
     rm->t.remote = true;
     rm->o = *o;
     rm->err = e;
-    rm->listfd = rm->gotfd = rm->dirfd = rm->spoolfd = -1;
+    rm->listfd = rm->gotfd = rm->dirfd = rm->spoolfd = rm->emptyfd = -1;
     rm->c.in = -1;
     rm->w = (struct hs_listwalk){
         .read = read_list, .user = rm, .dev_mask = (uint64_t)(o->index + 1) << 56, .err = e};
