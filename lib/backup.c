@@ -304,6 +304,7 @@ static int open_tree(struct engine *g, struct source_ctx *sc, struct stat *st, b
             .timeout = g->o->timeout,
             .one_fs = g->one_fs,
             .checksum = g->checksum,
+            .stream = g->o->n_sources == 1,
             .dry_run = g->dry_run,
             .global = g->exclude,
             .own = sc->exclude,

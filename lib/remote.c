@@ -44,6 +44,8 @@
 /* 20 ms ticks a remote shell is given to end after its connection closed */
 #define REAP_PATIENCE (30 * 50)
 
+struct rebuild;
+
 struct remote {
     struct hs_tree t;
     struct hs_remote_opts o;
@@ -58,6 +60,12 @@ struct remote {
     int dirfd, spoolfd; /* .hardsnap/remote and its spool (-1 in a dry run) */
     char key[33];
     /* the walk over the rebuilt list */
+    struct rebuild *rb; /* streaming: the list is still arriving, the engine walks it as it does */
+    bool list_ended;    /* streaming: the engine has had the whole list */
+    bool base_used;     /* the list came as a delta against KEY.base */
+    int fatal;          /* streaming: the pull failed under the engine's walk */
+    char *fatal_msg;
+    struct hs_xattrs xa; /* streaming: the records' xattrs decoded, to check them */
     int listfd, gotfd;
     struct hs_conn lconn;
     struct hs_ldec list;
@@ -511,6 +519,15 @@ struct rebuild {
     int wantfd; /* (index, size) of each wanted file: what may arrive */
     struct hs_buf wantbuf;
     uint8_t id[16]; /* of the rebuilt list */
+    int basefd, newfd;
+    char tmp[64]; /* newfd's name in .hardsnap/remote ("" in a dry run: anonymous) */
+    bool have_base_id;
+    uint8_t base_id[16];
+    /* where in the server's list it is */
+    uint64_t index; /* records rebuilt */
+    uint8_t op;     /* a KEEP or DROP being applied */
+    uint64_t left;  /* to this many base records more */
+    bool ended;
 };
 
 static int on_list_msg(void *user, uint8_t type, struct hs_dec *d)
@@ -613,54 +630,111 @@ static int base_rec(struct rebuild *b, struct hs_rec *r)
     return 0;
 }
 
-static int rebuild_list(struct rebuild *b, int basefd, int newfd)
+static int rebuild_init(struct rebuild *b)
 {
     struct remote *rm = b->rm;
+    hs_conn_init(&b->nconn, -1, b->newfd, 0, "list file");
     int r = hs_ldec_init(&b->wire, &rm->c) | hs_lenc_init(&b->out, &b->nconn);
-    hs_conn_init(&b->nconn, -1, newfd, 0, "list file");
-    if (r == 0 && basefd >= 0) {
-        hs_conn_init(&b->bconn, basefd, -1, 0, "base list");
+    if (r == 0 && b->basefd >= 0) {
+        hs_conn_init(&b->bconn, b->basefd, -1, 0, "base list");
         b->have_base = hs_ldec_init(&b->base, &b->bconn) == 0;
     }
-    if (r)
-        return hs_err_setf(rm->err, ENOMEM, "list");
-    uint64_t index = 0;
-    for (;;) {
-        uint8_t op = 0;
-        struct hs_rec rec;
-        uint64_t n = 0;
-        r = hs_ldec_next(&b->wire, &op, &rec, &n, on_list_msg, rm, rm->err);
-        if (r <= 0)
-            break;
-        if (op == HS_LOP_REC) {
-            r = add_rec(b, &rec, true, index++);
-        } else {
-            r = 0;
-            for (uint64_t i = 0; r == 0 && i < n; i++) {
-                struct hs_rec br;
-                r = base_rec(b, &br);
-                if (r == 0 && op == HS_LOP_KEEP) {
-                    r = add_rec(b, &br, false, index++);
-                }
-            }
-        }
-        if (r < 0)
-            break;
-    }
-    if (r < 0)
-        return r;
+    return r ? hs_err_setf(rm->err, ENOMEM, "list") : 0;
+}
+
+/* A list that did not rebuild into a good one (not the one sent, not a
+ * tree) may have come from a damaged base: it is not used again, the next
+ * pull asks for the whole list (otherwise every pull would fail alike). */
+static void forget_base(struct remote *rm)
+{
+    if (!rm->base_used || rm->dirfd < 0 || rm->err->code != EBADMSG)
+        return;
+    char name[64];
+    key_file(rm, "base", name);
+    unlinkat(rm->dirfd, name, 0);
+    key_file(rm, "of", name);
+    unlinkat(rm->dirfd, name, 0);
+}
+
+static int rebuild_end(struct rebuild *b)
+{
+    struct remote *rm = b->rm;
     if (!hs_ldec_id_ok(&b->wire))
         return hs_err_setf(rm->err, EBADMSG,
                            "the list rebuilt here (%" PRIu64
                            " records) is not the one sent (%" PRIu64 "): a damaged base list",
                            b->wire.seen, b->wire.count);
-    r = hs_lenc_finish(&b->out, b->id, rm->err);
+    int r = hs_lenc_finish(&b->out, b->id, rm->err);
     if (r == 0 && b->in_run)
         r = hs_put_varint(&b->wants, b->run_start - b->want_at) |
                     hs_put_varint(&b->wants, b->run_len)
                 ? hs_err_setf(rm->err, ENOMEM, "list")
                 : 0;
     return r;
+}
+
+/* The next record of the rebuilt list into *rec (valid until the next
+ * call), written to the list file too: 1, 0 after the list's end (checked
+ * against the id the server sent), <0. */
+static int rebuild_next(struct rebuild *b, struct hs_rec *rec)
+{
+    struct remote *rm = b->rm;
+    for (;;) {
+        while (b->left) {
+            b->left--;
+            int r = base_rec(b, rec);
+            if (r == 0 && b->op == HS_LOP_KEEP)
+                return (r = add_rec(b, rec, false, b->index++)) < 0 ? r : 1;
+            if (r < 0)
+                return r;
+        }
+        if (b->ended)
+            return 0;
+        uint8_t op = 0;
+        uint64_t n = 0;
+        int r = hs_ldec_next(&b->wire, &op, rec, &n, on_list_msg, rm, rm->err);
+        if (r == 0) {
+            b->ended = true;
+            r = rebuild_end(b);
+        }
+        if (r <= 0)
+            return r;
+        if (op == HS_LOP_REC)
+            return (r = add_rec(b, rec, true, b->index++)) < 0 ? r : 1;
+        b->op = op;
+        b->left = n;
+    }
+}
+
+/* The rest of the list: 0 at its end, <0. */
+static int rebuild_rest(struct rebuild *b)
+{
+    struct hs_rec rec;
+    int r;
+    while ((r = rebuild_next(b, &rec)) == 1)
+        ;
+    return r;
+}
+
+static void rebuild_free(struct remote *rm)
+{
+    struct rebuild *b = rm->rb;
+    if (!b)
+        return;
+    hs_ldec_free(&b->wire);
+    hs_lenc_free(&b->out);
+    hs_conn_free(&b->nconn);
+    if (b->have_base)
+        hs_ldec_free(&b->base);
+    hs_conn_free(&b->bconn);
+    hs_buf_free(&b->wants);
+    hs_buf_free(&b->wantbuf);
+    int fds[] = {b->wantfd, b->basefd, b->newfd};
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    free(b);
+    rm->rb = NULL;
 }
 
 static int send_wants(struct remote *rm, const struct hs_buf *w)
@@ -918,19 +992,6 @@ static int receive_data(struct remote *rm, int gotfd, int wantfd, uint64_t want_
 
 /* ---- opening ---------------------------------------------------------- */
 
-static int open_list(struct remote *rm, const char *name)
-{
-    int fd = openat(rm->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return store_fail(rm, errno, "cannot open", name);
-    rm->listfd = fd;
-    hs_conn_init(&rm->lconn, fd, -1, 0, "list file");
-    if (hs_ldec_init(&rm->list, &rm->lconn) < 0)
-        return hs_err_setf(rm->err, ENOMEM, "remote");
-    rm->list_open = true;
-    return 0;
-}
-
 /* In a dry run there is no store to keep files in: an anonymous one. */
 static int new_list_file(struct remote *rm, char *name)
 {
@@ -945,6 +1006,18 @@ static int new_list_file(struct remote *rm, char *name)
 }
 
 static int read_list(void *user, struct hs_rec_copy *into, struct hs_err *e);
+
+/* The engine's reading of the list file rm->listfd, from off. */
+static int read_list_at(struct remote *rm, off_t off)
+{
+    if (lseek(rm->listfd, off, SEEK_SET) < 0)
+        return store_fail(rm, errno, "cannot read", ".hardsnap/remote");
+    hs_conn_init(&rm->lconn, rm->listfd, -1, 0, "list file");
+    if (hs_ldec_init(&rm->list, &rm->lconn) < 0)
+        return hs_err_setf(rm->err, ENOMEM, "remote");
+    rm->list_open = true;
+    return 0;
+}
 
 /* Walks the whole rebuilt list once before the engine does: a list that
  * is not a tree (hs_listwalk's checks) fails the pull here, so the source
@@ -977,19 +1050,17 @@ static int check_list(struct remote *rm)
     hs_ldec_free(&rm->list);
     hs_conn_free(&rm->lconn);
     rm->list_open = false;
-    if (lseek(rm->listfd, 0, SEEK_SET) < 0)
-        return store_fail(rm, errno, "cannot read", ".hardsnap/remote");
-    hs_conn_init(&rm->lconn, rm->listfd, -1, 0, "list file");
-    if (hs_ldec_init(&rm->list, &rm->lconn) < 0)
-        return hs_err_setf(rm->err, ENOMEM, "remote");
-    rm->list_open = true;
-    return 0;
+    return read_list_at(rm, 0);
 }
 
-static int pull(struct remote *rm)
+/* Connects and asks for the list: rm->rb ready to rebuild it. */
+static int pull_start(struct remote *rm)
 {
-    char name[64], tmp[64];
-    int basefd = -1;
+    struct rebuild *b = calloc(1, sizeof *b);
+    if (!b)
+        return hs_err_setf(rm->err, ENOMEM, "remote");
+    *b = (struct rebuild){.rm = rm, .wantfd = -1, .basefd = -1, .newfd = -1};
+    rm->rb = b;
     int r = spawn(rm);
     if (r == 0)
         r = handshake(rm);
@@ -999,31 +1070,35 @@ static int pull(struct remote *rm)
         hs_wire_hex(key, 16, rm->key);
         /* a base that is not the tree of the snapshot the engine compares
          * with would make each file that differs a round trip */
-        char of[HS_SNAPSHOT_NAME_LEN + 1];
+        char of[HS_SNAPSHOT_NAME_LEN + 1], name[64];
         key_file(rm, "base", name);
         if (rm->o.prev && read_of(rm->dirfd, rm->key, of) && strcmp(of, rm->o.prev) == 0)
-            basefd = openat(rm->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+            b->basefd = openat(rm->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     }
-    uint8_t base_id[16];
-    bool have_base_id = basefd >= 0 && hs_list_file_id(basefd, base_id) == 0;
+    b->have_base_id = b->basefd >= 0 && hs_list_file_id(b->basefd, b->base_id) == 0;
+    rm->base_used = b->basefd >= 0;
     if (r == 0)
-        r = send_request(rm, basefd);
-    int newfd = r == 0 ? new_list_file(rm, tmp) : -1;
-    if (newfd < 0 && r == 0)
-        r = newfd;
-    struct rebuild b = {.rm = rm, .wantfd = -1};
+        r = send_request(rm, b->basefd);
+    if (r == 0 && (b->newfd = new_list_file(rm, b->tmp)) < 0)
+        r = b->newfd;
     if (r == 0) {
-        b.wantfd = rm->dirfd >= 0 ? openat(rm->dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)
-                                  : memfd_create("hardsnap-wants", MFD_CLOEXEC);
-        if (b.wantfd < 0)
+        b->wantfd = rm->dirfd >= 0 ? openat(rm->dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)
+                                   : memfd_create("hardsnap-wants", MFD_CLOEXEC);
+        if (b->wantfd < 0)
             r = store_fail(rm, errno, "cannot write", ".hardsnap/remote");
     }
-    if (r == 0)
-        r = rebuild_list(&b, basefd, newfd);
-    if (r == 0)
-        r = hs_conn_flush(&b.nconn, rm->err);
-    if (r == 0 && (hs_write_all(b.wantfd, b.wantbuf.data, b.wantbuf.len) < 0 ||
-                   lseek(b.wantfd, 0, SEEK_SET) < 0))
+    return r == 0 ? rebuild_init(b) : r;
+}
+
+/* After the list's end: the wanted files asked for and spooled, the list
+ * file named KEY.new, KEY.got open for reading. */
+static int pull_data(struct remote *rm)
+{
+    struct rebuild *b = rm->rb;
+    char name[64];
+    int r = 0;
+    if (hs_write_all(b->wantfd, b->wantbuf.data, b->wantbuf.len) < 0 ||
+        lseek(b->wantfd, 0, SEEK_SET) < 0)
         r = store_fail(rm, errno, "cannot write", ".hardsnap/remote");
     int gotfd = -1;
     if (r == 0 && rm->dirfd >= 0) {
@@ -1033,51 +1108,120 @@ static int pull(struct remote *rm)
             r = store_fail(rm, errno, "cannot write", ".hardsnap/remote");
     }
     if (r == 0)
-        r = send_wants(rm, &b.wants);
+        r = send_wants(rm, &b->wants);
     struct pax_in p;
     if (r == 0)
-        r = receive_data(rm, gotfd, b.wantfd, 0, 0, &p);
-    hs_ldec_free(&b.wire);
-    hs_lenc_free(&b.out);
-    hs_conn_free(&b.nconn);
-    if (b.have_base)
-        hs_ldec_free(&b.base);
-    hs_conn_free(&b.bconn);
-    hs_buf_free(&b.wants);
-    hs_buf_free(&b.wantbuf);
-    if (b.wantfd >= 0)
-        close(b.wantfd);
-    if (basefd >= 0)
-        close(basefd);
+        r = receive_data(rm, gotfd, b->wantfd, 0, 0, &p);
     if (gotfd >= 0)
         close(gotfd);
-    if (r == 0 && tmp[0]) {
-        close(newfd);
-        newfd = -1;
+    if (r == 0 && b->tmp[0]) {
         key_file(rm, "new", name);
-        if (renameat(rm->dirfd, tmp, rm->dirfd, name) < 0)
+        if (renameat(rm->dirfd, b->tmp, rm->dirfd, name) < 0)
             r = store_fail(rm, errno, "cannot write", ".hardsnap/remote");
-        if (r == 0)
-            r = open_list(rm, name);
         key_file(rm, "got", name);
         if (r == 0 && (rm->gotfd = openat(rm->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
             r = store_fail(rm, errno, "cannot open", name);
-    } else if (r == 0) {
-        /* a dry run's list is anonymous */
-        if (lseek(newfd, 0, SEEK_SET) < 0)
-            r = hs_err_setf(rm->err, errno, "remote");
-        rm->listfd = newfd;
-        newfd = -1;
-        hs_conn_init(&rm->lconn, rm->listfd, -1, 0, "list file");
-        if (r == 0 && hs_ldec_init(&rm->list, &rm->lconn) == 0)
-            rm->list_open = true;
     }
-    if (newfd >= 0)
-        close(newfd);
+    return r;
+}
+
+/* The engine reads on in the list file, from off (its writing is done). */
+static int list_from(struct remote *rm, off_t off)
+{
+    rm->listfd = rm->rb->newfd;
+    rm->rb->newfd = -1;
+    return read_list_at(rm, off);
+}
+
+/* The whole pull before the engine walks the list: a source that fails at
+ * any point of it can still be carried forward. */
+static int pull(struct remote *rm)
+{
+    int r = pull_start(rm);
+    if (r == 0 && rm->o.stream)
+        return 0;
+    if (r == 0)
+        r = rebuild_rest(rm->rb);
+    if (r == 0)
+        r = pull_data(rm);
+    if (r == 0)
+        r = list_from(rm, 0);
     /* a list equal to the base (nothing changed) was checked when it was new */
-    if (r == 0 && !(have_base_id && memcmp(base_id, b.id, 16) == 0))
+    bool same = rm->rb && rm->rb->have_base_id && memcmp(rm->rb->base_id, rm->rb->id, 16) == 0;
+    rebuild_free(rm);
+    if (r == 0 && !same)
         r = check_list(rm);
     return r;
+}
+
+/* ---- streaming: the engine walks the list as it arrives --------------- */
+
+/* A failure under the engine's walk: said as a failure of the source, and
+ * kept, so the walk ends with it (the run has no other source to go on
+ * with, see hs_remote_opts.stream). */
+static int stream_failed(struct remote *rm, int r)
+{
+    if (!rm->store_failed && rm->err->msg && strncmp(rm->err->msg, "remote source ", 14) != 0)
+        r = conn_failed(rm, r);
+    forget_base(rm);
+    rm->fatal = r < 0 ? r : -EIO;
+    free(rm->fatal_msg);
+    rm->fatal_msg = rm->err->msg ? strdup(rm->err->msg) : NULL;
+    rebuild_free(rm);
+    return rm->fatal;
+}
+
+/* The failure again, for each later call of the walk's. */
+static int fatal_again(struct remote *rm, struct hs_err *e)
+{
+    hs_err_setf(e, 0, "%s", rm->fatal_msg ? rm->fatal_msg : "remote source failed");
+    e->code = -rm->fatal;
+    return rm->fatal;
+}
+
+/* The engine needs a file's data: the rest of the list first (into the
+ * list file, where the engine reads on), then the data phase. The server
+ * is never left waiting on the engine's copying. */
+static int drain(struct remote *rm)
+{
+    struct rebuild *b = rm->rb;
+    int r = hs_lenc_cut(&b->out, rm->err);
+    if (r == 0)
+        r = hs_conn_flush(&b->nconn, rm->err);
+    off_t off = r == 0 ? lseek(b->newfd, 0, SEEK_CUR) : 0;
+    if (off < 0)
+        r = store_fail(rm, errno, "cannot write", ".hardsnap/remote");
+    if (r == 0)
+        r = rebuild_rest(b);
+    if (r == 0)
+        r = pull_data(rm);
+    if (r == 0)
+        r = list_from(rm, off);
+    if (r < 0)
+        return stream_failed(rm, r);
+    rebuild_free(rm);
+    return 0;
+}
+
+static int read_streamed(struct remote *rm, struct hs_rec_copy *into)
+{
+    struct hs_rec r;
+    int k = rebuild_next(rm->rb, &r);
+    /* xattrs that do not decode would be lost without a word later */
+    if (k == 1 && r.kind == HS_REC_ENTRY && r.xattrs_len &&
+        hs_rec_xattrs_get(r.xattrs, r.xattrs_len, &rm->xa, true) < 0)
+        k = hs_err_setf(rm->err, EBADMSG, "bad list: extended attributes of %.*s",
+                        (int)(r.path_len > 1024 ? 1024 : r.path_len), r.path);
+    if (k == 1)
+        return hs_rec_copy_set(into, &r) < 0 ? hs_err_setf(rm->err, ENOMEM, "remote") : 1;
+    if (k == 0) {
+        rm->list_ended = true;
+        k = pull_data(rm);
+    }
+    if (k < 0)
+        return stream_failed(rm, k);
+    rebuild_free(rm);
+    return 0;
 }
 
 /* ---- the tree: walking the rebuilt list ------------------------------- */
@@ -1091,6 +1235,12 @@ static struct remote *of(struct hs_tree *t)
 static int read_list(void *user, struct hs_rec_copy *into, struct hs_err *e)
 {
     struct remote *rm = user;
+    if (rm->fatal)
+        return fatal_again(rm, e);
+    if (rm->rb)
+        return read_streamed(rm, into);
+    if (rm->list_ended)
+        return 0;
     uint8_t op = 0;
     struct hs_rec r;
     uint64_t n = 0;
@@ -1207,6 +1357,9 @@ static int remote_open(struct hs_tree *t, const struct hs_walk_item *it, struct 
         int fd = fcntl(rm->emptyfd, F_DUPFD_CLOEXEC, 0);
         return fd >= 0 ? fd : -errno;
     }
+    /* streaming: data is read only once the whole list is here */
+    if (rm->rb && drain(rm) < 0)
+        return fatal_again(rm, e);
     uint8_t h[16];
     int fd = -1;
     int got = got_hash(rm, h);
@@ -1302,6 +1455,9 @@ static void remote_free(struct hs_tree *t)
         hs_ldec_free(&rm->list);
     hs_conn_free(&rm->lconn);
     hs_listwalk_free(&rm->w);
+    rebuild_free(rm);
+    free(rm->fatal_msg);
+    hs_xattrs_free(&rm->xa);
     hs_buf_free(&rm->msg);
     int fds[] = {rm->listfd, rm->gotfd, rm->dirfd, rm->spoolfd, rm->emptyfd};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
@@ -1355,6 +1511,7 @@ int hs_remote_open(struct hs_tree **t, const struct hs_remote_opts *o, struct st
     if (r == 0 && (r = remote_next(&rm->t, &it, e)) == 0 && it.ev != HS_WALK_ENTER)
         r = hs_err_setf(e, EBADMSG, "%s: bad list (no root)", rm->name);
     if (r < 0) {
+        forget_base(rm);
         if (o->remote_failed)
             *o->remote_failed = !rm->store_failed;
         remote_free(&rm->t);

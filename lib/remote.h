@@ -12,6 +12,14 @@
  * wanted a file the list did not show changed) from the server on demand.
  * What was spooled before a connection dropped is not asked for again.
  *
+ * Streaming (hs_remote_opts.stream): opening returns as soon as the root's
+ * record is here, and the engine walks the list while the server is still
+ * walking its tree, so a pull with little to fetch costs about what the
+ * slower of the two walks costs, not their sum. The first file whose data
+ * the engine needs makes the rest of the list come first (the server never
+ * waits on the engine's copying), then the data phase; the walk reads on in
+ * the list file.
+ *
  * The server is not trusted: the list must be in walk order, each entry in
  * a directory the list named before, each path relative and plain (wire.h
  * checks the records), every size and count bounded; a bad list fails the
@@ -34,6 +42,11 @@ struct hs_remote_opts {
     unsigned timeout;
     bool one_fs, dry_run;
     bool checksum; /* every file hashed on the host (a full list) */
+    /* The engine walks the list as it arrives, instead of after the whole
+     * pull: a failure then comes in the middle of the walk, when the
+     * source can no longer be carried forward. For a run's only source
+     * (whose failure fails the run anyway). */
+    bool stream;
     const struct hs_exclude *global, *own;
     const char *prefix;  /* "NAME/" of the source in the snapshot, or "" */
     int hsfd;            /* the store's .hardsnap (-1: a dry run without a store) */
@@ -52,8 +65,9 @@ struct hs_remote_opts {
     uint64_t *bytes_in, *bytes_out, *files_fetched;
 };
 
-/* Connects, rebuilds the list, fetches what is wanted: a tree positioned at
- * its start, and root_st the served root's stat. */
+/* Connects, rebuilds the list, fetches what is wanted (streaming: only up
+ * to the root's record): a tree positioned at its start, and root_st the
+ * served root's stat. */
 int hs_remote_open(struct hs_tree **t, const struct hs_remote_opts *o, struct stat *root_st,
                    struct hs_err *e);
 

@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct server {
@@ -54,6 +55,8 @@ struct server {
     struct hs_buf target, xbuf, path;
     /* the delta: runs of base records kept or dropped, not yet sent */
     uint64_t keep, drop;
+    uint64_t walked; /* items, to look at the clock now and then */
+    double sent_at;  /* when the list was last pushed out */
     /* the data phase's open directory */
     struct hs_buf dirpath;
     int dirfd;
@@ -545,6 +548,32 @@ static int walk_item(struct server *s, struct delta *d, struct hs_walk *wk,
     }
 }
 
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The client builds the snapshot while the list arrives: what the walk has
+ * decided (a run of kept records too) goes out every PUSH_SECONDS, not only
+ * when a frame is full or something changed. */
+#define PUSH_SECONDS 0.05
+
+static int push_list(struct server *s, struct delta *d)
+{
+    if (++s->walked % 256 != 0)
+        return 0;
+    double t = now_seconds();
+    if (t - s->sent_at < PUSH_SECONDS)
+        return 0;
+    s->sent_at = t;
+    int r = flush_runs(d, s->err);
+    if (r == 0)
+        r = hs_lenc_cut(&d->wire, s->err);
+    return r == 0 ? hs_conn_flush(&s->c, s->err) : r;
+}
+
 static int send_list(struct server *s)
 {
     struct delta d = {.s = s};
@@ -573,8 +602,12 @@ static int send_list(struct server *s)
                    : hs_walk_open(&wk, fd, &s->root_st, "", s->err);
     }
     struct hs_walk_item it;
-    while (r == 0 && (r = hs_walk_next(wk, &it, s->err)) == 0 && it.ev != HS_WALK_END)
+    s->sent_at = now_seconds();
+    while (r == 0 && (r = hs_walk_next(wk, &it, s->err)) == 0 && it.ev != HS_WALK_END) {
         r = walk_item(s, &d, wk, &it);
+        if (r == 0)
+            r = push_list(s, &d);
+    }
     hs_walk_free(wk);
     while (r == 0 && d.base_left) {
         r = run_add(&d, false, s->err);

@@ -435,6 +435,11 @@ static int lenc_flush(struct hs_lenc *l, struct hs_err *e)
     return r;
 }
 
+int hs_lenc_cut(struct hs_lenc *l, struct hs_err *e)
+{
+    return lenc_flush(l, e);
+}
+
 static int lenc_room(struct hs_lenc *l, struct hs_err *e)
 {
     return l->frame.len >= HS_WIRE_FRAME_FILL ? lenc_flush(l, e) : 0;

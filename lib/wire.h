@@ -162,6 +162,9 @@ int hs_lenc_init(struct hs_lenc *l, struct hs_conn *c);
 int hs_lenc_rec(struct hs_lenc *l, const struct hs_rec *r, bool annotate, struct hs_err *e);
 /* KEEP/DROP n. */
 int hs_lenc_op(struct hs_lenc *l, uint8_t op, uint64_t n, struct hs_err *e);
+/* Ends the frame now and sends it (buffered in the connection): what was
+ * encoded so far can be decoded by the other end without more to come. */
+int hs_lenc_cut(struct hs_lenc *l, struct hs_err *e);
 /* Adds a record to the id and count only (a KEEP's records). */
 int hs_lenc_count(struct hs_lenc *l, const struct hs_rec *r);
 /* LIST_END with the count and id (into id too). */

@@ -8,8 +8,9 @@
 # content and not sent again. A host that cannot be reached fails the run
 # (exit 3) when it is the only source, and is carried forward (exit 1,
 # stale in the log and in status) beside a local one; a connection dropped
-# mid-way fails the run and what arrived is not sent again; a stalled one
-# ends at --timeout; `serve --allow` refuses what is not allowed.
+# mid-way fails the run and what arrived is not sent again (also while
+# the engine walks the list as it arrives); a damaged base list is not
+# used again; a stalled one ends at --timeout; `serve --allow` refuses what is not allowed.
 # shellcheck source=tests/integration/lib.sh
 source "$HS_TEST_LIB"
 # shellcheck source=tests/integration/remote_lib.sh
@@ -171,6 +172,38 @@ FAKE_RSH_COUNT=$count FAKE_RSH_DROP_AFTER=7000000 HARDSNAP_NOW=$d1 \
 HARDSNAP_NOW=$d2 pull 0 backup "${RSH[@]}" "localhost:$PWD/drop" ddest
 compare_trees drop "ddest/$d2"
 [ "$(wire_s2c)" -lt 5000000 ] || fail "after a drop, $(wire_s2c) bytes came again (spool not reused)"
+
+# ---- the only source is walked as its list arrives: a connection dropped
+# while the engine is at it (empty files only: no data asked for yet)
+# fails the run, no snapshot; the next pull is whole. The delta of a base
+# that does not rebuild into the list sent fails the pull too, and the
+# base is not used again: the pull after it is whole
+mkdir -p stream
+for d in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+    mkdir "stream/d$d"
+    (cd "stream/d$d" && touch $(seq -f 'an-empty-file-with-a-long-name-%g' 1 1000))
+done
+m1=$(now 20) m2=$(now 21) m3=$(now 22) m4=$(now 23)
+FAKE_RSH_DROP_AFTER=300000 HARDSNAP_NOW=$m1 hs_rc 3 backup "${RSH[@]}" "localhost:$PWD/stream" sdest
+grep -q "remote source localhost:$PWD/stream" "$HS_ERR" || fail "the dropped source is not named: $(cat "$HS_ERR")"
+[ ! -e sdest/latest ] || fail "a snapshot from a connection dropped mid-list"
+made=$(find "sdest/.hardsnap/partial/$m1" -type f | wc -l)
+if [ "$made" -eq 0 ] || [ "$made" -ge 20000 ]; then
+    fail "$made files made before the drop: the list was not walked as it came"
+fi
+HARDSNAP_NOW=$m2 hs_rc 0 backup "${RSH[@]}" "localhost:$PWD/stream" sdest
+compare_trees stream "sdest/$m2"
+touch stream/d20/a-new-one
+base=$(find sdest/.hardsnap/remote -name '*.base')
+[ -f "$base" ] || fail "no base list after a pull"
+# a byte of a record changed, the list's end (count and id) kept
+size=$(stat -c %s "$base")
+printf 'Z' | dd of="$base" bs=1 seek=$((size / 2)) conv=notrunc status=none
+HARDSNAP_NOW=$m3 hs_rc 3 backup "${RSH[@]}" "localhost:$PWD/stream" sdest
+grep -q "list" "$HS_ERR" || fail "a damaged base not said: $(cat "$HS_ERR")"
+[ ! -e "$base" ] || fail "the damaged base is kept for the next pull"
+HARDSNAP_NOW=$m4 hs_rc 0 backup "${RSH[@]}" "localhost:$PWD/stream" sdest
+compare_trees stream "sdest/$m4"
 
 # ---- stalled: --timeout ends it
 start=$SECONDS
