@@ -28,6 +28,7 @@ static const char backup_usage[] =
     "      --timeout SECONDS  end a remote connection stalled that long\n"
     "      --progress         live progress on a terminal\n"
     "      --stats            detailed counts at the end\n"
+    "      --json             the run's summary as one JSON object on stdout\n"
     "  -v, --verbose          print each copied path\n"
     "  -q, --quiet            print errors only\n"
     "  -h, --help             this help\n";
@@ -37,8 +38,9 @@ struct backup_args {
     const char **exclude, **exclude_from, **positional;
     size_t n_exclude, n_exclude_from, n_positional;
     unsigned flags;
-    bool stats;
+    bool stats, json;
     bool x_set, checksum_set;
+    char *error;                     /* why the backup failed, for --json and the metrics */
     const char *rsh, *hardsnap_path; /* NULL: the config's, else the default */
     unsigned timeout;                /* 0: the config's, else none */
     struct cli_out out;
@@ -52,6 +54,7 @@ enum {
     OPT_STATS,
     OPT_HARDSNAP_PATH,
     OPT_TIMEOUT,
+    OPT_JSON,
 };
 
 static const struct option backup_options[] = {
@@ -67,6 +70,7 @@ static const struct option backup_options[] = {
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"progress", no_argument, NULL, CLI_OPT_PROGRESS},
     {"stats", no_argument, NULL, OPT_STATS},
+    {"json", no_argument, NULL, OPT_JSON},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -106,6 +110,9 @@ static int parse_args(int argc, char **argv, struct backup_args *a, const char *
             break;
         case OPT_STATS:
             a->stats = true;
+            break;
+        case OPT_JSON:
+            a->json = true;
             break;
         case 'e':
             a->rsh = optarg;
@@ -296,6 +303,7 @@ static void free_args(struct backup_args *a)
     free(a->exclude);
     free(a->exclude_from);
     free(a->positional);
+    free(a->error);
 }
 
 /* The backup a describes (sources from the command line or from cf, loaded
@@ -312,6 +320,7 @@ static int run_backup(struct backup_args *a, struct hs_config *cf, struct hs_bac
     if (a->config) {
         enum hs_status st = hs_config_load(cf, a->config, &err);
         if (st != HS_OK) {
+            a->error = err.msg ? strdup(err.msg) : NULL;
             status = cli_fail(&err, st);
             goto out;
         }
@@ -340,15 +349,21 @@ static int run_backup(struct backup_args *a, struct hs_config *cf, struct hs_bac
     };
     if (a->flags & HS_BACKUP_DRY_RUN)
         a->out.verbose = true;
+    /* stdout is the JSON object's alone */
+    if (a->json)
+        a->out.verbose = false;
     enum hs_status st = hs_backup(&o, res, &err);
     cli_progress_done(&a->out);
-    if (st == HS_OK || st == HS_WARN) {
+    if ((st == HS_OK || st == HS_WARN) && !a->json) {
         if (a->stats)
             print_stats(res);
         if (!a->out.quiet || a->stats)
             print_summary(res, a->flags & HS_BACKUP_DRY_RUN);
         status = st;
+    } else if (st == HS_OK || st == HS_WARN) {
+        status = st;
     } else {
+        a->error = err.msg ? strdup(err.msg) : NULL;
         status = cli_fail(&err, st);
     }
 out:
@@ -373,20 +388,56 @@ static int unwritten_output(int status)
     return status;
 }
 
+/* After a run: the store's log line, the config's metrics file, and with
+ * --json the summary on stdout. Returns the status, made a warning when
+ * the log or the metrics could not be written. */
+static int report_run(struct backup_args *a, const struct hs_config *cf, const char *dest,
+                      time_t start, const char *command, int status,
+                      const struct hs_backup_result *res, const struct hs_prune_result *pres)
+{
+    bool dry = a->flags & HS_BACKUP_DRY_RUN;
+    if (!dry && status != HS_USAGE)
+        status = cli_log_run(dest, start, command, status, res, pres);
+    struct hs_log_entry le = {.start = start,
+                              .end = time(NULL),
+                              .command = command,
+                              .status = status,
+                              .error = a->error,
+                              .backup = res,
+                              .prune = pres};
+    if (!dry && cf->prometheus && dest) {
+        struct hs_err err = {0};
+        if (hs_metrics_write(cf->prometheus, dest, &le, &err) < 0) {
+            cli_error("%s", err.msg);
+            status = status > HS_WARN ? status : HS_WARN;
+            le.status = status;
+        }
+        hs_err_clear(&err);
+    }
+    if (a->json) {
+        char *j = hs_run_json(dest, &le);
+        if (j)
+            fputs(j, stdout);
+        free(j);
+        status = unwritten_output(status);
+    }
+    return status;
+}
+
 int cmd_backup(int argc, char **argv)
 {
     struct backup_args a = {0};
     struct hs_config cf = {0};
-    struct hs_backup_result res;
+    struct hs_backup_result res = {0};
     const char *dest = NULL;
     time_t start = time(NULL);
     int p = parse_args(argc, argv, &a, backup_usage);
     int status = p > 0 ? HS_OK : HS_USAGE;
     if (p == 0) {
         status = unwritten_output(run_backup(&a, &cf, &res, &dest));
-        if (!(a.flags & HS_BACKUP_DRY_RUN) && status != HS_USAGE)
-            status = cli_log_run(dest, start, "backup", status, &res, NULL);
+        status = report_run(&a, &cf, dest, start, "backup", status, &res, NULL);
     }
+    hs_backup_result_free(&res);
     free_args(&a);
     hs_config_free(&cf);
     return status;
@@ -403,7 +454,7 @@ int cmd_run(int argc, char **argv)
 {
     struct backup_args a = {0};
     struct hs_config cf = {0};
-    struct hs_backup_result res;
+    struct hs_backup_result res = {0};
     struct hs_prune_result pres = {0};
     const char *dest = NULL;
     time_t start = time(NULL);
@@ -421,14 +472,14 @@ int cmd_run(int argc, char **argv)
         if (prune) {
             /* the snapshot is made: a prune that failed (its error printed)
              * is a warning, as exit 3 would say there is no new snapshot */
-            int st = cli_prune(dest, &cf.retain, dry, a.out.quiet, &pres);
+            int st = cli_prune(dest, &cf.retain, dry, a.out.quiet || a.json, &pres);
             st = st > HS_WARN ? HS_WARN : st;
             status = st > status ? st : status;
         }
         status = unwritten_output(status);
-        if (!dry && status != HS_USAGE)
-            status = cli_log_run(dest, start, "run", status, &res, prune ? &pres : NULL);
+        status = report_run(&a, &cf, dest, start, "run", status, &res, prune ? &pres : NULL);
     }
+    hs_backup_result_free(&res);
     free_args(&a);
     hs_config_free(&cf);
     return status;

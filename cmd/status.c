@@ -7,7 +7,7 @@
 #include <string.h>
 
 static const char status_usage[] =
-    "usage: hardsnap status DEST [--max-age D] [--json]\n"
+    "usage: hardsnap status DEST [--max-age D] [--json | --nagios]\n"
     "\n"
     "Tells whether the store DEST is healthy, from its top level and its log\n"
     "only (no snapshot is read): the newest snapshot and its age, the last run's\n"
@@ -18,19 +18,24 @@ static const char status_usage[] =
     "\n"
     "      --max-age D  the newest snapshot may be this old (36h, 2d...; default 26h)\n"
     "      --json       one JSON object\n"
+    "      --nagios     one line for Nagios/Icinga (HARDSNAP OK|WARNING|CRITICAL|UNKNOWN\n"
+    "                   - ..., with performance data) and their exit codes: 0 OK,\n"
+    "                   1 WARNING, 2 CRITICAL (no snapshot, the newest too old, the\n"
+    "                   last run failed), 3 UNKNOWN (not a store, unreadable)\n"
     "  -h, --help       this help\n";
 
-enum { OPT_JSON = 256, OPT_MAX_AGE };
+enum { OPT_JSON = 256, OPT_MAX_AGE, OPT_NAGIOS };
 
 static const struct option status_options[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"max-age", required_argument, NULL, OPT_MAX_AGE},
+    {"nagios", no_argument, NULL, OPT_NAGIOS},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
 struct status_args {
-    bool json;
+    bool json, nagios;
     int64_t max_age;
     const char *dest;
 };
@@ -45,6 +50,9 @@ static int parse_args(int argc, char **argv, struct status_args *a)
         switch (c) {
         case OPT_JSON:
             a->json = true;
+            break;
+        case OPT_NAGIOS:
+            a->nagios = true;
             break;
         case OPT_MAX_AGE:
             if (hs_parse_duration(optarg, &a->max_age) < 0) {
@@ -61,6 +69,10 @@ static int parse_args(int argc, char **argv, struct status_args *a)
     }
     if (argc - optind != 1) {
         cli_error("status: need exactly one DEST (see hardsnap status --help)");
+        return -1;
+    }
+    if (a->json && a->nagios) {
+        cli_error("status: --json and --nagios are two outputs: give one");
         return -1;
     }
     a->dest = argv[optind];
@@ -180,6 +192,44 @@ static void print_json(const struct hs_health *h)
     printf("]}\n");
 }
 
+/* The monitoring plugins' states (their exit codes). */
+enum nagios_state { NAGIOS_OK, NAGIOS_WARNING, NAGIOS_CRITICAL, NAGIOS_UNKNOWN };
+
+static const char *const nagios_names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
+
+/* Backups that stopped (too old, the last run failed) are critical; what
+ * else needs a person, with a fresh snapshot there, is a warning. */
+static enum nagios_state nagios_state_of(const struct hs_health *h)
+{
+    if (h->attention & (HS_HEALTH_OLD | HS_HEALTH_FAILED))
+        return NAGIOS_CRITICAL;
+    return h->attention ? NAGIOS_WARNING : NAGIOS_OK;
+}
+
+/* "HARDSNAP STATE - what | perfdata": the line Nagios shows and graphs. */
+static int print_nagios(const struct hs_health *h, int64_t max_age)
+{
+    enum nagios_state st = nagios_state_of(h);
+    char age[64], max[64];
+    printf("HARDSNAP %s - newest %s, %s ago", nagios_names[st], h->newest,
+           duration_text(age, sizeof age, h->age));
+    if (h->attention & HS_HEALTH_OLD)
+        printf(" (older than %s)", duration_text(max, sizeof max, max_age));
+    if (h->have_last)
+        printf("; last %s exit %d", h->last_command, h->last_status);
+    for (unsigned i = 1; i < sizeof attention_names / sizeof attention_names[0]; i++)
+        if (h->attention & (1u << i))
+            printf("; %s", attention_names[i]);
+    for (size_t i = 0; i < h->n_stale; i++) {
+        char *name = hs_escape(h->stale[i].name, strlen(h->stale[i].name));
+        printf(" %s", name ? name : "?");
+        free(name);
+    }
+    printf(" | age=%" PRId64 "s;%" PRId64 ";%" PRId64 ";0 snapshots=%zu;;;0 stale=%zu;;;0\n",
+           h->age, max_age, max_age, h->snapshots, h->n_stale);
+    return (int)st;
+}
+
 int cmd_status(int argc, char **argv)
 {
     struct status_args a = {.max_age = 26 * 3600};
@@ -189,17 +239,27 @@ int cmd_status(int argc, char **argv)
     struct hs_health h;
     struct hs_err err = {0};
     enum hs_status st = hs_health(a.dest, getenv("HARDSNAP_NOW"), a.max_age, &h, &err);
-    if (st == HS_OK || st == HS_WARN) {
+    int code = (int)st;
+    if (a.nagios && (st == HS_OK || st == HS_WARN)) {
+        code = print_nagios(&h, a.max_age);
+    } else if (a.nagios) {
+        /* no snapshot in a store is backups that never ran: critical; not
+         * being able to tell is unknown */
+        bool no_snapshot = st == HS_FAILED && h.is_store;
+        printf("HARDSNAP %s - %s\n", no_snapshot ? "CRITICAL" : "UNKNOWN",
+               err.msg ? err.msg : "cannot tell");
+        code = no_snapshot ? NAGIOS_CRITICAL : NAGIOS_UNKNOWN;
+    } else if (st == HS_OK || st == HS_WARN) {
         if (a.json)
             print_json(&h);
         else
             print_text(&h, a.max_age);
     } else {
-        st = cli_fail(&err, st);
+        code = st = cli_fail(&err, st);
         if (a.json && st != HS_USAGE)
             printf("{\"healthy\": false, \"snapshots\": %zu, \"newest\": null}\n", h.snapshots);
     }
     hs_health_free(&h);
     hs_err_clear(&err);
-    return st;
+    return code;
 }

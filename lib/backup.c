@@ -372,7 +372,51 @@ static int source_failed(struct engine *g, struct source_ctx *sc, struct stat *s
     return r;
 }
 
+/* What the run counted between before and after: one source's counts. */
+static void stats_since(struct hs_backup_stats *d, const struct hs_backup_stats *a,
+                        const struct hs_backup_stats *b)
+{
+    d->entries = a->entries - b->entries;
+    d->files = a->files - b->files;
+    d->dirs = a->dirs - b->dirs;
+    d->symlinks = a->symlinks - b->symlinks;
+    d->specials = a->specials - b->specials;
+    d->linked = a->linked - b->linked;
+    d->copied = a->copied - b->copied;
+    d->created = a->created - b->created;
+    d->hardlinked = a->hardlinked - b->hardlinked;
+    d->hashed = a->hashed - b->hashed;
+    d->resumed = a->resumed - b->resumed;
+    d->content_linked = a->content_linked - b->content_linked;
+    d->cloned = a->cloned - b->cloned;
+    d->bytes_content_linked = a->bytes_content_linked - b->bytes_content_linked;
+    d->link_fallbacks = a->link_fallbacks - b->link_fallbacks;
+    d->bytes_total = a->bytes_total - b->bytes_total;
+    d->bytes_copied = a->bytes_copied - b->bytes_copied;
+    d->bytes_hashed = a->bytes_hashed - b->bytes_hashed;
+    d->warnings = a->warnings - b->warnings;
+    d->excluded = a->excluded - b->excluded;
+    d->seconds = a->seconds - b->seconds;
+    d->sync_seconds = 0;
+    d->wire_received = a->wire_received - b->wire_received;
+    d->wire_sent = a->wire_sent - b->wire_sent;
+    d->fetched = a->fetched - b->fetched;
+}
+
+static int walk_source_counted(struct engine *g, struct source_ctx *sc);
+
 static int walk_source(struct engine *g, struct source_ctx *sc)
+{
+    struct hs_backup_stats before = *g->st;
+    before.seconds = hs_report_seconds(&g->rep);
+    int r = walk_source_counted(g, sc);
+    struct hs_backup_stats after = *g->st;
+    after.seconds = hs_report_seconds(&g->rep);
+    stats_since(&sc->stats, &after, &before);
+    return r;
+}
+
+static int walk_source_counted(struct engine *g, struct source_ctx *sc)
 {
     const struct hs_source *src = sc->src;
     struct stat st;
@@ -882,6 +926,15 @@ enum hs_status hs_backup(const struct hs_backup_opts *o, struct hs_backup_result
     if (g.stale.len)
         snprintf(res->stale, sizeof res->stale, "%s", g.stale.data);
     res->stats.seconds = hs_report_seconds(&g.rep);
+    if (sc && (res->sources = calloc(o->n_sources ? o->n_sources : 1, sizeof *res->sources))) {
+        res->n_sources = o->n_sources;
+        for (size_t i = 0; i < o->n_sources; i++) {
+            struct hs_source_result *sr = &res->sources[i];
+            snprintf(sr->name, sizeof sr->name, "%s", sc[i].src->name ? sc[i].src->name : "");
+            sr->carried = sc[i].failed;
+            sr->stats = sc[i].stats;
+        }
+    }
     bool full = r < 0 && !g.dry_run && g.have_store && hs_store_full_errno(err->code);
     engine_free_run(&g);
     if (full)
@@ -894,6 +947,13 @@ enum hs_status hs_backup(const struct hs_backup_opts *o, struct hs_backup_result
         return err->kind ? err->kind : HS_FAILED;
     }
     return res->stats.warnings ? HS_WARN : HS_OK;
+}
+
+void hs_backup_result_free(struct hs_backup_result *res)
+{
+    free(res->sources);
+    res->sources = NULL;
+    res->n_sources = 0;
 }
 
 const char *hs_version(void)

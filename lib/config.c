@@ -75,6 +75,7 @@ static const struct key_def hardsnap_keys[] = {
     {"rsh", V_STRING, offsetof(struct hs_config, rsh), 0},
     {"hardsnap-path", V_STRING, offsetof(struct hs_config, hardsnap_path), 0},
     {"timeout", V_SECONDS, offsetof(struct hs_config, timeout), 0},
+    {"prometheus", V_PATH, offsetof(struct hs_config, prometheus), 0},
     {NULL, 0, 0, 0},
 };
 
@@ -692,6 +693,7 @@ void hs_config_free(struct hs_config *c)
     free(c->dest);
     free(c->rsh);
     free(c->hardsnap_path);
+    free(c->prometheus);
     free_strv(c->exclude, c->n_exclude);
     for (size_t i = 0; i < c->n_sources; i++) {
         free(c->sources[i].name);

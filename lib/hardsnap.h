@@ -195,11 +195,24 @@ struct hs_backup_opts {
     unsigned timeout;    /* seconds a remote source's connection may stall; 0: no limit */
 };
 
+/* One source's part of a run. */
+struct hs_source_result {
+    char name[256]; /* its NAME in the snapshot ("" for a lone source at the root) */
+    bool carried;   /* not backed up (a remote one that failed): its tree is the previous
+                       snapshot's, or absent when there was none */
+    struct hs_backup_stats stats; /* its entries alone (seconds: its walk) */
+};
+
 struct hs_backup_result {
     char name[32];   /* the snapshot's name; empty if none was made */
     char stale[256]; /* sources that failed and were carried forward, comma-separated */
     struct hs_backup_stats stats;
+    struct hs_source_result *sources; /* per source, as walked (by name; hs_backup only) */
+    size_t n_sources;
 };
+
+/* Frees what hs_backup allocated in res (safe on a zeroed one). */
+void hs_backup_result_free(struct hs_backup_result *res);
 
 /*
  * Makes a new snapshot of opts->sources in opts->dest. Returns HS_OK, HS_WARN
@@ -378,6 +391,7 @@ struct hs_stale_source {
 };
 
 struct hs_health {
+    bool is_store; /* dest is a store that could be read (maybe without snapshots) */
     size_t snapshots;
     char newest[HS_SNAPSHOT_NAME_LEN + 1]; /* the newest not named in the future */
     int64_t age;                           /* seconds since it was made */
@@ -414,6 +428,7 @@ struct hs_log_entry {
     time_t start, end;
     const char *command;                   /* "backup", "prune", "run" */
     int status;                            /* the exit status */
+    const char *error;                     /* why it failed, or NULL */
     const struct hs_backup_result *backup; /* or NULL */
     const struct hs_prune_result *prune;   /* or NULL */
 };
@@ -421,6 +436,20 @@ struct hs_log_entry {
 /* Appends one line to DEST/.hardsnap/log (if DEST is a store): start, end,
  * command, exit status, and the counts of the backup and prune. */
 int hs_log_append(const char *dest, const struct hs_log_entry *le, struct hs_err *err);
+
+/* The run as one JSON object (a line, malloc'd; NULL without memory):
+ * command, dest, status, start, end, error, snapshot, totals, sources
+ * (each with its counts and whether it is stale), prune. What `backup
+ * --json` prints and a hook reads from HARDSNAP_REPORT. */
+char *hs_run_json(const char *dest, const struct hs_log_entry *le);
+
+/* node_exporter textfile metrics of the run into file, replaced at once
+ * (a new file renamed over it): the last run's end, exit status, duration
+ * and counts (in total and per source), the last success (kept from the
+ * file when this run failed), the store's snapshots and its filesystem's
+ * space. */
+int hs_metrics_write(const char *file, const char *dest, const struct hs_log_entry *le,
+                     struct hs_err *err);
 
 /* ---- export -------------------------------------------------------- */
 
@@ -507,6 +536,7 @@ struct hs_config {
     char *rsh;           /* [hardsnap] rsh = (NULL: ssh) */
     char *hardsnap_path; /* [hardsnap] hardsnap-path = (NULL: hardsnap) */
     unsigned timeout;    /* [hardsnap] timeout = SECONDS (0: unset) */
+    char *prometheus;    /* [hardsnap] prometheus = FILE: metrics after each run (or NULL) */
     struct hs_config_source *sources;
     size_t n_sources;
     struct hs_retain retain;

@@ -197,6 +197,7 @@ enum hs_status hs_health(const char *dest, const char *now, int64_t max_age, str
     int r = hs_store_open(&s, dest, 0, err);
     if (r == 0)
         r = look(&s, t, max_age, h, err);
+    h->is_store = r == 0;
     hs_store_close(&s);
     if (r < 0) {
         /* not a store, or not one that can be read: for monitoring, as bad

@@ -1,7 +1,9 @@
 #!/bin/bash
 # status: healthy (0), needs attention (1: too old, last run failed, a
 # snapshot named in the future, DEST open to others, an interrupted run),
-# or no snapshot / not a store (3); the same as JSON; cheap (no snapshot read).
+# or no snapshot / not a store (3); the same as JSON; --nagios as a Nagios
+# plugin says it (OK 0, WARNING 1, CRITICAL 2, UNKNOWN 3); cheap (no
+# snapshot read).
 # shellcheck source=tests/integration/lib.sh
 source "$HS_TEST_LIB"
 
@@ -64,10 +66,35 @@ grep -q "^open to other users: mode 0755" "$HS_OUT" || fail "$(cat "$HS_OUT")"
 # status changes nothing
 [ "$(stat -c %a dest)" = 755 ] || fail "status changed DEST's mode"
 
-# a monitor checking status all the time never costs a run its lock: here
-# one that takes the shared lock (as status does) half of every 2 ms
+# --nagios: one line, the monitoring plugins' exit codes and perfdata
+nagios() { # nagios CODE STATE [NOW]
+    local code=$1 state=$2
+    HARDSNAP_NOW=${3:-$(now 5)} hs_rc "$code" status dest --nagios
+    [ "$(wc -l <"$HS_OUT")" = 1 ] || fail "--nagios printed more than a line: $(cat "$HS_OUT")"
+    grep -q "^HARDSNAP $state - " "$HS_OUT" || fail "not $state: $(cat "$HS_OUT")"
+}
 chmod 0700 dest
 rm -rf "dest/$ahead"
+nagios 0 OK
+grep -q "^HARDSNAP OK - newest $(now 4), 1h 0m ago; last backup exit 0 | age=3600s;93600;93600;0 snapshots=2;;;0 stale=0;;;0\$" "$HS_OUT" ||
+    fail "OK line: $(cat "$HS_OUT")"
+nagios 2 CRITICAL "$(now 40)" # too old
+grep -q "older than 1d 2h" "$HS_OUT" || fail "$(cat "$HS_OUT")"
+chmod 0755 dest # needs a person, the backups still run: a warning
+nagios 1 WARNING
+grep -q "dest-open" "$HS_OUT" || fail "$(cat "$HS_OUT")"
+chmod 0700 dest
+hs_rc 2 status dest --nagios --json
+HARDSNAP_NOW=$(now 5) hs_rc 3 status src --nagios
+grep -q "^HARDSNAP UNKNOWN - " "$HS_OUT" || fail "not a store: $(cat "$HS_OUT")"
+mkdir -m 0700 nosnap
+HARDSNAP_NOW=$(now 5) hs_rc 0 backup src nosnap
+rm -rf "nosnap/$(now 5)" nosnap/latest nosnap/.hardsnap/manifests/*
+HARDSNAP_NOW=$(now 5) hs_rc 2 status nosnap --nagios
+grep -q "^HARDSNAP CRITICAL - no snapshot" "$HS_OUT" || fail "no snapshot: $(cat "$HS_OUT")"
+
+# a monitor checking status all the time never costs a run its lock: here
+# one that takes the shared lock (as status does) half of every 2 ms
 python3 -c '
 import fcntl, os, sys, time
 fd = os.open(sys.argv[1], os.O_RDONLY)
