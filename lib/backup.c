@@ -930,7 +930,9 @@ enum hs_status hs_backup(const struct hs_backup_opts *o, struct hs_backup_result
         res->n_sources = o->n_sources;
         for (size_t i = 0; i < o->n_sources; i++) {
             struct hs_source_result *sr = &res->sources[i];
-            snprintf(sr->name, sizeof sr->name, "%s", sc[i].src->name ? sc[i].src->name : "");
+            /* a run that failed early may not have placed every source yet */
+            const struct hs_source *src = sc[i].src ? sc[i].src : &o->sources[i];
+            snprintf(sr->name, sizeof sr->name, "%s", src->name ? src->name : "");
             sr->carried = sc[i].failed;
             sr->stats = sc[i].stats;
         }

@@ -119,16 +119,20 @@ int hs_store_err_at(struct hs_err *e, int errnum, const char *dest, const char *
 #define LOCK_PATIENCE_MS 1000
 
 /* flock(LOCK_EX | LOCK_NB), tried again for a moment: a monitor's status
- * check that coincides with the cron line must not cost the night. */
+ * check that coincides with the cron line must not cost the night. The
+ * tries come 2 to 6 ms apart, never in step with a monitor that takes the
+ * shared lock at a steady rate (a fixed pause can fall in its every hold). */
 static int lock_soon(int fd)
 {
-    for (int waited = 0;; waited += 50) {
+    for (int waited = 0, i = 0;; i++) {
         if (flock(fd, LOCK_EX | LOCK_NB) == 0)
             return 0;
         if (errno != EWOULDBLOCK || waited >= LOCK_PATIENCE_MS)
             return -1;
-        struct timespec pause = {0, 50 * 1000000L};
+        int ms = 2 + i % 5;
+        struct timespec pause = {0, ms * 1000000L};
         nanosleep(&pause, NULL);
+        waited += ms;
     }
 }
 
