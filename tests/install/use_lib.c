@@ -110,6 +110,8 @@ int main(int argc, char **argv)
     CHECK(hs_backup(&bo, &res, &err) == HS_OK);
     CHECK(strcmp(res.name, "2026-01-02T030405Z") == 0);
     CHECK(res.stats.files == 2 && res.stats.dirs == 2 && res.stats.symlinks == 1);
+    CHECK(res.n_sources == 1 && res.sources[0].stats.files == 2 && !res.sources[0].carried);
+    hs_backup_result_free(&res);
     hs_err_clear(&err);
 
     struct hs_list list;

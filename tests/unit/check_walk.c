@@ -571,6 +571,7 @@ static enum hs_status backup_t(const char *now, struct backup_watch *b, char *na
     struct hs_backup_result res;
     struct hs_err e = {0};
     enum hs_status st = hs_backup(&o, &res, &e);
+    hs_backup_result_free(&res); /* (only its name is looked at) */
     ck_assert_msg(st == HS_OK || st == HS_WARN, "backup: %s", e.msg ? e.msg : "?");
     ck_assert_str_ne(res.name, "");
     snprintf(name, 64, "dest/%s/", res.name);

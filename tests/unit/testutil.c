@@ -133,6 +133,7 @@ char *tu_read(const char *rel, size_t *len)
     ssize_t n = read(fd, buf, (size_t)st.st_size);
     ck_assert_int_eq(n, st.st_size);
     close(fd);
+    buf[n] = '\0';
     *len = (size_t)n;
     return buf;
 }

@@ -61,7 +61,7 @@ void tu_write(const char *rel, const void *data, size_t len);
 void tu_mkdir(const char *rel);
 /* link(2) tu_tmp/from to tu_tmp/to, failing the test if it fails. */
 void tu_link(const char *from, const char *to);
-/* Reads tu_tmp/rel into a malloc'ed buffer, length in *len. */
+/* Reads tu_tmp/rel into a malloc'ed buffer (NUL-terminated), length in *len. */
 char *tu_read(const char *rel, size_t *len);
 /* lstat of tu_tmp/rel, failing the test if it fails. */
 struct stat tu_lstat(const char *rel);
