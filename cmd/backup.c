@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char backup_usage[] =
     "usage: hardsnap backup [OPTIONS] SOURCE... DEST\n"
@@ -40,7 +41,11 @@ struct backup_args {
     unsigned flags;
     bool stats, json;
     bool x_set, checksum_set;
-    char *error;                     /* why the backup failed, for --json and the metrics */
+    char *error; /* why the backup failed, for --json and the metrics */
+    /* the config's hooks: the snapshot they are told of, and how the
+     * global before hook ended (skipped: 75, not now) */
+    char planned[HS_SNAPSHOT_NAME_LEN + 1];
+    bool skipped, before_failed;
     const char *rsh, *hardsnap_path; /* NULL: the config's, else the default */
     unsigned timeout;                /* 0: the config's, else none */
     struct cli_out out;
@@ -256,6 +261,8 @@ static int sources_from_config(const struct hs_config *cf, struct backup_args *a
         s[i].name = strdup(cs->name);
         s[i].exclude = (const char *const *)cs->exclude;
         s[i].n_exclude = cs->n_exclude;
+        s[i].before = cs->before;
+        s[i].after = cs->after;
         if (cs->host) {
             /* as rsync: the command line wins, then the source's, then the global key */
             s[i].host = cs->host;
@@ -296,6 +303,40 @@ static enum hs_content_order content_order_from_env(void)
     if (m && strcmp(m, "copy-first") == 0)
         return HS_CONTENT_COPY_FIRST;
     return HS_CONTENT_AUTO;
+}
+
+/* hook-timeout, 10 min when not set */
+static unsigned hook_timeout(const struct hs_config *cf)
+{
+    return cf->hook_timeout ? cf->hook_timeout : 600;
+}
+
+static bool any_hook(const struct hs_config *cf)
+{
+    bool any = cf->before || cf->after || cf->on_failure;
+    for (size_t i = 0; i < cf->n_sources; i++)
+        any |= cf->sources[i].before || cf->sources[i].after;
+    return any;
+}
+
+/* The config's global before hook: 0 go on, 1 not now (exit 75: the run is
+ * skipped), <0 it failed (the run fails, err says why). */
+static int global_before(struct backup_args *a, const struct hs_config *cf, const char *dest,
+                         struct hs_err *err)
+{
+    if (!cf->before || (a->flags & HS_BACKUP_DRY_RUN))
+        return 0;
+    struct hs_hook_env env = {
+        .dest = dest, .snapshot = a->planned, .status = -1, .timeout = hook_timeout(cf)};
+    int r = hs_hook_run("before", cf->before, &env, NULL, err);
+    if (r == HS_HOOK_NOT_NOW)
+        return 1;
+    if (r == 0)
+        return 0;
+    if (r > 0)
+        err->code = 0;
+    a->before_failed = true;
+    return -1;
 }
 
 static void free_args(struct backup_args *a)
@@ -352,6 +393,29 @@ static int run_backup(struct backup_args *a, struct hs_config *cf, struct hs_bac
     /* stdout is the JSON object's alone */
     if (a->json)
         a->out.verbose = false;
+    if (a->config) {
+        /* the hooks are told the snapshot's name before it is made */
+        const char *now = getenv("HARDSNAP_NOW");
+        snprintf(a->planned, sizeof a->planned, "%s", now ? now : "");
+        if (!now && any_hook(cf)) {
+            hs_snapshot_name_format(time(NULL), a->planned);
+            o.now = a->planned;
+        }
+        o.hook_timeout = hook_timeout(cf);
+        int b = global_before(a, cf, *dest, &err);
+        if (b > 0) {
+            a->skipped = true;
+            if (!a->out.quiet && !a->json)
+                printf("skipped: the before hook said not now (exit 75)\n");
+            status = HS_OK;
+            goto out;
+        }
+        if (b < 0) {
+            a->error = err.msg ? strdup(err.msg) : NULL;
+            status = cli_fail(&err, HS_FAILED);
+            goto out;
+        }
+    }
     enum hs_status st = hs_backup(&o, res, &err);
     cli_progress_done(&a->out);
     if ((st == HS_OK || st == HS_WARN) && !a->json) {
@@ -388,9 +452,65 @@ static int unwritten_output(int status)
     return status;
 }
 
-/* After a run: the store's log line, the config's metrics file, and with
- * --json the summary on stdout. Returns the status, made a warning when
- * the log or the metrics could not be written. */
+/* The run's JSON summary in a file of its own, for the hooks after it
+ * (HARDSNAP_REPORT); its path (malloc'd), or NULL. */
+static char *report_file(const char *dest, const struct hs_log_entry *le)
+{
+    const char *tmp = getenv("TMPDIR");
+    char *path = NULL;
+    if (asprintf(&path, "%s/hardsnap-report.XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0)
+        return NULL;
+    int fd = mkstemp(path);
+    char *j = fd >= 0 ? hs_run_json(dest, le) : NULL;
+    bool ok = j && write(fd, j, strlen(j)) == (ssize_t)strlen(j);
+    free(j);
+    if (fd >= 0)
+        close(fd);
+    if (!ok) {
+        if (fd >= 0)
+            unlink(path);
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+/* The config's after hook (unless before failed or skipped the run) and,
+ * when the run failed (exit 2 or more), its on-failure hook. A hook that
+ * fails makes a successful run's status a warning. */
+static int global_after(struct backup_args *a, const struct hs_config *cf, const char *dest,
+                        int status, const struct hs_log_entry *le)
+{
+    bool after = cf->after && !a->before_failed && !a->skipped;
+    bool on_failure = cf->on_failure && status > HS_WARN && !a->skipped;
+    if ((a->flags & HS_BACKUP_DRY_RUN) || (!after && !on_failure))
+        return status;
+    char *report = report_file(dest, le);
+    const char *snap = le->backup && le->backup->name[0] ? le->backup->name : a->planned;
+    struct hs_hook_env env = {.dest = dest,
+                              .snapshot = *snap ? snap : NULL,
+                              .report = report,
+                              .status = status,
+                              .timeout = hook_timeout(cf)};
+    const char *names[] = {"after", "on-failure"};
+    const char *commands[] = {after ? cf->after : NULL, on_failure ? cf->on_failure : NULL};
+    for (size_t i = 0; i < 2; i++) {
+        struct hs_err err = {0};
+        if (commands[i] && hs_hook_run(names[i], commands[i], &env, NULL, &err) != 0) {
+            cli_error("%s", err.msg ? err.msg : names[i]);
+            status = status > HS_WARN ? status : HS_WARN;
+        }
+        hs_err_clear(&err);
+    }
+    if (report)
+        unlink(report);
+    free(report);
+    return status;
+}
+
+/* After a run: the store's log line, the config's after hooks, its
+ * metrics file, and with --json the summary on stdout. Returns the status,
+ * made a warning when the log, a hook or the metrics failed. */
 static int report_run(struct backup_args *a, const struct hs_config *cf, const char *dest,
                       time_t start, const char *command, int status,
                       const struct hs_backup_result *res, const struct hs_prune_result *pres)
@@ -405,6 +525,7 @@ static int report_run(struct backup_args *a, const struct hs_config *cf, const c
                               .error = a->error,
                               .backup = res,
                               .prune = pres};
+    le.status = status = global_after(a, cf, dest, status, &le);
     if (!dry && cf->prometheus && dest) {
         struct hs_err err = {0};
         if (hs_metrics_write(cf->prometheus, dest, &le, &err) < 0) {
@@ -468,7 +589,8 @@ int cmd_run(int argc, char **argv)
         status = run_backup(&a, &cf, &res, &dest);
         bool dry = a.flags & HS_BACKUP_DRY_RUN;
         /* an empty [retain] (or only zeros) means no pruning, as no [retain] */
-        bool prune = (status == HS_OK || status == HS_WARN) && hs_retain_any(&cf.retain);
+        bool prune =
+            (status == HS_OK || status == HS_WARN) && !a.skipped && hs_retain_any(&cf.retain);
         if (prune) {
             /* the snapshot is made: a prune that failed (its error printed)
              * is a warning, as exit 3 would say there is no new snapshot */

@@ -295,7 +295,13 @@ static int remote_content(void *user, const uint8_t hash[16], uint64_t size)
 /* The tree of a source: its directory, or the host's over the connection. */
 static int open_tree(struct engine *g, struct source_ctx *sc, struct stat *st, bool *remote_failed)
 {
+    struct hs_source hooked;
     const struct hs_source *src = sc->src;
+    if (sc->hook_path) {
+        hooked = *src;
+        hooked.path = sc->hook_path;
+        src = &hooked;
+    }
     if (src->host) {
         char prefix[300];
         snprintf(prefix, sizeof prefix, "%s%s", src->name ? src->name : "", src->name ? "/" : "");
@@ -333,9 +339,12 @@ static int open_tree(struct engine *g, struct source_ctx *sc, struct stat *st, b
     return hs_tree_open_local(&sc->tree, fd, st, src->name ? src->name : "", g->err);
 }
 
-/* A remote source that could not be pulled: said, counted, and its tree in
- * the new snapshot is the previous snapshot's (carry.h). 0 with that tree
- * in sc->tree, 1 when there is none to keep, <0. */
+static int carry_source(struct engine *g, struct source_ctx *sc, struct stat *st);
+
+/* A source that could not be backed up (a remote one not pulled, a before
+ * hook that failed): said, counted, and its tree in the new snapshot is the
+ * previous snapshot's (carry.h). 0 with that tree in sc->tree, 1 when there
+ * is none to keep, <0. */
 static int source_failed(struct engine *g, struct source_ctx *sc, struct stat *st)
 {
     const struct hs_source *src = sc->src;
@@ -358,8 +367,22 @@ static int source_failed(struct engine *g, struct source_ctx *sc, struct stat *s
         hs_report_say(&g->rep, HS_EV_WARNING, src->name ? src->name : "", msg ? msg : "failed");
     g->st->warnings++;
     free(msg);
-    if (!carry)
-        return 1;
+    return carry ? carry_source(g, sc, st) : 1;
+}
+
+/* A source skipped (its before hook said not now): carried forward without
+ * a word, as if nothing had changed in it. */
+static int source_skipped(struct engine *g, struct source_ctx *sc, struct stat *st)
+{
+    sc->skipped = true;
+    hs_err_clear(g->err);
+    bool carry = sc->src->name && g->have_prev && g->prev_root_ino;
+    return carry ? carry_source(g, sc, st) : 1;
+}
+
+static int carry_source(struct engine *g, struct source_ctx *sc, struct stat *st)
+{
+    const struct hs_source *src = sc->src;
     char mname[64];
     hs_store_manifest_name(g->prev_name, mname);
     int r = hs_tree_open_carried(&sc->tree, g->store.manifestsfd, mname, g->store.destfd,
@@ -416,16 +439,97 @@ static int walk_source(struct engine *g, struct source_ctx *sc)
     return r;
 }
 
-static int walk_source_counted(struct engine *g, struct source_ctx *sc)
+static int check_source(const struct hs_source *s, const char *dest_real, struct hs_err *e);
+
+/* What a source's hook (which: "before", "after") is called in messages
+ * (into what) and finds in its environment. */
+static struct hs_hook_env source_hook(struct engine *g, const struct hs_source *src,
+                                      const char *which, char what[300])
+{
+    snprintf(what, 300, "source %s: %s", src->name ? src->name : src->path, which);
+    return (struct hs_hook_env){.dest = g->o->dest,
+                                .snapshot = g->name,
+                                .source = src->name ? src->name : "",
+                                .status = -1,
+                                .timeout = g->o->hook_timeout};
+}
+
+/* The source's before hook: 0 go on (sc->hook_path set if it printed
+ * path=DIR), HS_HOOK_NOT_NOW skip it, 1 it failed (g->err says why). */
+static int source_before(struct engine *g, struct source_ctx *sc)
 {
     const struct hs_source *src = sc->src;
-    struct stat st;
+    if (!src->before || g->dry_run)
+        return 0;
+    char what[300], *out = NULL;
+    struct hs_hook_env env = source_hook(g, src, "before", what);
+    int r = hs_hook_run(what, src->before, &env, &out, g->err);
+    if (r == 0 && (sc->hook_path = hs_hook_path(out)) && !src->host) {
+        /* what it names is checked as the source's own path was (a remote
+         * one's is the server's to check) */
+        struct hs_source in_place = *src;
+        in_place.path = sc->hook_path;
+        char *dest_real = realpath(g->o->dest, NULL);
+        if (check_source(&in_place, dest_real, g->err) < 0)
+            r = 1;
+        free(dest_real);
+    }
+    free(out);
+    return r == 0 || r == HS_HOOK_NOT_NOW ? r : 1;
+}
+
+/* The source's after hook, when its before hook did not fail or skip: a
+ * failure is a warning (the snapshot holds the source). */
+static void source_after(struct engine *g, struct source_ctx *sc, int before)
+{
+    const struct hs_source *src = sc->src;
+    if (!src->after || g->dry_run || before != 0)
+        return;
+    char what[300];
+    struct hs_hook_env env = source_hook(g, src, "after", what);
+    struct hs_err e = {0};
+    if (hs_hook_run(what, src->after, &env, NULL, &e) != 0) {
+        hs_report_say(&g->rep, HS_EV_WARNING, src->name ? src->name : "", e.msg ? e.msg : what);
+        g->st->warnings++;
+    }
+    hs_err_clear(&e);
+}
+
+/* The source's tree: its own, or the previous snapshot's when it cannot be
+ * backed up (before said not now or failed, a remote host failed): 0 with
+ * it in sc->tree, 1 none to walk, <0. */
+static int source_tree(struct engine *g, struct source_ctx *sc, struct stat *st, int before)
+{
+    if (before == HS_HOOK_NOT_NOW)
+        return source_skipped(g, sc, st);
+    if (before)
+        return source_failed(g, sc, st);
     bool remote_failed = false;
-    int r = open_tree(g, sc, &st, &remote_failed);
+    int r = open_tree(g, sc, st, &remote_failed);
     if (r < 0 && remote_failed)
-        r = source_failed(g, sc, &st);
-    if (r != 0)
-        return r < 0 ? r : 0;
+        r = source_failed(g, sc, st);
+    return r;
+}
+
+static int walk_tree(struct engine *g, struct source_ctx *sc, struct stat *root);
+
+static int walk_source_counted(struct engine *g, struct source_ctx *sc)
+{
+    int before = source_before(g, sc);
+    struct stat st;
+    int r = source_tree(g, sc, &st, before);
+    if (r == 0)
+        r = walk_tree(g, sc, &st);
+    source_after(g, sc, before);
+    return r < 0 ? r : 0;
+}
+
+/* The entries of the source's tree into the snapshot. */
+static int walk_tree(struct engine *g, struct source_ctx *sc, struct stat *root)
+{
+    const struct hs_source *src = sc->src;
+    struct stat st = *root;
+    int r = 0;
     sc->dev = st.st_dev;
     g->cur = sc;
     if (src->name) {
@@ -833,7 +937,7 @@ static int finish_snapshot(struct engine *g)
     for (size_t i = 0; r == 0 && i < g->n_sources; i++) {
         const struct source_ctx *sc = &g->sources[i];
         any_remote |= sc->src->host != NULL;
-        if (sc->src->host && !sc->failed)
+        if (sc->src->host && !sc->failed && !sc->skipped)
             hs_remote_published(g->store.hsfd, sc->src, g->name);
         else if (sc->src->host && g->have_prev)
             hs_remote_carried(g->store.hsfd, sc->src, g->prev_name, g->name);
@@ -867,8 +971,10 @@ static void engine_free(struct engine *g, struct source_ctx *sc, size_t n)
     hs_linktab_free(g->links);
     hs_inomap_free(&g->claims);
     hs_exclude_free(g->exclude);
-    for (size_t i = 0; sc && i < n; i++)
+    for (size_t i = 0; sc && i < n; i++) {
         hs_exclude_free(sc[i].exclude);
+        free(sc[i].hook_path);
+    }
     hs_copier_free(&g->copier);
     hs_xattrs_free(&g->xa);
     hs_buf_free(&g->target);
@@ -933,7 +1039,7 @@ enum hs_status hs_backup(const struct hs_backup_opts *o, struct hs_backup_result
             /* a run that failed early may not have placed every source yet */
             const struct hs_source *src = sc[i].src ? sc[i].src : &o->sources[i];
             snprintf(sr->name, sizeof sr->name, "%s", src->name ? src->name : "");
-            sr->carried = sc[i].failed;
+            sr->carried = sc[i].failed || sc[i].skipped;
             sr->stats = sc[i].stats;
         }
     }

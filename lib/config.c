@@ -43,7 +43,7 @@
 #include <strings.h>
 
 #define MAX_COUNT    1000000
-#define MAX_SEC_KEYS 8
+#define MAX_SEC_KEYS 16
 /* timeout = SECONDS: at most MAX_COUNT (11.5 days), which in milliseconds
  * still fits poll()'s int. */
 #define MAX_TIMEOUT MAX_COUNT
@@ -57,6 +57,7 @@ enum val_type {
     V_SOURCE, /* a source's path: local (resolved) or [USER@]HOST:PATH */
     V_STRING, /* taken as written (a command: rsh, hardsnap-path) */
     V_SECONDS,
+    V_HOOK_TIME, /* 30s, 10min, 2h */
 };
 
 /* A key of a section: where its value goes, as offsets into the section's struct. */
@@ -76,6 +77,10 @@ static const struct key_def hardsnap_keys[] = {
     {"hardsnap-path", V_STRING, offsetof(struct hs_config, hardsnap_path), 0},
     {"timeout", V_SECONDS, offsetof(struct hs_config, timeout), 0},
     {"prometheus", V_PATH, offsetof(struct hs_config, prometheus), 0},
+    {"before", V_STRING, offsetof(struct hs_config, before), 0},
+    {"after", V_STRING, offsetof(struct hs_config, after), 0},
+    {"on-failure", V_STRING, offsetof(struct hs_config, on_failure), 0},
+    {"hook-timeout", V_HOOK_TIME, offsetof(struct hs_config, hook_timeout), 0},
     {NULL, 0, 0, 0},
 };
 
@@ -85,8 +90,14 @@ static const struct key_def source_keys[] = {
      offsetof(struct hs_config_source, n_exclude)},
     {"rsh", V_STRING, offsetof(struct hs_config_source, rsh), 0},
     {"hardsnap-path", V_STRING, offsetof(struct hs_config_source, hardsnap_path), 0},
+    {"before", V_STRING, offsetof(struct hs_config_source, before), 0},
+    {"after", V_STRING, offsetof(struct hs_config_source, after), 0},
     {NULL, 0, 0, 0},
 };
+
+/* every key of a section has its place in parse.key_line */
+_Static_assert(sizeof hardsnap_keys / sizeof hardsnap_keys[0] <= MAX_SEC_KEYS + 1, "MAX_SEC_KEYS");
+_Static_assert(sizeof source_keys / sizeof source_keys[0] <= MAX_SEC_KEYS + 1, "MAX_SEC_KEYS");
 
 static const struct key_def retain_keys[] = {
     {"keep-last", V_COUNT, offsetof(struct hs_retain, keep_last), 0},
@@ -98,6 +109,7 @@ static const struct key_def retain_keys[] = {
     {"keep-within", V_DURATION, offsetof(struct hs_retain, keep_within), 0},
     {NULL, 0, 0, 0},
 };
+_Static_assert(sizeof retain_keys / sizeof retain_keys[0] <= MAX_SEC_KEYS + 1, "MAX_SEC_KEYS");
 
 struct parse {
     struct hs_config *c;
@@ -253,6 +265,24 @@ static int parse_seconds(const char *s, unsigned *out)
     return 0;
 }
 
+/* A hook's time: a number and s, min or h, as 30s, 10min, 2h (at most a
+ * day: a hook that needs more is not a hook). */
+static int parse_hook_time(const char *s, unsigned *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long n = *s >= '0' && *s <= '9' ? strtoul(s, &end, 10) : 0;
+    unsigned long unit = !end                      ? 0
+                         : strcmp(end, "s") == 0   ? 1
+                         : strcmp(end, "min") == 0 ? 60
+                         : strcmp(end, "h") == 0   ? 3600
+                                                   : 0;
+    if (errno || !unit || n == 0 || n > 86400 / unit)
+        return -EINVAL;
+    *out = (unsigned)(n * unit);
+    return 0;
+}
+
 static int parse_bool(const char *s, int *out)
 {
     static const char *const yes[] = {"yes", "true", "on", "1"};
@@ -355,6 +385,11 @@ static int set_value(struct parse *p, const struct key_def *k, const char *v)
         if (parse_seconds(v, (unsigned *)field) < 0)
             return fail(p, line, "bad number of seconds \"%s\" for %s (use 1 to %d)", v, k->name,
                         MAX_TIMEOUT);
+        return 0;
+    case V_HOOK_TIME:
+        if (parse_hook_time(v, (unsigned *)field) < 0)
+            return fail(p, line, "bad duration \"%s\" for %s (use 30s, 10min, 2h: up to a day)", v,
+                        k->name);
         return 0;
     case V_LIST:
         if ((r = check_pattern(p, line, v)) != 0)
@@ -694,6 +729,9 @@ void hs_config_free(struct hs_config *c)
     free(c->rsh);
     free(c->hardsnap_path);
     free(c->prometheus);
+    free(c->before);
+    free(c->after);
+    free(c->on_failure);
     free_strv(c->exclude, c->n_exclude);
     for (size_t i = 0; i < c->n_sources; i++) {
         free(c->sources[i].name);
@@ -701,6 +739,8 @@ void hs_config_free(struct hs_config *c)
         free(c->sources[i].host);
         free(c->sources[i].rsh);
         free(c->sources[i].hardsnap_path);
+        free(c->sources[i].before);
+        free(c->sources[i].after);
         free_strv(c->sources[i].exclude, c->sources[i].n_exclude);
     }
     free(c->sources);

@@ -36,9 +36,11 @@ struct source_ctx {
     const struct hs_source *src;
     struct hs_tree *tree; /* while it is walked */
     struct hs_exclude *exclude;
-    size_t prefix_len;            /* bytes of "NAME/" before source-relative paths */
-    dev_t dev;                    /* of the source root, for -x */
-    bool failed;                  /* a remote source that could not be pulled: carried forward */
+    size_t prefix_len; /* bytes of "NAME/" before source-relative paths */
+    dev_t dev;         /* of the source root, for -x */
+    bool failed;       /* a remote source that could not be pulled: carried forward */
+    bool skipped;      /* its before hook said not now (75): carried forward, not a failure */
+    char *hook_path;   /* what its before hook said to back up in place of its path */
     struct hs_backup_stats stats; /* its own counts */
 };
 

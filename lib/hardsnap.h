@@ -168,6 +168,11 @@ struct hs_source {
     const char *host;
     const char *rsh;
     const char *hardsnap_path;
+    /* Hooks around this source's walk (hs_hook_run; NULL: none). before may
+     * print path=DIR to have DIR backed up in place of path; exit 75 skips
+     * the source, another failure fails it: its tree is then carried forward
+     * from the previous snapshot. after runs when before did not fail. */
+    const char *before, *after;
 };
 
 /* A SOURCE argument as rsync spells a remote one: "[USER@]HOST:PATH" has a
@@ -191,8 +196,9 @@ struct hs_backup_opts {
     enum hs_content_order content_order;
     hs_event_fn on_event; /* may be NULL */
     void *user;
-    bool verbose_events; /* emit COPY/LINK events (costs a call per entry) */
-    unsigned timeout;    /* seconds a remote source's connection may stall; 0: no limit */
+    bool verbose_events;   /* emit COPY/LINK events (costs a call per entry) */
+    unsigned timeout;      /* seconds a remote source's connection may stall; 0: no limit */
+    unsigned hook_timeout; /* seconds a source's hook may run (0: no limit) */
 };
 
 /* One source's part of a run. */
@@ -451,6 +457,38 @@ char *hs_run_json(const char *dest, const struct hs_log_entry *le);
 int hs_metrics_write(const char *file, const char *dest, const struct hs_log_entry *le,
                      struct hs_err *err);
 
+/* ---- hooks --------------------------------------------------------------- */
+
+/* A before hook's exit status that means "not now": the run (or the source)
+ * is skipped, not failed (as rsbackup and borgmatic). */
+#define HS_HOOK_NOT_NOW 75
+
+/* What a hook finds in its environment (NULL, -1: not set). */
+struct hs_hook_env {
+    const char *dest;     /* HARDSNAP_DEST */
+    const char *snapshot; /* HARDSNAP_SNAPSHOT: the snapshot made (or to be made) */
+    const char *source;   /* HARDSNAP_SOURCE: the source's NAME, for its own hooks */
+    const char *report;   /* HARDSNAP_REPORT: a file with the run's JSON summary */
+    int status;           /* HARDSNAP_STATUS: the run's exit status, for after hooks */
+    unsigned timeout;     /* seconds it may run (0: no limit) */
+};
+
+/*
+ * Runs command by /bin/sh -c in a process group of its own, stdin from
+ * /dev/null; what names it in messages ("before", "source home's after").
+ * Past env->timeout the group gets SIGTERM, 5 s later SIGKILL. Returns the
+ * exit status (0-255; err says why unless 0 or HS_HOOK_NOT_NOW), or <0 with
+ * err set: not run, -ETIMEDOUT, -EINTR (killed by a signal). With out,
+ * *out is its standard output (the first 64 KiB, malloc'd) or NULL;
+ * without, its standard output goes to our standard error (ours may be
+ * for a JSON object alone).
+ */
+int hs_hook_run(const char *what, const char *command, const struct hs_hook_env *env, char **out,
+                struct hs_err *err);
+
+/* The DIR of a `path=DIR` line in a before hook's output (malloc'd), or NULL. */
+char *hs_hook_path(const char *out);
+
 /* ---- export -------------------------------------------------------- */
 
 /* The archive names hs_export knows, for messages and help:
@@ -517,7 +555,8 @@ struct hs_config_source {
     char *hardsnap_path;
     char **exclude;
     size_t n_exclude;
-    unsigned line; /* where the section starts, for messages */
+    char *before, *after; /* this source's hooks (NULL: none) */
+    unsigned line;        /* where the section starts, for messages */
 };
 
 /* Retention rules: -1 = not set. */
@@ -537,6 +576,8 @@ struct hs_config {
     char *hardsnap_path; /* [hardsnap] hardsnap-path = (NULL: hardsnap) */
     unsigned timeout;    /* [hardsnap] timeout = SECONDS (0: unset) */
     char *prometheus;    /* [hardsnap] prometheus = FILE: metrics after each run (or NULL) */
+    char *before, *after, *on_failure; /* hooks (NULL: none) */
+    unsigned hook_timeout;             /* seconds (0: unset, 10 min) */
     struct hs_config_source *sources;
     size_t n_sources;
     struct hs_retain retain;
@@ -619,6 +660,10 @@ enum hs_status hs_prune(const struct hs_prune_opts *o, struct hs_prune_result *r
                         struct hs_err *err);
 
 bool hs_snapshot_name_valid(const char *name);
+/* Formats t (UTC) as a snapshot name into out[HS_SNAPSHOT_NAME_LEN + 1]. */
+void hs_snapshot_name_format(time_t t, char *out);
+/* Parses a snapshot name; -EINVAL if it is not one. */
+int hs_snapshot_name_parse(const char *name, time_t *t);
 
 /* The library's version, "MAJOR.MINOR.PATCH" (pkg-config's Version). */
 const char *hs_version(void);

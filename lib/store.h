@@ -58,10 +58,7 @@ bool hs_store_dest_open(const struct stat *st);
 bool hs_store_in_snapshot(int fd);
 void hs_store_close(struct hs_store *s);
 
-/* Formats t (UTC) as a snapshot name into out[HS_SNAPSHOT_NAME_LEN + 1]. */
-void hs_snapshot_name_format(time_t t, char *out);
-/* Parses a snapshot name; -EINVAL if it is not one. */
-int hs_snapshot_name_parse(const char *name, time_t *t);
+/* hs_snapshot_name_format and hs_snapshot_name_parse: hardsnap.h */
 
 /* How far a snapshot's name may be ahead of the clock before it counts as
  * named in the future: a clock that ran ahead and was set back, not the

@@ -251,7 +251,7 @@ struct source_metric {
 
 static const struct source_metric source_metrics[] = {
     SM(files, "Regular files in the last run's snapshot."),
-    SM(linked, "Files linked from the previous snapshot by the last run."),
+    SM(linked, "Entries (not directories) linked from the previous snapshot by the last run."),
     SM(copied, "Files copied into new inodes by the last run."),
     SM(content_linked, "Files linked to equal content elsewhere (renamed, moved) by the last run."),
     SM(bytes_copied, "Bytes written by the last run: what its snapshot added on disk."),
@@ -311,7 +311,8 @@ static void prom_store(struct hs_buf *b, const char *dest)
 static int format_metrics(struct hs_buf *b, const char *file, const char *dest,
                           const struct hs_log_entry *le)
 {
-    bool ok = le->status == HS_OK || le->status == HS_WARN;
+    /* a success made its snapshot (a run its before hook skipped did not) */
+    bool ok = (le->status == HS_OK || le->status == HS_WARN) && le->backup && le->backup->name[0];
     prom_gauge(b, "last_run_timestamp_seconds", "When the last run ended.", dest, (double)le->end);
     prom_gauge(b, "last_success_timestamp_seconds",
                "When the last run that made its snapshot ended (exit 0 or 1).", dest,
