@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -319,6 +320,24 @@ static bool any_hook(const struct hs_config *cf)
     return any;
 }
 
+/* The name of the snapshot to be made, told to the hooks before it is
+ * made (and then given to the backup): the clock's second, or the next one
+ * when a snapshot of this second exists (a run just before). */
+static void plan_name(const char *dest, char name[HS_SNAPSHOT_NAME_LEN + 1])
+{
+    for (int tries = 0; tries < 3; tries++) {
+        hs_snapshot_name_format(time(NULL), name);
+        char *path = NULL;
+        struct stat st;
+        bool taken = asprintf(&path, "%s/%s", dest, name) >= 0 && lstat(path, &st) == 0;
+        free(path);
+        if (!taken)
+            return;
+        struct timespec pause = {0, 500 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+}
+
 /* The config's global before hook: 0 go on, 1 not now (exit 75: the run is
  * skipped), <0 it failed (the run fails, err says why). */
 static int global_before(struct backup_args *a, const struct hs_config *cf, const char *dest,
@@ -398,7 +417,7 @@ static int run_backup(struct backup_args *a, struct hs_config *cf, struct hs_bac
         const char *now = getenv("HARDSNAP_NOW");
         snprintf(a->planned, sizeof a->planned, "%s", now ? now : "");
         if (!now && any_hook(cf)) {
-            hs_snapshot_name_format(time(NULL), a->planned);
+            plan_name(*dest, a->planned);
             o.now = a->planned;
         }
         o.hook_timeout = hook_timeout(cf);
