@@ -103,4 +103,7 @@ bool hs_stat_same_file(const struct stat *a, const struct stat *b);
 /* Whether the directory fd is outer or below it (climbing by "..", up to /). */
 bool hs_dir_within(int fd, const struct stat *outer);
 
+/* Seconds on the monotonic clock: for durations and pacing, never a date. */
+double hs_monotonic_seconds(void);
+
 #endif

@@ -7,6 +7,7 @@
  */
 #include "buf.h"
 #include "err.h"
+#include "fsutil.h"
 #include "hardsnap.h"
 
 #include <errno.h>
@@ -25,13 +26,6 @@
 #define HOOK_OUT_MAX (64 * 1024)
 /* After SIGTERM to the group, this long until SIGKILL. */
 #define HOOK_GRACE_MS 5000
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
 
 extern char **environ;
 
@@ -123,7 +117,7 @@ static int drain_out(int fd, struct hs_buf *out)
  * time is up: its wait status, and whether it was killed for time. */
 static int wait_hook(pid_t pid, int fd, unsigned timeout, struct hs_buf *out, bool *timed_out)
 {
-    double start = now_ms(), term_at = 0;
+    double start = hs_monotonic_seconds() * 1000.0, term_at = 0;
     int status = 0;
     bool open_fd = fd >= 0;
     for (;;) {
@@ -132,7 +126,7 @@ static int wait_hook(pid_t pid, int fd, unsigned timeout, struct hs_buf *out, bo
             break;
         if (w < 0 && errno != EINTR)
             return -1;
-        double t = now_ms();
+        double t = hs_monotonic_seconds() * 1000.0;
         if (timeout && !*timed_out && t - start >= timeout * 1000.0) {
             *timed_out = true;
             term_at = t;

@@ -548,13 +548,6 @@ static int walk_item(struct server *s, struct delta *d, struct hs_walk *wk,
     }
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* The client builds the snapshot while the list arrives: what the walk has
  * decided (a run of kept records too) goes out every PUSH_SECONDS, not only
  * when a frame is full or something changed. */
@@ -564,7 +557,7 @@ static int push_list(struct server *s, struct delta *d)
 {
     if (++s->walked % 256 != 0)
         return 0;
-    double t = now_seconds();
+    double t = hs_monotonic_seconds();
     if (t - s->sent_at < PUSH_SECONDS)
         return 0;
     s->sent_at = t;
@@ -602,7 +595,7 @@ static int send_list(struct server *s)
                    : hs_walk_open(&wk, fd, &s->root_st, "", s->err);
     }
     struct hs_walk_item it;
-    s->sent_at = now_seconds();
+    s->sent_at = hs_monotonic_seconds();
     while (r == 0 && (r = hs_walk_next(wk, &it, s->err)) == 0 && it.ev != HS_WALK_END) {
         r = walk_item(s, &d, wk, &it);
         if (r == 0)

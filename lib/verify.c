@@ -323,17 +323,10 @@ static int verify_one(struct verifier *v, struct hs_err *e)
     return r;
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 enum hs_status hs_verify(const struct hs_verify_opts *o, struct hs_verify_stats *st,
                          struct hs_err *err)
 {
-    double t0 = now_seconds();
+    double t0 = hs_monotonic_seconds();
     memset(st, 0, sizeof *st);
     struct verifier v = {.o = o, .st = st};
     if (hs_copier_init(&v.copier, HS_COPY_AUTO) < 0 ||
@@ -347,7 +340,7 @@ enum hs_status hs_verify(const struct hs_verify_opts *o, struct hs_verify_stats 
     hs_copier_free(&v.copier);
     hs_inomap_free(&v.seen);
     hs_buf_free(&v.skip);
-    st->seconds = now_seconds() - t0;
+    st->seconds = hs_monotonic_seconds() - t0;
     if (r < 0)
         return err->kind == HS_USAGE ? HS_USAGE : HS_FAILED;
     return st->problems ? HS_WARN : HS_OK;
