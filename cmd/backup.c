@@ -173,6 +173,8 @@ static void print_stats(const struct hs_backup_result *res)
            cli_bytes(b2, sizeof b2, s->bytes_hashed));
     printf("link fallbacks: %" PRIu64 " (too many links or other filesystem: copied)\n",
            s->link_fallbacks);
+    printf("unlinked:       %" PRIu64 " files unchanged but written again (an anomaly)\n",
+           s->unlinked_unchanged);
     printf("excluded:       %" PRIu64 "\n", s->excluded);
     if (s->wire_received || s->wire_sent)
         printf("remote:         %" PRIu64 " B received, %" PRIu64 " B sent, %" PRIu64
@@ -180,6 +182,10 @@ static void print_stats(const struct hs_backup_result *res)
                s->wire_received, s->wire_sent, s->fetched);
     printf("total size:     %s\n", cli_bytes(b3, sizeof b3, s->bytes_total));
     printf("warnings:       %" PRIu64 "\n", s->warnings);
+    const struct hs_change_alarm *c = &res->change;
+    if (c->runs)
+        printf("change rate:    %.2f%% of files, usually %.2f%% (median of %u runs)%s\n",
+               100 * c->rate, 100 * c->usual, c->runs, c->raised ? ": an anomaly" : "");
     printf("time:           %.2f s (%.2f s of it making the snapshot durable)\n", s->seconds,
            s->sync_seconds);
 }

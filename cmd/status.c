@@ -93,8 +93,8 @@ static const char *duration_text(char *buf, size_t n, int64_t s)
     return buf;
 }
 
-static const char *const attention_names[] = {"old",       "last-run-failed", "future",
-                                              "dest-open", "interrupted",     "stale-source"};
+static const char *const attention_names[] = {
+    "old", "last-run-failed", "future", "dest-open", "interrupted", "stale-source", "anomaly"};
 
 static void print_text(const struct hs_health *h, int64_t max_age)
 {
@@ -122,6 +122,10 @@ static void print_text(const struct hs_health *h, int64_t max_age)
                name ? name : "?", h->stale[i].since[0] ? h->stale[i].since : "an unknown time");
         free(name);
     }
+    if (h->last_anomaly[0])
+        printf("anomaly in the last run: %s (%s; its warnings say more)\n", h->last_anomaly,
+               strstr(h->last_anomaly, "change") ? "far more files changed than usual"
+                                                 : "unchanged files written again");
     if (!h->attention) {
         printf("status: OK\n");
         return;
@@ -156,6 +160,11 @@ static void print_json(const struct hs_health *h)
         printf(", \"status\": %d, \"snapshot\": ", h->last_status);
         if (h->last_snapshot[0])
             cli_json_string(h->last_snapshot);
+        else
+            printf("null");
+        printf(", \"anomaly\": ");
+        if (h->last_anomaly[0])
+            cli_json_string(h->last_anomaly);
         else
             printf("null");
         printf("}");

@@ -15,6 +15,7 @@
  * ends, the manifest is finished and hs_store_publish() makes everything
  * durable and renames the snapshot into place.
  */
+#include "anomaly.h"
 #include "buf.h"
 #include "carry.h"
 #include "change.h"
@@ -29,6 +30,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <linux/magic.h>
 #include <stdio.h>
@@ -414,6 +416,7 @@ static void stats_since(struct hs_backup_stats *d, const struct hs_backup_stats 
     d->cloned = a->cloned - b->cloned;
     d->bytes_content_linked = a->bytes_content_linked - b->bytes_content_linked;
     d->link_fallbacks = a->link_fallbacks - b->link_fallbacks;
+    d->unlinked_unchanged = a->unlinked_unchanged - b->unlinked_unchanged;
     d->bytes_total = a->bytes_total - b->bytes_total;
     d->bytes_copied = a->bytes_copied - b->bytes_copied;
     d->bytes_hashed = a->bytes_hashed - b->bytes_hashed;
@@ -949,6 +952,37 @@ static int finish_snapshot(struct engine *g)
     return r;
 }
 
+/* The run's anomalies (anomaly.h), each a warning: files found unchanged
+ * but written again, and a change rate far above the store's usual. */
+static void warn_anomalies(struct engine *g, struct hs_backup_result *res)
+{
+    const struct hs_backup_stats *s = g->st;
+    char why[256];
+    struct hs_err w = {0};
+    if (s->unlinked_unchanged) {
+        snprintf(why, sizeof why,
+                 "unchanged since %s, yet written again (%" PRIu64 " such files in all): the "
+                 "store grows as if they had changed (a mount inside it? a snapshot's file "
+                 "replaced?)",
+                 g->prev_name, s->unlinked_unchanged);
+        hs_err_path_why(&w, 0, "anomaly: copied, not linked",
+                        g->first_unlinked ? g->first_unlinked : "?", why);
+        hs_report_warn_err(&g->rep, &w);
+    }
+    unsigned runs = 0;
+    double usual = g->have_store ? hs_anomaly_usual_rate(g->store.hsfd, &runs) : 0;
+    hs_anomaly_judge(&res->change, s->files, s->copied, usual, runs);
+    if (res->change.raised) {
+        snprintf(why, sizeof why,
+                 "%" PRIu64 " of %" PRIu64 " files changed (%.1f%%), where the last %u runs "
+                 "changed %.2f%% (median): a mass rewrite, or ransomware encrypting files? "
+                 "Look before old snapshots are pruned",
+                 s->copied, s->files, 100 * res->change.rate, runs, 100 * usual);
+        hs_err_path_why(&w, 0, "anomaly", g->o->dest, why);
+        hs_report_warn_err(&g->rep, &w);
+    }
+}
+
 /* What holds the new tree open: closed before the tree may be removed. */
 static void engine_free_run(struct engine *g)
 {
@@ -980,6 +1014,7 @@ static void engine_free(struct engine *g, struct source_ctx *sc, size_t n)
     hs_buf_free(&g->target);
     hs_buf_free(&g->stale);
     free(g->failed_msg);
+    free(g->first_unlinked);
     free(g->resume);
     if (g->have_store)
         hs_store_close(&g->store);
@@ -1025,6 +1060,8 @@ enum hs_status hs_backup(const struct hs_backup_opts *o, struct hs_backup_result
                                   "not running as root: file ownership is not kept");
         r = walk_all(&g, sc);
     }
+    if (r == 0)
+        warn_anomalies(&g, res);
     if (r == 0)
         r = finish_snapshot(&g);
     if (r == 0)

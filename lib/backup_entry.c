@@ -309,8 +309,10 @@ static int link_prev(struct engine *g, const struct hs_walk_item *it, uint64_t s
          * checks the new tree */
         return HS_NO_LINK;
     }
-    if (prev_top(g) < 0)
-        return HS_NO_LINK; /* its directory could not be opened */
+    if (prev_top(g) < 0) {
+        g->link_missed = true; /* its directory could not be opened */
+        return HS_NO_LINK;
+    }
     if (!g->dry_run && it->st.st_nlink > 1 && !room_for_group(g, it)) {
         g->st->link_fallbacks++;
         return HS_NO_LINK;
@@ -318,8 +320,12 @@ static int link_prev(struct engine *g, const struct hs_walk_item *it, uint64_t s
     if (g->dry_run)
         return HS_DONE;
     int r = hs_writer_link(&g->wr, prev_top(g), it->name, it->name, it->path);
-    if (r == HS_NO_LINK)
+    if (r == HS_NO_LINK) {
         g->st->link_fallbacks++;
+        /* a full inode is expected now and then (later runs link the
+         * copy); another filesystem under the store, or a refusal, is not */
+        g->link_missed |= g->wr.link_err != EMLINK;
+    }
     return r;
 }
 
@@ -372,8 +378,12 @@ static int reg_against_manifest(struct engine *g, const struct hs_walk_item *it,
     enum hs_verdict v = hs_change_regular(&it->st, m, g->checksum);
     if (v == HS_VERDICT_VERIFY && !source_matches(g, it, m->hash, hs_mentry_xattr_hash(m)))
         v = HS_VERDICT_COPY;
-    if (v == HS_VERDICT_COPY || !prev_still_recorded(g, it, m))
+    if (v == HS_VERDICT_COPY)
         return HS_NO_LINK;
+    if (!prev_still_recorded(g, it, m)) {
+        g->link_missed = true;
+        return HS_NO_LINK;
+    }
     int r = link_prev(g, it, m->sino, hs_mentry_multi(m));
     if (r != HS_DONE)
         return r;
@@ -561,10 +571,8 @@ static int remember_leader(struct engine *g, const struct hs_walk_item *it, stru
     return r < 0 ? hs_err_setf(g->err, -r, "link table") : 0;
 }
 
-/* A regular file that is not joining a group: linked from the previous
- * snapshot, taken from the interrupted run, or copied. HS_DONE, HS_SKIPPED
- * or <0. */
-static int reg_leader(struct engine *g, const struct hs_walk_item *it, struct stat *st, bool fresh)
+/* reg_leader's work: the file linked, taken, or copied. */
+static int reg_place(struct engine *g, const struct hs_walk_item *it, struct stat *st, bool fresh)
 {
     uint64_t prev_ino = 0;
     bool same_size_before = false;
@@ -593,6 +601,23 @@ static int reg_leader(struct engine *g, const struct hs_walk_item *it, struct st
     if (!fresh && copy_first && (r = hs_eng_content_after_copy(g, it, st, prev_ino)) != HS_NO_LINK)
         return r;
     return hs_eng_dedup_copy(g, it);
+}
+
+/* A regular file that is not joining a group: linked from the previous
+ * snapshot, taken from the interrupted run, or copied. An unchanged file
+ * that ends up copied is counted: the store grows as if it had changed.
+ * HS_DONE, HS_SKIPPED or <0. */
+static int reg_leader(struct engine *g, const struct hs_walk_item *it, struct stat *st, bool fresh)
+{
+    uint64_t copied = g->st->copied;
+    g->link_missed = false;
+    int r = reg_place(g, it, st, fresh);
+    if (r == HS_DONE && g->link_missed && g->st->copied > copied) {
+        g->st->unlinked_unchanged++;
+        if (!g->first_unlinked)
+            g->first_unlinked = strdup(it->path);
+    }
+    return r;
 }
 
 static int read_target(struct engine *g, const struct hs_walk_item *it)

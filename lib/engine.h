@@ -70,6 +70,10 @@ struct engine {
     int prevrootfd;              /* the previous snapshot, for content links (-1) */
     struct hs_inomap dedup;      /* --dedup: this run's copies by hash (dedup_val) */
     bool no_reflink;             /* FICLONE failed once: the store cannot share extents */
+    /* the current file was found unchanged but could not be linked for
+     * another reason than a link limit; the first such file's path */
+    bool link_missed;
+    char *first_unlinked;
     /* the current file's hash, when a check already read it */
     bool src_hashed;
     uint8_t src_hash[16];

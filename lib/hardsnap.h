@@ -78,6 +78,9 @@ struct hs_backup_stats {
     uint64_t bytes_content_linked; /* size of the content-linked and cloned files:
                                       data not written again */
     uint64_t link_fallbacks;       /* EMLINK/EXDEV/EPERM on linkat, copied instead */
+    uint64_t unlinked_unchanged;   /* files the previous snapshot held unchanged (metadata and
+                                      content) that were written again, not for a link limit:
+                                      an anomaly, warned of */
     uint64_t bytes_total;          /* apparent size of all regular files */
     uint64_t bytes_copied;         /* data bytes written */
     uint64_t bytes_hashed;         /* data bytes read for hashing only */
@@ -209,10 +212,20 @@ struct hs_source_result {
     struct hs_backup_stats stats; /* its entries alone (seconds: its walk) */
 };
 
+/* A run's change rate against the store's usual (its log's last runs). */
+struct hs_change_alarm {
+    double rate;   /* files copied / files, this run */
+    double usual;  /* the median of that over the store's last (up to 20) runs */
+    unsigned runs; /* how many runs usual is of; fewer than 3: too few to judge */
+    bool raised;   /* rate far above usual (10x, and 1% and 100 files at least): a
+                      warning, as ransomware or a mass rewrite would cause */
+};
+
 struct hs_backup_result {
     char name[32];   /* the snapshot's name; empty if none was made */
     char stale[256]; /* sources that failed and were carried forward, comma-separated */
     struct hs_backup_stats stats;
+    struct hs_change_alarm change;
     struct hs_source_result *sources; /* per source, as walked (by name; hs_backup only) */
     size_t n_sources;
 };
@@ -389,6 +402,8 @@ enum hs_health_bits {
     HS_HEALTH_OPEN = 1u << 3,        /* other users can enter DEST */
     HS_HEALTH_INTERRUPTED = 1u << 4, /* an unfinished run's tree is left, and none runs */
     HS_HEALTH_STALE = 1u << 5,       /* a source was carried forward (not pulled) */
+    HS_HEALTH_ANOMALY = 1u << 6,     /* the last run wrote unchanged files again, or changed
+                                        far more files than usual (hs_change_alarm) */
 };
 
 struct hs_stale_source {
@@ -412,6 +427,7 @@ struct hs_health {
     char last_end[HS_SNAPSHOT_NAME_LEN + 1];
     int last_status;
     char last_snapshot[HS_SNAPSHOT_NAME_LEN + 1]; /* "" if it made none */
+    char last_anomaly[32];                        /* "unlinked", "change", both or "" */
     struct hs_stale_source *stale;                /* sources not pulled by the last runs */
     size_t n_stale;
     unsigned attention; /* enum hs_health_bits */

@@ -6,6 +6,7 @@
  */
 #include "dirlist.h"
 #include "hardsnap.h"
+#include "log.h"
 #include "store.h"
 #include "storefile.h"
 
@@ -73,55 +74,26 @@ static bool lock_held(int hsfd)
     return held;
 }
 
-/* The value of key in a log line ("key=value ..."), into out (n bytes). */
-static bool log_field(const char *line, const char *key, char *out, size_t n)
-{
-    size_t klen = strlen(key);
-    for (const char *p = line; p && *p; p = strchr(p, ' ')) {
-        while (*p == ' ')
-            p++;
-        if (!strncmp(p, key, klen) && p[klen] == '=') {
-            p += klen + 1;
-            size_t len = strcspn(p, " \n");
-            snprintf(out, n, "%.*s", (int)(len < n ? len : n - 1), p);
-            return true;
-        }
-    }
-    return false;
-}
-
 /* The last complete line of DEST/.hardsnap/log. */
 static void read_last_run(int hsfd, struct hs_health *h)
 {
-    int fd = hs_open_regular(hsfd, "log", O_RDONLY, 0);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        if (fd >= 0)
-            close(fd);
+    char buf[LOG_TAIL];
+    size_t n = hs_log_tail(hsfd, buf, sizeof buf);
+    if (n == 0)
         return;
-    }
-    char buf[LOG_TAIL + 1];
-    off_t from = st.st_size > LOG_TAIL ? st.st_size - LOG_TAIL : 0;
-    ssize_t n = pread(fd, buf, LOG_TAIL, from);
-    close(fd);
-    if (n <= 0)
-        return;
-    buf[n] = '\0';
-    while (n > 0 && buf[n - 1] != '\n') /* a line being written: not yet */
-        buf[--n] = '\0';
-    if (n > 0)
-        buf[--n] = '\0';
+    buf[n - 1] = '\0';
     char *line = strrchr(buf, '\n');
     line = line ? line + 1 : buf;
     char status[16];
-    if (!log_field(line, "command", h->last_command, sizeof h->last_command) ||
-        !log_field(line, "end", h->last_end, sizeof h->last_end) ||
-        !log_field(line, "status", status, sizeof status))
+    if (!hs_log_field(line, "command", h->last_command, sizeof h->last_command) ||
+        !hs_log_field(line, "end", h->last_end, sizeof h->last_end) ||
+        !hs_log_field(line, "status", status, sizeof status))
         return;
     h->last_status = atoi(status);
-    if (!log_field(line, "snapshot", h->last_snapshot, sizeof h->last_snapshot) ||
+    if (!hs_log_field(line, "snapshot", h->last_snapshot, sizeof h->last_snapshot) ||
         !strcmp(h->last_snapshot, "-"))
         h->last_snapshot[0] = '\0';
+    hs_log_field(line, "anomaly", h->last_anomaly, sizeof h->last_anomaly);
     h->have_last = true;
 }
 
@@ -180,6 +152,8 @@ static int look(struct hs_store *s, time_t now, int64_t max_age, struct hs_healt
         h->attention |= HS_HEALTH_INTERRUPTED;
     if (h->n_stale)
         h->attention |= HS_HEALTH_STALE;
+    if (h->have_last && h->last_anomaly[0])
+        h->attention |= HS_HEALTH_ANOMALY;
     return 0;
 }
 

@@ -4,6 +4,7 @@
  * pairs, written with O_APPEND in one write(2), so concurrent readers never
  * see half a line.
  */
+#include "log.h"
 #include "buf.h"
 #include "fsutil.h"
 #include "hardsnap.h"
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void put_time(struct hs_buf *b, const char *key, time_t t)
@@ -65,6 +67,14 @@ static void format_line(struct hs_buf *b, const struct hs_log_entry *le)
             }
         }
     }
+    if (le->backup && (le->backup->stats.unlinked_unchanged || le->backup->change.raised)) {
+        /* what status tells a monitor the morning after */
+        hs_buf_puts(b, " anomaly=");
+        if (le->backup->stats.unlinked_unchanged)
+            hs_buf_puts(b, le->backup->change.raised ? "unlinked,change" : "unlinked");
+        else
+            hs_buf_puts(b, "change");
+    }
     if (le->prune) {
         put_num(b, "deleted", le->prune->deleted);
         put_num(b, "kept", le->prune->kept);
@@ -103,4 +113,42 @@ int hs_log_append(const char *dest, const struct hs_log_entry *le, struct hs_err
     close(fd);
     hs_buf_free(&b);
     return r;
+}
+
+size_t hs_log_tail(int hsfd, char *buf, size_t cap)
+{
+    int fd = hs_open_regular(hsfd, "log", O_RDONLY, 0);
+    struct stat st;
+    ssize_t n = -1;
+    if (fd >= 0 && fstat(fd, &st) == 0) {
+        size_t want = cap - 1;
+        off_t from = st.st_size > (off_t)want ? st.st_size - (off_t)want : 0;
+        n = pread(fd, buf, want, from);
+    }
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0) {
+        buf[0] = '\0';
+        return 0;
+    }
+    while (n > 0 && buf[n - 1] != '\n') /* a line being written: not yet */
+        n--;
+    buf[n] = '\0';
+    return (size_t)n;
+}
+
+bool hs_log_field(const char *line, const char *key, char *out, size_t n)
+{
+    size_t klen = strlen(key);
+    for (const char *p = line; p && *p && *p != '\n'; p = strpbrk(p, " \n")) {
+        while (*p == ' ')
+            p++;
+        if (!strncmp(p, key, klen) && p[klen] == '=') {
+            p += klen + 1;
+            size_t len = strcspn(p, " \n");
+            snprintf(out, n, "%.*s", (int)(len < n ? len : n - 1), p);
+            return true;
+        }
+    }
+    return false;
 }

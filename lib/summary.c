@@ -55,10 +55,11 @@ static void json_num(struct hs_buf *b, const char *key, uint64_t v)
     hs_buf_puts(b, tmp);
 }
 
-static void json_seconds(struct hs_buf *b, const char *key, double v)
+/* A number with decimals (seconds to the ms, ratios to 1e-6). */
+static void json_real(struct hs_buf *b, const char *key, double v, int decimals)
 {
-    char tmp[32];
-    snprintf(tmp, sizeof tmp, "%.3f", v);
+    char tmp[48];
+    snprintf(tmp, sizeof tmp, "%.*f", decimals, v);
     json_key(b, key);
     hs_buf_puts(b, tmp);
 }
@@ -96,6 +97,7 @@ static void json_stats(struct hs_buf *b, const struct hs_backup_stats *s)
     json_num(b, "created", s->created);
     json_num(b, "hashed", s->hashed);
     json_num(b, "link_fallbacks", s->link_fallbacks);
+    json_num(b, "unlinked_unchanged", s->unlinked_unchanged);
     json_num(b, "excluded", s->excluded);
     json_num(b, "warnings", s->warnings);
     json_num(b, "bytes_total", s->bytes_total);
@@ -105,7 +107,7 @@ static void json_stats(struct hs_buf *b, const struct hs_backup_stats *s)
     json_num(b, "wire_received", s->wire_received);
     json_num(b, "wire_sent", s->wire_sent);
     json_num(b, "fetched", s->fetched);
-    json_seconds(b, "seconds", s->seconds);
+    json_real(b, "seconds", s->seconds, 3);
 }
 
 static void json_backup(struct hs_buf *b, const struct hs_backup_result *r)
@@ -114,7 +116,15 @@ static void json_backup(struct hs_buf *b, const struct hs_backup_result *r)
     json_key(b, "totals");
     hs_buf_putc(b, '{');
     json_stats(b, &r->stats);
-    json_seconds(b, "sync_seconds", r->stats.sync_seconds);
+    json_real(b, "sync_seconds", r->stats.sync_seconds, 3);
+    hs_buf_puts(b, "}");
+    json_key(b, "change");
+    hs_buf_putc(b, '{');
+    json_real(b, "rate", r->change.rate, 6);
+    json_real(b, "usual", r->change.usual, 6);
+    json_num(b, "runs", r->change.runs);
+    json_key(b, "anomaly");
+    hs_buf_puts(b, r->change.raised ? "true" : "false");
     hs_buf_puts(b, "}");
     json_key(b, "sources");
     hs_buf_putc(b, '[');
@@ -257,6 +267,7 @@ static const struct source_metric source_metrics[] = {
     SM(bytes_copied, "Bytes written by the last run: what its snapshot added on disk."),
     SM(bytes_total, "Apparent size of the regular files in the last run's snapshot."),
     SM(warnings, "Problems the last run met (files it could not read)."),
+    SM(unlinked_unchanged, "Files found unchanged but written again, not linked (an anomaly)."),
 };
 
 static uint64_t stat_of(const struct hs_backup_stats *s, size_t offset)
@@ -280,6 +291,16 @@ static void prom_backup(struct hs_buf *b, const char *dest, const struct hs_back
             prom_value(b, name, dest, r->sources[i].name,
                        (double)stat_of(&r->sources[i].stats, sm->offset));
     }
+    prom_gauge(b, "last_run_change_ratio", "Share of the files the last run found changed.", dest,
+               r->change.rate);
+    if (r->change.runs)
+        prom_gauge(b, "usual_change_ratio",
+                   "Median share of files changed over the store's earlier runs.", dest,
+                   r->change.usual);
+    prom_gauge(b, "last_run_anomaly",
+               "1 when the last run changed far more files than usual, or wrote unchanged "
+               "files again.",
+               dest, r->change.raised || r->stats.unlinked_unchanged ? 1 : 0);
     prom_help(b, "source_stale", "1 when the source was not backed up (its tree carried forward).");
     for (size_t i = 0; i < r->n_sources; i++)
         prom_value(b, "source_stale", dest, r->sources[i].name, r->sources[i].carried ? 1 : 0);
