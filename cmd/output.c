@@ -216,14 +216,7 @@ int cli_log_run(const char *dest, time_t start, const char *command, int status,
 
 void cli_json_string(const char *s)
 {
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            printf("\\%c", *p);
-        else if (*p < 0x20 || *p == 0x7f)
-            printf("\\u%04x", *p);
-        else
-            putchar(*p);
-    }
-    putchar('"');
+    char *q = hs_json_quote(s);
+    fputs(q ? q : "\"\"", stdout);
+    free(q);
 }

@@ -397,7 +397,10 @@ static int carry_source(struct engine *g, struct source_ctx *sc, struct stat *st
     return r;
 }
 
-/* What the run counted between before and after: one source's counts. */
+/* What the run counted between before and after: one source's counts. The size
+ * check makes a counter added to the struct fail the build until it is
+ * taken here too. */
+_Static_assert(sizeof(struct hs_backup_stats) == 26 * 8, "stats_since: every field");
 static void stats_since(struct hs_backup_stats *d, const struct hs_backup_stats *a,
                         const struct hs_backup_stats *b)
 {

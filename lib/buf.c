@@ -1,7 +1,9 @@
 #include "buf.h"
+#include "hardsnap.h"
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +46,36 @@ int hs_buf_puts(struct hs_buf *b, const char *s)
 int hs_buf_putc(struct hs_buf *b, char c)
 {
     return hs_buf_append(b, &c, 1);
+}
+
+int hs_buf_json(struct hs_buf *b, const char *s)
+{
+    int r = hs_buf_putc(b, '"');
+    for (const unsigned char *p = (const unsigned char *)s; r == 0 && *p; p++) {
+        char esc[8];
+        if (*p == '"' || *p == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)*p;
+            esc[2] = '\0';
+        } else if (*p < 0x20 || *p == 0x7f) {
+            snprintf(esc, sizeof esc, "\\u%04x", *p);
+        } else {
+            esc[0] = (char)*p;
+            esc[1] = '\0';
+        }
+        r = hs_buf_puts(b, esc);
+    }
+    return r < 0 ? r : hs_buf_putc(b, '"');
+}
+
+char *hs_json_quote(const char *s)
+{
+    struct hs_buf b = {0};
+    if (hs_buf_json(&b, s) < 0) {
+        hs_buf_free(&b);
+        return NULL;
+    }
+    return b.data;
 }
 
 void hs_buf_truncate(struct hs_buf *b, size_t len)

@@ -14,6 +14,8 @@ int hs_buf_reserve(struct hs_buf *b, size_t extra);
 int hs_buf_append(struct hs_buf *b, const void *p, size_t n);
 int hs_buf_puts(struct hs_buf *b, const char *s);
 int hs_buf_putc(struct hs_buf *b, char c);
+/* s as a JSON string, quotes included (hs_json_quote). */
+int hs_buf_json(struct hs_buf *b, const char *s);
 void hs_buf_truncate(struct hs_buf *b, size_t len);
 /* "base/path" (base alone for an empty path) in b, for a message: valid
  * until b changes; path itself if memory ran out. */

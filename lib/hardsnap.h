@@ -690,6 +690,11 @@ const char *hs_version(void);
  * can break a line of output or disguise itself or its neighbours. */
 char *hs_escape(const char *path, size_t len);
 
+/* s as a JSON string, quotes included: '"' and '\\' escaped, control
+ * bytes as \u00XX (malloc'ed; NULL without memory). Other bytes are kept,
+ * so escape a raw path with hs_escape first. */
+char *hs_json_quote(const char *s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -57,8 +57,9 @@ struct remote {
     struct hs_conn c;
     bool connected;
     struct hs_buf msg;
-    int dirfd, spoolfd; /* .hardsnap/remote and its spool (-1 in a dry run) */
-    char key[33];
+    int dirfd, spoolfd;  /* .hardsnap/remote and its spool (-1 in a dry run) */
+    uint8_t key_bin[16]; /* the source in this store: names its files, told to serve */
+    char key[33];        /* in hex */
     /* the walk over the rebuilt list */
     struct rebuild *rb; /* streaming: the list is still arriving, the engine walks it as it does */
     bool list_ended;    /* streaming: the engine has had the whole list */
@@ -489,8 +490,7 @@ static int send_request(struct remote *rm, int basefd)
               (!rm->o.dry_run && (rm->o.store_has_data || spool_has_data(rm)) ? HS_REQ_HASHES : 0);
     q.global = (struct hs_exclude *)rm->o.global;
     q.own = (struct hs_exclude *)rm->o.own;
-    source_key(rm->dirfd, rm->o.src, q.key);
-    hs_wire_hex(q.key, 16, rm->key);
+    memcpy(q.key, rm->key_bin, 16);
     if (rm->o.checksum)
         q.flags |= HS_REQ_CHECKSUM;
     else if (basefd >= 0 && hs_list_file_id(basefd, q.base_id) == 0)
@@ -1064,10 +1064,9 @@ static int pull_start(struct remote *rm)
     int r = spawn(rm);
     if (r == 0)
         r = handshake(rm);
+    source_key(rm->dirfd, rm->o.src, rm->key_bin);
+    hs_wire_hex(rm->key_bin, 16, rm->key);
     if (r == 0 && rm->dirfd >= 0) {
-        uint8_t key[16];
-        source_key(rm->dirfd, rm->o.src, key);
-        hs_wire_hex(key, 16, rm->key);
         /* a base that is not the tree of the snapshot the engine compares
          * with would make each file that differs a round trip */
         char of[HS_SNAPSHOT_NAME_LEN + 1], name[64];

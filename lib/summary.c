@@ -21,29 +21,11 @@
 
 /* ---- JSON -------------------------------------------------------------- */
 
-static void json_string(struct hs_buf *b, const char *s)
-{
-    hs_buf_putc(b, '"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        char esc[8];
-        if (*p == '"' || *p == '\\') {
-            hs_buf_putc(b, '\\');
-            hs_buf_putc(b, (char)*p);
-        } else if (*p < 0x20 || *p == 0x7f) {
-            snprintf(esc, sizeof esc, "\\u%04x", *p);
-            hs_buf_puts(b, esc);
-        } else {
-            hs_buf_putc(b, (char)*p);
-        }
-    }
-    hs_buf_putc(b, '"');
-}
-
 static void json_key(struct hs_buf *b, const char *key)
 {
     if (b->len && b->data[b->len - 1] != '{')
         hs_buf_puts(b, ", ");
-    json_string(b, key);
+    hs_buf_json(b, key);
     hs_buf_puts(b, ": ");
 }
 
@@ -69,14 +51,14 @@ static void json_time(struct hs_buf *b, const char *key, time_t t)
     char name[HS_SNAPSHOT_NAME_LEN + 1];
     hs_snapshot_name_format(t, name);
     json_key(b, key);
-    json_string(b, name);
+    hs_buf_json(b, name);
 }
 
 static void json_text(struct hs_buf *b, const char *key, const char *s)
 {
     json_key(b, key);
     if (s && *s)
-        json_string(b, s);
+        hs_buf_json(b, s);
     else
         hs_buf_puts(b, "null");
 }
@@ -132,7 +114,7 @@ static void json_backup(struct hs_buf *b, const struct hs_backup_result *r)
         const struct hs_source_result *sr = &r->sources[i];
         hs_buf_puts(b, i ? ", {" : "{");
         json_key(b, "name");
-        json_string(b, sr->name);
+        hs_buf_json(b, sr->name);
         json_key(b, "stale");
         hs_buf_puts(b, sr->carried ? "true" : "false");
         json_stats(b, &sr->stats);

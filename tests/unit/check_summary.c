@@ -64,6 +64,17 @@ START_TEST(json_escapes_and_counts)
 }
 END_TEST
 
+START_TEST(json_quote)
+{
+    char *q = hs_json_quote("a\"b\\c\n\x01\x7f\xc3\xa9 </script>");
+    ck_assert_str_eq(q, "\"a\\\"b\\\\c\\u000a\\u0001\\u007f\xc3\xa9 </script>\"");
+    free(q);
+    q = hs_json_quote("");
+    ck_assert_str_eq(q, "\"\"");
+    free(q);
+}
+END_TEST
+
 START_TEST(metrics_labels_and_last_success)
 {
     struct hs_backup_result r = two_sources();
@@ -108,6 +119,7 @@ Suite *summary_suite(void)
     Suite *s = suite_create("summary");
     TCase *plain = tu_tcase_plain("json");
     tcase_add_test(plain, json_escapes_and_counts);
+    tcase_add_test(plain, json_quote);
     suite_add_tcase(s, plain);
     TCase *tc = tu_tcase("metrics");
     tcase_add_test(tc, metrics_labels_and_last_success);
