@@ -31,8 +31,7 @@ pgrun "$pgbin/initdb" -D "$HS_TMP/pg/data" -U postgres -A trust -E UTF8 --locale
 pgrun "$pgbin/pg_ctl" -D "$HS_TMP/pg/data" -l "$HS_TMP/pg/server.log" -w -t 300 \
     -o "-k $HS_TMP/pg -c listen_addresses= -c fsync=off" start >/dev/null ||
     fail "the server did not start: $(tail -n 20 pg/server.log)"
-at_exit "setpriv --reuid=$(stat -c %u pg) --regid=$(stat -c %g pg) --clear-groups -- \
-    '$pgbin/pg_ctl' -D '$HS_TMP/pg/data' -m immediate -w stop"
+at_exit "pgrun '$pgbin/pg_ctl' -D '$HS_TMP/pg/data' -m immediate -w stop"
 export PGHOST=$HS_TMP/pg PGUSER=postgres
 sql() { # sql DB STATEMENT
     psql -X -q -v ON_ERROR_STOP=1 -d "$1" -c "$2" >/dev/null
