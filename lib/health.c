@@ -73,8 +73,7 @@ static bool lock_held(int hsfd)
     return held;
 }
 
-/* The value of key in a log line ("key=value ..."), into out (n bytes). */
-static bool log_field(const char *line, const char *key, char *out, size_t n)
+bool hs_log_field(const char *line, const char *key, char *out, size_t n)
 {
     size_t klen = strlen(key);
     for (const char *p = line; p && *p; p = strchr(p, ' ')) {
@@ -114,12 +113,12 @@ static void read_last_run(int hsfd, struct hs_health *h)
     char *line = strrchr(buf, '\n');
     line = line ? line + 1 : buf;
     char status[16];
-    if (!log_field(line, "command", h->last_command, sizeof h->last_command) ||
-        !log_field(line, "end", h->last_end, sizeof h->last_end) ||
-        !log_field(line, "status", status, sizeof status))
+    if (!hs_log_field(line, "command", h->last_command, sizeof h->last_command) ||
+        !hs_log_field(line, "end", h->last_end, sizeof h->last_end) ||
+        !hs_log_field(line, "status", status, sizeof status))
         return;
     h->last_status = atoi(status);
-    if (!log_field(line, "snapshot", h->last_snapshot, sizeof h->last_snapshot) ||
+    if (!hs_log_field(line, "snapshot", h->last_snapshot, sizeof h->last_snapshot) ||
         !strcmp(h->last_snapshot, "-"))
         h->last_snapshot[0] = '\0';
     h->have_last = true;

@@ -26,6 +26,10 @@
 /* .hardsnap/stale/NAME: a source carried forward since "since=SNAPSHOT" */
 #define HS_STALE_DIR "stale"
 
+/* The value of key in a line of .hardsnap/log ("key=value ..."), into out
+ * (n bytes); false when the line has none (status, report). */
+bool hs_log_field(const char *line, const char *key, char *out, size_t n);
+
 struct hs_store {
     int destfd;      /* DEST */
     int hsfd;        /* DEST/.hardsnap */
