@@ -75,7 +75,8 @@ int hs_htmlreport_render(const struct hs_htmlreport_data *d, const char *nonce, 
 /* Parses one log line into run (its stale malloc'd): 1 a backup-like line
  * (backup, run, import), 0 another command or not a line, -ENOMEM. */
 int hs_htmlreport_parse_run(const char *line, struct hs_htmlreport_run *run);
-/* Adds s or the new growth to the top list (biggest first); -ENOMEM. */
+/* Puts path (grown from before to after bytes) into the top list, biggest
+ * growth first, if it is among the HS_HTMLREPORT_GROWERS biggest; -ENOMEM. */
 int hs_htmlreport_add_grower(struct hs_htmlreport_data *d, const char *path, size_t len,
                              uint64_t before, uint64_t after, bool added);
 
