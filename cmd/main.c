@@ -25,6 +25,7 @@ static const char main_usage[] =
     "  export SNAPSHOT[/PATH] ARCHIVE     write a snapshot as an archive\n"
     "  import ARCHIVE DEST                make a snapshot from an archive\n"
     "  status DEST [--max-age D] [--json] is the store healthy (for monitoring)\n"
+    "  report DEST -o FILE.html           the store in one HTML page (charts)\n"
     "  serve [--allow PATH]...            the remote end of a pull, started by ssh\n"
     "\n"
     "hardsnap COMMAND --help shows the command's options; hardsnap --version the version.\n"
@@ -43,6 +44,7 @@ static const struct verb verbs[] = {
     {"prune", cmd_prune, true},     {"run", cmd_run, true},
     {"export", cmd_export, true},   {"import", cmd_import, true},
     {"status", cmd_status, false},  {"serve", cmd_serve, true},
+    {"report", cmd_report, true},
 };
 
 /* Output that could not all be written: for a command whose output is its

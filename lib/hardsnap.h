@@ -444,6 +444,28 @@ enum hs_status hs_health(const char *dest, const char *now, int64_t max_age, str
                          struct hs_err *err);
 void hs_health_free(struct hs_health *h);
 
+/* ---- report: the store in one HTML page ----------------------------------- */
+
+struct hs_html_report_opts {
+    const char *dest;
+    const char *output; /* the page's file, written as OUTPUT.tmp and renamed over it
+                           (never through a symlink); "-": standard output */
+    const char *now;    /* the clock for ages (HARDSNAP_NOW), or NULL */
+    int64_t max_age;    /* a source last backed up longer ago is marked (0: 26 h) */
+};
+
+/*
+ * Writes one self-contained HTML page about the store dest (no network, no
+ * other file): its snapshots over time with total and unique bytes (as
+ * hs_list), the runs of its log (files copied and linked, duration), each
+ * source's last success and the stale ones (as hs_health), and the files
+ * that grew most between the two newest snapshots. It reads every snapshot
+ * (as hs_list does). HS_OK; HS_FAILED: not a store, no snapshot, or the page
+ * could not be written (err); HS_USAGE: a bad now, or an output that cannot
+ * be (its directory missing, or inside a snapshot).
+ */
+enum hs_status hs_html_report(const struct hs_html_report_opts *o, struct hs_err *err);
+
 /* ---- the store's log --------------------------------------------------- */
 
 struct hs_log_entry {

@@ -8,6 +8,8 @@ PKGS=(build-essential cmake pkg-config clang-format shellcheck python3 libcap2-b
       btrfs-progs clang openssh-server openssh-client iproute2 sudo passwd)
 # the example hooks' tests (t28_hook_*): a database to dump, LVM, a ping
 PKGS+=(postgresql lvm2 curl)
+# the report's test (t29): a real browser renders the page
+PKGS+=(chromium)
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
