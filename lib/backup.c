@@ -960,16 +960,22 @@ static int finish_snapshot(struct engine *g)
 static void warn_anomalies(struct engine *g, struct hs_backup_result *res)
 {
     const struct hs_backup_stats *s = g->st;
-    char why[256];
+    char what[192], why[256];
     struct hs_err w = {0};
     if (s->unlinked_unchanged) {
-        snprintf(why, sizeof why,
-                 "unchanged since %s, yet written again (%" PRIu64 " such files in all): the "
-                 "store grows as if they had changed (a mount inside it? a snapshot's file "
-                 "replaced?)",
+        snprintf(what, sizeof what,
+                 "anomaly: unchanged since %s, yet written again, not linked (%" PRIu64
+                 " such files in all: the store grows as if they had changed)",
                  g->prev_name, s->unlinked_unchanged);
-        hs_err_path_why(&w, 0, "anomaly: copied, not linked",
-                        g->first_unlinked ? g->first_unlinked : "?", why);
+        const char *path = g->first_unlinked ? g->first_unlinked : "?";
+        int reason = g->first_unlinked_why;
+        if (reason > 0)
+            hs_err_path(&w, reason, what, path);
+        else
+            hs_err_path_why(&w, 0, what, path,
+                            reason == LINK_MISSED_NO_DIR
+                                ? "its directory in that snapshot cannot be opened"
+                                : "that snapshot holds another file there than it recorded");
         hs_report_warn_err(&g->rep, &w);
     }
     unsigned runs = 0;

@@ -310,7 +310,7 @@ static int link_prev(struct engine *g, const struct hs_walk_item *it, uint64_t s
         return HS_NO_LINK;
     }
     if (prev_top(g) < 0) {
-        g->link_missed = true; /* its directory could not be opened */
+        g->link_missed = LINK_MISSED_NO_DIR;
         return HS_NO_LINK;
     }
     if (!g->dry_run && it->st.st_nlink > 1 && !room_for_group(g, it)) {
@@ -324,7 +324,8 @@ static int link_prev(struct engine *g, const struct hs_walk_item *it, uint64_t s
         g->st->link_fallbacks++;
         /* a full inode is expected now and then (later runs link the
          * copy); another filesystem under the store, or a refusal, is not */
-        g->link_missed |= g->wr.link_err != EMLINK;
+        if (g->wr.link_err != EMLINK)
+            g->link_missed = g->wr.link_err;
     }
     return r;
 }
@@ -381,7 +382,7 @@ static int reg_against_manifest(struct engine *g, const struct hs_walk_item *it,
     if (v == HS_VERDICT_COPY)
         return HS_NO_LINK;
     if (!prev_still_recorded(g, it, m)) {
-        g->link_missed = true;
+        g->link_missed = LINK_MISSED_REPLACED;
         return HS_NO_LINK;
     }
     int r = link_prev(g, it, m->sino, hs_mentry_multi(m));
@@ -610,12 +611,14 @@ static int reg_place(struct engine *g, const struct hs_walk_item *it, struct sta
 static int reg_leader(struct engine *g, const struct hs_walk_item *it, struct stat *st, bool fresh)
 {
     uint64_t copied = g->st->copied;
-    g->link_missed = false;
+    g->link_missed = 0;
     int r = reg_place(g, it, st, fresh);
     if (r == HS_DONE && g->link_missed && g->st->copied > copied) {
         g->st->unlinked_unchanged++;
-        if (!g->first_unlinked)
+        if (!g->first_unlinked) {
             g->first_unlinked = strdup(it->path);
+            g->first_unlinked_why = g->link_missed;
+        }
     }
     return r;
 }

@@ -70,10 +70,12 @@ struct engine {
     int prevrootfd;              /* the previous snapshot, for content links (-1) */
     struct hs_inomap dedup;      /* --dedup: this run's copies by hash (dedup_val) */
     bool no_reflink;             /* FICLONE failed once: the store cannot share extents */
-    /* the current file was found unchanged but could not be linked for
-     * another reason than a link limit; the first such file's path */
-    bool link_missed;
+    /* why the current file, found unchanged, could not be linked (for
+     * another reason than a link limit): 0 it could, > 0 linkat's errno,
+     * LINK_MISSED_*; and the first such file's path and reason */
+    int link_missed;
     char *first_unlinked;
+    int first_unlinked_why;
     /* the current file's hash, when a check already read it */
     bool src_hashed;
     uint8_t src_hash[16];
@@ -98,6 +100,11 @@ struct engine {
     size_t n_sources;
     struct hs_mentry rec;
     struct hs_report rep;
+};
+
+enum {
+    LINK_MISSED_NO_DIR = -1,   /* its directory in the previous snapshot cannot be opened */
+    LINK_MISSED_REPLACED = -2, /* the previous snapshot's file is not the one recorded */
 };
 
 enum {
