@@ -211,10 +211,16 @@ int hs_htmlreport_parse_run(const char *line, struct hs_htmlreport_run *run)
     if (!hs_log_field(line, "snapshot", run->snapshot, sizeof run->snapshot) ||
         !hs_snapshot_name_valid(run->snapshot))
         run->snapshot[0] = '\0';
-    char stale[1024];
-    if (hs_log_field(line, "stale", stale, sizeof stale) && stale[0] &&
-        !(run->stale = percent_decode(stale)))
+    char names[1024];
+    if (hs_log_field(line, "stale", names, sizeof names) && names[0] &&
+        !(run->stale = percent_decode(names)))
         return -ENOMEM;
+    if (hs_log_field(line, "sources", names, sizeof names) && names[0] &&
+        !(run->sources = percent_decode(names))) {
+        free(run->stale);
+        run->stale = NULL;
+        return -ENOMEM;
+    }
     return 1;
 }
 
@@ -249,8 +255,20 @@ static struct hs_htmlreport_source *find_source(struct hs_htmlreport_data *d, co
     return p;
 }
 
-/* Each source ever carried forward (log, .hardsnap/stale): the newest run
- * that made a snapshot without carrying it. */
+/* Adds each name of the comma-separated list. */
+static int add_sources(struct hs_htmlreport_data *d, const char *list)
+{
+    for (const char *p = list; p && *p;) {
+        size_t len = strcspn(p, ",");
+        if (len && len < sizeof d->sources->name && !find_source(d, p, len, true))
+            return -ENOMEM;
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
+
+/* Each source the log names (a run's, or carried forward) or .hardsnap/stale
+ * does: the newest run that made a snapshot with it backed up, not carried. */
 static int sources_from_runs(struct hs_htmlreport_data *d)
 {
     for (size_t i = 0; i < d->health.n_stale; i++) {
@@ -262,19 +280,17 @@ static int sources_from_runs(struct hs_htmlreport_data *d)
         snprintf(src->since, sizeof src->since, "%s", s->since);
     }
     for (size_t i = 0; i < d->n_runs; i++)
-        for (const char *p = d->runs[i].stale; p && *p;) {
-            size_t len = strcspn(p, ",");
-            if (len && len < sizeof d->sources->name && !find_source(d, p, len, true))
-                return -ENOMEM;
-            p += len + (p[len] == ',');
-        }
+        if (add_sources(d, d->runs[i].sources) < 0 || add_sources(d, d->runs[i].stale) < 0)
+            return -ENOMEM;
     for (size_t i = 0; i < d->n_runs; i++) {
         const struct hs_htmlreport_run *r = &d->runs[i];
         if (!r->snapshot[0] || r->status > HS_WARN)
             continue;
         snprintf(d->last_ok, sizeof d->last_ok, "%s", r->snapshot);
+        d->all_named = r->sources != NULL;
         for (size_t k = 0; k < d->n_sources; k++)
-            if (!in_list(r->stale, d->sources[k].name))
+            if (!in_list(r->stale, d->sources[k].name) &&
+                (!r->sources || in_list(r->sources, d->sources[k].name)))
                 snprintf(d->sources[k].last_ok, sizeof d->sources[k].last_ok, "%s", r->snapshot);
     }
     return 0;
@@ -291,6 +307,7 @@ static int add_run(struct hs_htmlreport_data *d, const char *line, size_t *cap)
         struct hs_htmlreport_run *p = realloc(d->runs, ncap * sizeof *p);
         if (!p) {
             free(run.stale);
+            free(run.sources);
             return -ENOMEM;
         }
         d->runs = p;
@@ -477,8 +494,10 @@ void hs_htmlreport_free(struct hs_htmlreport_data *d)
     free(d->dest);
     hs_list_free(&d->list);
     hs_health_free(&d->health);
-    for (size_t i = 0; i < d->n_runs; i++)
+    for (size_t i = 0; i < d->n_runs; i++) {
         free(d->runs[i].stale);
+        free(d->runs[i].sources);
+    }
     free(d->runs);
     free(d->sources);
     for (size_t i = 0; i < d->n_growers; i++)
@@ -930,8 +949,9 @@ static void put_sources(struct hs_buf *b, const struct hs_htmlreport_data *d)
     }
     /* the last run that made a snapshot; without a log, the newest snapshot */
     const char *last = d->last_ok[0] ? d->last_ok : d->health.newest;
-    source_row(b, d, d->n_sources ? "every other source" : "every source", false, last, "ok",
-               false);
+    if (!d->all_named)
+        source_row(b, d, d->n_sources ? "every other source" : "every source", false, last, "ok",
+                   false);
     hs_buf_puts(b, "</table></section>\n");
 }
 

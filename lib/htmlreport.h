@@ -27,6 +27,7 @@ struct hs_htmlreport_run {
     int64_t seconds;                         /* end - start */
     char snapshot[HS_SNAPSHOT_NAME_LEN + 1]; /* "" if it made none */
     char *stale;                             /* sources carried forward, comma-separated; or NULL */
+    char *sources; /* the run's sources, comma-separated; or NULL (a lone one, an old log) */
 };
 
 /* A source the log or .hardsnap/stale names (the others were never carried
@@ -55,6 +56,7 @@ struct hs_htmlreport_data {
     struct hs_htmlreport_run *runs;
     size_t n_runs;                          /* oldest first */
     char last_ok[HS_SNAPSHOT_NAME_LEN + 1]; /* the newest run that made a snapshot */
+    bool all_named; /* that run's log line names its sources (sources=): no "every other" */
     struct hs_htmlreport_source *sources;
     size_t n_sources;
     char grow_a[HS_SNAPSHOT_NAME_LEN + 1], grow_b[HS_SNAPSHOT_NAME_LEN + 1]; /* "" < 2 */

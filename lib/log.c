@@ -37,6 +37,35 @@ static void put_num(struct hs_buf *b, const char *key, uint64_t v)
     hs_buf_puts(b, tmp);
 }
 
+/* Names (comma-separated) in a value: %XX keeps the line's key=value shape
+ * whatever a name holds. */
+static void put_name(struct hs_buf *b, const char *name)
+{
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        char esc[4];
+        if (*p <= ' ' || *p == '=' || *p == '%' || *p >= 0x7f) {
+            snprintf(esc, sizeof esc, "%%%02X", *p);
+            hs_buf_puts(b, esc);
+        } else {
+            hs_buf_putc(b, (char)*p);
+        }
+    }
+}
+
+/* The run's named sources, so a report can tell when each was last backed
+ * up (stale= says which of them were carried forward instead). */
+static void put_sources(struct hs_buf *b, const struct hs_backup_result *r)
+{
+    const char *sep = " sources=";
+    for (size_t i = 0; i < r->n_sources; i++) {
+        if (!r->sources[i].name[0])
+            continue; /* a lone source from the command line has no name */
+        hs_buf_puts(b, sep);
+        put_name(b, r->sources[i].name);
+        sep = ",";
+    }
+}
+
 static void format_line(struct hs_buf *b, const struct hs_log_entry *le)
 {
     put_time(b, "start", le->start);
@@ -53,19 +82,10 @@ static void format_line(struct hs_buf *b, const struct hs_log_entry *le)
         hs_buf_puts(b, " snapshot=");
         hs_buf_puts(b, le->backup->name[0] ? le->backup->name : "-");
         if (le->backup->stale[0]) {
-            /* names carried forward, comma-separated; %XX keeps the line's
-             * key=value shape whatever a name holds */
             hs_buf_puts(b, " stale=");
-            for (const unsigned char *p = (const unsigned char *)le->backup->stale; *p; p++) {
-                char esc[4];
-                if (*p <= ' ' || *p == '=' || *p == '%' || *p >= 0x7f) {
-                    snprintf(esc, sizeof esc, "%%%02X", *p);
-                    hs_buf_puts(b, esc);
-                } else {
-                    hs_buf_putc(b, (char)*p);
-                }
-            }
+            put_name(b, le->backup->stale);
         }
+        put_sources(b, le->backup);
     }
     if (le->backup && (le->backup->stats.unlinked_unchanged || le->backup->change.raised)) {
         /* what status tells a monitor the morning after */

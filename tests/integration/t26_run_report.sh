@@ -117,6 +117,15 @@ HARDSNAP_NOW=$(now 4) hs_rc 1 run -c run.conf -q
 grep -q "no-such-dir/hardsnap.prom" "$HS_ERR" || fail "the metrics file is not named: $(cat "$HS_ERR")"
 [ -d "dest/$(now 4)" ] || fail "no snapshot when the metrics could not be written"
 
+# ---- the log names each run's sources: the report has a row for each
+grep -q " sources=etc,home\( \|$\)" dest/.hardsnap/log || fail "the log names no sources: $(cat dest/.hardsnap/log)"
+HARDSNAP_NOW=$(now 5) hs_rc 0 report dest -o report.html
+for s in etc home; do
+    grep -q "<tr><td class=\"path\">$s</td><td>$(now 4 | sed 's/\(....-..-..\)T\(..\)\(..\)\(..\)Z/\1 \2:\3:\4/')</td>" report.html ||
+        fail "no row for source $s last backed up at $(now 4): $(grep -A8 'id="sources"' report.html)"
+done
+grep -q "every other source" report.html && fail "a row for unnamed sources though the log names them all"
+
 # ---- a config that does not load: the JSON object says why
 printf '[hardsnap]\nbogus = 1\n' >bad.conf
 hs_rc 2 backup -c bad.conf --json

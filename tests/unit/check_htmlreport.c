@@ -58,7 +58,8 @@ START_TEST(parse_runs)
     ck_assert_int_eq(hs_htmlreport_parse_run("start=2026-01-01T000000Z end=2026-01-01T000130Z "
                                              "command=run status=1 files=10 copied=3 linked=7 "
                                              "bytes=300 snapshot=2026-01-01T000000Z "
-                                             "stale=db,we%20b deleted=1 kept=2 freed=9",
+                                             "stale=db,we%20b sources=etc,db,we%20b "
+                                             "deleted=1 kept=2 freed=9",
                                              &r),
                      1);
     ck_assert_str_eq(r.command, "run");
@@ -70,7 +71,9 @@ START_TEST(parse_runs)
     ck_assert_int_eq(r.seconds, 90);
     ck_assert_str_eq(r.snapshot, "2026-01-01T000000Z");
     ck_assert_str_eq(r.stale, "db,we b");
+    ck_assert_str_eq(r.sources, "etc,db,we b");
     free(r.stale);
+    free(r.sources);
     /* a failed run made no snapshot */
     ck_assert_int_eq(hs_htmlreport_parse_run("start=2026-01-01T000000Z end=2026-01-01T000000Z "
                                              "command=backup status=3 files=0 copied=0 linked=0 "
@@ -79,6 +82,7 @@ START_TEST(parse_runs)
                      1);
     ck_assert_str_eq(r.snapshot, "");
     ck_assert_ptr_null(r.stale);
+    ck_assert_ptr_null(r.sources);
     /* a prune, a half line: no run */
     ck_assert_int_eq(hs_htmlreport_parse_run("start=2026-01-01T000000Z end=2026-01-01T000000Z "
                                              "command=prune status=0 deleted=1 kept=2 freed=3",
@@ -131,15 +135,15 @@ static void make_store(void)
     tu_write("dest/2026-01-03T000000Z/db/dump", mid, 50);
     static const char log[] =
         "start=2026-01-01T000000Z end=2026-01-01T000010Z command=backup status=0 files=1 "
-        "copied=1 linked=0 bytes=100 snapshot=2026-01-01T000000Z\n"
+        "copied=1 linked=0 bytes=100 snapshot=2026-01-01T000000Z sources=home\n"
         "start=2026-01-02T000000Z end=2026-01-02T000020Z command=backup status=0 files=3 "
-        "copied=2 linked=0 bytes=250 snapshot=2026-01-02T000000Z\n"
+        "copied=2 linked=0 bytes=250 snapshot=2026-01-02T000000Z sources=home,db\n"
         "start=2026-01-02T120000Z end=2026-01-02T120001Z command=backup status=4 files=0 "
         "copied=0 linked=0 bytes=0 snapshot=-\n"
         "start=2026-01-02T130000Z end=2026-01-02T130000Z command=prune status=0 deleted=0 "
         "kept=2 freed=0\n"
         "start=2026-01-03T000000Z end=2026-01-03T000100Z command=run status=1 files=4 "
-        "copied=2 linked=1 bytes=8000 snapshot=2026-01-03T000000Z stale=db\n"
+        "copied=2 linked=1 bytes=8000 snapshot=2026-01-03T000000Z stale=db sources=home,db\n"
         "start=2026-01-04T000000Z end=";
     tu_write("dest/.hardsnap/log", log, sizeof log - 1);
     ck_assert_int_eq(chmod(tu_path("dest"), 0700), 0);
@@ -158,12 +162,16 @@ START_TEST(made_up_store)
     ck_assert_int_eq(d.runs[2].status, 4);
     ck_assert_int_eq(d.runs[3].seconds, 60);
     ck_assert_str_eq(d.last_ok, "2026-01-03T000000Z");
-    /* db: carried forward by the last run, stale since the 2nd */
-    ck_assert_uint_eq(d.n_sources, 1);
+    /* db: carried forward by the last run, stale since the 2nd; home,
+     * named by the runs' sources=, backed up by the last */
+    ck_assert_uint_eq(d.n_sources, 2);
     ck_assert_str_eq(d.sources[0].name, "db");
     ck_assert(d.sources[0].stale);
     ck_assert_str_eq(d.sources[0].since, "2026-01-02T000000Z");
     ck_assert_str_eq(d.sources[0].last_ok, "2026-01-02T000000Z");
+    ck_assert_str_eq(d.sources[1].name, "home");
+    ck_assert(!d.sources[1].stale);
+    ck_assert_str_eq(d.sources[1].last_ok, "2026-01-03T000000Z");
     /* the growers of the two newest: the new file, then a's growth; not the shrunk one */
     ck_assert_str_eq(d.grow_a, "2026-01-02T000000Z");
     ck_assert_str_eq(d.grow_b, "2026-01-03T000000Z");
