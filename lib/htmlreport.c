@@ -211,6 +211,10 @@ int hs_htmlreport_parse_run(const char *line, struct hs_htmlreport_run *run)
     if (!hs_log_field(line, "snapshot", run->snapshot, sizeof run->snapshot) ||
         !hs_snapshot_name_valid(run->snapshot))
         run->snapshot[0] = '\0';
+    /* words log.c writes, nothing else: it goes into the page as is */
+    if (hs_log_field(line, "anomaly", run->anomaly, sizeof run->anomaly) &&
+        run->anomaly[strspn(run->anomaly, "abcdefghijklmnopqrstuvwxyz,")] != '\0')
+        run->anomaly[0] = '\0';
     char names[1024];
     if (hs_log_field(line, "stale", names, sizeof names) && names[0] &&
         !(run->stale = percent_decode(names)))
@@ -661,6 +665,7 @@ static void draw_runs(struct hs_buf *b, const struct hs_htmlreport_run *runs, si
         const struct hs_htmlreport_run *r = &runs[i];
         double x = ML + slot * (double)i + (slot - w) / 2;
         bool failed = r->status > HS_WARN;
+        const char *mark = failed ? " failed" : r->anomaly[0] ? " anomaly" : "";
         char when[32];
         fmt_name(when, r->end);
         if (time) {
@@ -680,12 +685,14 @@ static void draw_runs(struct hs_buf *b, const struct hs_htmlreport_run *runs, si
                  "<rect class=\"bar copied\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
                  "height=\"%.1f\"/>",
                  x, MT + ph - hl - hc, w, hc);
-            /* the whole slot carries the tooltip, and marks a failed run */
+            /* the whole slot carries the tooltip, and marks a failed run
+             * or one that raised an anomaly */
             putf(b,
                  "<rect class=\"hit%s\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%.1f\">"
-                 "<title>%s %s, exit %d: %" PRIu64 " copied, %" PRIu64 " linked</title></rect>\n",
-                 failed ? " failed" : "", ML + slot * (double)i, MT, slot, ph, when, r->command,
-                 r->status, r->copied, r->linked);
+                 "<title>%s %s, exit %d: %" PRIu64 " copied, %" PRIu64 " linked%s%s</title>"
+                 "</rect>\n",
+                 mark, ML + slot * (double)i, MT, slot, ph, when, r->command, r->status, r->copied,
+                 r->linked, r->anomaly[0] ? "; anomaly: " : "", r->anomaly);
         }
         double cx = x + w / 2;
         if (i == 0 || i + 1 == n || (cx - last_x > 110 && (ML + pw) - cx > 110)) {
@@ -722,6 +729,7 @@ static const char page_style[] =
     "circle.total{fill:#2f6fdb}circle.unique{fill:#e8710a}"
     ".bar.linked{fill:#34a853}.bar.copied{fill:#2f6fdb}.bar.dur{fill:#7b61c9}"
     ".bar.failed{fill:#d93025}.hit{fill:transparent}.hit.failed{fill:rgba(217,48,37,.15)}"
+    ".hit.anomaly{fill:rgba(242,153,0,.22)}"
     ".legend{font-size:13px;color:#5b6578;margin:2px 0 6px}"
     ".legend i{display:inline-block;width:12px;height:12px;border-radius:2px;"
     "margin:0 5px -1px 12px}"
@@ -842,6 +850,8 @@ static void put_cards(struct hs_buf *b, const struct hs_htmlreport_data *d)
         {HS_HEALTH_OPEN, "other users can enter the store"},
         {HS_HEALTH_INTERRUPTED, "an interrupted run left its tree"},
         {HS_HEALTH_STALE, "a source was carried forward, not backed up"},
+        {HS_HEALTH_ANOMALY, "the last run raised an anomaly (far more files changed than usual, "
+                            "or unchanged files written again): see its warnings"},
     };
     for (size_t i = 0; i < sizeof why / sizeof why[0]; i++)
         if (h->attention & why[i].bit)
@@ -883,18 +893,19 @@ static void put_runs(struct hs_buf *b, const struct hs_htmlreport_run *runs, siz
          "<div class=\"legend\">the last %zu runs: files"
          "<i style=\"background:#2f6fdb\"></i>copied"
          "<i style=\"background:#34a853\"></i>linked"
-         "<i style=\"background:rgba(217,48,37,.35)\"></i>failed run</div>\n",
+         "<i style=\"background:rgba(217,48,37,.35)\"></i>failed run"
+         "<i style=\"background:rgba(242,153,0,.45)\"></i>anomaly</div>\n",
          n);
     draw_runs(b, runs, n, false);
     hs_buf_puts(b, "<div class=\"legend\">duration"
                    "<i style=\"background:#7b61c9\"></i>made a snapshot"
                    "<i style=\"background:#d93025\"></i>failed</div>\n");
     draw_runs(b, runs, n, true);
-    hs_buf_puts(b,
-                "<details><summary>the runs</summary><table><tr><th>ended</th><th>command</th>"
-                "<th class=\"num\">exit</th><th class=\"num\">files</th>"
-                "<th class=\"num\">copied</th><th class=\"num\">linked</th>"
-                "<th class=\"num\">written</th><th class=\"num\">took</th><th>stale</th></tr>\n");
+    hs_buf_puts(b, "<details><summary>the runs</summary><table><tr><th>ended</th><th>command</th>"
+                   "<th class=\"num\">exit</th><th class=\"num\">files</th>"
+                   "<th class=\"num\">copied</th><th class=\"num\">linked</th>"
+                   "<th class=\"num\">written</th><th class=\"num\">took</th><th>stale</th>"
+                   "<th>anomaly</th></tr>\n");
     for (size_t i = n; i-- > 0;) {
         const struct hs_htmlreport_run *r = &runs[i];
         char when[32], by[32], took[32];
@@ -906,6 +917,8 @@ static void put_runs(struct hs_buf *b, const struct hs_htmlreport_run *runs, siz
              fmt_bytes(by, r->bytes), fmt_age(took, r->seconds));
         if (r->stale)
             html(b, r->stale);
+        hs_buf_puts(b, "</td><td class=\"warn\">");
+        html(b, r->anomaly);
         hs_buf_puts(b, "</td></tr>\n");
     }
     hs_buf_puts(b, "</table></details></section>\n");

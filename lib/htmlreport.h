@@ -27,7 +27,8 @@ struct hs_htmlreport_run {
     int64_t seconds;                         /* end - start */
     char snapshot[HS_SNAPSHOT_NAME_LEN + 1]; /* "" if it made none */
     char *stale;                             /* sources carried forward, comma-separated; or NULL */
-    char *sources; /* the run's sources, comma-separated; or NULL (a lone one, an old log) */
+    char *sources;    /* the run's sources, comma-separated; or NULL (a lone one, an old log) */
+    char anomaly[32]; /* "unlinked", "change", both, or "" (anomaly.h) */
 };
 
 /* A source the log or .hardsnap/stale names (the others were never carried

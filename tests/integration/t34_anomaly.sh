@@ -78,6 +78,10 @@ HARDSNAP_NOW=$(now 6) hs_rc 1 status dest --nagios
 grep -q '^HARDSNAP WARNING - .*anomaly' "$HS_OUT" || fail "--nagios: $(cat "$HS_OUT")"
 HARDSNAP_NOW=$(now 6) hs_rc 1 status dest --json
 py "$HS_OUT" 'j["last_run"]["anomaly"] == "change" and "anomaly" in j["attention"]'
+# and the report marks the run
+HARDSNAP_NOW=$(now 6) hs_rc 0 report dest -o report.html
+[ "$(grep -o '<rect class="hit anomaly"' report.html | wc -l)" = 1 ] || fail "the report does not mark the one anomaly run"
+grep -q 'the last run raised an anomaly' report.html || fail "the report's health does not name the anomaly"
 # the next normal night clears it
 edit home 1
 HARDSNAP_NOW=$(now 7) hs_rc 0 backup -c hs.conf

@@ -72,8 +72,22 @@ START_TEST(parse_runs)
     ck_assert_str_eq(r.snapshot, "2026-01-01T000000Z");
     ck_assert_str_eq(r.stale, "db,we b");
     ck_assert_str_eq(r.sources, "etc,db,we b");
+    ck_assert_str_eq(r.anomaly, "");
     free(r.stale);
     free(r.sources);
+    /* an anomaly as log.c writes it, and one it never would */
+    ck_assert_int_eq(hs_htmlreport_parse_run("start=2026-01-01T000000Z end=2026-01-01T000000Z "
+                                             "command=run status=1 files=400 copied=300 "
+                                             "snapshot=2026-01-01T000000Z anomaly=unlinked,change",
+                                             &r),
+                     1);
+    ck_assert_str_eq(r.anomaly, "unlinked,change");
+    ck_assert_int_eq(hs_htmlreport_parse_run("start=2026-01-01T000000Z end=2026-01-01T000000Z "
+                                             "command=run status=1 files=400 copied=300 "
+                                             "snapshot=2026-01-01T000000Z anomaly=<b>",
+                                             &r),
+                     1);
+    ck_assert_str_eq(r.anomaly, "");
     /* a failed run made no snapshot */
     ck_assert_int_eq(hs_htmlreport_parse_run("start=2026-01-01T000000Z end=2026-01-01T000000Z "
                                              "command=backup status=3 files=0 copied=0 linked=0 "
