@@ -6,6 +6,7 @@ PKGS=(build-essential cmake pkg-config clang-format shellcheck python3 libcap2-b
       libxxhash-dev libarchive-dev libinih-dev check
       attr acl rsync util-linux e2fsprogs libarchive-tools mandoc genisoimage zstd xz-utils
       btrfs-progs clang openssh-server openssh-client iproute2 sudo passwd)
+PKGS+=(systemd dpkg-dev file bash-completion) # systemd-analyze, dpkg-shlibdeps (cpack -G DEB)
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
