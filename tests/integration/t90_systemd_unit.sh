@@ -76,13 +76,38 @@ bset() {
     done
     printf '%s' "$out"
 }
+# The unit's read-only view (ProtectSystem=strict, ProtectHome=read-only,
+# ReadWritePaths=-STORE), mirrored where a private mount namespace can be
+# made: the filesystems of / and of this test's temp dir remounted read-only
+# in it, STORE bound read-write over itself when it exists ("-": else
+# nothing).
+store=$HS_TMP/var/backups/hardsnap
+mkdir -p "${store%/*}"
+# shellcheck disable=SC2016 # $1, $2: of the inner sh
+if unshare -m --propagation private sh -c 'mount -o remount,bind,ro / &&
+        mount -o remount,bind,ro "$(findmnt -n -o TARGET -T "$1")" && ! touch "$1/.ro"' sh "$HS_TMP" 2>/dev/null; then
+    # shellcheck disable=SC2016
+    view=(unshare -m --propagation private sh -c '
+        mount -o remount,bind,ro / && mount -o remount,bind,ro "$(findmnt -n -o TARGET -T "$1")" || exit 99
+        if [ -d "$2" ]; then
+            mount --bind "$2" "$2" && mount -o remount,bind,rw "$2" || exit 99
+        fi
+        shift 2
+        exec "$@"' sh "$HS_TMP" "$store")
+    sandboxed=1
+else
+    view=()
+    sandboxed=0
+    note "no private mount namespace here (unshare -m, remount): the unit's read-only view is not mirrored"
+fi
 # restricted BSET ARGS: hardsnap ARGS as the unit runs it (output in
 # $HS_OUT/$HS_ERR, exit status in $rc)
 restricted() {
     local b=$1
     shift
     rc=0
-    setpriv --no-new-privs --bounding-set="$b" --inh-caps=-all -- "$HARDSNAP" "$@" >"$HS_OUT" 2>"$HS_ERR" || rc=$?
+    "${view[@]}" setpriv --no-new-privs --bounding-set="$b" --inh-caps=-all -- "$HARDSNAP" "$@" >"$HS_OUT" 2>"$HS_ERR" || rc=$?
+    [ "$rc" != 99 ] || fail "cannot set up the unit's read-only view: $(cat "$HS_ERR")"
     if grep -Eq 'runtime error:|ERROR: (Address|Leak|UndefinedBehavior)Sanitizer' "$HS_ERR"; then
         fail "hardsnap $*: sanitizer report: $(head -c 4000 "$HS_ERR")"
     fi
@@ -124,20 +149,35 @@ chmod 0555 src/ro
 
 cat >hs.conf <<CONF
 [hardsnap]
-dest = $HS_TMP/dest
+dest = $store
 [source sys]
 path = $HS_TMP/src
 [retain]
 keep-last = 1
 CONF
+# the first night: the store does not exist yet. Without the unit's
+# ExecStartPre, hardsnap cannot make it in the read-only view; the
+# ExecStartPre (outside the sandboxing: "+") makes it, 0700.
+if [ "$sandboxed" = 1 ]; then
+    HARDSNAP_NOW=$(now 1) restricted "$unit_caps" run -q -c hs.conf
+    if [ "$rc" != 3 ] || [ -e "$store" ]; then
+        fail "the store was made in the unit's read-only view (exit $rc): the view is not read-only"
+    fi
+    grep -q 'Read-only file system' "$HS_ERR" || fail "no EROFS: $(cat "$HS_ERR")"
+fi
+pre=$(key ExecStartPre)
+pre=${pre#+}
+read -r -a pre <<<"${pre//\/var\/backups\/hardsnap/$store}"
+"${pre[@]}" || fail "the unit's ExecStartPre: ${pre[*]}"
+[ "$(stat -c %a:%U "$store")" = 700:root ] || fail "ExecStartPre made $store $(stat -c %a:%U "$store")"
 # the first snapshot as the timer's first night makes it; the second one
 # prunes the first: both under the unit's restrictions
 HARDSNAP_NOW=$(now 1) restricted "$unit_caps" run -q -c hs.conf
 [ "$rc" = 0 ] || fail "run under the unit's capabilities: exit $rc: $(cat "$HS_ERR")"
 HARDSNAP_NOW=$(now 2) restricted "$unit_caps" run -q -c hs.conf
 [ "$rc" = 0 ] || fail "run (and prune) under the unit's capabilities: exit $rc: $(cat "$HS_ERR")"
-[ "$(snapshots dest)" = "$(now 2)" ] || fail "the prune under the unit's capabilities left: $(snapshots dest)"
-snap=dest/$(now 2)/sys
+[ "$(snapshots "$store")" = "$(now 2)" ] || fail "the prune under the unit's capabilities left: $(snapshots "$store")"
+snap=$store/$(now 2)/sys
 compare_trees src "$snap"
 [ "$(stat -c %a:%u:%g "$snap/suid")" = 4755:65534:65534 ] || fail "suid: $(stat -c %a:%u:%g "$snap/suid")"
 [ "$(stat -c %a:%u:%g "$snap/sgid")" = 2755:65534:65534 ] || fail "sgid: $(stat -c %a:%u:%g "$snap/sgid")"
@@ -158,6 +198,8 @@ for c in "${caps[@]}"; do
     case $c in CAP_CHOWN | CAP_FSETID) ;; *) tight+=("$c") ;; esac
 done
 [ ${#tight[@]} -lt ${#caps[@]} ] || fail "the unit keeps neither CAP_CHOWN nor CAP_FSETID"
+# (in a writable view: only the capabilities differ)
+view=()
 HARDSNAP_NOW=$(now 3) restricted "$(bset "${tight[@]}")" backup -q src tight
 case $rc in 2 | 3) fail "backup without CAP_CHOWN: exit $rc: $(cat "$HS_ERR")" ;; esac
 t=tight/$(now 3)
