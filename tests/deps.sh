@@ -10,6 +10,7 @@ PKGS=(build-essential cmake pkg-config clang-format shellcheck python3 libcap2-b
 PKGS+=(postgresql lvm2 curl)
 # the report's test (t29): a real browser renders the page
 PKGS+=(chromium)
+PKGS+=(systemd dpkg-dev file bash-completion) # systemd-analyze, dpkg-shlibdeps (cpack -G DEB)
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
