@@ -15,7 +15,9 @@ jobs=$(nproc)
 echo "== clang-format, shellcheck" >&2
 clang-format --dry-run --Werror lib/*.[ch] cmd/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch] tests/fault/*.c \
 	tests/install/*.c
-shellcheck -x tests/*.sh tests/integration/*.sh tests/fuzz/*.sh tests/install/*.sh .ci/run
+shellcheck -x tests/*.sh tests/integration/*.sh tests/fuzz/*.sh tests/install/*.sh tests/package/*.sh \
+	conf/hooks/* .ci/run
+shellcheck -s bash conf/hardsnap.bash-completion
 
 echo "== build (-Werror) and test" >&2
 cmake -S . -B build -DHS_WERROR=ON >/dev/null
