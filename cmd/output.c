@@ -67,18 +67,7 @@ int cli_fail(const struct hs_err *err, enum hs_status st)
 
 const char *cli_bytes(char *buf, size_t n, uint64_t bytes)
 {
-    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-    double v = (double)bytes;
-    size_t u = 0;
-    while (v >= 1024 && u + 1 < sizeof units / sizeof units[0]) {
-        v /= 1024;
-        u++;
-    }
-    if (u == 0)
-        snprintf(buf, n, "%" PRIu64 " B", bytes);
-    else
-        snprintf(buf, n, "%.1f %s", v, units[u]);
-    return buf;
+    return hs_bytes_text(buf, n, bytes);
 }
 
 int cli_push(const char ***list, size_t *n, const char *s)

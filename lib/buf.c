@@ -2,6 +2,7 @@
 #include "hardsnap.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,22 @@ int hs_buf_json(struct hs_buf *b, const char *s)
         r = hs_buf_puts(b, esc);
     }
     return r < 0 ? r : hs_buf_putc(b, '"');
+}
+
+const char *hs_bytes_text(char *buf, size_t n, uint64_t bytes)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    double v = (double)bytes;
+    size_t u = 0;
+    while (v >= 1024 && u + 1 < sizeof units / sizeof units[0]) {
+        v /= 1024;
+        u++;
+    }
+    if (u == 0)
+        snprintf(buf, n, "%" PRIu64 " B", bytes);
+    else
+        snprintf(buf, n, "%.1f %s", v, units[u]);
+    return buf;
 }
 
 char *hs_json_quote(const char *s)

@@ -712,6 +712,10 @@ const char *hs_version(void);
  * can break a line of output or disguise itself or its neighbours. */
 char *hs_escape(const char *path, size_t len);
 
+/* bytes for a person, into buf (n bytes): "512 B", "1.5 KiB", "23.4 MiB";
+ * returns buf. */
+const char *hs_bytes_text(char *buf, size_t n, uint64_t bytes);
+
 /* s as a JSON string, quotes included: '"' and '\\' escaped, control
  * bytes as \u00XX (malloc'ed; NULL without memory). Other bytes are kept,
  * so escape a raw path with hs_escape first. */

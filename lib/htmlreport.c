@@ -116,21 +116,9 @@ static void putf(struct hs_buf *b, const char *fmt, ...)
         hs_buf_append(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
-/* 1.5 KiB, 23.4 MiB ... */
 static const char *fmt_bytes(char out[32], uint64_t v)
 {
-    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-    double x = (double)v;
-    size_t u = 0;
-    while (x >= 1024 && u + 1 < sizeof units / sizeof units[0]) {
-        x /= 1024;
-        u++;
-    }
-    if (u == 0)
-        snprintf(out, 32, "%" PRIu64 " B", v);
-    else
-        snprintf(out, 32, "%.*f %s", x < 10 ? 1 : 0, x, units[u]);
-    return out;
+    return hs_bytes_text(out, 32, v);
 }
 
 /* 3 d 4 h, 5 h 2 min, 42 s */

@@ -2,6 +2,7 @@
 #include "hardsnap.h"
 #include "testutil.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,16 @@ START_TEST(json_quote)
 }
 END_TEST
 
+START_TEST(bytes_text)
+{
+    char buf[32];
+    ck_assert_str_eq(hs_bytes_text(buf, sizeof buf, 1023), "1023 B");
+    ck_assert_str_eq(hs_bytes_text(buf, sizeof buf, 1536), "1.5 KiB");
+    ck_assert_str_eq(hs_bytes_text(buf, sizeof buf, 5ull << 40), "5.0 TiB");
+    ck_assert_str_eq(hs_bytes_text(buf, sizeof buf, UINT64_MAX), "16.0 EiB");
+}
+END_TEST
+
 START_TEST(metrics_labels_and_last_success)
 {
     struct hs_backup_result r = two_sources();
@@ -120,6 +131,7 @@ Suite *summary_suite(void)
     TCase *plain = tu_tcase_plain("json");
     tcase_add_test(plain, json_escapes_and_counts);
     tcase_add_test(plain, json_quote);
+    tcase_add_test(plain, bytes_text);
     suite_add_tcase(s, plain);
     TCase *tc = tu_tcase("metrics");
     tcase_add_test(tc, metrics_labels_and_last_success);
