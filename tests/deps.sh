@@ -1,16 +1,19 @@
 #!/bin/bash
-# tests/deps.sh: installs the Debian 12 packages hardsnap needs to build and
-# test (apt-get; through sudo when not root). Does nothing if all are present.
+# tests/deps.sh [--build]: installs the Debian 12 packages hardsnap needs to
+# build and test (apt-get; through sudo when not root); with --build, only
+# those to build it (and its unit tests). Does nothing if all are present.
 set -euo pipefail
-PKGS=(build-essential cmake pkg-config clang-format shellcheck python3 libcap2-bin
-      libxxhash-dev libarchive-dev libinih-dev check
-      attr acl rsync util-linux e2fsprogs libarchive-tools mandoc genisoimage zstd xz-utils
-      btrfs-progs clang openssh-server openssh-client iproute2 sudo passwd)
-# the example hooks' tests (t28_hook_*): a database to dump, LVM, a ping
-PKGS+=(postgresql lvm2 curl)
-# the report's test (t29): a real browser renders the page
-PKGS+=(chromium)
-PKGS+=(systemd dpkg-dev file bash-completion) # systemd-analyze, dpkg-shlibdeps (cpack -G DEB)
+PKGS=(build-essential cmake pkg-config libxxhash-dev libarchive-dev libinih-dev check)
+if [ "${1:-}" != --build ]; then
+	PKGS+=(clang-format shellcheck python3 libcap2-bin
+	      attr acl rsync util-linux e2fsprogs libarchive-tools mandoc genisoimage zstd xz-utils
+	      btrfs-progs clang openssh-server openssh-client iproute2 sudo passwd)
+	# the example hooks' tests (t28_hook_*): a database to dump, LVM, a ping
+	PKGS+=(postgresql lvm2 curl)
+	# the report's test (t29): a real browser renders the page
+	PKGS+=(chromium)
+	PKGS+=(systemd dpkg-dev file bash-completion) # systemd-analyze, dpkg-shlibdeps (cpack -G DEB)
+fi
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
