@@ -541,8 +541,11 @@ static int report_run(struct backup_args *a, const struct hs_config *cf, const c
                       const struct hs_backup_result *res, const struct hs_prune_result *pres)
 {
     bool dry = a->flags & HS_BACKUP_DRY_RUN;
-    if (!dry && status != HS_USAGE)
-        status = cli_log_run(dest, start, command, status, res, pres);
+    /* a run that stopped before its walk (a source not mounted: exit 2)
+     * is logged too, since status, the report and the anomaly baseline
+     * read the log; only a command line that named no store is not */
+    if (!dry)
+        status = cli_log_run(dest, start, command, status, res, pres, a->error);
     struct hs_log_entry le = {.start = start,
                               .end = time(NULL),
                               .command = command,

@@ -50,10 +50,12 @@ void cli_json_string(const char *s);
 /* Appends s to a growable list. */
 int cli_push(const char ***list, size_t *n, const char *s);
 
-/* Appends the run's line to DEST/.hardsnap/log (b, p may be NULL); the exit
- * status: status, or HS_WARN for a good run whose line could not be written. */
+/* Appends the run's line to DEST/.hardsnap/log (b, p, error may be NULL);
+ * the exit status: status, or HS_WARN for a good run whose line could not be
+ * written. */
 int cli_log_run(const char *dest, time_t start, const char *command, int status,
-                const struct hs_backup_result *b, const struct hs_prune_result *p);
+                const struct hs_backup_result *b, const struct hs_prune_result *p,
+                const char *error);
 
 /* The verbs: argv[0] is the verb; each returns the exit status. */
 int cmd_backup(int argc, char **argv);

@@ -106,7 +106,7 @@ int cmd_import(int argc, char **argv)
         status = cli_fail(&err, st);
     }
     if (st != HS_USAGE)
-        status = cli_log_run(dest, start, "import", status, &res, NULL);
+        status = cli_log_run(dest, start, "import", status, &res, NULL, NULL);
 out:
     free(a.positional);
     hs_err_clear(&err);

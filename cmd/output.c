@@ -186,12 +186,14 @@ void cli_on_event(const struct hs_event *ev, void *user)
 }
 
 int cli_log_run(const char *dest, time_t start, const char *command, int status,
-                const struct hs_backup_result *b, const struct hs_prune_result *p)
+                const struct hs_backup_result *b, const struct hs_prune_result *p,
+                const char *error)
 {
     struct hs_log_entry le = {.start = start,
                               .end = time(NULL),
                               .command = command,
                               .status = status,
+                              .error = error,
                               .backup = b,
                               .prune = p};
     struct hs_err err = {0};

@@ -209,7 +209,7 @@ int cmd_prune(int argc, char **argv)
     time_t start = time(NULL);
     int r = cli_prune(dest, &policy, a.dry_run, a.quiet, &res);
     if (!a.dry_run && r != HS_USAGE) {
-        r = cli_log_run(dest, start, "prune", r, NULL, &res);
+        r = cli_log_run(dest, start, "prune", r, NULL, &res, NULL);
     }
     hs_config_free(&cf);
     return r;

@@ -73,6 +73,10 @@ static void format_line(struct hs_buf *b, const struct hs_log_entry *le)
     hs_buf_puts(b, " command=");
     hs_buf_puts(b, le->command);
     put_num(b, "status", (uint64_t)le->status);
+    if (le->error) {
+        hs_buf_puts(b, " error=");
+        put_name(b, le->error);
+    }
     if (le->backup) {
         const struct hs_backup_stats *s = &le->backup->stats;
         put_num(b, "files", s->files);

@@ -126,6 +126,18 @@ for s in etc home; do
 done
 grep -q "every other source" report.html && fail "a row for unnamed sources though the log names them all"
 
+# ---- a run that stops before its walk (a source not mounted: exit 2) is
+# in the log with its error, so status and the report see it
+sed -i 's|^prometheus = .*|prometheus = metrics/hardsnap.prom|; s|^path = src/etc$|path = src/not-mounted|' run.conf
+lines=$(wc -l <dest/.hardsnap/log)
+HARDSNAP_NOW=$(now 6) hs_rc 2 run -c run.conf -q
+[ "$(wc -l <dest/.hardsnap/log)" = $((lines + 1)) ] || fail "no log line for a run that failed early"
+tail -1 dest/.hardsnap/log | grep -q ' command=run status=2 error=.*src/not-mounted.* snapshot=-' ||
+    fail "the log line does not say why: $(tail -1 dest/.hardsnap/log)"
+HARDSNAP_NOW=$(now 6) hs_rc 1 status dest
+grep -q 'last-run-failed' "$HS_OUT" || fail "status does not see the failed run: $(cat "$HS_OUT")"
+[ "$(metric $prom last_run_exit_status)" = 2 ] || fail "exit status: $(cat $prom)"
+
 # ---- a config that does not load: the JSON object says why
 printf '[hardsnap]\nbogus = 1\n' >bad.conf
 hs_rc 2 backup -c bad.conf --json
