@@ -190,14 +190,27 @@ static void print_stats(const struct hs_backup_result *res)
            s->sync_seconds);
 }
 
+/* The summary line, whose counts add up: each regular file is linked (from
+ * the previous snapshot, to another name of its inode, by content, or from
+ * an interrupted run), copied or cloned; each symlink or special file is
+ * linked or made anew. The stats count links of every kind together. */
 static void print_summary(const struct hs_backup_result *res, bool dry_run)
 {
     const struct hs_backup_stats *s = &res->stats;
-    char b[32];
-    printf("%s: %" PRIu64 " files, %" PRIu64 " linked, %" PRIu64 " copied, %s %s, %.2f s\n",
-           dry_run ? "dry run" : res->name, s->files,
-           s->linked + s->hardlinked + s->resumed + s->content_linked, s->copied,
-           cli_bytes(b, sizeof b, s->bytes_copied), dry_run ? "to copy" : "copied", s->seconds);
+    uint64_t others = s->symlinks + s->specials;
+    uint64_t others_linked = others >= s->created ? others - s->created : 0;
+    uint64_t linked = s->linked + s->hardlinked + s->resumed + s->content_linked;
+    uint64_t files_linked = linked >= others_linked ? linked - others_linked : 0;
+    char b[32], cloned[48] = "", other[96] = "";
+    if (s->cloned)
+        snprintf(cloned, sizeof cloned, ", %" PRIu64 " cloned", s->cloned);
+    if (others)
+        snprintf(other, sizeof other,
+                 ", %" PRIu64 " symlinks and specials (%" PRIu64 " linked, %" PRIu64 " made)",
+                 others, others_linked, s->created);
+    printf("%s: %" PRIu64 " files (%" PRIu64 " linked, %" PRIu64 " copied%s)%s, %s %s, %.2f s\n",
+           dry_run ? "dry run" : res->name, s->files, files_linked, s->copied, cloned, other,
+           cli_bytes(b, sizeof b, s->bytes_copied), dry_run ? "to write" : "written", s->seconds);
 }
 
 /* A remote source's NAME when there are several: the basename of its PATH,
@@ -541,10 +554,11 @@ static int report_run(struct backup_args *a, const struct hs_config *cf, const c
                       const struct hs_backup_result *res, const struct hs_prune_result *pres)
 {
     bool dry = a->flags & HS_BACKUP_DRY_RUN;
-    /* a run that stopped before its walk (a source not mounted: exit 2)
-     * is logged too, since status, the report and the anomaly baseline
-     * read the log; only a command line that named no store is not */
-    if (!dry)
+    /* a config's run that stopped before its walk (a source not mounted:
+     * exit 2) is logged too: it is the nightly job, and status and the
+     * report read the log. A command line's mistake, said to the person
+     * who typed it, changes nothing (exit 2 as the contract has it). */
+    if (!dry && (status != HS_USAGE || a->config))
         status = cli_log_run(dest, start, command, status, res, pres, a->error);
     struct hs_log_entry le = {.start = start,
                               .end = time(NULL),

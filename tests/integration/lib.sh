@@ -96,6 +96,24 @@ hs() {
     "$HARDSNAP" "$@"
 }
 
+# hs__summary_adds_up: a backup's summary line in $HS_OUT, if any, adds up:
+# files = linked + copied + cloned, symlinks and specials = linked + made.
+hs__summary_adds_up() {
+    local bad
+    bad=$(awk '
+        match($0, /^[^ ]+: [0-9]+ files \([0-9]+ linked, [0-9]+ copied(, [0-9]+ cloned)?\)/) {
+            n = split($0, w, /[^0-9]+/)  # the numbers in the order they stand
+            # a name YYYY-MM-DDTHHMMSSZ is 4 numbers; "dry run" leaves an empty w[1]
+            i = ($0 ~ /^dry run: /) ? 2 : 5
+            f = w[i]; l = w[i + 1]; c = w[i + 2]; k = 0; i += 3
+            if ($0 ~ / cloned\)/) { k = w[i]; i++ }
+            o = ol = om = 0
+            if ($0 ~ / symlinks and specials \(/) { o = w[i]; ol = w[i + 1]; om = w[i + 2] }
+            if (l + c + k != f || ol + om != o) print
+        }' "$HS_OUT")
+    [ -z "$bad" ] || fail "hardsnap $HS_LAST: the summary's counts do not add up: $bad"
+}
+
 # hs_rc CODE ARGS: runs the binary with stdout/stderr in $HS_OUT/$HS_ERR and
 # fails unless it exits with CODE. Environment prefixes (HARDSNAP_NOW=...)
 # reach the binary.
@@ -109,6 +127,7 @@ hs_rc() {
         head -c 8000 "$HS_ERR" >&2
         fail "hardsnap $* : sanitizer report"
     fi
+    hs__summary_adds_up
     if [ "$rc" != "$want" ]; then
         {
             echo "---- command: hardsnap $(printf '%q ' "$@")"
