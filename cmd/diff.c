@@ -15,7 +15,8 @@ static const char diff_usage[] =
     "the snapshot. Exit 0 when the trees are the same, 1 when they differ.\n"
     "\n"
     "  -v, --verbose   after a tab, what changed: type, size, mtime, mode, owner,\n"
-    "                  target, content, device\n"
+    "                  target, content, device, xattrs (ACLs included; not of\n"
+    "                  directories)\n"
     "  -h, --help      this help\n";
 
 static const struct option diff_options[] = {
@@ -30,7 +31,7 @@ static const struct {
 } diff_names[] = {
     {HS_DIFF_TYPE, "type"},       {HS_DIFF_SIZE, "size"},     {HS_DIFF_MTIME, "mtime"},
     {HS_DIFF_MODE, "mode"},       {HS_DIFF_OWNER, "owner"},   {HS_DIFF_TARGET, "target"},
-    {HS_DIFF_CONTENT, "content"}, {HS_DIFF_DEVICE, "device"},
+    {HS_DIFF_CONTENT, "content"}, {HS_DIFF_DEVICE, "device"}, {HS_DIFF_XATTR, "xattrs"},
 };
 
 struct diff_out {

@@ -95,6 +95,18 @@ static unsigned recheck_content(struct hs_snapiter *ia, const struct hs_mentry *
     return !pa || !pb || memcmp(pa, pb, 16) != 0 ? HS_DIFF_CONTENT : 0;
 }
 
+/* Extended attributes (ACLs are some) of a non-directory, where both sides
+ * know them: a backup copies a file whose attributes changed, so a diff
+ * must say so too. */
+static unsigned xattr_change(const struct hs_snapiter *ia, const struct hs_mentry *a,
+                             const struct hs_snapiter *ib, const struct hs_mentry *b, bool same)
+{
+    if (a->type != b->type || (same && a->sino == b->sino) || !hs_snapiter_xattrs_known(ia) ||
+        !hs_snapiter_xattrs_known(ib))
+        return 0;
+    return hs_mentry_xattr_hash(a) != hs_mentry_xattr_hash(b) ? HS_DIFF_XATTR : 0;
+}
+
 /* The records of the side that did not end: copies, since the other side's
  * next call invalidates nothing of this side. */
 static int merge(struct diff_run *d, struct hs_snapiter *ia, struct hs_snapiter *ib, bool same,
@@ -115,9 +127,9 @@ static int merge(struct diff_run *d, struct hs_snapiter *ia, struct hs_snapiter 
             report(d, '+', b, 0);
             kb = hs_snapiter_next(ib, &b, e);
         } else {
-            unsigned what = hs_diff_records(a, b, same);
-            if (!what)
-                what = recheck_content(ia, a, ib, b);
+            unsigned what = hs_diff_records(a, b, same) | xattr_change(ia, a, ib, b, same);
+            if (!(what & ~HS_DIFF_XATTR))
+                what |= recheck_content(ia, a, ib, b);
             if (what)
                 report(d, 'M', a, what);
             ka = hs_snapiter_next(ia, &a, e);
@@ -147,8 +159,11 @@ enum hs_status hs_diff(const struct hs_diff_opts *o, uint64_t *changes, struct h
     r = hs_snapiter_open(&ia, &ra, false, warn_cb, &d, err);
     if (r == 0)
         r = hs_snapiter_open(&ib, &rb, false, warn_cb, &d, err);
-    if (r == 0)
+    if (r == 0) {
+        hs_snapiter_want_xattrs(ia);
+        hs_snapiter_want_xattrs(ib);
         r = merge(&d, ia, ib, one_store(&ra, &rb), err);
+    }
     hs_snapiter_free(ia);
     hs_snapiter_free(ib);
     hs_snapref_free(&ra);

@@ -279,6 +279,7 @@ enum hs_diff_what {
     HS_DIFF_TARGET = 1u << 5,  /* symlink target */
     HS_DIFF_CONTENT = 1u << 6, /* same size and mtime, other content hash */
     HS_DIFF_DEVICE = 1u << 7,
+    HS_DIFF_XATTR = 1u << 8, /* extended attributes or ACLs (not compared of directories) */
 };
 
 struct hs_diff_change {

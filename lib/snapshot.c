@@ -5,6 +5,7 @@
 #include "fsutil.h"
 #include "mcheck.h"
 #include "walk.h"
+#include "xattr.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -321,6 +322,9 @@ struct hs_snapiter {
     struct hs_walk *walk; /* walk mode */
     struct hs_buf target;
     struct hs_mentry cur;
+    bool want_xattrs;  /* hash the attributes of what is read from the tree */
+    bool xattrs_known; /* of cur */
+    struct hs_xattrs xa;
     hs_snapiter_warn_fn warn;
     void *user;
     /* a single non-directory named by sub */
@@ -455,6 +459,7 @@ void hs_snapiter_free(struct hs_snapiter *it)
         hs_copier_free(&it->copier);
     hs_walk_free(it->walk);
     hs_buf_free(&it->target);
+    hs_xattrs_free(&it->xa);
     if (it->single_dir >= 0)
         close(it->single_dir);
     free(it->single_name);
@@ -495,6 +500,15 @@ static int record_of(struct hs_snapiter *it, const char *path, size_t len, int d
             return r;
         it->cur.target = it->target.data;
         it->cur.target_len = it->target.len;
+    }
+    it->xattrs_known = false;
+    if (it->want_xattrs && !S_ISDIR(st->st_mode) &&
+        hs_xattr_read(&it->xa, (struct hs_xobj){.fd = -1, .dirfd = dirfd, .name = name},
+                      geteuid() == 0) == 0) {
+        it->xattrs_known = true;
+        it->cur.xattr_hash = hs_xattr_hash(&it->xa);
+        if (it->cur.xattr_hash)
+            it->cur.flags |= HS_ME_XATTR;
     }
     return 0;
 }
@@ -655,6 +669,19 @@ int hs_snapiter_next(struct hs_snapiter *it, const struct hs_mentry **m, struct 
 bool hs_snapiter_reread(const struct hs_snapiter *it)
 {
     return it->reread;
+}
+
+void hs_snapiter_want_xattrs(struct hs_snapiter *it)
+{
+    it->want_xattrs = true;
+}
+
+bool hs_snapiter_xattrs_known(const struct hs_snapiter *it)
+{
+    /* a backup records a directory before it reads its attributes */
+    if (it->cur.type == HS_FT_DIR)
+        return false;
+    return it->mr && !it->reread ? true : it->xattrs_known;
 }
 
 int hs_snapiter_hash_current(struct hs_snapiter *it, uint8_t hash[16])

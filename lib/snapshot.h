@@ -97,6 +97,14 @@ bool hs_snapiter_reread(const struct hs_snapiter *it);
 /* The content hash of the current entry of a walked tree (a regular file):
  * 0 or -errno. */
 int hs_snapiter_hash_current(struct hs_snapiter *it, uint8_t hash[16]);
+/* From now on, the extended attributes (ACLs included) of each non-directory
+ * read from the tree are hashed into its record (HS_ME_XATTR), as a backup
+ * records them: all of them as root, else those a user can set. */
+void hs_snapiter_want_xattrs(struct hs_snapiter *it);
+/* Whether the current record's xattr hash says what the entry holds: a
+ * manifest's record of a non-directory, or one read from the tree with
+ * hs_snapiter_want_xattrs whose attributes could be read. */
+bool hs_snapiter_xattrs_known(const struct hs_snapiter *it);
 void hs_snapiter_free(struct hs_snapiter *it);
 
 #endif

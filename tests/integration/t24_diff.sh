@@ -82,3 +82,35 @@ hs_rc 2 diff "dest/$s3" "$HS_TMP/no-such-dir"
 grep -q 'no-such-dir' "$HS_ERR" || fail "diff did not name the missing directory"
 printf 'x\n' >a-file
 hs_rc 2 diff "dest/$s3" a-file
+
+# ---- extended attributes and ACLs: a backup copies a file whose attributes
+# changed, so diff names it too, against the live tree and between
+# snapshots (from their manifests, and walked)
+touch xprobe
+if have setfattr && have setfacl && setfattr -n user.t -v 1 xprobe 2>/dev/null; then
+    mkdir xa
+    printf 'x\n' >xa/attr
+    printf 'a\n' >xa/acl
+    printf 'p\n' >xa/plain
+    setfattr -n user.color -v red xa/attr
+    HARDSNAP_NOW=$(now 10) hs_rc 0 backup -q xa xdest
+    setfattr -n user.color -v blue xa/attr
+    setfacl -m u:nobody:r xa/acl
+    hs_rc 1 diff -v xdest/latest xa
+    [ "$(cat "$HS_OUT")" = "$(printf 'M acl\txattrs\nM attr\txattrs')" ] ||
+        fail "diff against the live tree does not name the xattr and ACL changes: $(cat "$HS_OUT")"
+    HARDSNAP_NOW=$(now 11) hs_rc 0 backup -q xa xdest
+    not_same_inode "xdest/$(now 10)/attr" "xdest/$(now 11)/attr"
+    same_inode "xdest/$(now 10)/plain" "xdest/$(now 11)/plain"
+    hs_rc 1 diff -v "xdest/$(now 10)" "xdest/$(now 11)"
+    [ "$(cat "$HS_OUT")" = "$(printf 'M acl\txattrs\nM attr\txattrs')" ] ||
+        fail "diff between snapshots does not name the xattr and ACL changes: $(cat "$HS_OUT")"
+    hs_rc 0 diff xdest/latest xa
+    rm "xdest/.hardsnap/manifests/$(now 10).hsm"
+    hs_rc 1 diff -v "xdest/$(now 10)" "xdest/$(now 11)"
+    [ "$(cat "$HS_OUT")" = "$(printf 'M acl\txattrs\nM attr\txattrs')" ] ||
+        fail "diff of a walked snapshot does not name the xattr and ACL changes: $(cat "$HS_OUT")"
+else
+    note "no user xattrs here (or no setfattr/setfacl): the xattr and ACL diff is not tested"
+fi
+exit 0
