@@ -18,7 +18,9 @@ locked_backup() {
     t0=$(date +%s%N)
     HARDSNAP_NOW=$name hs_rc 4 backup src dest
     t1=$(date +%s%N)
-    [ $(((t1 - t0) / 1000000)) -lt 3000 ] || fail "the locked backup took $(((t1 - t0) / 1000000)) ms, expected at once"
+    # "at once": not waiting for the holder, who keeps the lock 60 s (or
+    # for ever); a busy machine under a sanitizer takes seconds to start one
+    [ $(((t1 - t0) / 1000000)) -lt 30000 ] || fail "the locked backup took $(((t1 - t0) / 1000000)) ms, expected at once"
     grep -q '^hardsnap: ' "$HS_ERR" || fail "no 'hardsnap: ...' message on stderr: $(cat "$HS_ERR")"
     grep -q 'dest' "$HS_ERR" || fail "the lock message does not name DEST: $(cat "$HS_ERR")"
     [ ! -s "$HS_OUT" ] || fail "output on stdout from a locked run: $(cat "$HS_OUT")"
@@ -40,7 +42,7 @@ rm -f ready
 ) >/dev/null 2>&1 &
 holder=$!
 at_exit "kill $holder"
-for ((i = 0; i < 100; i++)); do
+for ((i = 0; i < 600; i++)); do
     [ -e ready ] && break
     kill -0 "$holder" 2>/dev/null || fail "the lock holder died (could it take the lock?)"
     sleep 0.05
