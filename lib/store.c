@@ -376,7 +376,7 @@ int hs_store_open(struct hs_store *s, const char *dest, unsigned flags, struct h
         hs_err_kind(e, HS_USAGE);
         return r;
     }
-    if (create) {
+    if (create && !(flags & HS_STORE_ADOPT)) {
         int r = check_new_store(s->destfd, dest, e);
         if (r < 0)
             return r;

@@ -39,6 +39,7 @@ struct hs_store {
 enum hs_store_flags {
     HS_STORE_CREATE = 1u << 0, /* create DEST (parent must exist) and .hardsnap */
     HS_STORE_LOCK = 1u << 1,   /* take the lock; -EWOULDBLOCK (kind HS_LOCKED) if held */
+    HS_STORE_ADOPT = 1u << 2,  /* with CREATE: DEST may hold anything (import --from) */
 };
 
 /* A writer (CREATE or LOCK) refuses a DEST inside a snapshot or a .hardsnap
