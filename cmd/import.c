@@ -9,7 +9,7 @@
 
 static const char import_usage[] =
     "usage: hardsnap import [OPTIONS] ARCHIVE DEST\n"
-    "       hardsnap import --from rsnapshot|rsync-time-backup DIR  (see --from --help)\n"
+    "       hardsnap import --from rsnapshot|rsync-time-backup DIR\n"
     "\n"
     "Makes a new snapshot in DEST from ARCHIVE (\"-\": stdin), in any format\n"
     "libarchive reads: tar (pax, GNU, ustar), cpio, zip, ISO 9660, ... plain or\n"
@@ -18,6 +18,8 @@ static const char import_usage[] =
     "Entries with absolute paths, \"..\" or a path through a symlink are refused\n"
     "and named (exit 1). The snapshot is named by the newest mtime in the\n"
     "archive, or by HARDSNAP_NOW; an older one does not become latest.\n"
+    "With --from, DIR (an rsnapshot or rsync-time-backup store) is made a\n"
+    "hardsnap store in place: see hardsnap import --from rsnapshot --help.\n"
     "\n"
     "      --stats        detailed counts at the end\n"
     "      --progress     live progress on a terminal\n"

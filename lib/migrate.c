@@ -182,6 +182,20 @@ static bool is_dir_at(int dirfd, const char *name)
     return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
 }
 
+bool hs_migrate_candidate(int dirfd)
+{
+    char **names;
+    size_t n;
+    bool found = false;
+    if (names_in(dirfd, ".", &names, &n) < 0)
+        return false;
+    for (size_t i = 0; i < n && !found; i++)
+        found = !strcmp(names[i], RTB_MARKER) ||
+                (rsnapshot_name(names[i]) && is_dir_at(dirfd, names[i]));
+    hs_store_list_free(names, n);
+    return found;
+}
+
 /* rsnapshot with one backup point (`backup /home/ localhost/`) keeps each
  * snapshot's tree in INTERVAL.N/localhost/: that directory becomes the
  * snapshot root, so that `hardsnap backup /home DEST` continues it. With
@@ -272,7 +286,8 @@ static int scan(int destfd, const char *dir, enum hs_migrate_from from, const ch
     if (from == HS_FROM_RSYNC_TIME_BACKUP && p->n && !continuing &&
         fstatat(destfd, RTB_MARKER, &st, AT_SYMLINK_NOFOLLOW) < 0)
         return hs_err_usage(e, 0, "no " RTB_MARKER ": not an rsync-time-backup destination", dir);
-    qsort(p->v, p->n, sizeof *p->v, cmp_time);
+    if (p->n)
+        qsort(p->v, p->n, sizeof *p->v, cmp_time);
     for (size_t i = 0; i < p->n; i++) {
         if (i > 0 && !strcmp(p->v[i].name, p->v[i - 1].name)) {
             char why[160];

@@ -255,7 +255,12 @@ static int check_new_store(int destfd, const char *dest, struct hs_err *e)
         close(fd);
     if (empty || snapshots)
         return 0;
-    int r = hs_err_path(e, 0, "neither a hardsnap store nor empty (refusing to make it one)", dest);
+    int r = hs_err_path(e, 0,
+                        hs_migrate_candidate(destfd)
+                            ? "neither a hardsnap store nor empty: an rsnapshot or "
+                              "rsync-time-backup store? See hardsnap import --from"
+                            : "neither a hardsnap store nor empty (refusing to make it one)",
+                        dest);
     hs_err_kind(e, HS_USAGE);
     return r;
 }

@@ -50,6 +50,10 @@ enum hs_store_flags {
  * s->warn, for the caller to report. */
 int hs_store_open(struct hs_store *s, const char *dest, unsigned flags, struct hs_err *e);
 
+/* Whether the directory holds a snapshot of rsnapshot (INTERVAL.N) or an
+ * rsync-time-backup marker: what import --from migrates (migrate.c). */
+bool hs_migrate_candidate(int dirfd);
+
 /* Whether st (DEST's) lets users other than its owner in. */
 bool hs_store_dest_open(const struct stat *st);
 

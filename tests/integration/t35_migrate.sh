@@ -119,6 +119,10 @@ if have rsnapshot; then
     not_same_inode "$snap/daily.2/localhost/file.txt" "$snap/daily.0/localhost/file.txt"
     save_refs "$snap/daily.2/localhost" "$snap/daily.1/localhost" "$snap/daily.0/localhost"
 
+    # a backup into it says what it is and what to do
+    hs_rc 2 backup src "$snap"
+    grep -q 'an rsnapshot or rsync-time-backup store? See hardsnap import --from' "$HS_ERR" ||
+        fail "backup into an rsnapshot store: $(cat "$HS_ERR")"
     # refused before anything is written: not an rsync-time-backup store, and
     # a snapshot name already taken
     hs_rc 2 import --from rsync-time-backup "$snap"
@@ -199,6 +203,13 @@ for d in 2026-02-02-020000 2026-02-03-021500; do
     [ -d "$rtb/$d" ] || fail "a backup removed the old tree $d"
 done
 rm -rf "$rtb/2026-02-03T120000Z" "$rtb/.hardsnap/manifests/2026-02-03T120000Z".*
+# another hardsnap run holds the lock: exit 4, nothing renamed
+if have flock; then
+    rc=0
+    flock "$rtb/.hardsnap/lock" "$HARDSNAP" import --from rsync-time-backup "$rtb" 2>"$HS_ERR" || rc=$?
+    [ "$rc" = 4 ] || fail "import --from under a held lock exited $rc: $(cat "$HS_ERR")"
+    [ -d "$rtb/2026-02-03-021500" ] || fail "renamed under a held lock"
+fi
 hs_rc 0 import --from rsync-time-backup "$rtb"
 check_migrated "$rtb" "${names[@]}"
 assert_absent "$rtb/.hardsnap/partial/${names[2]}.hsm"
