@@ -64,7 +64,8 @@ struct migrator {
     struct hs_migrate_result *res;
     struct hs_store s;
     struct hs_copier copier;
-    struct hs_inomap seen; /* (dev, ino) -> struct seen: shared inodes are read once */
+    struct hs_inomap seen;  /* (dev, ino) -> struct seen: shared inodes are read once */
+    struct hs_inomap names; /* (dev, ino) -> uint32_t: its names in this snapshot */
     struct hs_xattrs xa;
     struct hs_buf target;
     bool root_user;
@@ -360,6 +361,12 @@ static int record(struct migrator *m, struct hs_manifest_writer *w, const struct
         rec.flags |= HS_ME_XATTR;
         rec.xattr_hash = hs_xattr_hash(&m->xa);
     }
+    if (!S_ISDIR(it->st.st_mode) && it->st.st_nlink > 1) {
+        /* a backup records the source's link count, the names of its group;
+         * st_nlink here counts the other snapshots' names too */
+        const uint32_t *c = hs_inomap_find(&m->names, it->st.st_dev, it->st.st_ino);
+        rec.nlink = c ? *c : 1;
+    }
     if (S_ISREG(it->st.st_mode)) {
         m->res->files++;
         r = read_hash(m, it, &rec);
@@ -376,9 +383,48 @@ static int record(struct migrator *m, struct hs_manifest_writer *w, const struct
     return r < 0 ? r : hs_manifest_put(w, &rec, m->err);
 }
 
+/* The first pass: each multi-name inode's names in this snapshot. */
+static int count_name(struct migrator *m, const struct hs_walk_item *it)
+{
+    if (S_ISDIR(it->st.st_mode) || it->st.st_nlink < 2)
+        return 0;
+    bool fresh;
+    uint32_t *c = hs_inomap_get(&m->names, it->st.st_dev, it->st.st_ino, &fresh);
+    if (!c)
+        return hs_err_setf(m->err, ENOMEM, "import --from");
+    (*c)++;
+    return 0;
+}
+
+static int walk_tree(struct migrator *m, struct hs_manifest_writer *w, int rootfd,
+                     const struct stat *rst)
+{
+    struct hs_walk *walk = NULL;
+    /* a new open file description: a dup would share the directory offset
+     * the first pass left at the end */
+    int fd = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int r = fd < 0 ? hs_err_setf(m->err, errno, "import --from")
+                   : hs_walk_open(&walk, fd, rst, "", m->err);
+    struct hs_walk_item it;
+    while (r == 0 && (r = hs_walk_next(walk, &it, m->err)) == 0 && it.ev != HS_WALK_END) {
+        if (m->o->interrupt && *m->o->interrupt)
+            r = hs_err_setf(m->err, EINTR, "interrupted");
+        else if (it.ev == HS_WALK_ERROR || it.ev == HS_WALK_FATAL)
+            r = hs_err_path_why(m->err, it.err, it.what, *it.path ? it.path : ".",
+                                strerror(it.err));
+        else if (it.ev == HS_WALK_ENTRY)
+            r = w ? record(m, w, &it) : count_name(m, &it);
+    }
+    hs_walk_free(walk);
+    return r;
+}
+
+/* Walks the snapshot: with w, its records into w; without, count_name. */
 static int walk_into(struct migrator *m, struct hs_manifest_writer *w, int rootfd,
                      const struct stat *rst)
 {
+    if (!w)
+        return walk_tree(m, NULL, rootfd, rst);
     struct hs_mentry root = {.path = "", .path_len = 0};
     hs_mentry_from_stat(&root, rst);
     root.sino = rst->st_ino;
@@ -391,24 +437,7 @@ static int walk_into(struct migrator *m, struct hs_manifest_writer *w, int rootf
     if (r < 0)
         return hs_err_setf(m->err, -r, "cannot read extended attributes of a snapshot root");
     r = hs_manifest_put(w, &root, m->err);
-    struct hs_walk *walk = NULL;
-    int fd = r < 0 ? -1 : dup(rootfd);
-    if (r == 0 && fd < 0)
-        r = hs_err_setf(m->err, errno, "import --from");
-    if (r == 0)
-        r = hs_walk_open(&walk, fd, rst, "", m->err);
-    struct hs_walk_item it;
-    while (r == 0 && (r = hs_walk_next(walk, &it, m->err)) == 0 && it.ev != HS_WALK_END) {
-        if (m->o->interrupt && *m->o->interrupt)
-            r = hs_err_setf(m->err, EINTR, "interrupted");
-        else if (it.ev == HS_WALK_ERROR || it.ev == HS_WALK_FATAL)
-            r = hs_err_path_why(m->err, it.err, it.what, *it.path ? it.path : ".",
-                                strerror(it.err));
-        else if (it.ev == HS_WALK_ENTRY)
-            r = record(m, w, &it);
-    }
-    hs_walk_free(walk);
-    return r;
+    return r < 0 ? r : walk_tree(m, w, rootfd, rst);
 }
 
 /* "DIR/old: what went wrong" for what failed inside one old snapshot. */
@@ -442,7 +471,12 @@ static int migrate_one(struct migrator *m, const struct old_snap *o, const char 
     char mname[64];
     hs_store_manifest_name(o->name, mname);
     struct hs_manifest_writer *w = NULL;
-    int r = hs_manifest_writer_open(&w, s->partialfd, mname, m->err);
+    hs_inomap_free(&m->names);
+    int r = hs_inomap_init(&m->names, sizeof(uint32_t)) < 0
+                ? hs_err_setf(m->err, ENOMEM, "import --from")
+                : walk_into(m, NULL, rootfd, &rst);
+    if (r == 0)
+        r = hs_manifest_writer_open(&w, s->partialfd, mname, m->err);
     if (r == 0)
         r = walk_into(m, w, rootfd, &rst);
     if (r == 0)
@@ -616,6 +650,7 @@ enum hs_status hs_migrate(const struct hs_migrate_opts *o, struct hs_migrate_res
     hs_store_close(&m.s);
     hs_copier_free(&m.copier);
     hs_inomap_free(&m.seen);
+    hs_inomap_free(&m.names);
     hs_xattrs_free(&m.xa);
     hs_buf_free(&m.target);
     res->seconds = hs_monotonic_seconds() - t0;
