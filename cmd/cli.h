@@ -69,6 +69,9 @@ int cmd_run(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+/* import --from FORMAT DIR: whether argv asks for it, and the verb itself */
+bool cli_import_from(int argc, char **argv);
+int cmd_import_from(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 

@@ -9,6 +9,7 @@
 
 static const char import_usage[] =
     "usage: hardsnap import [OPTIONS] ARCHIVE DEST\n"
+    "       hardsnap import --from rsnapshot|rsync-time-backup DIR\n"
     "\n"
     "Makes a new snapshot in DEST from ARCHIVE (\"-\": stdin), in any format\n"
     "libarchive reads: tar (pax, GNU, ustar), cpio, zip, ISO 9660, ... plain or\n"
@@ -17,6 +18,8 @@ static const char import_usage[] =
     "Entries with absolute paths, \"..\" or a path through a symlink are refused\n"
     "and named (exit 1). The snapshot is named by the newest mtime in the\n"
     "archive, or by HARDSNAP_NOW; an older one does not become latest.\n"
+    "With --from, DIR (an rsnapshot or rsync-time-backup store) is made a\n"
+    "hardsnap store in place: see hardsnap import --from rsnapshot --help.\n"
     "\n"
     "      --stats        detailed counts at the end\n"
     "      --progress     live progress on a terminal\n"
@@ -81,6 +84,8 @@ int cmd_import(int argc, char **argv)
 {
     struct import_args a = {0};
     struct hs_err err = {0};
+    if (cli_import_from(argc, argv)) /* an old store in place: not an archive */
+        return cmd_import_from(argc, argv);
     time_t start = time(NULL);
     int p = parse_args(argc, argv, &a);
     int status = p > 0 ? HS_OK : HS_USAGE;

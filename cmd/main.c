@@ -24,6 +24,7 @@ static const char main_usage[] =
     "  verify SNAPSHOT | DEST --all       check files against their stored hashes\n"
     "  export SNAPSHOT[/PATH] ARCHIVE     write a snapshot as an archive\n"
     "  import ARCHIVE DEST                make a snapshot from an archive\n"
+    "  import --from rsnapshot DIR        make an rsnapshot store a hardsnap store\n"
     "  status DEST [--max-age D] [--json] is the store healthy (for monitoring)\n"
     "  report DEST -o FILE.html           the store in one HTML page (charts)\n"
     "  serve [--allow PATH]...            the remote end of a pull, started by ssh\n"

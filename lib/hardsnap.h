@@ -584,6 +584,50 @@ struct hs_import_opts {
 enum hs_status hs_import(const struct hs_import_opts *o, struct hs_backup_result *res,
                          struct hs_err *err);
 
+/* ---- import --from: an rsnapshot or rsync-time-backup store --------- */
+
+enum hs_migrate_from {
+    HS_FROM_RSNAPSHOT = 1,         /* DIR/INTERVAL.N/ (daily.0, weekly.2...) */
+    HS_FROM_RSYNC_TIME_BACKUP = 2, /* DIR/YYYY-MM-DD-HHMMSS/, latest, backup.marker */
+};
+
+struct hs_migrate_opts {
+    const char *dir; /* the old store, made a hardsnap store in place */
+    enum hs_migrate_from from;
+    /* each old snapshot renamed: its old name and its snapshot name (may be NULL) */
+    void (*on_snapshot)(const char *old, const char *name, void *user);
+    void *user;
+    /* when it becomes non-zero (a signal handler sets it), the migration stops
+     * before the next file: HS_FAILED, and a re-run continues */
+    const volatile sig_atomic_t *interrupt;
+};
+
+struct hs_migrate_result {
+    size_t snapshots;       /* migrated by this run */
+    bool already;           /* dir was a hardsnap store with nothing to migrate */
+    char root[256];         /* rsnapshot: the backup point that became each root, or "" */
+    uint64_t files;         /* regular file names recorded */
+    uint64_t inodes_hashed; /* files read (an inode shared by snapshots once) */
+    uint64_t bytes_hashed;
+    struct hs_err warn; /* what did not stop it (hs_err_clear it) */
+    double seconds;
+};
+
+/*
+ * Turns dir, an rsnapshot or rsync-time-backup store, into a hardsnap store
+ * without copying: each old snapshot directory (for rsnapshot with a single
+ * backup point, the point's directory) is renamed to the UTC time it was
+ * made (rsnapshot: the directory's mtime; rsync-time-backup: its name, in
+ * the local time zone) after its manifest was written, so hard links between
+ * them stay. A kill leaves every old snapshot either untouched or migrated;
+ * the same call again continues. HS_USAGE, nothing changed: dir is not such a
+ * store, two snapshots would get one name or a name is taken, or dir is
+ * already a hardsnap store with old snapshots in it (one with none: HS_OK,
+ * res->already). HS_LOCKED: a hardsnap run holds it.
+ */
+enum hs_status hs_migrate(const struct hs_migrate_opts *o, struct hs_migrate_result *res,
+                          struct hs_err *err);
+
 /* ---- config files ---------------------------------------------------- */
 
 struct hs_config_source {

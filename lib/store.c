@@ -255,7 +255,12 @@ static int check_new_store(int destfd, const char *dest, struct hs_err *e)
         close(fd);
     if (empty || snapshots)
         return 0;
-    int r = hs_err_path(e, 0, "neither a hardsnap store nor empty (refusing to make it one)", dest);
+    int r = hs_err_path(e, 0,
+                        hs_migrate_candidate(destfd)
+                            ? "neither a hardsnap store nor empty: an rsnapshot or "
+                              "rsync-time-backup store? See hardsnap import --from"
+                            : "neither a hardsnap store nor empty (refusing to make it one)",
+                        dest);
     hs_err_kind(e, HS_USAGE);
     return r;
 }
@@ -376,7 +381,7 @@ int hs_store_open(struct hs_store *s, const char *dest, unsigned flags, struct h
         hs_err_kind(e, HS_USAGE);
         return r;
     }
-    if (create) {
+    if (create && !(flags & HS_STORE_ADOPT)) {
         int r = check_new_store(s->destfd, dest, e);
         if (r < 0)
             return r;

@@ -39,6 +39,7 @@ struct hs_store {
 enum hs_store_flags {
     HS_STORE_CREATE = 1u << 0, /* create DEST (parent must exist) and .hardsnap */
     HS_STORE_LOCK = 1u << 1,   /* take the lock; -EWOULDBLOCK (kind HS_LOCKED) if held */
+    HS_STORE_ADOPT = 1u << 2,  /* with CREATE: DEST may hold anything (import --from) */
 };
 
 /* A writer (CREATE or LOCK) refuses a DEST inside a snapshot or a .hardsnap
@@ -48,6 +49,10 @@ enum hs_store_flags {
  * a parent directory other users could replace it through: both said in
  * s->warn, for the caller to report. */
 int hs_store_open(struct hs_store *s, const char *dest, unsigned flags, struct hs_err *e);
+
+/* Whether the directory holds a snapshot of rsnapshot (INTERVAL.N) or an
+ * rsync-time-backup marker: what import --from migrates (migrate.c). */
+bool hs_migrate_candidate(int dirfd);
 
 /* Whether st (DEST's) lets users other than its owner in. */
 bool hs_store_dest_open(const struct stat *st);
