@@ -121,7 +121,7 @@ int cmd_import_from(int argc, char **argv)
         status = cli_fail(&err, st);
     }
     if (st != HS_USAGE && st != HS_LOCKED)
-        status = cli_log_run(o.dir, start, "import", status, NULL, NULL);
+        status = cli_log_run(o.dir, start, "import", status, NULL, NULL, NULL);
     hs_err_clear(&res.warn);
 out:
     free(a.positional);
