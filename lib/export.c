@@ -5,7 +5,9 @@
  * and every entry is streamed into the archive as it is met: memory follows
  * the walk's branch and the pending hard-link groups, not the tree. Member
  * names are the walk's paths: relative to the snapshot root, or starting
- * with PATH's last component, never with "/" or "./" (as borg export-tar).
+ * with PATH's last component, never with "/" or "./" (as borg export-tar);
+ * the snapshot root itself is "./" (GNU tar's name for it), so that its
+ * mode and times are not lost on extraction.
  *
  * Hard links: names that share a snapshot inode go through libarchive's
  * link resolver with the format's strategy, keyed on the snapshot's

@@ -13,6 +13,7 @@ if [ "${1:-}" != --build ]; then
 	# the report's test (t29): a real browser renders the page
 	PKGS+=(chromium)
 	PKGS+=(systemd dpkg-dev file bash-completion) # systemd-analyze, dpkg-shlibdeps (cpack -G DEB)
+	PKGS+=(unzip tar) # t40_export_tools: the exports read by the tools a user has
 fi
 missing=()
 for p in "${PKGS[@]}"; do
