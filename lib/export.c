@@ -726,7 +726,8 @@ static int check_item(struct exporter *ex, const struct hs_walk_item *it)
 {
     if (it->ev == HS_WALK_FATAL)
         return hs_err_path(ex->err, it->err, it->what, spath(ex, it->path));
-    if (ex->fmt->kind == K_PAX && !ex->all_binary && it->ev == HS_WALK_ENTRY)
+    bool named = it->ev == HS_WALK_ENTRY || (it->ev == HS_WALK_ENTER && it->depth == 0);
+    if (ex->fmt->kind == K_PAX && !ex->all_binary && named)
         ex->all_binary = needs_binary(it->fd, it->name, it->path, &it->st);
     if (ex->fmt->kind == K_ISO && it->ev == HS_WALK_ENTRY && S_ISDIR(it->st.st_mode))
         return iso_check_dir(ex, it->path);

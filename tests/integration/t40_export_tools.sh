@@ -60,6 +60,8 @@ printf 'y\n' >src2/ok/$'bad\xc0\xaf'
 printf 'z\n' >src2/ok/plain-ü
 printf 'w\n' >src2/$'\xed\xa0\x80\xed\xb0\x80' # CESU-8: a UTF-16 pair in UTF-8 form
 ln -s $'\xfe' src2/ok/link
+cdir=$'\xed\xa0\x81\xed\xb0\x81-dir'
+mkdir "src2/$cdir"
 backup_at 1 src2 dest2
 hs_rc 0 export "dest2/$(now 1)" bin.tar
 mkdir out.bin
@@ -69,7 +71,13 @@ cmp -s src2/$'\xff' out.bin/$'\xff' || fail "bin.tar: \\xff content"
 [ "$(readlink out.bin/ok/link)" = $'\xfe' ] || fail "bin.tar: symlink target"
 # (with a surrogate in a name the writer must mark every entry binary: GNU
 # tar then warns for each; without, only for the entries that are not UTF-8)
+# SNAPSHOT/PATH, PATH an empty directory with a surrogate: its name alone
+hs_rc 0 export "dest2/$(now 1)/$cdir" cdir.tar
+mkdir out.cdir
+tar -xf cdir.tar -C out.cdir 2>/dev/null || fail "tar -xf cdir.tar"
+[ -d "out.cdir/$cdir" ] || fail "cdir.tar: the directory's name changed: $(find out.cdir | od -c)"
 mv src2/$'\xed\xa0\x80\xed\xb0\x80' cesu.keep
+mv "src2/$cdir" cdir.keep
 backup_at 2 src2 dest3
 hs_rc 0 export "dest3/$(now 2)" bin2.tar
 tar -tf bin2.tar >/dev/null 2>x.err || fail "tar -tf bin2.tar: exit $?"
