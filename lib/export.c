@@ -5,7 +5,9 @@
  * and every entry is streamed into the archive as it is met: memory follows
  * the walk's branch and the pending hard-link groups, not the tree. Member
  * names are the walk's paths: relative to the snapshot root, or starting
- * with PATH's last component, never with "/" or "./" (as borg export-tar).
+ * with PATH's last component, never with "/" or "./" (as borg export-tar);
+ * the snapshot root itself is "./" (GNU tar's name for it), so that its
+ * mode and times are not lost on extraction.
  *
  * Hard links: names that share a snapshot inode go through libarchive's
  * link resolver with the format's strategy, keyed on the snapshot's
@@ -40,6 +42,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -51,6 +54,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
+
+/* The member name of the snapshot's root directory (tar and zip add "/"). */
+#define ROOT_NAME "."
 
 /* Reads of file data, and blocks handed to the output. */
 #define IO_SIZE (1024 * 1024)
@@ -112,6 +118,7 @@ struct exporter {
     struct hs_buf segs;      /* a sparse file's data segments (struct seg) */
     locale_t utf8, plain;    /* LC_CTYPE for libarchive's name handling */
     struct hs_iso_guard iso; /* ISO: the trees its writer fails on (export_iso.h) */
+    bool all_binary;         /* pax: every entry's names as bytes (see set_format) */
 };
 
 /* A data segment of a sparse file. */
@@ -308,6 +315,20 @@ static bool linkify(struct exporter *ex, const struct stat *st)
     return archive_entry_hardlink(ex->entry) != NULL;
 }
 
+static bool utf8_or_none(const char *s)
+{
+    return !s || hs_utf8_valid(s, strlen(s));
+}
+
+/* Whether every name the entry carries is UTF-8: its path, link target and
+ * owner names, what the pax writer converts. */
+static bool names_utf8(struct archive_entry *e)
+{
+    return utf8_or_none(archive_entry_pathname(e)) && utf8_or_none(archive_entry_hardlink(e)) &&
+           utf8_or_none(archive_entry_symlink(e)) && utf8_or_none(archive_entry_uname(e)) &&
+           utf8_or_none(archive_entry_gname(e));
+}
+
 /* Writes the entry's header: HS_DONE, HS_SKIPPED (the format refused it), or <0. */
 static int put_header(struct exporter *ex, const char *path)
 {
@@ -328,6 +349,8 @@ static int put_header(struct exporter *ex, const char *path)
                               "(their Rock Ridge names are kept)");
         return HS_DONE;
     }
+    if (r == ARCHIVE_WARN && ex->fmt->kind == K_PAX && !names_utf8(ex->entry))
+        return HS_DONE; /* "cannot translate": its names went as bytes (hdrcharset=BINARY) */
     if (r == ARCHIVE_WARN) {
         warn_archive(ex, "archived incompletely", path);
         return HS_DONE;
@@ -585,10 +608,40 @@ static int iso_check_dir(struct exporter *ex, const char *path)
     return hs_iso_guard_dir(&ex->iso, path, ex->err);
 }
 
+/* A directory's link count, 2 + its subdirectories, for Rock Ridge (the
+ * writer takes it from the entry): st_nlink where the filesystem counts so,
+ * else (btrfs says 1, ext4 past 65000 subdirectories too) counted, through a
+ * descriptor of its own, not to move the walk's place in fd. */
+static unsigned dir_links(int fd, const struct stat *st)
+{
+    if (st->st_nlink >= 2)
+        return st->st_nlink > UINT_MAX ? UINT_MAX : (unsigned)st->st_nlink;
+    int own = fd >= 0 ? openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    DIR *d = own >= 0 ? fdopendir(own) : NULL;
+    if (!d) {
+        if (own >= 0)
+            close(own);
+        return 2;
+    }
+    unsigned n = 2;
+    struct dirent *de;
+    struct stat cst;
+    while ((de = readdir(d)) != NULL) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        if (de->d_type == DT_DIR ||
+            (de->d_type == DT_UNKNOWN &&
+             fstatat(dirfd(d), de->d_name, &cst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(cst.st_mode)))
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
 /* A directory: its header, with its xattrs when it could be opened (fd). */
 static int export_dir(struct exporter *ex, int fd, const char *path, const struct stat *st)
 {
-    fill_entry(ex, path, st, 1);
+    fill_entry(ex, path, st, ex->fmt->kind == K_ISO ? dir_links(fd, st) : 1);
     if (fd >= 0 && ex->fmt->kind == K_PAX)
         add_xattrs(ex, (struct hs_xobj){.fd = fd}, path);
     int k = put_header(ex, path);
@@ -618,10 +671,14 @@ static int walk_item(struct exporter *ex, const struct hs_walk_item *it)
         /* its header when it is entered, with its own fd for the xattrs */
         return HS_DONE;
     case HS_WALK_ENTER:
-        if (it->depth == 0 && ex->src.whole)
-            return HS_DONE; /* the snapshot root is no member */
         hs_report_entry(&ex->rep);
-        k = export_dir(ex, it->fd, it->path, &it->st);
+        /* the snapshot root is "./", as GNU tar names it: extracting with
+         * -C DIR then gives DIR the root's mode, owner and times. Not in an
+         * ISO image, whose root libarchive 3.6 makes itself (0555, the
+         * time of the export) and takes from no entry */
+        if (it->depth == 0 && ex->src.whole && ex->fmt->kind == K_ISO)
+            return HS_DONE;
+        k = export_dir(ex, it->fd, it->depth == 0 && ex->src.whole ? ROOT_NAME : it->path, &it->st);
         return k < 0 ? k : HS_DONE;
     case HS_WALK_FATAL:
         return hs_err_path(ex->err, it->err, it->what, spath(ex, it->path));
@@ -640,12 +697,39 @@ static int walk_item(struct exporter *ex, const struct hs_walk_item *it)
     return HS_DONE;
 }
 
-/* The ISO check's pass: directories only, as walk_item will meet them. */
+/* Whether s holds a UTF-16 surrogate in UTF-8 form (ED A0..BF): the pax
+ * writer's UTF-8 check joins a pair of them into one 4-byte character where
+ * it should have failed, so such a name would not survive in UTF-8 mode. */
+static bool has_surrogate(const char *s, size_t len)
+{
+    for (const char *p = s; (p = memchr(p, 0xed, len - (size_t)(p - s))) != NULL; p++)
+        if ((size_t)(p + 1 - s) < len && (unsigned char)p[1] >= 0xa0)
+            return true;
+    return false;
+}
+
+/* Whether the name or the symlink target needs the pax archive all binary. */
+static bool needs_binary(int dirfd, const char *name, const char *path, const struct stat *st)
+{
+    if (has_surrogate(path, strlen(path)))
+        return true;
+    if (!S_ISLNK(st->st_mode))
+        return false;
+    char target[PATH_MAX];
+    ssize_t n = readlinkat(dirfd, name, target, sizeof target);
+    return n > 0 && has_surrogate(target, (size_t)n);
+}
+
+/* The check pass: for ISO directories, as walk_item will meet them; for
+ * pax, the names that need the archive all binary. */
 static int check_item(struct exporter *ex, const struct hs_walk_item *it)
 {
     if (it->ev == HS_WALK_FATAL)
         return hs_err_path(ex->err, it->err, it->what, spath(ex, it->path));
-    if (it->ev == HS_WALK_ENTRY && S_ISDIR(it->st.st_mode))
+    bool named = it->ev == HS_WALK_ENTRY || (it->ev == HS_WALK_ENTER && it->depth == 0);
+    if (ex->fmt->kind == K_PAX && !ex->all_binary && named)
+        ex->all_binary = needs_binary(it->fd, it->name, it->path, &it->st);
+    if (ex->fmt->kind == K_ISO && it->ev == HS_WALK_ENTRY && S_ISDIR(it->st.st_mode))
         return iso_check_dir(ex, it->path);
     return 0; /* trouble elsewhere is for the writing pass to report */
 }
@@ -709,13 +793,38 @@ static la_ssize_t out_write(struct archive *a, void *user, const void *buf, size
     return (la_ssize_t)n;
 }
 
+/* liblzma's memory for one thread of its multithreaded encoder at the
+ * default level 6: "331 MiB of memory is required" for xz -6 -T2 (5.4). */
+#define XZ_THREAD_MEM (166ull << 20)
+
+/* The xz filter's threads: one per online CPU, as many as fit in a quarter
+ * of the memory (xz -T0's own limit), at least one. */
+static unsigned xz_threads(void)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    unsigned long long fit =
+        pages > 0 && page > 0
+            ? (unsigned long long)pages * (unsigned long long)page / 4 / XZ_THREAD_MEM
+            : 1;
+    unsigned long long n = cpus > 0 ? (unsigned long long)cpus : 1;
+    if (n > fit)
+        n = fit;
+    return n ? (unsigned)n : 1;
+}
+
 static int add_filter(struct archive *a, enum filter f)
 {
+    char threads[24];
     switch (f) {
     case F_GZIP:
         return archive_write_add_filter_gzip(a);
     case F_XZ:
-        return archive_write_add_filter_xz(a);
+        /* liblzma's encoder runs one thread unless told: 16x zstd's time */
+        if (archive_write_add_filter_xz(a) != ARCHIVE_OK)
+            return ARCHIVE_FATAL;
+        snprintf(threads, sizeof threads, "%u", xz_threads());
+        return archive_write_set_filter_option(a, "xz", "threads", threads);
     case F_ZSTD:
         return archive_write_add_filter_zstd(a);
     case F_NONE:
@@ -724,17 +833,23 @@ static int add_filter(struct archive *a, enum filter f)
     return ARCHIVE_OK;
 }
 
-static int set_format(struct archive *a, enum kind k)
+static int set_format(struct archive *a, enum kind k, bool all_binary)
 {
     switch (k) {
     case K_PAX:
         /* full pax, not "restricted": ns times and atimes on every entry.
-         * Names are stored as the bytes they are (hdrcharset=BINARY), as in
-         * the snapshot: no extractor converts them, whatever its locale, and
-         * names that are not UTF-8 need no special case */
+         * Names are the snapshot's bytes either way: UTF-8 ones go as they
+         * are (the locale is UTF-8 while exporting), and an entry with a
+         * name that is not UTF-8 fails the conversion, which makes the
+         * writer store that entry's names raw under hdrcharset=BINARY.
+         * Not the writer's hdrcharset=BINARY option: it marks every entry,
+         * and GNU tar, which knows no hdrcharset, warns once per member.
+         * Unless a name holds a surrogate (has_surrogate): then the option,
+         * as the names must come back as they are */
         if (archive_write_set_format_pax(a) != ARCHIVE_OK)
             return ARCHIVE_FATAL;
-        return archive_write_set_format_option(a, "pax", "hdrcharset", "BINARY");
+        return all_binary ? archive_write_set_format_option(a, "pax", "hdrcharset", "BINARY")
+                          : ARCHIVE_OK;
     case K_ZIP:
         return archive_write_set_format_zip(a);
     case K_ISO:
@@ -757,7 +872,7 @@ static int open_writer(struct exporter *ex)
     ex->zeros = calloc(1, IO_SIZE);
     if (!ex->a || !ex->entry || !ex->buf || !ex->zeros)
         return hs_err_setf(ex->err, ENOMEM, "export");
-    if (set_format(ex->a, ex->fmt->kind) != ARCHIVE_OK ||
+    if (set_format(ex->a, ex->fmt->kind, ex->all_binary) != ARCHIVE_OK ||
         add_filter(ex->a, ex->fmt->filter) != ARCHIVE_OK ||
         archive_write_set_bytes_per_block(ex->a, IO_SIZE) != ARCHIVE_OK ||
         archive_write_set_bytes_in_last_block(ex->a, 1) != ARCHIVE_OK)
@@ -972,8 +1087,12 @@ static int export_run(struct exporter *ex)
     }
     hs_snapsrc_load_manifest(&ex->src);
     bool tree = ex->src.whole || S_ISDIR(ex->src.leaf_st.st_mode);
-    if (tree && ex->fmt->kind == K_ISO && (k = walk_tree(ex, true)) < 0)
+    /* a pass that reads no data first, for what must be known before the
+     * writer is set up; a single file is its own check */
+    if (tree && ex->fmt->kind != K_ZIP && (k = walk_tree(ex, true)) < 0)
         return k;
+    if (!tree && ex->fmt->kind == K_PAX)
+        ex->all_binary = needs_binary(ex->src.parent, ex->src.leaf, ex->src.leaf, &ex->src.leaf_st);
     k = open_output(ex);
     if (k == 0)
         k = open_writer(ex);

@@ -14,6 +14,7 @@ if [ "${1:-}" != --build ]; then
 	PKGS+=(chromium)
 	PKGS+=(systemd dpkg-dev file bash-completion) # systemd-analyze, dpkg-shlibdeps (cpack -G DEB)
 	PKGS+=(rsnapshot) # t35: a store made by Debian's rsnapshot, migrated
+	PKGS+=(unzip tar) # t40_export_tools: the exports read by the tools a user has
 fi
 missing=()
 for p in "${PKGS[@]}"; do

@@ -14,7 +14,8 @@ hs_rc 0 export "$snap" deep.tar
 # bsdtar 3.6 cannot extract paths this long (its chdir fallback fails on the
 # owners and times), so the archive is read without the filesystem: every
 # name, in full, and the deep files' data through -xO
-(cd "$snap" && find . -mindepth 1 \( -type d -printf '%P/\n' -o -printf '%P\n' \)) | sort >want.list
+# the root is "./"
+(cd "$snap" && find . \( -type d -printf '%P/\n' -o -printf '%P\n' \)) | sed 's|^/$|./|' | sort >want.list
 bsdtar -tf deep.tar | sort >got.list
 diff want.list got.list >&2 || fail "deep.tar: the member names differ from the snapshot's"
 longest=$(awk '{ if (length > n) n = length } END { print n }' got.list)
