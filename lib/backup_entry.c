@@ -739,6 +739,21 @@ static int count_nondir(struct engine *g, const struct hs_walk_item *it)
     return HS_DONE;
 }
 
+/* Takes back count_nondir's counts of an entry that could not be kept, so
+ * that the counts describe the snapshot and add up (each file linked,
+ * copied or cloned). */
+static void uncount_nondir(struct engine *g, const struct stat *st)
+{
+    if (S_ISREG(st->st_mode)) {
+        g->st->files--;
+        g->st->bytes_total -= (uint64_t)st->st_size;
+    } else if (S_ISLNK(st->st_mode)) {
+        g->st->symlinks--;
+    } else {
+        g->st->specials--;
+    }
+}
+
 int hs_eng_nondir(struct engine *g, const struct hs_walk_item *it)
 {
     struct stat st = it->st;
@@ -765,6 +780,8 @@ int hs_eng_nondir(struct engine *g, const struct hs_walk_item *it)
             l = NULL;
     }
     r = S_ISREG(st.st_mode) ? reg_leader(g, it, &st, fresh) : other_leader(g, it, fresh);
+    if (r == HS_SKIPPED)
+        uncount_nondir(g, &it->st); /* not in the snapshot (a warning said why) */
     if (r != HS_DONE)
         return r < 0 ? r : HS_DONE;
     if (st.st_nlink > 1 && (r = remember_leader(g, it, l)) < 0)
