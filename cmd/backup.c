@@ -163,14 +163,14 @@ static void print_stats(const struct hs_backup_result *res)
     printf("linked:         %" PRIu64 " from the previous snapshot\n", s->linked);
     printf("hard links:     %" PRIu64 " names joined to another name's inode\n", s->hardlinked);
     printf("copied:         %" PRIu64 " files, %s written\n", s->copied,
-           cli_bytes(b1, sizeof b1, s->bytes_copied));
+           hs_bytes_text(b1, sizeof b1, s->bytes_copied));
     printf("created:        %" PRIu64 " symlinks and special files\n", s->created);
     printf("resumed:        %" PRIu64 " files from an interrupted run\n", s->resumed);
     printf("content-linked: %" PRIu64 " files, %" PRIu64
            " cloned, %s not written (renamed, moved or copied: same content found)\n",
-           s->content_linked, s->cloned, cli_bytes(b4, sizeof b4, s->bytes_content_linked));
+           s->content_linked, s->cloned, hs_bytes_text(b4, sizeof b4, s->bytes_content_linked));
     printf("hashed:         %" PRIu64 " files, %s read to compare\n", s->hashed,
-           cli_bytes(b2, sizeof b2, s->bytes_hashed));
+           hs_bytes_text(b2, sizeof b2, s->bytes_hashed));
     printf("link fallbacks: %" PRIu64 " (too many links or other filesystem: copied)\n",
            s->link_fallbacks);
     printf("unlinked:       %" PRIu64 " files unchanged but written again (an anomaly)\n",
@@ -180,7 +180,7 @@ static void print_stats(const struct hs_backup_result *res)
         printf("remote:         %" PRIu64 " B received, %" PRIu64 " B sent, %" PRIu64
                " files fetched\n",
                s->wire_received, s->wire_sent, s->fetched);
-    printf("total size:     %s\n", cli_bytes(b3, sizeof b3, s->bytes_total));
+    printf("total size:     %s\n", hs_bytes_text(b3, sizeof b3, s->bytes_total));
     printf("warnings:       %" PRIu64 "\n", s->warnings);
     const struct hs_change_alarm *c = &res->change;
     if (c->runs)
@@ -210,7 +210,8 @@ static void print_summary(const struct hs_backup_result *res, bool dry_run)
                  others, others_linked, s->created);
     printf("%s: %" PRIu64 " files (%" PRIu64 " linked, %" PRIu64 " copied%s)%s, %s %s, %.2f s\n",
            dry_run ? "dry run" : res->name, s->files, files_linked, s->copied, cloned, other,
-           cli_bytes(b, sizeof b, s->bytes_copied), dry_run ? "to write" : "written", s->seconds);
+           hs_bytes_text(b, sizeof b, s->bytes_copied), dry_run ? "to write" : "written",
+           s->seconds);
 }
 
 /* A remote source's NAME when there are several: the basename of its PATH,

@@ -42,8 +42,6 @@ void cli_on_event(const struct hs_event *ev, void *user);
 void cli_show_progress(struct cli_out *out, const struct hs_event *ev);
 /* Ends the progress line, if one is shown. */
 void cli_progress_done(struct cli_out *out);
-/* 1.5 KiB, 23.4 MiB ... into buf. */
-const char *cli_bytes(char *buf, size_t n, uint64_t bytes);
 /* s as a JSON string on stdout: quotes, backslashes and control bytes
  * escaped (s is a snapshot name or another plain word, valid UTF-8). */
 void cli_json_string(const char *s);

@@ -109,8 +109,8 @@ static void print_summary(FILE *f, const struct hs_export_stats *s, const char *
     fprintf(f,
             "exported: %" PRIu64 " files, %" PRIu64 " dirs, %s of data, %" PRIu64
             " hard links, %.2f s: %s\n",
-            s->files, s->dirs, cli_bytes(b, sizeof b, s->bytes_copied), s->hardlinked, s->seconds,
-            strcmp(archive, "-") ? (esc ? esc : "?") : "stdout");
+            s->files, s->dirs, hs_bytes_text(b, sizeof b, s->bytes_copied), s->hardlinked,
+            s->seconds, strcmp(archive, "-") ? (esc ? esc : "?") : "stdout");
     free(esc);
 }
 

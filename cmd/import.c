@@ -73,11 +73,11 @@ static void print_summary(const struct hs_backup_result *res, bool detailed)
         printf("entries: %" PRIu64 " (%" PRIu64 " files, %" PRIu64 " dirs, %" PRIu64
                " symlinks, %" PRIu64 " special), total size %s, warnings %" PRIu64 "\n",
                s->entries, s->files, s->dirs, s->symlinks, s->specials,
-               cli_bytes(t, sizeof t, s->bytes_total), s->warnings);
+               hs_bytes_text(t, sizeof t, s->bytes_total), s->warnings);
     printf("%s: %" PRIu64 " files, %" PRIu64 " linked, %" PRIu64 " hard links, %" PRIu64
            " written, %s written, %.2f s\n",
            res->name, s->files, s->linked, s->hardlinked, s->copied,
-           cli_bytes(b, sizeof b, s->bytes_copied), s->seconds);
+           hs_bytes_text(b, sizeof b, s->bytes_copied), s->seconds);
 }
 
 int cmd_import(int argc, char **argv)

@@ -72,13 +72,14 @@ static void print_table(const struct hs_list *l)
     for (size_t i = 0; i < l->n; i++) {
         const struct hs_list_entry *s = &l->snapshots[i];
         printf("%-20s %10" PRIu64 " %12s %12s%s%s\n", s->name, s->files,
-               cli_bytes(t, sizeof t, s->total_bytes), cli_bytes(u, sizeof u, s->unique_bytes),
-               s->from_manifest ? "" : "  *", s->future ? "  !" : "");
+               hs_bytes_text(t, sizeof t, s->total_bytes),
+               hs_bytes_text(u, sizeof u, s->unique_bytes), s->from_manifest ? "" : "  *",
+               s->future ? "  !" : "");
         walked |= !s->from_manifest;
         future |= s->future;
     }
     printf("%zu snapshot%s, %s used on disk\n", l->n, l->n == 1 ? "" : "s",
-           cli_bytes(t, sizeof t, l->used_bytes));
+           hs_bytes_text(t, sizeof t, l->used_bytes));
     if (walked)
         printf("* no usable manifest: counted by walking the snapshot\n");
     if (future)

@@ -114,7 +114,7 @@ int cmd_import_from(int argc, char **argv)
                    " read (%s), %.2f s\n",
                    res.snapshots, *res.root ? " (the root of each: its " : "", root ? root : "",
                    *res.root ? "/)" : "", res.files, res.inodes_hashed,
-                   cli_bytes(b, sizeof b, res.bytes_hashed), res.seconds);
+                   hs_bytes_text(b, sizeof b, res.bytes_hashed), res.seconds);
         free(root);
         status = st;
     } else {

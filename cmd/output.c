@@ -65,11 +65,6 @@ int cli_fail(const struct hs_err *err, enum hs_status st)
     return (int)st;
 }
 
-const char *cli_bytes(char *buf, size_t n, uint64_t bytes)
-{
-    return hs_bytes_text(buf, n, bytes);
-}
-
 int cli_push(const char ***list, size_t *n, const char *s)
 {
     const char **p = realloc(*list, (*n + 1) * sizeof *p);
@@ -145,8 +140,8 @@ void cli_show_progress(struct cli_out *out, const struct hs_event *ev)
     fprintf(stderr, "\r\033[K%" PRIu64 " entries, ", s.entries);
     if (s.counts)
         fprintf(stderr, "%" PRIu64 " linked, %" PRIu64 " copied, ", s.linked, s.copied);
-    fprintf(stderr, "%s%s, %s/s", cli_bytes(b, sizeof b, s.bytes_copied),
-            s.counts ? "" : " of data", cli_bytes(r, sizeof r, (uint64_t)rate));
+    fprintf(stderr, "%s%s, %s/s", hs_bytes_text(b, sizeof b, s.bytes_copied),
+            s.counts ? "" : " of data", hs_bytes_text(r, sizeof r, (uint64_t)rate));
     out->progress_shown = true;
 }
 

@@ -147,7 +147,7 @@ static void print_item(const struct hs_prune_item *it, void *user)
         else
             printf("delete  %s\n", it->name);
     } else if (!it->reasons && !out->quiet) {
-        printf("deleted %s  (%s freed)\n", it->name, cli_bytes(b, sizeof b, it->freed));
+        printf("deleted %s  (%s freed)\n", it->name, hs_bytes_text(b, sizeof b, it->freed));
     }
 }
 
@@ -179,7 +179,7 @@ int cli_prune(const char *dest, const struct hs_retain *policy, bool dry_run, bo
     char b[32];
     if (!quiet && !dry_run)
         printf("pruned: %" PRIu64 " deleted, %" PRIu64 " kept, %s freed\n", res->deleted, res->kept,
-               cli_bytes(b, sizeof b, res->freed));
+               hs_bytes_text(b, sizeof b, res->freed));
     hs_err_clear(&err);
     return st;
 }

@@ -72,7 +72,7 @@ static void print_summary(const struct hs_restore_stats *s, bool dry_run)
     printf("%s: %" PRIu64 " files, %" PRIu64 " dirs, %" PRIu64 " symlinks, %" PRIu64
            " special, %s %s, %.2f s\n",
            dry_run ? "dry run" : "restored", s->files, s->dirs, s->symlinks, s->specials,
-           cli_bytes(b, sizeof b, s->bytes_copied), dry_run ? "to copy" : "copied", s->seconds);
+           hs_bytes_text(b, sizeof b, s->bytes_copied), dry_run ? "to copy" : "copied", s->seconds);
 }
 
 int cmd_restore(int argc, char **argv)

@@ -90,7 +90,7 @@ static void print_summary(const struct hs_verify_stats *s)
     printf("verified %" PRIu64 " snapshot%s: %" PRIu64 " files, %" PRIu64 " inodes read, %" PRIu64
            " names shared, %s in %.2f s: ",
            s->snapshots, s->snapshots == 1 ? "" : "s", s->files, s->inodes_hashed, s->inodes_shared,
-           cli_bytes(b, sizeof b, s->bytes_read), s->seconds);
+           hs_bytes_text(b, sizeof b, s->bytes_read), s->seconds);
     if (s->problems)
         printf("%" PRIu64 " problem%s\n", s->problems, s->problems == 1 ? "" : "s");
     else

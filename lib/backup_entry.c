@@ -719,45 +719,38 @@ static int other_leader(struct engine *g, const struct hs_walk_item *it, bool fr
     return create_other(g, it);
 }
 
-/* Counts a non-directory; HS_SKIPPED for what cannot be kept. */
-static int count_nondir(struct engine *g, const struct hs_walk_item *it)
+/* Reads what a non-directory needs before it is kept (a symlink's target);
+ * HS_SKIPPED for what cannot be kept here (a warning says why). */
+static int admit_nondir(struct engine *g, const struct hs_walk_item *it)
 {
     const struct stat *st = &it->st;
+    if (S_ISREG(st->st_mode))
+        return HS_DONE;
+    if (S_ISLNK(st->st_mode))
+        return read_target(g, it);
+    if (hs_writer_can_make(&g->wr, st->st_mode, it->path) != HS_DONE)
+        return HS_SKIPPED;
+    return HS_DONE;
+}
+
+/* Counts an entry once it is in the snapshot, so that the counts describe
+ * the snapshot and add up (each file linked, copied or cloned). */
+static void count_kept(struct engine *g, const struct stat *st)
+{
     if (S_ISREG(st->st_mode)) {
         g->st->files++;
         g->st->bytes_total += (uint64_t)st->st_size;
     } else if (S_ISLNK(st->st_mode)) {
-        int r = read_target(g, it);
-        if (r != HS_DONE)
-            return r;
         g->st->symlinks++;
-    } else if (hs_writer_can_make(&g->wr, st->st_mode, it->path) != HS_DONE) {
-        return HS_SKIPPED;
     } else {
         g->st->specials++;
-    }
-    return HS_DONE;
-}
-
-/* Takes back count_nondir's counts of an entry that could not be kept, so
- * that the counts describe the snapshot and add up (each file linked,
- * copied or cloned). */
-static void uncount_nondir(struct engine *g, const struct stat *st)
-{
-    if (S_ISREG(st->st_mode)) {
-        g->st->files--;
-        g->st->bytes_total -= (uint64_t)st->st_size;
-    } else if (S_ISLNK(st->st_mode)) {
-        g->st->symlinks--;
-    } else {
-        g->st->specials--;
     }
 }
 
 int hs_eng_nondir(struct engine *g, const struct hs_walk_item *it)
 {
     struct stat st = it->st;
-    int r = count_nondir(g, it);
+    int r = admit_nondir(g, it);
     if (r != HS_DONE)
         return r < 0 ? r : HS_DONE;
     hs_eng_rec_start(g, it->path, it->path_len, &st);
@@ -773,17 +766,18 @@ int hs_eng_nondir(struct engine *g, const struct hs_walk_item *it)
         r = join_group(g, it, l);
         if (r < 0)
             return r;
-        if (r == HS_DONE)
+        if (r == HS_DONE) {
+            count_kept(g, &it->st);
             return hs_eng_rec_put(g);
+        }
         fresh = r == HS_NO_LINK;
         if (!fresh)
             l = NULL;
     }
     r = S_ISREG(st.st_mode) ? reg_leader(g, it, &st, fresh) : other_leader(g, it, fresh);
-    if (r == HS_SKIPPED)
-        uncount_nondir(g, &it->st); /* not in the snapshot (a warning said why) */
     if (r != HS_DONE)
         return r < 0 ? r : HS_DONE;
+    count_kept(g, &it->st);
     if (st.st_nlink > 1 && (r = remember_leader(g, it, l)) < 0)
         return r;
     return hs_eng_rec_put(g);

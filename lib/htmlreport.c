@@ -116,11 +116,6 @@ static void putf(struct hs_buf *b, const char *fmt, ...)
         hs_buf_append(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
-static const char *fmt_bytes(char out[32], uint64_t v)
-{
-    return hs_bytes_text(out, 32, v);
-}
-
 /* 3 d 4 h, 5 h 2 min, 42 s */
 static const char *fmt_age(char out[32], int64_t s)
 {
@@ -537,7 +532,7 @@ static double axis_top(double v, enum axis_kind k)
 static const char *fmt_axis(char out[32], enum axis_kind k, double v)
 {
     if (k == AXIS_BYTES)
-        return fmt_bytes(out, (uint64_t)v);
+        return hs_bytes_text(out, 32, (uint64_t)v);
     if (k == AXIS_SECONDS && v >= 60) {
         snprintf(out, 32, "%g min", v / 60);
         return out;
@@ -617,7 +612,7 @@ static void draw_snapshots(struct hs_buf *b, const struct hs_list *l)
             char when[32], by[32];
             putf(b, "<circle class=\"pt %s\" cx=\"%.1f\" cy=\"%.1f\" r=\"4\"><title>%s: %s %s",
                  series[s], xs[i], MT + ph * (1 - (double)v / top), fmt_name(when, e->name),
-                 series[s], fmt_bytes(by, v));
+                 series[s], hs_bytes_text(by, sizeof by, v));
             putf(b, ", %" PRIu64 " files</title></circle>\n", e->files);
         }
     }
@@ -821,7 +816,7 @@ static void put_cards(struct hs_buf *b, const struct hs_htmlreport_data *d)
     snprintf(tmp, sizeof tmp, "%s ago", fmt_age(v, h->age));
     card(b, "newest snapshot", h->newest[0] ? tmp : "none",
          h->attention & HS_HEALTH_OLD ? "warn" : "ok");
-    card(b, "store on disk", fmt_bytes(v, d->list.used_bytes), "");
+    card(b, "store on disk", hs_bytes_text(v, sizeof v, d->list.used_bytes), "");
     if (h->have_last) {
         snprintf(tmp, sizeof tmp, "%s, exit %d", h->last_command, h->last_status);
         card(b, "last run", tmp, h->last_status > HS_WARN ? "warn" : "ok");
@@ -865,7 +860,8 @@ static void put_snapshots(struct hs_buf *b, const struct hs_htmlreport_data *d)
              "<tr><td>%s%s</td><td class=\"num\">%" PRIu64 "</td><td class=\"num\">%s</td>"
              "<td class=\"num\">%s</td></tr>\n",
              fmt_name(w, e->name), e->future ? " (in the future)" : "", e->files,
-             fmt_bytes(t, e->total_bytes), fmt_bytes(u, e->unique_bytes));
+             hs_bytes_text(t, sizeof t, e->total_bytes),
+             hs_bytes_text(u, sizeof u, e->unique_bytes));
     }
     hs_buf_puts(b, "</table></details></section>\n");
 }
@@ -902,7 +898,7 @@ static void put_runs(struct hs_buf *b, const struct hs_htmlreport_run *runs, siz
              "</td><td class=\"num\">%" PRIu64 "</td><td class=\"num\">%" PRIu64
              "</td><td class=\"num\">%s</td><td class=\"num\">%s</td><td>",
              fmt_name(when, r->end), r->command, r->status, r->files, r->copied, r->linked,
-             fmt_bytes(by, r->bytes), fmt_age(took, r->seconds));
+             hs_bytes_text(by, sizeof by, r->bytes), fmt_age(took, r->seconds));
         if (r->stale)
             html(b, r->stale);
         hs_buf_puts(b, "</td><td class=\"warn\">");
@@ -983,7 +979,8 @@ static void put_growers(struct hs_buf *b, const struct hs_htmlreport_data *d)
         putf(b,
              "</td><td class=\"num\">%s</td><td class=\"num\">%s</td><td class=\"num\">%s</td>"
              "<td><div class=\"gbar\" style=\"width:%.1f%%\"></div></td></tr>\n",
-             g->added ? "new" : fmt_bytes(x, g->before), fmt_bytes(y, g->after), fmt_bytes(z, grew),
+             g->added ? "new" : hs_bytes_text(x, sizeof x, g->before),
+             hs_bytes_text(y, sizeof y, g->after), hs_bytes_text(z, sizeof z, grew),
              most ? 100.0 * (double)grew / (double)most : 0);
     }
     hs_buf_puts(b, "</table></section>\n");

@@ -64,8 +64,10 @@ struct migrator {
     struct hs_migrate_result *res;
     struct hs_store s;
     struct hs_copier copier;
-    struct hs_inomap seen;  /* (dev, ino) -> struct seen: shared inodes are read once */
-    struct hs_inomap names; /* (dev, ino) -> uint32_t: its names in this snapshot */
+    /* per snapshot: (dev, ino) -> struct seen, for inodes with several
+     * names in it (read once), and -> uint32_t, its names in it */
+    struct hs_inomap seen, names;
+    struct hs_manifest_reader *prev; /* the snapshot migrated before, in step */
     struct hs_xattrs xa;
     struct hs_buf target;
     bool root_user;
@@ -117,6 +119,15 @@ static time_t rtb_time(const char *s)
         return -1;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
+    /* A 13th month or a 61st minute is carried over by the calendar: such
+     * a name is no date rsync-time-backup wrote. Checked in UTC, where no
+     * clock change moves the hour (a local time that does not exist is
+     * read as mktime reads it). */
+    struct tm cal = tm;
+    if (timegm(&cal) == (time_t)-1 || cal.tm_year != tm.tm_year || cal.tm_mon != tm.tm_mon ||
+        cal.tm_mday != tm.tm_mday || cal.tm_hour != tm.tm_hour || cal.tm_min != tm.tm_min ||
+        cal.tm_sec != tm.tm_sec)
+        return -1;
     return mktime(&tm);
 }
 
@@ -202,8 +213,7 @@ bool hs_migrate_candidate(int dirfd)
  * snapshot root, so that `hardsnap backup /home DEST` continues it. With
  * several points (or a point not alone) the INTERVAL.N directory is the
  * root, holding them by name as several hardsnap sources do. */
-static int rsnapshot_root(int destfd, struct plan *p, const char *given, const char *dir,
-                          struct hs_err *e)
+static int rsnapshot_root(int destfd, struct plan *p, const char *given, struct hs_err *e)
 {
     bool first = true, one = true;
     for (size_t i = 0; i < p->n; i++) {
@@ -231,7 +241,6 @@ static int rsnapshot_root(int destfd, struct plan *p, const char *given, const c
         first = false;
         hs_store_list_free(in, k);
     }
-    (void)dir;
     if (given)
         snprintf(p->root, sizeof p->root, "%s", given);
     else if (!one)
@@ -306,37 +315,73 @@ static int scan(int destfd, const char *dir, enum hs_migrate_from from, const ch
         }
     }
     if (from == HS_FROM_RSNAPSHOT)
-        return rsnapshot_root(destfd, p, given_root, dir, e);
+        return rsnapshot_root(destfd, p, given_root, e);
     return 0;
 }
 
 /* ---- the manifest of an old snapshot ----------------------------------- */
 
-static int read_hash(struct migrator *m, const struct hs_walk_item *it, struct hs_mentry *rec)
+/* Reads and hashes the file the walk met into *s (s->err on failure). */
+static void hash_inode(struct migrator *m, const struct hs_walk_item *it, struct seen *s)
 {
-    bool fresh;
-    struct seen *s = hs_inomap_get(&m->seen, it->st.st_dev, it->st.st_ino, &fresh);
-    if (!s)
-        return hs_err_setf(m->err, ENOMEM, "import --from");
-    if (fresh) {
-        struct stat st;
-        int fd = hs_open_file_read(it->fd, it->name);
-        if (fd < 0 || fstat(fd, &st) < 0) {
-            s->err = errno;
-        } else if (!S_ISREG(st.st_mode) || !hs_stat_same_file(&st, &it->st)) {
-            s->err = ESTALE; /* replaced since the walk saw it */
-        } else {
-            struct hs_err e = {0};
-            posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-            int r = hs_hash_fd(&m->copier, fd, &st, s->hash, it->path, &e);
-            s->err = r < 0 ? -r : 0;
-            hs_err_clear(&e);
-            m->res->inodes_hashed++;
-            m->res->bytes_hashed += (uint64_t)st.st_size;
-        }
-        if (fd >= 0)
-            close(fd);
+    struct stat st;
+    int fd = hs_open_file_read(it->fd, it->name);
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        s->err = errno;
+    } else if (!S_ISREG(st.st_mode) || !hs_stat_same_file(&st, &it->st)) {
+        s->err = ESTALE; /* replaced since the walk saw it */
+    } else {
+        struct hs_err e = {0};
+        posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+        int r = hs_hash_fd(&m->copier, fd, &st, s->hash, it->path, &e);
+        s->err = r < 0 ? -r : 0;
+        hs_err_clear(&e);
+        m->res->inodes_hashed++;
+        m->res->bytes_hashed += (uint64_t)st.st_size;
     }
+    if (fd >= 0)
+        close(fd);
+}
+
+/* The hash the previous snapshot's manifest holds for this very inode, at
+ * the same path: rsnapshot's snapshots share most inodes with the one
+ * before, and an inode whose ctime did not move was not written since. */
+static bool hash_from_prev(struct migrator *m, const struct hs_walk_item *it, uint8_t hash[16])
+{
+    const struct hs_mentry *pm;
+    struct hs_err e = {0};
+    int k = m->prev ? hs_manifest_seek(m->prev, it->path, it->path_len, &pm, &e) : 0;
+    hs_err_clear(&e);
+    if (k < 0) { /* damaged: read the files instead */
+        hs_manifest_reader_free(m->prev);
+        m->prev = NULL;
+    }
+    if (k != 1 || pm->type != HS_FT_REG || !(pm->flags & HS_ME_HASH) ||
+        pm->sino != (uint64_t)it->st.st_ino || pm->size != (uint64_t)it->st.st_size ||
+        pm->mtime_sec != it->st.st_mtim.tv_sec || pm->mtime_nsec != it->st.st_mtim.tv_nsec ||
+        pm->ctime_sec != it->st.st_ctim.tv_sec || pm->ctime_nsec != it->st.st_ctim.tv_nsec)
+        return false;
+    memcpy(hash, pm->hash, 16);
+    return true;
+}
+
+/* The content hash of the walk's file into rec: from the previous
+ * snapshot's manifest, from another name of the inode in this snapshot, or
+ * read; each inode is read at most once per snapshot. */
+static int read_hash(struct migrator *m, const struct hs_walk_item *it, struct hs_mentry *rec,
+                     unsigned names)
+{
+    struct seen one = {0}, *s = &one;
+    bool fresh = true;
+    if (hash_from_prev(m, it, one.hash)) {
+        fresh = false;
+    } else if (names > 1) {
+        s = hs_inomap_get(&m->seen, it->st.st_dev, it->st.st_ino, &fresh);
+        if (!s)
+            return hs_err_setf(m->err, ENOMEM, "import --from");
+    }
+    if (fresh)
+        hash_inode(m, it, s);
     if (s->err)
         return hs_err_path(m->err, s->err, "cannot read", it->path);
     rec->flags |= HS_ME_HASH;
@@ -369,7 +414,7 @@ static int record(struct migrator *m, struct hs_manifest_writer *w, const struct
     }
     if (S_ISREG(it->st.st_mode)) {
         m->res->files++;
-        r = read_hash(m, it, &rec);
+        r = read_hash(m, it, &rec, (unsigned)rec.nlink);
     } else if (S_ISLNK(it->st.st_mode)) {
         size_t size = (size_t)it->st.st_size + 1;
         ssize_t n = -1;
@@ -456,7 +501,30 @@ static int in_snapshot(struct migrator *m, int r, const char *old)
     return r;
 }
 
-static int migrate_one(struct migrator *m, const struct old_snap *o, const char *root)
+/* Per-snapshot state: the tables emptied, the previous snapshot's manifest
+ * (prev_name, or none) opened to take hashes from. */
+static int start_snapshot(struct migrator *m, const char *prev_name)
+{
+    hs_inomap_free(&m->names);
+    hs_inomap_free(&m->seen);
+    hs_manifest_reader_free(m->prev);
+    m->prev = NULL;
+    if (hs_inomap_init(&m->names, sizeof(uint32_t)) < 0 ||
+        hs_inomap_init(&m->seen, sizeof(struct seen)) < 0)
+        return hs_err_setf(m->err, ENOMEM, "import --from");
+    if (prev_name) {
+        char pname[64];
+        struct hs_err e = {0};
+        hs_store_manifest_name(prev_name, pname);
+        if (hs_manifest_reader_open(&m->prev, m->s.manifestsfd, pname, &e) < 0)
+            m->prev = NULL; /* read every file instead */
+        hs_err_clear(&e);
+    }
+    return 0;
+}
+
+static int migrate_one(struct migrator *m, const struct old_snap *o, const char *root,
+                       const char *prev_name)
 {
     struct hs_store *s = &m->s;
     int parent = *root ? hs_open_dir(s->destfd, o->old) : dup(s->destfd);
@@ -471,10 +539,9 @@ static int migrate_one(struct migrator *m, const struct old_snap *o, const char 
     char mname[64];
     hs_store_manifest_name(o->name, mname);
     struct hs_manifest_writer *w = NULL;
-    hs_inomap_free(&m->names);
-    int r = hs_inomap_init(&m->names, sizeof(uint32_t)) < 0
-                ? hs_err_setf(m->err, ENOMEM, "import --from")
-                : walk_into(m, NULL, rootfd, &rst);
+    int r = start_snapshot(m, prev_name);
+    if (r == 0)
+        r = walk_into(m, NULL, rootfd, &rst);
     if (r == 0)
         r = hs_manifest_writer_open(&w, s->partialfd, mname, m->err);
     if (r == 0)
@@ -606,7 +673,7 @@ static int run(struct migrator *m)
     if (r == 0 && k == 0)
         r = write_marker(s, o->from, p.root, m->err);
     for (size_t i = 0; r == 0 && i < p.n; i++)
-        r = migrate_one(m, &p.v[i], p.root);
+        r = migrate_one(m, &p.v[i], p.root, i > 0 ? p.v[i - 1].name : NULL);
     for (size_t i = 0; r == 0 && i < p.n_empty; i++)
         unlinkat(s->destfd, p.empty[i], AT_REMOVEDIR);
     if (r == 0)
@@ -631,10 +698,8 @@ enum hs_status hs_migrate(const struct hs_migrate_opts *o, struct hs_migrate_res
     if (r <= 0)
         return r == 0 ? HS_OK : err->kind == HS_USAGE ? HS_USAGE : HS_FAILED;
     struct migrator m = {.o = o, .res = res, .err = err, .root_user = geteuid() == 0};
-    if (hs_copier_init(&m.copier, HS_COPY_AUTO) < 0 ||
-        hs_inomap_init(&m.seen, sizeof(struct seen)) < 0) {
+    if (hs_copier_init(&m.copier, HS_COPY_AUTO) < 0) {
         hs_copier_free(&m.copier);
-        hs_inomap_free(&m.seen);
         hs_err_setf(err, ENOMEM, "import --from");
         return HS_FAILED;
     }
@@ -651,6 +716,7 @@ enum hs_status hs_migrate(const struct hs_migrate_opts *o, struct hs_migrate_res
     hs_copier_free(&m.copier);
     hs_inomap_free(&m.seen);
     hs_inomap_free(&m.names);
+    hs_manifest_reader_free(m.prev);
     hs_xattrs_free(&m.xa);
     hs_buf_free(&m.target);
     res->seconds = hs_monotonic_seconds() - t0;

@@ -504,7 +504,27 @@ static bool exists_at(int dirfd, const char *name)
     return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-int hs_store_update_latest(struct hs_store *s, struct hs_err *e)
+/* hs_snapshot_newest_current of names and coming (NULL: none). */
+static const char *newest_with(char *const *names, size_t n, const char *coming)
+{
+    const char *best = NULL, *last = NULL;
+    for (size_t i = 0; i <= n; i++) {
+        const char *x = i < n ? names[i] : coming;
+        if (!x)
+            continue;
+        if (!last || strcmp(x, last) > 0)
+            last = x;
+        if (!hs_snapshot_in_future(x) && (!best || strcmp(x, best) > 0))
+            best = x;
+    }
+    return best ? best : last;
+}
+
+/* Decides where latest must point: at the newest complete snapshot not
+ * named in the future, counting coming (a snapshot about to be published)
+ * if not NULL. 1 with .hardsnap/latest.new made when latest must change, 2
+ * when latest must go (no snapshot), 0 when it is right already, <0. */
+static int prepare_latest(struct hs_store *s, const char *coming, struct hs_err *e)
 {
     char **names = NULL;
     size_t n = 0;
@@ -520,20 +540,35 @@ int hs_store_update_latest(struct hs_store *s, struct hs_err *e)
     ssize_t len = readlinkat(s->destfd, "latest", cur, sizeof cur - 1);
     if (len >= 0)
         cur[len] = '\0';
-    const char *newest = n ? names[hs_snapshot_newest_current(names, n)] : NULL;
-    if (n == 0) {
-        if (len >= 0)
-            unlinkat(s->destfd, "latest", 0);
+    const char *newest = newest_with(names, n, coming);
+    if (!newest) {
+        r = len >= 0 ? 2 : 0;
     } else if (len < 0 || strcmp(cur, newest) != 0) {
         unlinkat(s->hsfd, "latest.new", 0);
-        if (symlinkat(newest, s->hsfd, "latest.new") < 0 ||
-            renameat(s->hsfd, "latest.new", s->destfd, "latest") < 0)
-            r = hs_err_path(e, errno, "cannot update latest in", s->dest);
-        else if (fsync(s->destfd) < 0)
-            r = hs_err_path(e, errno, "cannot sync", s->dest);
+        r = symlinkat(newest, s->hsfd, "latest.new") < 0
+                ? hs_err_path(e, errno, "cannot update latest in", s->dest)
+                : 1;
     }
     hs_store_list_free(names, n);
     return r;
+}
+
+/* Carries out what prepare_latest decided (k), durably. */
+static int commit_latest(struct hs_store *s, int k, struct hs_err *e)
+{
+    if (k == 2)
+        unlinkat(s->destfd, "latest", 0);
+    else if (k == 1 && renameat(s->hsfd, "latest.new", s->destfd, "latest") < 0)
+        return hs_err_path(e, errno, "cannot update latest in", s->dest);
+    if (k > 0 && fsync(s->destfd) < 0)
+        return hs_err_path(e, errno, "cannot sync", s->dest);
+    return 0;
+}
+
+int hs_store_update_latest(struct hs_store *s, struct hs_err *e)
+{
+    int k = prepare_latest(s, NULL, e);
+    return k < 0 ? k : commit_latest(s, k, e);
 }
 
 /* rename(2) that never replaces: RENAME_NOREPLACE, or where the filesystem
@@ -600,17 +635,27 @@ int hs_store_publish(struct hs_store *s, const char *name, struct hs_err *e, str
         move_back(s, mname);
         return r;
     }
+    /* latest's new target is ready before the snapshot appears, so that
+     * a kill between the two renames is as unlikely as it can be: only the
+     * sync that keeps them in order on disk lies between them */
+    struct hs_err scratch = {0};
+    int k = prepare_latest(s, name, &scratch);
+    hs_err_clear(&scratch);
     r = rename_dir_noreplace(s->partialfd, name, s->destfd, name);
     if (r < 0) {
         hs_err_path(e, -r, "cannot publish snapshot", name);
         move_back(s, mname);
+        if (k == 1)
+            unlinkat(s->hsfd, "latest.new", 0);
         return r;
     }
     /* published: what fails from here on leaves a complete snapshot */
     if (fsync(s->destfd) < 0)
         hs_err_path(warn, errno, "snapshot published, but cannot sync", s->dest);
+    else if (k < 0)
+        hs_store_update_latest(s, warn); /* tell why it fails, if it still does */
     else
-        hs_store_update_latest(s, warn);
+        commit_latest(s, k, warn);
     return 0;
 }
 

@@ -452,6 +452,22 @@ assert_all_linked() {
 }
 
 # assert_absent PATH...: none of them exists (not even as a dangling symlink).
+# py FILE EXPR: the Python expression EXPR holds on j, the JSON document in FILE
+py() {
+    python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); assert eval(sys.argv[2]), j' "$1" "$2" ||
+        fail "$2 does not hold: $(head -c 3000 "$1")"
+}
+
+# hook_tree DIR: the small tree the snapshot hooks' tests back up (t28):
+# a hard-linked pair, a big file, a file the next run changes
+hook_tree() {
+    mkdir -p "$1/docs" "$1/etc"
+    printf 'keep\n' >"$1/docs/keep.txt"
+    random_file "$1/docs/big.bin" 300000
+    printf 'v1\n' >"$1/etc/conf"
+    ln "$1/docs/keep.txt" "$1/etc/keep-link"
+}
+
 assert_absent() {
     local p
     for p in "$@"; do

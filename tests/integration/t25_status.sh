@@ -7,11 +7,6 @@
 # shellcheck source=tests/integration/lib.sh
 source "$HS_TEST_LIB"
 
-# json FILE EXPR: evaluates the Python expression EXPR on the JSON object j
-json() {
-    python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); assert eval(sys.argv[2]), j' "$1" "$2" ||
-        fail "status --json: $2 does not hold: $(cat "$1")"
-}
 
 mkdir src empty-dir
 printf 'x\n' >src/f
@@ -30,7 +25,7 @@ grep -q "^newest snapshot: $(now 1), 1h 0m ago\$" "$HS_OUT" || fail "newest: $(c
 grep -q "^last run: backup ended .*, exit 0, snapshot $(now 1)\$" "$HS_OUT" || fail "last run: $(cat "$HS_OUT")"
 grep -q "^status: OK\$" "$HS_OUT" || fail "not OK: $(cat "$HS_OUT")"
 HARDSNAP_NOW=$(now 2) hs_rc 0 status dest --json
-json "$HS_OUT" 'j["healthy"] and j["newest"] == "'"$(now 1)"'" and j["age_seconds"] == 3600 and j["last_run"]["status"] == 0 and j["attention"] == []'
+py "$HS_OUT" 'j["healthy"] and j["newest"] == "'"$(now 1)"'" and j["age_seconds"] == 3600 and j["last_run"]["status"] == 0 and j["attention"] == []'
 # a day and more later: too old for the default 26h, not for --max-age 2d
 HARDSNAP_NOW=$(now 28) hs_rc 1 status dest
 grep -q "^status: NEEDS ATTENTION: newest older than 1d 2h\$" "$HS_OUT" || fail "$(cat "$HS_OUT")"
@@ -44,7 +39,7 @@ HARDSNAP_NOW=$(now 3) hs_rc 1 status dest
 grep -q "^a run is in progress\$" "$HS_OUT" || fail "running: $(cat "$HS_OUT")"
 exec 8>&-
 HARDSNAP_NOW=$(now 3) hs_rc 1 status dest --json
-json "$HS_OUT" 'j["attention"] == ["last-run-failed"] and j["last_run"]["status"] == 4 and not j["running"]'
+py "$HS_OUT" 'j["attention"] == ["last-run-failed"] and j["last_run"]["status"] == 4 and not j["running"]'
 HARDSNAP_NOW=$(now 4) hs_rc 0 backup src dest
 HARDSNAP_NOW=$(now 4) hs_rc 0 status dest
 
@@ -59,7 +54,7 @@ ahead=$(date -u -d '+1 day' +%Y-%m-%dT%H%M%SZ)
 cp -a "dest/$(now 4)" "dest/$ahead"
 chmod 0755 dest
 HARDSNAP_NOW=$(now 5) hs_rc 1 status dest --json
-json "$HS_OUT" 'j["future"] == ["'"$ahead"'"] and j["newest"] == "'"$(now 4)"'" and j["dest_open"] and j["dest_mode"] == "0755" and j["attention"] == ["future", "dest-open"]'
+py "$HS_OUT" 'j["future"] == ["'"$ahead"'"] and j["newest"] == "'"$(now 4)"'" and j["dest_open"] and j["dest_mode"] == "0755" and j["attention"] == ["future", "dest-open"]'
 HARDSNAP_NOW=$(now 5) hs_rc 1 status dest
 grep -q "^named in the future: $ahead " "$HS_OUT" || fail "$(cat "$HS_OUT")"
 grep -q "^open to other users: mode 0755" "$HS_OUT" || fail "$(cat "$HS_OUT")"

@@ -8,11 +8,6 @@
 # shellcheck source=tests/integration/lib.sh
 source "$HS_TEST_LIB"
 
-# py FILE EXPR: the Python expression EXPR holds on j, the JSON object in FILE
-py() {
-    python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); assert eval(sys.argv[2]), j' "$1" "$2" ||
-        fail "$2 does not hold: $(head -c 3000 "$1")"
-}
 # metric FILE NAME [LABELS]: the value of the series NAME{dest=...[,LABELS]}
 metric() {
     python3 - "$@" <<'PY'

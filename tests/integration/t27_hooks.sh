@@ -11,10 +11,6 @@
 # shellcheck source=tests/integration/lib.sh
 source "$HS_TEST_LIB"
 
-py() { # py FILE EXPR: EXPR holds on j, the JSON object in FILE
-    python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); assert eval(sys.argv[2]), j' "$1" "$2" ||
-        fail "$2 does not hold: $(head -c 2000 "$1")"
-}
 
 mkdir -p src/home src/etc
 printf 'one\n' >src/home/a

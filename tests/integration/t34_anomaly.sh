@@ -13,11 +13,6 @@ source "$HS_TEST_LIB"
 
 have python3 || skip "python3 is needed to read the JSON"
 
-# py FILE EXPR: the Python expression EXPR holds on j, the JSON object in FILE
-py() {
-    python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); assert eval(sys.argv[2]), j' "$1" "$2" ||
-        fail "$2 does not hold: $(head -c 3000 "$1")"
-}
 # metric FILE NAME: the value of the series hardsnap_NAME{dest=...}
 metric() {
     sed -n "s/^hardsnap_$2{dest=\"[^\"]*\"} //p" "$1"

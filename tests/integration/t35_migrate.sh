@@ -189,10 +189,21 @@ rm "$rtb/backup.inprogress"
 hs_rc 2 import --from rsnapshot "$rtb"
 [ ! -e "$rtb/.hardsnap" ] || fail "a refused migration made .hardsnap"
 
+# no date: the calendar would carry it over (February 30th is March 2nd)
+mkdir "$rtb/2026-02-30-020000" "$rtb/2026-13-01-020000"
+# each inode is read once, though the snapshots share most of them (the
+# previous snapshot's manifest has the hashes)
+distinct=$(find "$rtb"/2026-02-0* -type f -printf '%i\n' | sort -u | wc -l)
 hs_rc 0 import --from rsync-time-backup "$rtb"
+grep -q "^3 snapshots migrated: [0-9]* files, $distinct read " "$HS_OUT" ||
+    fail "not $distinct inodes read: $(cat "$HS_OUT")"
 names=(2026-02-01T020000Z 2026-02-02T020000Z 2026-02-03T021500Z)
 check_migrated "$rtb" "${names[@]}"
 assert_absent "$rtb/backup.marker" "$rtb/2026-02-01-020000"
+for d in 2026-02-30-020000 2026-13-01-020000; do
+    [ -d "$rtb/$d" ] || fail "$d, which is no date, was taken for a snapshot"
+done
+rmdir "$rtb/2026-02-30-020000" "$rtb/2026-13-01-020000"
 
 # what a kill leaves, made by hand: the first snapshot renamed, the second's
 # manifest committed but the tree not yet renamed, the third untouched, a
