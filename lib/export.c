@@ -959,7 +959,9 @@ static int finish_output(struct exporter *ex)
      * the directory PATH's) mode, owner and times afterwards (export_iso.h) */
     if (ex->fmt->kind == K_ISO && S_ISDIR(ex->src.leaf_st.st_mode)) {
         int k = hs_iso_patch_root(ex->outfd, &ex->src.leaf_st, ex->err);
-        if (k < 0)
+        if (k == -EINVAL) /* a writer that lays it out otherwise: the image is good */
+            hs_report_warn_err(&ex->rep, ex->err);
+        else if (k < 0)
             return k;
     }
     if (fsync(ex->outfd) < 0)

@@ -362,10 +362,13 @@ int hs_iso_patch_root(int fd, const struct stat *st, struct hs_err *err)
     }
     if (k == 0 && roots == 0)
         k = -EINVAL;
-    if (k == -EINVAL)
-        return hs_err_setf(err, EINVAL,
-                           "the ISO image is not laid out as expected: its root "
-                           "directory's mode, owner and time were not set");
+    if (k == -EINVAL) {
+        hs_err_setf(err, 0,
+                    "the ISO image is not laid out as expected: its root directory's mode, "
+                    "owner and times are the writer's");
+        err->code = EINVAL;
+        return -EINVAL;
+    }
     if (k < 0)
         return hs_err_setf(err, -k, "cannot write the ISO image's root directory");
     return 0;

@@ -56,7 +56,8 @@ void hs_iso_guard_free(struct hs_iso_guard *g);
  * of the volume descriptors' root records, Joliet's too (no Rock Ridge
  * there). Sizes and places do not change. Returns 0; -EINVAL with err set
  * when fd is not an image laid out so (the image is then left as it was, or
- * part patched: a reader may see the writer's root); -errno on I/O errors.
+ * part patched: still a valid image, a reader may see the writer's root);
+ * -errno on I/O errors.
  *
  * When to delete it (and its call in export.c): once the oldest libarchive
  * hardsnap builds against takes the root's metadata from an entry named "."

@@ -20,7 +20,7 @@ chmod 0750 src
 chmod 0711 src/dir
 touch -d '2003-04-05 06:07:08' src/dir
 touch -d '2000-01-02 03:04:05' src
-owner=0:0
+owner=$(id -u):$(id -g)
 if is_root; then
     chown 1234:5678 src
     owner=1234:5678
