@@ -52,6 +52,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -119,6 +120,7 @@ struct exporter {
     locale_t utf8, plain;    /* LC_CTYPE for libarchive's name handling */
     struct hs_iso_guard iso; /* ISO: the trees its writer fails on (export_iso.h) */
     bool all_binary;         /* pax: every entry's names as bytes (see set_format) */
+    bool xattr_both;         /* pax: xattrs as LIBARCHIVE.xattr.* too (see set_format) */
 };
 
 /* A data segment of a sparse file. */
@@ -674,8 +676,8 @@ static int walk_item(struct exporter *ex, const struct hs_walk_item *it)
         hs_report_entry(&ex->rep);
         /* the snapshot root is "./", as GNU tar names it: extracting with
          * -C DIR then gives DIR the root's mode, owner and times. Not in an
-         * ISO image, whose root libarchive 3.6 makes itself (0555, the
-         * time of the export) and takes from no entry */
+         * ISO image, whose writer makes the root itself and takes nothing
+         * from such an entry: finish_output patches it (export_iso.h) */
         if (it->depth == 0 && ex->src.whole && ex->fmt->kind == K_ISO)
             return HS_DONE;
         k = export_dir(ex, it->fd, it->depth == 0 && ex->src.whole ? ROOT_NAME : it->path, &it->st);
@@ -720,8 +722,44 @@ static bool needs_binary(int dirfd, const char *name, const char *path, const st
     return n > 0 && has_surrogate(target, (size_t)n);
 }
 
+/* Whether an xattr name is one that only LIBARCHIVE.xattr.* carries whole:
+ * GNU tar writes "%" and "=" in SCHILY.xattr.* names as %25 and %3D, and so
+ * does libarchive, but libarchive 3.6's reader (bsdtar, hardsnap import)
+ * does not decode them; a control or non-ASCII byte in a pax keyword is
+ * not trusted to every reader either. */
+static bool xattr_name_odd(const char *name)
+{
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        if (*p <= ' ' || *p >= 0x7f || *p == '%' || *p == '=')
+            return true;
+    return false;
+}
+
+/* Whether an object (its own fd, else dirfd/name, not followed) has an
+ * xattr name that needs LIBARCHIVE.xattr.*. Names only: no values read. */
+static bool needs_both_xattrs(int fd, int dirfd, const char *name)
+{
+    char proc[64 + NAME_MAX];
+    char list[4096];
+    ssize_t n;
+    if (fd >= 0) {
+        n = flistxattr(fd, list, sizeof list - 1);
+    } else {
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d/%s", dirfd, name);
+        n = llistxattr(proc, list, sizeof list - 1);
+    }
+    if (n < 0)
+        return errno == ERANGE; /* a list too long for list: not worth looking into */
+    list[n] = '\0';
+    for (ssize_t i = 0; i < n; i += (ssize_t)strlen(list + i) + 1)
+        if (xattr_name_odd(list + i))
+            return true;
+    return false;
+}
+
 /* The check pass: for ISO directories, as walk_item will meet them; for
- * pax, the names that need the archive all binary. */
+ * pax, the names that need the archive all binary, and the xattr names
+ * that need LIBARCHIVE.xattr.* (a symlink's xattrs are not exported). */
 static int check_item(struct exporter *ex, const struct hs_walk_item *it)
 {
     if (it->ev == HS_WALK_FATAL)
@@ -729,6 +767,11 @@ static int check_item(struct exporter *ex, const struct hs_walk_item *it)
     bool named = it->ev == HS_WALK_ENTRY || (it->ev == HS_WALK_ENTER && it->depth == 0);
     if (ex->fmt->kind == K_PAX && !ex->all_binary && named)
         ex->all_binary = needs_binary(it->fd, it->name, it->path, &it->st);
+    if (ex->fmt->kind == K_PAX && !ex->xattr_both && it->ev == HS_WALK_ENTER)
+        ex->xattr_both = needs_both_xattrs(it->fd, -1, NULL);
+    if (ex->fmt->kind == K_PAX && !ex->xattr_both && it->ev == HS_WALK_ENTRY &&
+        !S_ISDIR(it->st.st_mode) && !S_ISLNK(it->st.st_mode))
+        ex->xattr_both = needs_both_xattrs(-1, it->fd, it->name);
     if (ex->fmt->kind == K_ISO && it->ev == HS_WALK_ENTRY && S_ISDIR(it->st.st_mode))
         return iso_check_dir(ex, it->path);
     return 0; /* trouble elsewhere is for the writing pass to report */
@@ -833,7 +876,7 @@ static int add_filter(struct archive *a, enum filter f)
     return ARCHIVE_OK;
 }
 
-static int set_format(struct archive *a, enum kind k, bool all_binary)
+static int set_format(struct archive *a, enum kind k, bool all_binary, bool xattr_both)
 {
     switch (k) {
     case K_PAX:
@@ -845,8 +888,17 @@ static int set_format(struct archive *a, enum kind k, bool all_binary)
          * Not the writer's hdrcharset=BINARY option: it marks every entry,
          * and GNU tar, which knows no hdrcharset, warns once per member.
          * Unless a name holds a surrogate (has_surrogate): then the option,
-         * as the names must come back as they are */
-        if (archive_write_set_format_pax(a) != ARCHIVE_OK)
+         * as the names must come back as they are.
+         * Xattrs as SCHILY.xattr.NAME=raw value alone, which GNU tar, star
+         * and libarchive read (binary values too: a pax record has a
+         * length); libarchive's default adds LIBARCHIVE.xattr.* (base64),
+         * which GNU tar warns about once per xattr, even without --xattrs.
+         * Both where a name holds "%", "=" or a byte that is not printable
+         * ASCII (xattr_name_odd): then GNU tar warns, but the name comes
+         * back whole */
+        if (archive_write_set_format_pax(a) != ARCHIVE_OK ||
+            archive_write_set_format_option(a, "pax", "xattrheader",
+                                            xattr_both ? "ALL" : "SCHILY") != ARCHIVE_OK)
             return ARCHIVE_FATAL;
         return all_binary ? archive_write_set_format_option(a, "pax", "hdrcharset", "BINARY")
                           : ARCHIVE_OK;
@@ -872,7 +924,7 @@ static int open_writer(struct exporter *ex)
     ex->zeros = calloc(1, IO_SIZE);
     if (!ex->a || !ex->entry || !ex->buf || !ex->zeros)
         return hs_err_setf(ex->err, ENOMEM, "export");
-    if (set_format(ex->a, ex->fmt->kind, ex->all_binary) != ARCHIVE_OK ||
+    if (set_format(ex->a, ex->fmt->kind, ex->all_binary, ex->xattr_both) != ARCHIVE_OK ||
         add_filter(ex->a, ex->fmt->filter) != ARCHIVE_OK ||
         archive_write_set_bytes_per_block(ex->a, IO_SIZE) != ARCHIVE_OK ||
         archive_write_set_bytes_in_last_block(ex->a, 1) != ARCHIVE_OK)
@@ -903,6 +955,15 @@ static int finish_output(struct exporter *ex)
         return fail_archive(ex);
     if (ex->outdir < 0)
         return 0;
+    /* the image's root is the writer's own: given the snapshot root's (or
+     * the directory PATH's) mode, owner and times afterwards (export_iso.h) */
+    if (ex->fmt->kind == K_ISO && S_ISDIR(ex->src.leaf_st.st_mode)) {
+        int k = hs_iso_patch_root(ex->outfd, &ex->src.leaf_st, ex->err);
+        if (k == -EINVAL) /* a writer that lays it out otherwise: the image is good */
+            hs_report_warn_err(&ex->rep, ex->err);
+        else if (k < 0)
+            return k;
+    }
     if (fsync(ex->outfd) < 0)
         return hs_err_path(ex->err, errno, "cannot write the archive", ex->o->archive);
     if (renameat2(ex->outdir, ex->part_name, ex->outdir, ex->final_name, RENAME_NOREPLACE) < 0) {
@@ -1035,9 +1096,10 @@ static int create_part(struct exporter *ex)
 {
     for (int tries = 0; tries < 4; tries++) {
         /* 0600 whatever the umask: the archive holds every user's files,
-         * readable by its maker alone, as the store is */
+         * readable by its maker alone, as the store is; read-write, as an
+         * ISO image's root is patched once written */
         ex->outfd = openat(ex->outdir, ex->part_name,
-                           O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                           O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (ex->outfd >= 0) {
             ex->part_made = true;
             if (flock(ex->outfd, LOCK_EX | LOCK_NB) < 0)
@@ -1091,8 +1153,11 @@ static int export_run(struct exporter *ex)
      * writer is set up; a single file is its own check */
     if (tree && ex->fmt->kind != K_ZIP && (k = walk_tree(ex, true)) < 0)
         return k;
-    if (!tree && ex->fmt->kind == K_PAX)
+    if (!tree && ex->fmt->kind == K_PAX) {
         ex->all_binary = needs_binary(ex->src.parent, ex->src.leaf, ex->src.leaf, &ex->src.leaf_st);
+        ex->xattr_both = !S_ISLNK(ex->src.leaf_st.st_mode) &&
+                         needs_both_xattrs(-1, ex->src.parent, ex->src.leaf);
+    }
     k = open_output(ex);
     if (k == 0)
         k = open_writer(ex);

@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 /* The names of the directories Rock Ridge will relocate (a set). */
 struct hs_iso_guard {
@@ -38,5 +39,30 @@ struct hs_iso_guard {
 int hs_iso_guard_dir(struct hs_iso_guard *g, const char *path, struct hs_err *err);
 
 void hs_iso_guard_free(struct hs_iso_guard *g);
+
+/*
+ * The image's root directory. libarchive's ISO writer (3.6.2) makes the
+ * root itself, a "virtual" directory made when the format is set: mode
+ * 0555, owner 0, the time of the export; it takes nothing from an entry for
+ * "." (it ignores one). So the root's mode, owner and mtime would be lost
+ * to a mount, xorriso, bsdtar.
+ *
+ * hs_iso_patch_root rewrites them in the image written to fd (read-write,
+ * the writer closed): the Rock Ridge PX (mode, uid, gid; and the
+ * link count, 2 + the root's subdirectories, where the writer says 2) and
+ * TF (modify, access, attribute-change times) entries of every record that describes
+ * the root (its "." and "..", the ".." of each directory in it, following
+ * SUSP continuation areas), and the ISO 9660 recording date of those and
+ * of the volume descriptors' root records, Joliet's too (no Rock Ridge
+ * there). Sizes and places do not change. Returns 0; -EINVAL with err set
+ * when fd is not an image laid out so (the image is then left as it was, or
+ * part patched: still a valid image, a reader may see the writer's root);
+ * -errno on I/O errors.
+ *
+ * When to delete it (and its call in export.c): once the oldest libarchive
+ * hardsnap builds against takes the root's metadata from an entry named "."
+ * (then export it as tar's "./"); t41_export_iso checks the root.
+ */
+int hs_iso_patch_root(int fd, const struct stat *st, struct hs_err *err);
 
 #endif
