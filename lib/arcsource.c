@@ -8,6 +8,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -86,6 +87,54 @@ static int grow_xattrs(struct arcsrc *s, size_t n)
     return 0;
 }
 
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* Whether name, %XX-decoded, is want: a pax archive may carry one xattr
+ * twice, as LIBARCHIVE.xattr.NAME (which libarchive 3.6 decodes) and as
+ * SCHILY.xattr.NAME with "%" and "=" encoded (which it does not). */
+static bool encoded_form_of(const char *name, const char *want)
+{
+    bool decoded = false;
+    for (const char *p = name; *p; p++, want++) {
+        int hi, lo;
+        char c = *p;
+        if (c == '%' && (hi = hex_digit(p[1])) >= 0 && (lo = hex_digit(p[2])) >= 0) {
+            c = (char)(hi << 4 | lo);
+            p += 2;
+            decoded = true;
+        }
+        if (c != *want)
+            return false;
+    }
+    return decoded && !*want;
+}
+
+/* The entry's xattrs without the encoded twin of another (encoded_form_of)
+ * holding the same value. */
+static void drop_encoded_twins(struct arcsrc *s, struct hs_src_entry *ent)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < ent->n_xattrs; i++) {
+        bool twin = false;
+        for (size_t j = 0; j < ent->n_xattrs && !twin && strchr(s->xnames[i], '%'); j++)
+            twin = j != i && s->xsizes[j] == s->xsizes[i] &&
+                   !memcmp(s->xvalues[j], s->xvalues[i], s->xsizes[i]) &&
+                   encoded_form_of(s->xnames[i], s->xnames[j]);
+        if (twin)
+            continue;
+        s->xnames[k] = s->xnames[i];
+        s->xvalues[k] = s->xvalues[i];
+        s->xsizes[k++] = s->xsizes[i];
+    }
+    ent->n_xattrs = k;
+}
+
 static int entry_xattrs(struct arcsrc *s, struct archive_entry *ae, struct hs_src_entry *ent,
                         struct hs_err *e)
 {
@@ -104,6 +153,7 @@ static int entry_xattrs(struct arcsrc *s, struct archive_entry *ae, struct hs_sr
         s->xvalues[ent->n_xattrs] = value;
         s->xsizes[ent->n_xattrs++] = size;
     }
+    drop_encoded_twins(s, ent);
     ent->xattr_names = s->xnames;
     ent->xattr_values = s->xvalues;
     ent->xattr_sizes = s->xsizes;
