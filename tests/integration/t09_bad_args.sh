@@ -89,6 +89,9 @@ for c in $cmds; do
         grep -qE -- "Fl Fl ${o#--}([^a-z-]|$)" <<<"$sect" ||
             fail "$c --help lists $o, which hardsnap(1)'s $c does not"
     done < <({ grep -oE -- '--[a-z][a-z-]*' "$HS_OUT" || true; } | sort -u)
+    hs_rc 2 "$c" --no-such-option </dev/null
+    grep -q "^hardsnap: $c: .*--no-such-option" "$HS_ERR" || fail "$c --no-such-option said: $(cat "$HS_ERR")"
+    [ ! -s "$HS_OUT" ] || fail "$c --no-such-option wrote to stdout"
 done
 
 # --- an existing store: errors change nothing ---------------------------------
