@@ -24,13 +24,15 @@ static const char main_usage[] =
     "  verify SNAPSHOT | DEST --all       check files against their stored hashes\n"
     "  export SNAPSHOT[/PATH] ARCHIVE     write a snapshot as an archive\n"
     "  import ARCHIVE DEST                make a snapshot from an archive\n"
-    "  import --from rsnapshot DIR        make an rsnapshot store a hardsnap store\n"
+    "  import --from FORMAT DIR           make an rsnapshot or rsync-time-backup\n"
+    "                                     store a hardsnap store, in place\n"
     "  status DEST [--max-age D] [--json] is the store healthy (for monitoring)\n"
     "  report DEST -o FILE.html           the store in one HTML page (charts)\n"
     "  serve [--allow PATH]...            the remote end of a pull, started by ssh\n"
     "\n"
-    "hardsnap COMMAND --help shows the command's options; hardsnap --version the version.\n"
-    "Exit status: 0 ok, 1 done with warnings, 2 usage error, 3 failed, 4 DEST is locked.\n";
+    "hardsnap COMMAND --help shows the command's options; hardsnap --version the\n"
+    "version. Exit status: 0 ok, 1 done with warnings, 2 usage error, 3 failed,\n"
+    "4 DEST is locked.\n";
 
 struct verb {
     const char *name;

@@ -23,8 +23,10 @@ static const char prune_usage[] =
     "      --keep-weekly N      ... ISO weeks\n"
     "      --keep-monthly N     ... months\n"
     "      --keep-yearly N      ... years\n"
-    "      --keep-within DUR    everything newer than now minus DUR (36h, 7d, 2w, 6m, 1y)\n"
-    "  -c, --config FILE        DEST and the [retain] rules from FILE (options override)\n"
+    "      --keep-within DUR    everything newer than now minus DUR (36h, 7d, 2w,\n"
+    "                           6m, 1y)\n"
+    "  -c, --config FILE        DEST and the [retain] rules from FILE (options\n"
+    "                           override them)\n"
     "  -n, --dry-run            print each snapshot with keep (and why) or delete\n"
     "  -q, --quiet              print errors only\n"
     "  -h, --help               this help\n";

@@ -22,7 +22,8 @@ static const char serve_usage[] =
     "\n"
     "      --allow PATH       serve only trees inside directory PATH (repeatable;\n"
     "                         none: any tree this user can read)\n"
-    "      --store DEST       receive replicas into the store DEST\n"
+    "      --store DEST       receive replicas into the store DEST (reserved: this\n"
+    "                         version refuses it, having no replicate command)\n"
     "      --timeout SECONDS  end the connection when the client stalls that long\n"
     "  -h, --help             this help\n";
 
@@ -71,8 +72,12 @@ static int parse_args(int argc, char **argv, struct hs_serve_opts *o, const char
             }
             break;
         case OPT_STORE:
-            o->store = optarg;
-            break;
+            /* refused, not ignored: a forced command with --store would
+             * otherwise send any tree its user can read */
+            cli_error_arg("serve: --store %s: this version cannot receive replicas yet "
+                          "(no replicate command)",
+                          optarg);
+            return -1;
         case OPT_TIMEOUT:
             if (cli_parse_seconds("--timeout", optarg, &o->timeout) < 0)
                 return -1;

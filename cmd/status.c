@@ -18,10 +18,10 @@ static const char status_usage[] =
     "\n"
     "      --max-age D  the newest snapshot may be this old (36h, 2d...; default 26h)\n"
     "      --json       one JSON object\n"
-    "      --nagios     one line for Nagios/Icinga (HARDSNAP OK|WARNING|CRITICAL|UNKNOWN\n"
-    "                   - ..., with performance data) and their exit codes: 0 OK,\n"
-    "                   1 WARNING, 2 CRITICAL (no snapshot, the newest too old, the\n"
-    "                   last run failed), 3 UNKNOWN (not a store, unreadable)\n"
+    "      --nagios     one line for Nagios/Icinga (HARDSNAP OK|WARNING|CRITICAL|\n"
+    "                   UNKNOWN - ..., with performance data) and their exit codes:\n"
+    "                   0 OK, 1 WARNING, 2 CRITICAL (no snapshot, the newest too old,\n"
+    "                   the last run failed), 3 UNKNOWN (not a store, unreadable)\n"
     "  -h, --help       this help\n";
 
 enum { OPT_JSON = 256, OPT_MAX_AGE, OPT_NAGIOS };

@@ -538,6 +538,9 @@ static int walk_tree(struct engine *g, struct source_ctx *sc, struct stat *root)
     int r = 0;
     sc->dev = st.st_dev;
     g->cur = sc;
+    /* the source's root is an entry as the shared root is, so that entries
+     * is files + dirs + symlinks + specials (--stats, --json) */
+    g->st->entries++;
     if (src->name) {
         /* the source's own directory in the snapshot root */
         g->st->dirs++;
@@ -714,11 +717,16 @@ static int choose_name(struct engine *g)
         if (!g->o->now)
             hs_snapshot_name_format(time(NULL), g->name);
         struct stat st;
-        if (!g->have_store || g->dry_run ||
-            fstatat(g->store.destfd, g->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        if (!g->have_store || fstatat(g->store.destfd, g->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
             return 0;
         if (g->o->now)
             break;
+        /* the name the real run would take after its wait, so that the
+         * dry run compares with the snapshot of this second as it would */
+        if (g->dry_run) {
+            hs_snapshot_name_format(time(NULL) + 1, g->name);
+            return 0;
+        }
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
         struct timespec wait = {0, 1000000000L - now.tv_nsec};
@@ -749,7 +757,7 @@ static int open_prev(struct engine *g)
     if (r < 0)
         return r;
     warn_future(g, names, n);
-    /* never this run's own name: a dry run may pick a taken one */
+    /* never this run's own name: a dry run may pick a taken one (HARDSNAP_NOW) */
     size_t k = n;
     while (k > 0 && !strcmp(names[k - 1], g->name))
         k--;

@@ -97,7 +97,8 @@ hs() {
 }
 
 # hs__summary_adds_up: a backup's summary line in $HS_OUT, if any, adds up:
-# files = linked + copied + cloned, symlinks and specials = linked + made.
+# files = linked + copied + cloned, symlinks and specials = linked + made;
+# and --stats' entries line is the sum of its types.
 hs__summary_adds_up() {
     local bad
     bad=$(awk '
@@ -112,6 +113,13 @@ hs__summary_adds_up() {
             if (l + c + k != f || ol + om != o) print
         }' "$HS_OUT")
     [ -z "$bad" ] || fail "hardsnap $HS_LAST: the summary's counts do not add up: $bad"
+    # --stats (backup, run, import): entries = files + dirs + symlinks + specials
+    bad=$(awk '
+        match($0, /^entries: +[0-9]+ \([0-9]+ files, [0-9]+ dirs, [0-9]+ symlinks, [0-9]+ special\)/) {
+            split(substr($0, RSTART, RLENGTH), w, /[^0-9]+/)
+            if (w[3] + w[4] + w[5] + w[6] != w[2]) print
+        }' "$HS_OUT")
+    [ -z "$bad" ] || fail "hardsnap $HS_LAST: --stats entries are not the sum of the types: $bad"
 }
 
 # hs_rc CODE ARGS: runs the binary with stdout/stderr in $HS_OUT/$HS_ERR and

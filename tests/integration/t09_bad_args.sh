@@ -1,5 +1,7 @@
 #!/bin/bash
-# Usage errors exit 2 and change nothing; the edge cases of SOURCE and DEST.
+# Usage errors exit 2 and change nothing; the edge cases of SOURCE and DEST;
+# each command's --help against hardsnap(1).
+man1=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../docs" && pwd)/hardsnap.1
 # shellcheck source=tests/integration/lib.sh
 source "$HS_TEST_LIB"
 
@@ -68,6 +70,29 @@ grep -q 'backup' "$HS_OUT" || fail "hardsnap --help does not list backup"
 hs_rc 0 --version
 grep -Eq '^hardsnap [0-9]+\.[0-9]+' "$HS_OUT" || fail "--version printed: $(cat "$HS_OUT")"
 [ ! -s "$HS_ERR" ] || fail "--version wrote to stderr"
+# every command that hardsnap --help lists: its --help on stdout within 80
+# columns, a subsection in hardsnap(1), and each of its long options there
+hs_rc 0 --help
+long=$(awk 'length > 80' "$HS_OUT")
+[ -z "$long" ] || fail "hardsnap --help has lines over 80 columns: $long"
+cmds=$(awk '/^  [a-z]+ / { print $1 }' "$HS_OUT" | sort -u)
+[ "$(wc -w <<<"$cmds")" -ge 12 ] || fail "hardsnap --help lists only: $cmds"
+for c in $cmds; do
+    hs_rc 0 "$c" --help
+    [ ! -s "$HS_ERR" ] || fail "$c --help wrote to stderr"
+    long=$(awk 'length > 80' "$HS_OUT")
+    [ -z "$long" ] || fail "$c --help has lines over 80 columns: $long"
+    sect=$(awk -v c="$c" '/^\.S[hs] / { on = ($0 == ".Ss " c) } on' "$man1")
+    [ -n "$sect" ] || fail "hardsnap(1) has no subsection for $c"
+    while read -r o; do
+        [ "$o" = --help ] && continue
+        grep -qE -- "Fl Fl ${o#--}([^a-z-]|$)" <<<"$sect" ||
+            fail "$c --help lists $o, which hardsnap(1)'s $c does not"
+    done < <({ grep -oE -- '--[a-z][a-z-]*' "$HS_OUT" || true; } | sort -u)
+    hs_rc 2 "$c" --no-such-option </dev/null
+    grep -q "^hardsnap: $c: .*--no-such-option" "$HS_ERR" || fail "$c --no-such-option said: $(cat "$HS_ERR")"
+    [ ! -s "$HS_OUT" ] || fail "$c --no-such-option wrote to stdout"
+done
 
 # --- an existing store: errors change nothing ---------------------------------
 s1=$(now 0)

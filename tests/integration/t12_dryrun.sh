@@ -68,3 +68,25 @@ HARDSNAP_NOW=$(now 6) hs_rc 0 backup src dest -q
 [ ! -s "$HS_OUT" ] || fail "-q after the operands was not taken as an option: $(cat "$HS_OUT")"
 [ -e ./-q ] && fail "-q after the operands was taken as DEST"
 compare_trees src "dest/$(now 6)"
+
+# a dry run in the second of the newest snapshot (the clock's, no HARDSNAP_NOW)
+# counts against that snapshot, as the real run, which waits for the next
+# second, would: all linked, nothing copied. Started at a second's start so
+# that both runs fall in it; a second that ran out in between is tried again.
+mkdir same-src
+printf 'one\n' >same-src/a
+printf 'two\n' >same-src/b
+same=
+for try in 1 2 3; do
+    rm -rf same-dest
+    sleep "0.$(printf '%03d' $((1000 - 10#$(date +%N | cut -c1-3))))"
+    hs_rc 0 backup -q same-src same-dest
+    hs_rc 0 backup -n same-src same-dest
+    [ "$(date -u +%Y-%m-%dT%H%M%SZ)" = "$(snapshots same-dest)" ] && { same=$try; break; }
+done
+if [ -n "$same" ]; then
+    grep -q '^dry run: 2 files (2 linked, 0 copied)' "$HS_OUT" ||
+        fail "-n in the newest snapshot's second does not link against it: $(cat "$HS_OUT")"
+else
+    note "a dry run in the newest snapshot's second: not checked (the second ran out 3 times)"
+fi

@@ -62,6 +62,8 @@ fi
 hs_rc 0 restore "$snap/sub" out-sub
 [ "$(entries out-sub)" = "sub " ] || fail "out-sub holds: $(entries out-sub), expected sub"
 compare_trees "$snap/sub" out-sub/sub
+# the TARGET made for it is 0700, as hardsnap(1) says (it may hold others' files)
+[ "$(stat -c %a out-sub)" = 700 ] || fail "out-sub was made mode $(stat -c %a out-sub), expected 700"
 hs_rc 0 restore "$snap/sub/deep/" out-deep # a trailing slash changes nothing
 [ "$(entries out-deep)" = "deep " ] || fail "out-deep holds: $(entries out-deep), expected deep"
 compare_trees "$snap/sub/deep" out-deep/deep

@@ -148,6 +148,11 @@ hs_rc 2 serve --allow src/file.txt </dev/null
 err_names 'src/file.txt' 'not a directory'
 hs_rc 2 serve --allow </dev/null
 err_names 'allow'
+# --store is refused while there is no replicate: ignored, a forced command
+# naming it would send any tree (hardsnap(1), serve)
+hs_rc 2 serve --store "$HS_TMP/replica" </dev/null
+err_names '--store' 'replicas'
+assert_absent "$HS_TMP/replica"
 for bad in 0 x -1 1000001; do
     hs_rc 2 serve --timeout "$bad" </dev/null
     err_names '--timeout' "\"$bad\""

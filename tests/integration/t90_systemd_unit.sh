@@ -19,6 +19,20 @@ timer=${unit%.service}.timer
 [ -f "$timer" ] || fail "no $timer"
 ran=0
 
+# --- the cron file, and the docs that show it ---------------------------------
+# cron's own PATH is /usr/bin:/bin: without its PATH line, a hardsnap that
+# cmake --install put in /usr/local/bin is not found. hardsnap(1) and README
+# show the same two lines.
+cron=$conf/hardsnap.cron
+path_line=$(grep '^PATH=' "$cron") || fail "$cron sets no PATH"
+grep -q '^PATH=\(.*:\)\?/usr/local/bin\(:\|$\)' <<<"$path_line" || fail "$cron's PATH lacks /usr/local/bin: $path_line"
+job=$(grep -E '^[0-9*]' "$cron")
+[ "$(wc -l <<<"$job")" = 1 ] || fail "$cron holds $(wc -l <<<"$job") jobs, expected 1"
+for doc in "$conf/../docs/hardsnap.1" "$conf/../README.md"; do
+    grep -qxF -- "$path_line" "$doc" || fail "$doc does not show hardsnap.cron's line $path_line"
+    grep -qxF -- "$job" "$doc" || fail "$doc does not show hardsnap.cron's line $job"
+done
+
 # --- what the unit says ------------------------------------------------------
 # key KEY: the values of KEY= in the unit, one a line
 key() {
