@@ -185,6 +185,25 @@ START_TEST(clone_or_plain)
 }
 END_TEST
 
+START_TEST(worth_rule)
+{
+    ck_assert(!hs_delta_worth(HS_DELTA_MIN_SIZE - 1, 0));
+    ck_assert(hs_delta_worth(HS_DELTA_MIN_SIZE, 0));
+    ck_assert(hs_delta_worth(HS_DELTA_MIN_SIZE, 1));
+    const uint64_t g = 1ull << 30;
+    ck_assert(hs_delta_worth(g, g / HS_DELTA_FRAG_EXTENT));
+    ck_assert(!hs_delta_worth(g, g / HS_DELTA_FRAG_EXTENT + 1));
+    /* extents are counted where the filesystem can (here a fresh file has
+     * at most a few; tmpfs may not answer) */
+    tu_write("f", "data", 4);
+    int fd = open(tu_path("f"), O_RDONLY);
+    uint64_t n = 99;
+    int r = hs_delta_extents(fd, &n);
+    close(fd);
+    ck_assert(r == -EOPNOTSUPP || (r == 0 && n <= 2));
+}
+END_TEST
+
 /* The issue's acceptance case on a btrfs loop mount. Everything is done and
  * measured first, asserted after the unmount, so a failure leaves no mount. */
 struct btrfs_case {
@@ -340,6 +359,7 @@ Suite *delta_suite(void)
     tcase_add_test(tc, only_changed_blocks_written);
     tcase_add_test(tc, shrunk_and_unchanged);
     tcase_add_test(tc, clone_or_plain);
+    tcase_add_test(tc, worth_rule);
     suite_add_tcase(s, tc);
     tc = tu_tcase_needs("btrfs");
     tcase_add_test(tc, btrfs_twenty_writes);
