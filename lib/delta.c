@@ -158,7 +158,7 @@ int hs_delta_apply(struct hs_copier *c, int src, int dst, const struct stat *st,
                 r = flush_run(dst, &run, written, path, e);
                 continue;
             }
-            if (blen == bs && out->h[idx] == out->zero_hash && all_zero(p, blen)) {
+            if (blen == bs && idx < out->n && out->h[idx] == out->zero_hash && all_zero(p, blen)) {
                 r = flush_run(dst, &run, written, path, e);
                 int k2 = r ? r : punch(dst, boff, blen, path, e);
                 if (k2 == 1) {
