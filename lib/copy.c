@@ -86,6 +86,8 @@ static int pass_through_buffer(struct copy_job *j, int from, off_t off, uint64_t
         if (n == 0)
             return 0;
         XXH3_128bits_update(j->h, j->c->buf, (size_t)n);
+        if (j->c->blocks)
+            hs_blockhash_update(j->c->blocks, j->c->buf, (size_t)n);
         if (write) {
             int r = write_all_at(j, j->c->buf, (size_t)n, off);
             if (r < 0)
@@ -150,6 +152,8 @@ static int copy_sparse(struct copy_job *j, uint64_t size)
         if ((uint64_t)data > size)
             data = (off_t)size;
         hs_hash_zeros(j->h, (uint64_t)(data - pos));
+        if (j->c->blocks)
+            hs_blockhash_zeros(j->c->blocks, (uint64_t)(data - pos));
         if ((uint64_t)data >= size)
             break;
         off_t hole = lseek(j->src, data, SEEK_HOLE);
@@ -179,9 +183,13 @@ static int run_job(struct copy_job *j, const struct stat *st, uint8_t hash[16])
     j->c->src_failed = false;
     j->h = h;
     uint64_t size = (uint64_t)st->st_size;
+    if (j->c->blocks)
+        hs_blockhash_reset(j->c->blocks, size);
     int r = has_holes(st) ? copy_sparse(j, size) : copy_range(j, 0, size);
     if (r == 0 && j->dst >= 0 && has_holes(st) && ftruncate(j->dst, (off_t)size) < 0)
         r = hs_err_path(j->e, errno, "cannot extend copy of", j->path);
+    if (r == 0 && j->c->blocks && hs_blockhash_finish(j->c->blocks, NULL) < 0)
+        r = hs_err_path(j->e, ENOMEM, "cannot keep the block hashes of", j->path);
     if (r == 0) {
         XXH128_canonical_t canon;
         XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(h));

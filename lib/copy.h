@@ -7,6 +7,8 @@
 #define HS_COPY_H
 #include "internal.h"
 
+#include "blockhash.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -24,6 +26,10 @@ struct hs_copier {
     size_t buf_size;
     void *hash_state; /* XXH3_state_t, reused for every file */
     bool src_failed;  /* the last error was reading the source (else writing) */
+    /* If not NULL, each copy or hash also makes the content's block hashes
+     * here (reset at its start, finished at its end: read them with
+     * hs_blockhash_blocks), in the same pass. NULL (the default): none. */
+    struct hs_blockhash *blocks;
 };
 
 int hs_copier_init(struct hs_copier *c, enum hs_copy_method method);

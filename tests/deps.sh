@@ -12,6 +12,7 @@ if [ "${1:-}" != --build ]; then
 	PKGS+=(postgresql lvm2 curl)
 	# the report's test (t29): a real browser renders the page
 	PKGS+=(chromium)
+	PKGS+=(xfsprogs) # unit_delta_needs_xfs, tests/bench_delta.sh: xfs with reflinks
 	PKGS+=(systemd dpkg-dev file bash-completion) # systemd-analyze, dpkg-shlibdeps (cpack -G DEB)
 	PKGS+=(rsnapshot) # t35: a store made by Debian's rsnapshot, migrated
 	PKGS+=(unzip tar) # t40_export_tools: the exports read by the tools a user has
