@@ -156,7 +156,7 @@ static char *source_name(const char *path)
 static void print_stats(const struct hs_backup_result *res)
 {
     const struct hs_backup_stats *s = &res->stats;
-    char b1[32], b2[32], b3[32], b4[32];
+    char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32];
     printf("entries:        %" PRIu64 " (%" PRIu64 " files, %" PRIu64 " dirs, %" PRIu64
            " symlinks, %" PRIu64 " special)\n",
            s->entries, s->files, s->dirs, s->symlinks, s->specials);
@@ -164,6 +164,11 @@ static void print_stats(const struct hs_backup_result *res)
     printf("hard links:     %" PRIu64 " names joined to another name's inode\n", s->hardlinked);
     printf("copied:         %" PRIu64 " files, %s written\n", s->copied,
            hs_bytes_text(b1, sizeof b1, s->bytes_copied));
+    if (s->delta_files)
+        printf("changed blocks: %" PRIu64 " of the copied files (%s) cloned from their previous "
+               "version, %s of changed blocks written into them\n",
+               s->delta_files, hs_bytes_text(b5, sizeof b5, s->delta_bytes),
+               hs_bytes_text(b6, sizeof b6, s->delta_written));
     printf("created:        %" PRIu64 " symlinks and special files\n", s->created);
     printf("resumed:        %" PRIu64 " files from an interrupted run\n", s->resumed);
     printf("content-linked: %" PRIu64 " files, %" PRIu64
@@ -201,16 +206,23 @@ static void print_summary(const struct hs_backup_result *res, bool dry_run)
     uint64_t others_linked = others >= s->created ? others - s->created : 0;
     uint64_t linked = s->linked + s->hardlinked + s->resumed + s->content_linked;
     uint64_t files_linked = linked >= others_linked ? linked - others_linked : 0;
-    char b[32], cloned[48] = "", other[96] = "";
+    char b[32], cloned[48] = "", other[96] = "", delta[160] = "";
     if (s->cloned)
         snprintf(cloned, sizeof cloned, ", %" PRIu64 " cloned", s->cloned);
     if (others)
         snprintf(other, sizeof other,
                  ", %" PRIu64 " symlinks and specials (%" PRIu64 " linked, %" PRIu64 " made)",
                  others, others_linked, s->created);
-    printf("%s: %" PRIu64 " files (%" PRIu64 " linked, %" PRIu64 " copied%s)%s, %s %s, %.2f s\n",
+    if (s->delta_files) {
+        char sz[32], wr[32];
+        snprintf(delta, sizeof delta,
+                 " (%" PRIu64 " changed big file%s of %s: %s of changed blocks)", s->delta_files,
+                 s->delta_files == 1 ? "" : "s", hs_bytes_text(sz, sizeof sz, s->delta_bytes),
+                 hs_bytes_text(wr, sizeof wr, s->delta_written));
+    }
+    printf("%s: %" PRIu64 " files (%" PRIu64 " linked, %" PRIu64 " copied%s)%s, %s %s%s, %.2f s\n",
            dry_run ? "dry run" : res->name, s->files, files_linked, s->copied, cloned, other,
-           hs_bytes_text(b, sizeof b, s->bytes_copied), dry_run ? "to write" : "written",
+           hs_bytes_text(b, sizeof b, s->bytes_copied), dry_run ? "to write" : "written", delta,
            s->seconds);
 }
 

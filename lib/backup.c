@@ -400,7 +400,7 @@ static int carry_source(struct engine *g, struct source_ctx *sc, struct stat *st
 /* What the run counted between before and after: one source's counts. The size
  * check makes a counter added to the struct fail the build until it is
  * taken here too. */
-_Static_assert(sizeof(struct hs_backup_stats) == 26 * 8, "stats_since: every field");
+_Static_assert(sizeof(struct hs_backup_stats) == 29 * 8, "stats_since: every field");
 static void stats_since(struct hs_backup_stats *d, const struct hs_backup_stats *a,
                         const struct hs_backup_stats *b)
 {
@@ -430,6 +430,9 @@ static void stats_since(struct hs_backup_stats *d, const struct hs_backup_stats 
     d->wire_received = a->wire_received - b->wire_received;
     d->wire_sent = a->wire_sent - b->wire_sent;
     d->fetched = a->fetched - b->fetched;
+    d->delta_files = a->delta_files - b->delta_files;
+    d->delta_bytes = a->delta_bytes - b->delta_bytes;
+    d->delta_written = a->delta_written - b->delta_written;
 }
 
 static int walk_source_counted(struct engine *g, struct source_ctx *sc);
@@ -935,6 +938,8 @@ static int finish_snapshot(struct engine *g)
     int r = hs_manifest_writer_finish(g->mw, false, g->err);
     hs_manifest_writer_free(g->mw);
     g->mw = NULL;
+    if (r == 0)
+        r = hs_eng_blocks_finish(g);
     hs_flusher_stop(&g->flusher); /* it flushes through the tree's root */
     hs_writer_free(&g->wr);
     double t0 = hs_report_seconds(&g->rep);
@@ -1006,6 +1011,8 @@ static void engine_free_run(struct engine *g)
     hs_flusher_stop(&g->flusher);
     hs_manifest_writer_free(g->mw);
     g->mw = NULL;
+    hs_blockmap_writer_free(g->bw);
+    g->bw = NULL;
     hs_writer_free(&g->wr);
 }
 
@@ -1018,6 +1025,7 @@ static void engine_free(struct engine *g, struct source_ctx *sc, size_t n)
         hs_dirlist_free(&g->prevviews[i].l);
     free(g->prevviews);
     hs_manifest_reader_free(g->mr);
+    hs_eng_blocks_free(g);
     hs_eng_content_free(g);
     hs_linktab_free(g->links);
     hs_inomap_free(&g->claims);
@@ -1071,6 +1079,8 @@ enum hs_status hs_backup(const struct hs_backup_opts *o, struct hs_backup_result
         r = open_prev(&g);
     if (r == 0)
         r = start_snapshot(&g);
+    if (r == 0)
+        r = hs_eng_blocks_open(&g);
     if (r == 0) {
         if (!g.root)
             hs_report_notice_once(&g.rep, HS_WRITER_NOTICE_OWNER,

@@ -73,10 +73,17 @@ bool hs_eng_changed_while_read(const struct stat *a, const struct stat *b)
 
 /* Copies one attempt's data; HS_DONE, HS_SKIPPED (source unreadable), or
  * fatal <0. */
-static int copy_attempt(struct engine *g, int sfd, int dfd, const struct stat *st, const char *path)
+static int copy_attempt(struct engine *g, const struct hs_walk_item *it, int sfd, int dfd,
+                        const struct stat *st)
 {
+    const char *path = it->path;
     uint64_t written = 0;
-    int r = hs_copy_data(&g->copier, sfd, dfd, st, g->rec.hash, &written, path, g->err);
+    int r = hs_eng_delta_copy(g, it, sfd, dfd, st, &written);
+    if (r == HS_DELTA_PLAIN) {
+        g->copier.blocks = hs_eng_blocks_want(g, st);
+        r = hs_copy_data(&g->copier, sfd, dfd, st, g->rec.hash, &written, path, g->err);
+        g->copier.blocks = NULL;
+    }
     g->st->bytes_copied += written;
     if (written < HS_COPY_WRITEBACK_MIN) /* bigger ones flush themselves */
         hs_flusher_add(&g->flusher, written);
@@ -162,7 +169,7 @@ static int copy_file(struct engine *g, const struct hs_walk_item *it, struct sta
         return dfd;
     }
     for (int attempt = 0;; attempt++) {
-        r = copy_attempt(g, sfd, dfd, st, it->path);
+        r = copy_attempt(g, it, sfd, dfd, st);
         struct stat after;
         if (r != 0 || g->cur->tree->ops->restat(g->cur->tree, sfd, &after) < 0 ||
             !hs_eng_changed_while_read(st, &after))
@@ -201,6 +208,8 @@ static int copy_file(struct engine *g, const struct hs_walk_item *it, struct sta
         g->rec.xattr_hash = hs_xattr_hash(&g->xa);
     }
     g->st->copied++;
+    if (hs_eng_blocks_want(g, st))
+        hs_eng_blocks_put(g, it);
     if (g->o->verbose_events)
         hs_report_event(&g->rep, HS_EV_COPY, it->path, NULL);
     return HS_DONE;
@@ -585,7 +594,11 @@ static int reg_place(struct engine *g, const struct hs_walk_item *it, struct sta
         if (m) {
             prev_ino = m->sino;
             same_size_before = m->size == (uint64_t)it->st.st_size;
+            hs_eng_blocks_lookup(g, it, m);
+            g->prev_sino = m->sino;
             r = reg_against_manifest(g, it, m);
+            if (r == HS_DONE)
+                hs_eng_blocks_carry(g);
         } else {
             r = g->mr ? HS_NO_LINK : reg_against_file(g, it, &prev_ino);
         }
@@ -612,7 +625,9 @@ static int reg_leader(struct engine *g, const struct hs_walk_item *it, struct st
 {
     uint64_t copied = g->st->copied;
     g->link_missed = 0;
+    g->prev_bm = NULL;
     int r = reg_place(g, it, st, fresh);
+    g->prev_bm = NULL; /* valid only until the reader moves on */
     if (r == HS_DONE && g->link_missed && g->st->copied > copied) {
         g->st->unlinked_unchanged++;
         if (!g->first_unlinked) {

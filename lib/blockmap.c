@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -443,4 +444,9 @@ void hs_blockmap_reader_free(struct hs_blockmap_reader *rd)
     free(rd->hashes);
     free(rd->prev);
     free(rd);
+}
+
+void hs_blockmap_name(const char *snap, char out[64])
+{
+    snprintf(out, 64, "%s%s", snap, HS_BLOCKMAP_SUFFIX);
 }

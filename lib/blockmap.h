@@ -39,6 +39,11 @@
 #define HS_BLOCKMAP_MAX_BLOCKS (16u * 1024 * 1024)
 #define HS_BLOCKMAP_MAX_PATH   (1024u * 1024)
 
+/* The block map of snapshot NAME is .hardsnap/manifests/NAME.hsb, beside
+ * its manifest (written in partial/ and moved there before the manifest). */
+#define HS_BLOCKMAP_SUFFIX ".hsb"
+void hs_blockmap_name(const char *snap, char out[64]);
+
 struct hs_bmentry {
     const char *path; /* snapshot-relative, as in the manifest */
     size_t path_len;

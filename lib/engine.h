@@ -7,8 +7,11 @@
 #define HS_ENGINE_H
 #include "internal.h"
 
+#include "blockhash.h"
+#include "blockmap.h"
 #include "buf.h"
 #include "copy.h"
+#include "delta.h"
 #include "dirlist.h"
 #include "dirstack.h"
 #include "exclude.h"
@@ -82,6 +85,15 @@ struct engine {
     uint64_t src_xattr_hash;
     struct hs_buf dedup_paths;
     struct hs_manifest_writer *mw;
+    /* block maps (backup_blocks.c): the previous snapshot's, read in step,
+     * and this run's; the current file's record in the previous one and
+     * the inode its manifest record names */
+    struct hs_blockmap_reader *br;
+    struct hs_blockmap_writer *bw;
+    const struct hs_bmentry *prev_bm;
+    uint64_t prev_sino;
+    struct hs_blockhash bh;
+    bool bh_ready;
     struct hs_linktab *links;   /* source hard-link groups */
     struct hs_inomap claims;    /* multi-name snapshot inodes linked this run */
     struct hs_exclude *exclude; /* global patterns */
@@ -112,6 +124,7 @@ enum {
     NOTICE_MANIFEST = 1u << 3,
     NOTICE_CINDEX = 1u << 4,
     NOTICE_OLDER = 1u << 5,
+    NOTICE_BLOCKMAP = 1u << 6,
 };
 
 /* The top directory fd of each tree on the current branch (-1: absent). */
@@ -196,5 +209,26 @@ void hs_eng_content_free(struct engine *g);
  * or -1: where a remote source's changed file may come from instead of the
  * wire. */
 int hs_eng_open_content(struct engine *g, const uint8_t hash[16], uint64_t size);
+
+/* backup_blocks.c: the block maps. Opened once the previous manifest is
+ * (0 or -ENOMEM); finished before publication; freed with the engine. */
+int hs_eng_blocks_open(struct engine *g);
+int hs_eng_blocks_finish(struct engine *g);
+void hs_eng_blocks_free(struct engine *g);
+/* The previous snapshot's block map record of it, if m (its manifest
+ * record there) has one that describes m's content: into g->prev_bm. */
+void hs_eng_blocks_lookup(struct engine *g, const struct hs_walk_item *it,
+                          const struct hs_mentry *m);
+/* It was linked unchanged: its record carried over. */
+void hs_eng_blocks_carry(struct engine *g);
+/* The hasher a copy of a file of this size fills for its record, or NULL. */
+struct hs_blockhash *hs_eng_blocks_want(struct engine *g, const struct stat *st);
+/* It was copied (g->rec.hash set): its record, from the hasher. */
+void hs_eng_blocks_put(struct engine *g, const struct hs_walk_item *it);
+/* Copies sfd into the empty dfd as a clone of the previous version with
+ * only the changed blocks written: 0, HS_DELTA_PLAIN (dfd untouched: copy
+ * it) or <0 as hs_copy_delta. */
+int hs_eng_delta_copy(struct engine *g, const struct hs_walk_item *it, int sfd, int dfd,
+                      const struct stat *st, uint64_t *written);
 
 #endif

@@ -91,6 +91,10 @@ struct hs_backup_stats {
     uint64_t wire_received; /* remote sources: bytes read from the connections */
     uint64_t wire_sent;     /* and written to them */
     uint64_t fetched;       /* files whose data came over the connections */
+    uint64_t delta_files;   /* copied files made as clones of their previous version with only
+                               the changed blocks written (btrfs, xfs: docs/design.md) */
+    uint64_t delta_bytes;   /* their size */
+    uint64_t delta_written; /* the changed blocks written into them (in bytes_copied too) */
 };
 
 /* What a restore has done so far (hs_restore; in a dry run, would do). */

@@ -1,5 +1,6 @@
 #include "store.h"
 
+#include "blockmap.h"
 #include "cindex.h"
 #include "fsutil.h"
 #include "meta.h"
@@ -627,6 +628,11 @@ int hs_store_publish(struct hs_store *s, const char *name, struct hs_err *e, str
     char iname[80];
     hs_cindex_name(name, iname);
     unlinkat(s->manifestsfd, iname, 0);
+    /* the block map first: a committed manifest finds its own, or none */
+    char bname[64];
+    hs_blockmap_name(name, bname);
+    if (renameat(s->partialfd, bname, s->manifestsfd, bname) < 0 && errno != ENOENT)
+        unlinkat(s->manifestsfd, bname, 0); /* only an optimisation: better none than old */
     int r = rename_noreplace(s->partialfd, mname, s->manifestsfd, mname);
     if (r < 0)
         return hs_err_path(e, -r, "cannot store manifest", mname);
@@ -659,13 +665,15 @@ int hs_store_publish(struct hs_store *s, const char *name, struct hs_err *e, str
     return 0;
 }
 
-/* A manifest or a content index (cindex.h) of the snapshot *snap. */
+/* A manifest, content index (cindex.h) or block map (blockmap.h) of the
+ * snapshot *snap. */
 static bool is_manifest_name(const char *name, char *snap)
 {
     size_t n = strlen(name);
     const char *suffix = name + HS_SNAPSHOT_NAME_LEN;
     if (n <= HS_SNAPSHOT_NAME_LEN ||
-        (strcmp(suffix, HS_MANIFEST_SUFFIX) != 0 && strcmp(suffix, HS_CINDEX_SUFFIX) != 0))
+        (strcmp(suffix, HS_MANIFEST_SUFFIX) != 0 && strcmp(suffix, HS_CINDEX_SUFFIX) != 0 &&
+         strcmp(suffix, HS_BLOCKMAP_SUFFIX) != 0))
         return false;
     memcpy(snap, name, HS_SNAPSHOT_NAME_LEN);
     snap[HS_SNAPSHOT_NAME_LEN] = '\0';
@@ -886,11 +894,14 @@ static int drop_manifest_of(struct hs_store *s, const char *name, struct hs_err 
     if (!hs_snapshot_name_valid(name) || exists_at(s->destfd, name) ||
         exists_at(s->partialfd, name))
         return 0;
-    char mname[64], iname[80];
+    char mname[64], iname[80], bname[64];
     hs_store_manifest_name(name, mname);
     hs_cindex_name(name, iname);
+    hs_blockmap_name(name, bname);
     if (unlinkat(s->manifestsfd, iname, 0) < 0 && errno != ENOENT)
         return hs_err_path(e, errno, "cannot remove content index", iname);
+    if (unlinkat(s->manifestsfd, bname, 0) < 0 && errno != ENOENT)
+        return hs_err_path(e, errno, "cannot remove block map", bname);
     if (unlinkat(s->manifestsfd, mname, 0) < 0 && errno != ENOENT)
         return hs_err_path(e, errno, "cannot remove manifest", mname);
     return 0;

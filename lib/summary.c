@@ -86,6 +86,9 @@ static void json_stats(struct hs_buf *b, const struct hs_backup_stats *s)
     json_num(b, "bytes_copied", s->bytes_copied);
     json_num(b, "bytes_hashed", s->bytes_hashed);
     json_num(b, "bytes_content_linked", s->bytes_content_linked);
+    json_num(b, "delta_files", s->delta_files);
+    json_num(b, "delta_bytes", s->delta_bytes);
+    json_num(b, "delta_written", s->delta_written);
     json_num(b, "wire_received", s->wire_received);
     json_num(b, "wire_sent", s->wire_sent);
     json_num(b, "fetched", s->fetched);

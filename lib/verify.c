@@ -13,8 +13,11 @@
  * same inode (hard links in one snapshot, and across snapshots with --all)
  * are checked against the hash of that one read.
  */
+#include "blockhash.h"
+#include "blockmap.h"
 #include "buf.h"
 #include "copy.h"
+#include "delta.h"
 #include "fsutil.h"
 #include "hardsnap.h"
 #include "inomap.h"
@@ -25,6 +28,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +56,10 @@ struct verifier {
     struct hs_buf skip; /* records at or under this path go unreported */
     bool have_skip;
     struct hs_walk *walk;
+    /* its block map (blockmap.h), in step: a damaged big file's record says
+     * which blocks differ; bh makes the read file's block hashes */
+    struct hs_blockmap_reader *br;
+    struct hs_blockhash bh;
 };
 
 static void problem(struct verifier *v, enum hs_verify_kind kind, const char *path, const char *msg)
@@ -136,6 +144,58 @@ static void read_file(struct verifier *v, int dirfd, const char *name, const cha
     v->st->inodes_hashed++;
 }
 
+/* The block map's record of the file, if it describes the content want: the
+ * hashes its blocks had when the snapshot was made. */
+static const struct hs_blocks *recorded_blocks(struct verifier *v, const struct hs_walk_item *it,
+                                               const uint8_t *want)
+{
+    const struct hs_bmentry *b;
+    struct hs_err e = {0};
+    int k = want && v->br ? hs_blockmap_seek(v->br, it->path, it->path_len, &b, &e) : 0;
+    hs_err_clear(&e);
+    if (k < 0) { /* damaged from here on: files are still checked whole */
+        hs_blockmap_reader_free(v->br);
+        v->br = NULL;
+    }
+    return k == 1 && !memcmp(b->hash, want, 16) ? &b->blocks : NULL;
+}
+
+/* "content differs from the manifest's hash", and where, from the block
+ * hashes: the byte ranges of the blocks that differ (the first few). */
+static void say_damage(struct verifier *v, const char *path, const struct hs_blocks *rec,
+                       const struct hs_blocks *now)
+{
+    char msg[512];
+    int n = snprintf(msg, sizeof msg, "content differs from the manifest's hash");
+    size_t shown = 0, bad = 0, common = rec->n < now->n ? rec->n : now->n;
+    for (size_t i = 0; i < common; i++) {
+        if (rec->h[i] == now->h[i])
+            continue;
+        size_t j = i;
+        while (j + 1 < common && rec->h[j + 1] != now->h[j + 1])
+            j++;
+        bad += j - i + 1;
+        uint64_t end = (uint64_t)(j + 1) * rec->block_size;
+        if (end > now->size)
+            end = now->size;
+        if (shown++ < 4 && n > 0 && (size_t)n < sizeof msg)
+            n += snprintf(msg + n, sizeof msg - (size_t)n, "%s%" PRIu64 "-%" PRIu64,
+                          shown == 1 ? ": bytes " : ", ", (uint64_t)i * rec->block_size, end - 1);
+        i = j;
+    }
+    if (n > 0 && (size_t)n < sizeof msg) {
+        if (shown > 4)
+            n += snprintf(msg + n, sizeof msg - (size_t)n, " and %zu more ranges", shown - 4);
+        if (shown)
+            n += snprintf(msg + n, sizeof msg - (size_t)n, " (%zu of %zu blocks of %u KiB)", bad,
+                          rec->n, rec->block_size / 1024);
+    }
+    if (n > 0 && (size_t)n < sizeof msg && rec->size != now->size)
+        snprintf(msg + n, sizeof msg - (size_t)n, "; its size was %" PRIu64 ", is %" PRIu64,
+                 rec->size, now->size);
+    problem(v, HS_VERIFY_DAMAGED, path, msg);
+}
+
 /* Checks a regular file against want (NULL: nothing to compare with, read
  * it only to see that it can be read). */
 static int check_file(struct verifier *v, const struct hs_walk_item *it, const uint8_t *want)
@@ -145,14 +205,25 @@ static int check_file(struct verifier *v, const struct hs_walk_item *it, const u
     struct seen *s = hs_inomap_get(&v->seen, it->st.st_dev, it->st.st_ino, &fresh);
     if (!s)
         return -ENOMEM;
+    const struct hs_blocks *rec = fresh ? recorded_blocks(v, it, want) : NULL;
+    if (rec && rec->block_size == v->bh.block_size)
+        v->copier.blocks = &v->bh;
     if (fresh)
         read_file(v, it->fd, it->name, it->path, &it->st, s);
     else
         v->st->inodes_shared++;
-    if (s->err)
+    bool blocks_made = v->copier.blocks != NULL;
+    v->copier.blocks = NULL;
+    if (s->err) {
         problem(v, HS_VERIFY_UNREADABLE, it->path, strerror(s->err));
-    else if (want && memcmp(want, s->hash, sizeof s->hash) != 0)
-        problem(v, HS_VERIFY_DAMAGED, it->path, "content differs from the manifest's hash");
+    } else if (want && memcmp(want, s->hash, sizeof s->hash) != 0) {
+        if (blocks_made) {
+            struct hs_blocks now = hs_blockhash_blocks(&v->bh);
+            say_damage(v, it->path, rec, &now);
+        } else {
+            problem(v, HS_VERIFY_DAMAGED, it->path, "content differs from the manifest's hash");
+        }
+    }
     return 0;
 }
 
@@ -271,6 +342,12 @@ static int verify_snapshot(struct verifier *v, const struct hs_store *s, const c
     struct hs_err why = {0};
     v->mr = open_manifest(s, name, &why);
     v->checking = v->mr != NULL;
+    char bname[64];
+    hs_blockmap_name(name, bname);
+    struct hs_err ignored = {0};
+    if (!v->checking || hs_blockmap_reader_open(&v->br, s->manifestsfd, bname, &ignored) < 0)
+        v->br = NULL; /* without one, a damaged file is named whole */
+    hs_err_clear(&ignored);
     if (!v->checking) /* damaged or none: which, and the file named */
         problem(v, HS_VERIFY_NO_MANIFEST, "",
                 why.msg ? why.msg : "no manifest describes this snapshot");
@@ -284,6 +361,8 @@ static int verify_snapshot(struct verifier *v, const struct hs_store *s, const c
     hs_manifest_reader_free(v->mr);
     v->mr = NULL;
     v->cur = NULL;
+    hs_blockmap_reader_free(v->br);
+    v->br = NULL;
     return r;
 }
 
@@ -330,7 +409,8 @@ enum hs_status hs_verify(const struct hs_verify_opts *o, struct hs_verify_stats 
     memset(st, 0, sizeof *st);
     struct verifier v = {.o = o, .st = st};
     if (hs_copier_init(&v.copier, HS_COPY_AUTO) < 0 ||
-        hs_inomap_init(&v.seen, sizeof(struct seen)) < 0) {
+        hs_inomap_init(&v.seen, sizeof(struct seen)) < 0 ||
+        hs_blockhash_init(&v.bh, HS_DELTA_BLOCK, false) < 0) {
         hs_copier_free(&v.copier);
         hs_inomap_free(&v.seen);
         hs_err_setf(err, ENOMEM, "verify");
@@ -339,6 +419,7 @@ enum hs_status hs_verify(const struct hs_verify_opts *o, struct hs_verify_stats 
     int r = o->all ? verify_all(&v, err) : verify_one(&v, err);
     hs_copier_free(&v.copier);
     hs_inomap_free(&v.seen);
+    hs_blockhash_free(&v.bh);
     hs_buf_free(&v.skip);
     st->seconds = hs_monotonic_seconds() - t0;
     if (r < 0)
