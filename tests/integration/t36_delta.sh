@@ -8,7 +8,7 @@
 # temp directory's file system (ext4 here: no reflinks) the same change is a
 # plain copy, as before.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source=tests/integration/lib.sh
 source "$HS_TEST_LIB"
 
 MIB=$((1024 * 1024))

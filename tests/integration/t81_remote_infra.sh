@@ -119,9 +119,11 @@ cmp -s src/sub/b.bin dropped/sub/b.bin && fail "all of b.bin arrived through a c
 # ---- a stalled connection: N bytes arrive, then nothing, but no EOF
 # either; when the client goes, the remote command is killed and the relay
 # ends (its counts written). `timeout 3 cat` ends by its timeout (124), not
-# by data or EOF.
+# by data or EOF. Its stdin stays open: the relay takes EOF from the client
+# while stalled for the client going away (with </dev/null, a busy machine
+# could schedule that EOF after the stall and end the stream).
 FAKE_RSH_STALL_AFTER=50000 FAKE_RSH_COUNT=$PWD/stall.cnt \
-    rl_timeout 300 "$FAKE_RSH" h "echo \$\$ >$PWD/stall.pid; exec cat $PWD/big.in" </dev/null |
+    rl_timeout 300 "$FAKE_RSH" h "echo \$\$ >$PWD/stall.pid; exec cat $PWD/big.in" < <(sleep 20) |
     {
         head -c 50000 >stall.head
         rc=0
