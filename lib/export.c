@@ -52,7 +52,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -739,15 +738,9 @@ static bool xattr_name_odd(const char *name)
  * xattr name that needs LIBARCHIVE.xattr.*. Names only: no values read. */
 static bool needs_both_xattrs(int fd, int dirfd, const char *name)
 {
-    char proc[64 + NAME_MAX];
     char list[4096];
-    ssize_t n;
-    if (fd >= 0) {
-        n = flistxattr(fd, list, sizeof list - 1);
-    } else {
-        snprintf(proc, sizeof proc, "/proc/self/fd/%d/%s", dirfd, name);
-        n = llistxattr(proc, list, sizeof list - 1);
-    }
+    ssize_t n = hs_xattr_list((struct hs_xobj){.fd = fd, .dirfd = dirfd, .name = name}, list,
+                              sizeof list - 1);
     if (n < 0)
         return errno == ERANGE; /* a list too long for list: not worth looking into */
     list[n] = '\0';

@@ -19,7 +19,7 @@ static void proc_path(char *out, size_t n, struct hs_xobj o)
         snprintf(out, n, "/proc/self/fd/%d/%s", o.dirfd, o.name);
 }
 
-static ssize_t do_list(struct hs_xobj o, char *buf, size_t size)
+ssize_t hs_xattr_list(struct hs_xobj o, char *buf, size_t size)
 {
     if (o.fd >= 0 && !o.opath)
         return flistxattr(o.fd, buf, size);
@@ -60,12 +60,12 @@ static int do_remove(struct hs_xobj o, const char *name)
 static ssize_t read_names(struct hs_xobj o, struct hs_buf *raw)
 {
     for (int tries = 0; tries < 8; tries++) {
-        ssize_t n = do_list(o, raw->data, raw->cap ? raw->cap - 1 : 0);
+        ssize_t n = hs_xattr_list(o, raw->data, raw->cap ? raw->cap - 1 : 0);
         if (n >= 0 && (raw->cap || n == 0))
             return n;
         if (n < 0 && errno != ERANGE)
             return -errno;
-        ssize_t need = do_list(o, NULL, 0);
+        ssize_t need = hs_xattr_list(o, NULL, 0);
         if (need < 0)
             return -errno;
         if (hs_buf_reserve(raw, (size_t)need + 256) < 0)
@@ -111,7 +111,7 @@ int hs_xattr_read(struct hs_xattrs *xa, struct hs_xobj o, bool all)
     hs_buf_truncate(&xa->values, 0);
     xa->count = 0;
     char small[256];
-    ssize_t n = do_list(o, small, sizeof small);
+    ssize_t n = hs_xattr_list(o, small, sizeof small);
     if (n == 0 || (n < 0 && (errno == ENOTSUP || errno == ENODATA)))
         return 0; /* the common case: one syscall, nothing to do */
     struct hs_buf raw = {0};

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct hs_xattrs {
     struct hs_buf names;  /* NUL-separated, sorted */
@@ -36,6 +37,9 @@ struct hs_xobj {
  * all, else only those an unprivileged process can set (user.*, ACLs), so
  * that what is read, hashed and compared is what a copy can carry. */
 int hs_xattr_read(struct hs_xattrs *xa, struct hs_xobj o, bool all);
+/* The object's xattr names (listxattr(2)'s list), never following a final
+ * symlink of (dirfd, name): its length, or -1 with errno. */
+ssize_t hs_xattr_list(struct hs_xobj o, char *buf, size_t size);
 /* Sets x to the n attributes given in any order (copied; a repeated name
  * counts once), all of them or only those an unprivileged process can set,
  * as hs_xattr_read: an archive's attributes, in the same form. */
