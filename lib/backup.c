@@ -294,6 +294,11 @@ static int remote_content(void *user, const uint8_t hash[16], uint64_t size)
     return hs_eng_open_content(user, hash, size);
 }
 
+static int remote_prev_file(void *user, const char *path, size_t len)
+{
+    return hs_eng_prev_file(user, path, len);
+}
+
 /* The tree of a source: its directory, or the host's over the connection. */
 static int open_tree(struct engine *g, struct source_ctx *sc, struct stat *st, bool *remote_failed)
 {
@@ -322,11 +327,16 @@ static int open_tree(struct engine *g, struct source_ctx *sc, struct stat *st, b
             .store_has_data = g->have_prev,
             .prev = g->have_prev ? g->prev_name : NULL,
             .local_content = g->have_prev ? remote_content : NULL,
+            .prev_file = g->have_prev ? remote_prev_file : NULL,
+            .manifestsfd = g->mr ? g->store.manifestsfd : -1,
             .user = g,
             .warn = remote_warn,
             .bytes_in = &g->st->wire_received,
             .bytes_out = &g->st->wire_sent,
             .files_fetched = &g->st->fetched,
+            .delta_files = &g->st->delta_files,
+            .delta_bytes = &g->st->delta_bytes,
+            .delta_written = &g->st->delta_written,
             .remote_failed = remote_failed,
         };
         return hs_remote_open(&sc->tree, &ro, st, g->err);

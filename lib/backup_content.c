@@ -32,6 +32,21 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+/* The previous snapshot's directory, if it is the one its trusted
+ * manifest names: kept open for the run, or -1. */
+static int prev_root(struct engine *g)
+{
+    if (g->prevrootfd >= 0 || !g->prev_root_ino)
+        return g->prevrootfd;
+    struct stat st;
+    int fd = hs_open_dir_stat(g->store.destfd, g->prev_name, &st);
+    if (fd >= 0 && st.st_ino != g->prev_root_ino) {
+        close(fd);
+        fd = -1;
+    }
+    return g->prevrootfd = fd;
+}
+
 static bool open_cindex(struct engine *g)
 {
     if (g->cindex_state != 0)
@@ -40,11 +55,8 @@ static bool open_cindex(struct engine *g)
     if (!g->prev_root_ino)
         return false;
     struct hs_err e = {0};
-    struct stat st;
-    g->prevrootfd = hs_open_dir_stat(g->store.destfd, g->prev_name, &st);
-    if (g->prevrootfd < 0 || st.st_ino != g->prev_root_ino ||
-        hs_cindex_open_or_build(&g->cindex, g->store.manifestsfd, g->prev_name, g->prev_root_ino,
-                                &e) < 0) {
+    if (prev_root(g) < 0 || hs_cindex_open_or_build(&g->cindex, g->store.manifestsfd, g->prev_name,
+                                                    g->prev_root_ino, &e) < 0) {
         if (e.msg) {
             char msg[512];
             snprintf(msg, sizeof msg, "no content links this run (%s)", e.msg);
@@ -101,6 +113,16 @@ static void close_parent(int fd, int rootfd)
 {
     if (fd >= 0 && fd != rootfd)
         close(fd);
+}
+
+int hs_eng_prev_file(struct engine *g, const char *path, size_t len)
+{
+    char name[NAME_MAX + 1];
+    int root = prev_root(g);
+    int pfd = root >= 0 ? open_parent(root, path, len, name) : -1;
+    int fd = pfd >= 0 ? hs_open_regular(pfd, name, O_RDONLY, 0) : -1;
+    close_parent(pfd, root);
+    return fd < 0 ? -1 : fd;
 }
 
 /* Whether the new tree already holds c's inode at c's path: the source

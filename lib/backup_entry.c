@@ -132,6 +132,10 @@ static int adopt_file(struct engine *g, const struct hs_walk_item *it, int sfd,
         g->rec.flags |= HS_ME_XATTR;
         g->rec.xattr_hash = hs_xattr_hash(&g->xa);
     }
+    /* the tree made its block hashes as it arrived: no second reading */
+    struct hs_blockhash *bh = hs_eng_blocks_want(g, st);
+    if (bh && t->ops->blocks && t->ops->blocks(t, bh) == 0)
+        hs_eng_blocks_put(g, it);
     g->st->copied++;
     g->st->bytes_copied += (uint64_t)dst.st_blocks * 512 < (uint64_t)st->st_size
                                ? (uint64_t)dst.st_blocks * 512

@@ -54,6 +54,17 @@ void hs_blockhash_free(struct hs_blockhash *b)
     memset(b, 0, sizeof *b);
 }
 
+uint64_t *hs_blockhash_fill(struct hs_blockhash *b, uint64_t size)
+{
+    hs_blockhash_reset(b, size);
+    size_t n = hs_blocks_count(size, b->block_size);
+    if (n > b->cap)
+        return NULL;
+    b->n = n;
+    b->size = size;
+    return b->h;
+}
+
 void hs_blockhash_reset(struct hs_blockhash *b, uint64_t size_hint)
 {
     b->size = 0;

@@ -61,6 +61,11 @@ void hs_blockhash_zeros(struct hs_blockhash *b, uint64_t n);
  * names the file). */
 int hs_blockhash_finish(struct hs_blockhash *b, uint8_t whole[16]);
 
+/* For hashes made elsewhere (a file rebuilt from a pull's blocks): resets b
+ * to a finished file of size bytes and returns its hs_blocks_count() hashes
+ * for the caller to fill, NULL when out of memory. */
+uint64_t *hs_blockhash_fill(struct hs_blockhash *b, uint64_t size);
+
 /* The finished hashes as a struct hs_blocks (valid until the next reset). */
 struct hs_blocks hs_blockhash_blocks(const struct hs_blockhash *b);
 

@@ -56,15 +56,8 @@ void hs_hash_zeros(void *state, uint64_t n)
 
 static int write_all_at(struct copy_job *j, const unsigned char *p, size_t left, off_t o)
 {
-    while (left > 0) {
-        ssize_t k = pwrite(j->dst, p, left, o);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return hs_err_path(j->e, k < 0 ? errno : EIO, "cannot write copy of", j->path);
-        p += k, o += k, left -= (size_t)k;
-    }
-    return 0;
+    int r = hs_pwrite_all(j->dst, p, left, o);
+    return r < 0 ? hs_err_path(j->e, -r, "cannot write copy of", j->path) : 0;
 }
 
 /* Reads [off, off+len) of fd from through the buffer, hashes it, and writes

@@ -28,7 +28,7 @@ int hs_delta_clone(int prev, int dst, const char *path, struct hs_err *e)
  * block would cost 128 KiB: the hint is set to the block size on the new
  * inode (measured: docs/benchmarks.md). Best effort: btrfs has no such hint
  * and refuses, which changes nothing. */
-static void cow_in_blocks(int dst, uint32_t block_size)
+void hs_delta_cow_blocks(int dst, uint32_t block_size)
 {
     struct fsxattr fa;
     if (ioctl(dst, FS_IOC_FSGETXATTR, &fa) < 0)
@@ -53,22 +53,15 @@ int hs_copy_delta(struct hs_copier *c, int src, int prev, int dst, const struct 
     int r = hs_delta_clone(prev, dst, path, e);
     if (r != 0)
         return r;
-    cow_in_blocks(dst, prev_blocks->block_size);
+    hs_delta_cow_blocks(dst, prev_blocks->block_size);
     return hs_delta_apply(c, src, dst, st, prev_blocks, out, hash, written, stats, path, e);
 }
 
 static int write_at(int dst, const unsigned char *p, size_t left, off_t o, const char *path,
                     struct hs_err *e)
 {
-    while (left > 0) {
-        ssize_t k = pwrite(dst, p, left, o);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return hs_err_path(e, k < 0 ? errno : EIO, "cannot write copy of", path);
-        p += k, o += k, left -= (size_t)k;
-    }
-    return 0;
+    int r = hs_pwrite_all(dst, p, left, o);
+    return r < 0 ? hs_err_path(e, -r, "cannot write copy of", path) : 0;
 }
 
 static bool all_zero(const unsigned char *p, size_t n)

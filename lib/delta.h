@@ -65,6 +65,10 @@ int hs_copy_delta(struct hs_copier *c, int src, int prev, int dst, const struct 
  * filesystem cannot (dst untouched), or -errno. */
 int hs_delta_clone(int prev, int dst, const char *path, struct hs_err *e);
 
+/* Makes the shared file dst take new extents in units of block_size where
+ * it is written (xfs's CoW extent size hint; nothing elsewhere). */
+void hs_delta_cow_blocks(int dst, uint32_t block_size);
+
 /* The writing alone: dst already holds the content prev_blocks describes
  * (a clone, or any copy: the unit tests use a plain one). Arguments and
  * results as hs_copy_delta, but never HS_DELTA_PLAIN. */

@@ -209,6 +209,9 @@ void hs_eng_content_free(struct engine *g);
  * or -1: where a remote source's changed file may come from instead of the
  * wire. */
 int hs_eng_open_content(struct engine *g, const uint8_t hash[16], uint64_t size);
+/* The previous snapshot's regular file at a snapshot path, opened for
+ * reading (no symlink followed), or -1: a remote file's base. */
+int hs_eng_prev_file(struct engine *g, const char *path, size_t len);
 
 /* backup_blocks.c: the block maps. Opened once the previous manifest is
  * (0 or -ENOMEM); finished before publication; freed with the engine. */

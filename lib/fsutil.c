@@ -269,6 +269,20 @@ bool hs_link_fallback(int err)
     return err == EMLINK || err == EXDEV || err == EPERM || err == ENOENT;
 }
 
+int hs_pwrite_all(int fd, const void *buf, size_t n, off_t off)
+{
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t k = pwrite(fd, p, n, off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return k < 0 ? -errno : -EIO;
+        p += k, off += k, n -= (size_t)k;
+    }
+    return 0;
+}
+
 int hs_write_all(int fd, const void *buf, size_t n)
 {
     const char *p = buf;
@@ -298,6 +312,22 @@ ssize_t hs_read_full(int fd, void *buf, size_t n)
                 continue;
             return -errno;
         }
+        if (k == 0)
+            break;
+        got += (size_t)k;
+    }
+    return (ssize_t)got;
+}
+
+ssize_t hs_pread_full(int fd, void *buf, size_t n, off_t off)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = pread(fd, (char *)buf + got, n - got, off + (off_t)got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return -errno;
         if (k == 0)
             break;
         got += (size_t)k;

@@ -66,8 +66,13 @@ bool hs_link_fallback(int err);
 /* Writes all n bytes or returns -errno. */
 int hs_write_all(int fd, const void *buf, size_t n);
 
+/* Writes all n bytes at offset off or returns -errno. */
+int hs_pwrite_all(int fd, const void *buf, size_t n, off_t off);
+
 /* Reads up to n bytes, retrying short reads; returns bytes read or -errno. */
 ssize_t hs_read_full(int fd, void *buf, size_t n);
+/* The same at offset off (the file position unchanged). */
+ssize_t hs_pread_full(int fd, void *buf, size_t n, off_t off);
 
 /* Removes dirfd/name and everything below it without following symlinks,
  * entering a mount point (a bind mount of the same filesystem included) or

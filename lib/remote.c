@@ -11,10 +11,12 @@
 #include "remote.h"
 #include "bytes.h"
 #include "copy.h"
+#include "delta.h"
 #include "err.h"
 #include "fsutil.h"
 #include "listwalk.h"
 #include "manifest.h"
+#include "remote_blocks.h"
 #include "storefile.h"
 #include "wire.h"
 #include "xattr.h"
@@ -82,6 +84,10 @@ struct remote {
     bool spooled;
     uint8_t spooled_hash[16];
     int emptyfd; /* an empty file, dup'ed for every empty one */
+    /* the block hashes of a big file as it arrives, kept beside it in the
+     * spool (HASH.blk) for the block map of the snapshot that adopts it */
+    struct hs_blockhash bh;
+    bool bh_ready;
     unsigned char gotbuf[GOT_SIZE * 256];
     size_t gotpos, gotlen;
 };
@@ -528,6 +534,7 @@ struct rebuild {
     uint8_t op;     /* a KEEP or DROP being applied */
     uint64_t left;  /* to this many base records more */
     bool ended;
+    struct hs_rblocks blocks; /* the bases of changed big files */
 };
 
 static int on_list_msg(void *user, uint8_t type, struct hs_dec *d)
@@ -613,8 +620,16 @@ static int add_rec(struct rebuild *b, const struct hs_rec *r, bool annotate, uin
 {
     if (hs_ldec_count(&b->wire, r) < 0 || hs_lenc_rec(&b->out, r, annotate, b->rm->err) < 0)
         return hs_err_setf(b->rm->err, ENOMEM, "list");
-    int k = annotate && wanted(b->rm, r) ? want(b, index, (uint64_t)r->st.st_size) : 0;
-    return k < 0 ? store_fail(b->rm, -k, "cannot write", ".hardsnap/remote") : 0;
+    if (!annotate || !wanted(b->rm, r))
+        return 0;
+    int k = want(b, index, (uint64_t)r->st.st_size);
+    if (k < 0)
+        return store_fail(b->rm, -k, "cannot write", ".hardsnap/remote");
+    k = hs_rblocks_want(&b->blocks, index, r->path, r->path_len, (uint64_t)r->st.st_size,
+                        b->rm->err);
+    if (k < 0)
+        b->rm->store_failed = true;
+    return k < 0 ? k : 0;
 }
 
 static int base_rec(struct rebuild *b, struct hs_rec *r)
@@ -633,6 +648,15 @@ static int base_rec(struct rebuild *b, struct hs_rec *r)
 static int rebuild_init(struct rebuild *b)
 {
     struct remote *rm = b->rm;
+    struct hs_rblocks_opts bo = {
+        .dirfd = rm->dirfd,
+        .manifestsfd = rm->o.manifestsfd,
+        .prev = rm->o.prev,
+        .prefix = rm->prefix,
+        .prev_file = rm->o.dry_run || !rm->o.store_has_data ? NULL : rm->o.prev_file,
+        .user = rm->o.user,
+    };
+    hs_rblocks_init(&b->blocks, &bo);
     hs_conn_init(&b->nconn, -1, b->newfd, 0, "list file");
     int r = hs_ldec_init(&b->wire, &rm->c) | hs_lenc_init(&b->out, &b->nconn);
     if (r == 0 && b->basefd >= 0) {
@@ -729,6 +753,12 @@ static void rebuild_free(struct remote *rm)
     hs_conn_free(&b->bconn);
     hs_buf_free(&b->wants);
     hs_buf_free(&b->wantbuf);
+    if (rm->o.delta_files) {
+        *rm->o.delta_files += b->blocks.st.files;
+        *rm->o.delta_bytes += b->blocks.st.bytes;
+        *rm->o.delta_written += b->blocks.st.written;
+    }
+    hs_rblocks_free(&b->blocks);
     int fds[] = {b->wantfd, b->basefd, b->newfd};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0)
@@ -737,7 +767,7 @@ static void rebuild_free(struct remote *rm)
     rm->rb = NULL;
 }
 
-static int send_wants(struct remote *rm, const struct hs_buf *w)
+static int send_wants(struct remote *rm, const struct hs_buf *w, struct hs_rblocks *blocks)
 {
     size_t off = 0;
     int r = 0;
@@ -758,6 +788,8 @@ static int send_wants(struct remote *rm, const struct hs_buf *w)
         r = hs_conn_send(&rm->c, HS_MSG_WANT, w->data + off, end - off, rm->err);
         off = end;
     }
+    if (r == 0)
+        r = hs_rblocks_send(blocks, &rm->c, rm->err);
     return r == 0 ? hs_conn_send(&rm->c, HS_MSG_WANT_END, NULL, 0, rm->err) : r;
 }
 
@@ -779,6 +811,7 @@ struct pax_in {
     uint8_t fetched_hash[16];
     int fetched_err;
     bool fetched;
+    struct hs_rblocks *blocks; /* the bases of the changed big files asked for (NULL: none) */
 };
 
 static la_ssize_t pax_read(struct archive *a, void *user, const void **buf)
@@ -813,21 +846,97 @@ static la_ssize_t pax_read(struct archive *a, void *user, const void **buf)
     return 0;
 }
 
+/* The hasher of a member's block hashes, if it is big enough to have a
+ * block map record (NULL: none). */
+static struct hs_blockhash *spool_hasher(struct remote *rm, int64_t size)
+{
+    if (size < (int64_t)HS_DELTA_MIN_SIZE)
+        return NULL;
+    if (!rm->bh_ready && hs_blockhash_init(&rm->bh, HS_DELTA_BLOCK, false) < 0)
+        return NULL;
+    rm->bh_ready = true;
+    hs_blockhash_reset(&rm->bh, (uint64_t)size);
+    return &rm->bh;
+}
+
+/* spool/HASH.blk: the finished block hashes of spool/HASH, little-endian.
+ * Best effort: without it the snapshot has no record of the file. */
+static void spool_blocks(struct remote *rm, const uint8_t hash[16], struct hs_blockhash *bh)
+{
+    char hex[33], name[40], tmp[40];
+    hs_wire_hex(hash, 16, hex);
+    snprintf(name, sizeof name, "%s.blk", hex);
+    snprintf(tmp, sizeof tmp, "blk.%ld", (long)getpid());
+    struct hs_blocks b = hs_blockhash_blocks(bh);
+    int fd = openat(rm->spoolfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    bool ok = fd >= 0;
+    unsigned char v[8];
+    for (size_t i = 0; ok && i < b.n; i++) {
+        hs_le64_store(v, b.h[i]);
+        ok = hs_write_all(fd, v, 8) == 0;
+    }
+    if (fd >= 0)
+        close(fd);
+    if (!ok || renameat(rm->spoolfd, tmp, rm->spoolfd, name) < 0)
+        unlinkat(rm->spoolfd, tmp, 0);
+}
+
+/* The file a member arrives in, spool/in.PID (tmp): an fd or <0. */
+static int spool_open(struct remote *rm, char tmp[64])
+{
+    snprintf(tmp, 64, "in.%ld", (long)getpid());
+    int fd = openat(rm->spoolfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    return fd >= 0 ? fd : store_fail(rm, errno, "cannot write", ".hardsnap/remote/spool");
+}
+
+/* After r (0: tmp holds the content of hash): named by its hash, or removed. */
+static int spool_close(struct remote *rm, const char *tmp, int r, const uint8_t hash[16])
+{
+    char hex[33];
+    hs_wire_hex(hash, 16, hex);
+    if (r == 0 && renameat(rm->spoolfd, tmp, rm->spoolfd, hex) < 0)
+        r = store_fail(rm, errno, "cannot write", ".hardsnap/remote/spool");
+    if (r != 0)
+        unlinkat(rm->spoolfd, tmp, 0);
+    return r;
+}
+
+/* A member of changed blocks rebuilt into the spool over its base: 0,
+ * HS_RBLOCKS_STALE (nothing spooled: the file is fetched whole when the
+ * engine needs it), <0. */
+static int spool_delta(struct remote *rm, struct pax_in *p, struct archive *a,
+                       struct archive_entry *ent, uint64_t index, uint8_t hash[16])
+{
+    char tmp[64];
+    int fd = spool_open(rm, tmp);
+    if (fd < 0)
+        return fd;
+    struct hs_blockhash *bh = spool_hasher(rm, archive_entry_size(ent));
+    int r = hs_rblocks_build(p->blocks, index, (uint64_t)archive_entry_size(ent), a, fd, hash, bh,
+                             rm->name, rm->err);
+    close(fd);
+    if (r == 0 && bh)
+        spool_blocks(rm, hash, bh);
+    if (r < 0 && !rm->err->msg)
+        r = store_fail(rm, -r, "cannot write", ".hardsnap/remote/spool");
+    return spool_close(rm, tmp, r, hash);
+}
+
 /* One member into the spool under its hash. */
 static int spool_member(struct remote *rm, struct archive *a, struct archive_entry *ent,
                         uint8_t hash[16])
 {
     char tmp[64];
-    snprintf(tmp, sizeof tmp, "in.%ld", (long)getpid());
-    int fd = openat(rm->spoolfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int fd = spool_open(rm, tmp);
     if (fd < 0)
-        return store_fail(rm, errno, "cannot write", ".hardsnap/remote/spool");
+        return fd;
     XXH3_state_t *h = XXH3_createState();
     int r = h ? 0 : hs_err_setf(rm->err, ENOMEM, "remote");
     if (h)
         XXH3_128bits_reset(h);
     int64_t size = archive_entry_size(ent);
     int64_t at = 0;
+    struct hs_blockhash *bh = spool_hasher(rm, size);
     while (r == 0) {
         const void *buf;
         size_t n;
@@ -843,6 +952,10 @@ static int spool_member(struct remote *rm, struct archive *a, struct archive_ent
         if (off > at)
             hs_hash_zeros(h, (uint64_t)(off - at));
         XXH3_128bits_update(h, buf, n);
+        if (bh && off > at)
+            hs_blockhash_zeros(bh, (uint64_t)(off - at));
+        if (bh)
+            hs_blockhash_update(bh, buf, n);
         for (size_t done = 0; done < n;) {
             ssize_t w = pwrite(fd, (const char *)buf + done, n - done, off + (off_t)done);
             if (w < 0 && errno == EINTR)
@@ -857,6 +970,10 @@ static int spool_member(struct remote *rm, struct archive *a, struct archive_ent
     }
     if (r == 0 && at < size)
         hs_hash_zeros(h, (uint64_t)(size - at));
+    if (r == 0 && bh && at < size)
+        hs_blockhash_zeros(bh, (uint64_t)(size - at));
+    if (r == 0 && bh && hs_blockhash_finish(bh, NULL) < 0)
+        bh = NULL;
     if (r == 0 && ftruncate(fd, size) < 0)
         r = store_fail(rm, errno, "cannot write", ".hardsnap/remote/spool");
     close(fd);
@@ -864,16 +981,12 @@ static int spool_member(struct remote *rm, struct archive *a, struct archive_ent
         XXH128_canonical_t c;
         XXH128_canonicalFromHash(&c, XXH3_128bits_digest(h));
         memcpy(hash, c.digest, 16);
-        char hex[33];
-        hs_wire_hex(hash, 16, hex);
-        if (renameat(rm->spoolfd, tmp, rm->spoolfd, hex) < 0)
-            r = store_fail(rm, errno, "cannot write", ".hardsnap/remote/spool");
+        if (bh)
+            spool_blocks(rm, hash, bh);
     }
-    if (r < 0)
-        unlinkat(rm->spoolfd, tmp, 0);
     if (h)
         XXH3_freeState(h);
-    return r;
+    return spool_close(rm, tmp, r, hash);
 }
 
 static int got_put(struct pax_in *p, uint64_t index, const uint8_t hash[16], int err)
@@ -894,8 +1007,9 @@ static int got_put(struct pax_in *p, uint64_t index, const uint8_t hash[16], int
                : hs_err_path(p->rm->err, errno, "cannot write", ".hardsnap/remote");
 }
 
-/* A member's name: "INDEX" (the data of that record of the list) or
- * "INDEX-ERRNO" (empty: the server could not read it), indexes rising. */
+/* A member's name: "INDEX" (the data of that record of the list),
+ * "INDEX.d" (its changed blocks: asked so) or "INDEX-ERRNO" (empty: the
+ * server could not read it), indexes rising. */
 /* Whether index was asked for, at this size: the server sends nothing
  * else (not a file unasked, not more bytes than the list said). */
 static bool was_wanted(struct pax_in *p, uint64_t index, int64_t size, int err)
@@ -920,7 +1034,8 @@ static bool was_wanted(struct pax_in *p, uint64_t index, int64_t size, int err)
     return p->want_index == index && (err || (uint64_t)size == p->want_size);
 }
 
-static int member_index(struct pax_in *p, struct archive_entry *ent, uint64_t *index, int *err)
+static int member_index(struct pax_in *p, struct archive_entry *ent, uint64_t *index, int *err,
+                        bool *delta)
 {
     const char *name = archive_entry_pathname(ent);
     char *end = NULL;
@@ -930,6 +1045,10 @@ static int member_index(struct pax_in *p, struct archive_entry *ent, uint64_t *i
         v = strtoull(name, &end, 10);
     if (end && *end == '-' && end[1] >= '1' && end[1] <= '9')
         e = strtoull(end + 1, &end, 10);
+    *delta = end && end[0] == '.' && end[1] == 'd' && !end[2] && p->blocks &&
+             hs_rblocks_has(p->blocks, v);
+    if (*delta)
+        end += 2;
     if (!end || errno || *end || (p->any && v <= p->last) || e > 4095 ||
         archive_entry_filetype(ent) != AE_IFREG || archive_entry_size(ent) < 0 ||
         (e && archive_entry_size(ent) != 0) || !was_wanted(p, v, archive_entry_size(ent), (int)e))
@@ -944,9 +1063,10 @@ static int member_index(struct pax_in *p, struct archive_entry *ent, uint64_t *i
 /* The data phase: wantfd lists what may come (-1: only want_index of
  * want_size, asked for on demand). */
 static int receive_data(struct remote *rm, int gotfd, int wantfd, uint64_t want_index,
-                        uint64_t want_size, struct pax_in *p)
+                        uint64_t want_size, struct hs_rblocks *blocks, struct pax_in *p)
 {
     *p = (struct pax_in){.rm = rm,
+                         .blocks = blocks,
                          .gotfd = gotfd,
                          .wantfd = wantfd,
                          .want_index = want_index,
@@ -969,15 +1089,20 @@ static int receive_data(struct remote *rm, int gotfd, int wantfd, uint64_t want_
         uint64_t index = 0;
         uint8_t hash[16];
         int err = 0;
+        bool delta = false;
         if (k != ARCHIVE_OK)
             r = rm->err->msg ? -EIO
                              : hs_err_setf(rm->err, EIO, "data from %s: %s", rm->name,
                                            archive_error_string(a));
-        else if ((r = member_index(p, ent, &index, &err)) == 0 && err)
+        else if ((r = member_index(p, ent, &index, &err, &delta)) == 0 && err)
             r = got_put(p, index, (const uint8_t[16]){0}, err);
-        else if (r == 0 && (r = spool_member(rm, a, ent, hash)) == 0)
+        else if (r == 0 && delta && (r = spool_delta(rm, p, a, ent, index, hash)) == 0)
             r = got_put(p, index, hash, 0);
-        if (r == 0 && rm->o.files_fetched)
+        else if (r == 0 && !delta && (r = spool_member(rm, a, ent, hash)) == 0)
+            r = got_put(p, index, hash, 0);
+        if (r == HS_RBLOCKS_STALE) /* the engine fetches it whole */
+            r = 0;
+        else if (r == 0 && rm->o.files_fetched)
             (*rm->o.files_fetched)++;
     }
     /* the archive's end may come before DATA_END: read up to it */
@@ -1107,10 +1232,10 @@ static int pull_data(struct remote *rm)
             r = store_fail(rm, errno, "cannot write", ".hardsnap/remote");
     }
     if (r == 0)
-        r = send_wants(rm, &b->wants);
+        r = send_wants(rm, &b->wants, &b->blocks);
     struct pax_in p;
     if (r == 0)
-        r = receive_data(rm, gotfd, b->wantfd, 0, 0, &p);
+        r = receive_data(rm, gotfd, b->wantfd, 0, 0, &b->blocks, &p);
     if (gotfd >= 0)
         close(gotfd);
     if (r == 0 && b->tmp[0]) {
@@ -1321,7 +1446,7 @@ static int fetch_now(struct remote *rm, uint8_t hash[16], struct hs_err *e)
     hs_buf_free(&b);
     struct pax_in p;
     if (k == 0)
-        k = receive_data(rm, -1, -1, rm->w.cur_index, (uint64_t)r->st.st_size, &p);
+        k = receive_data(rm, -1, -1, rm->w.cur_index, (uint64_t)r->st.st_size, NULL, &p);
     if (k < 0) {
         hs_err_setf(e, rm->err->code ? rm->err->code : EIO, "%s",
                     rm->err->msg ? rm->err->msg : "fetch failed");
@@ -1396,6 +1521,31 @@ static int remote_adopt(struct hs_tree *t, int fd, int *dirfd, char name[64], ui
     return 0;
 }
 
+static int remote_blocks(struct hs_tree *t, struct hs_blockhash *out)
+{
+    struct remote *rm = of(t);
+    char hex[33], name[40];
+    hs_wire_hex(rm->spooled_hash, 16, hex);
+    snprintf(name, sizeof name, "%s.blk", hex);
+    uint64_t size = (uint64_t)rm->w.cur.r.st.st_size;
+    int fd = rm->spooled ? hs_open_regular(rm->spoolfd, name, O_RDONLY, 0) : -1;
+    if (fd < 0)
+        return -ENOENT;
+    struct stat st;
+    uint64_t *h = out->block_size == HS_DELTA_BLOCK ? hs_blockhash_fill(out, size) : NULL;
+    int r = h && fstat(fd, &st) == 0 && (uint64_t)st.st_size == 8 * out->n ? 0 : -EINVAL;
+    unsigned char v[8 * 512];
+    for (size_t i = 0; r == 0 && i < out->n; i += 512) {
+        size_t k = out->n - i < 512 ? out->n - i : 512;
+        if (hs_read_full(fd, v, 8 * k) != (ssize_t)(8 * k))
+            r = -EIO;
+        for (size_t j = 0; r == 0 && j < k; j++)
+            h[i + j] = hs_le64_load(v + 8 * j);
+    }
+    close(fd);
+    return r;
+}
+
 static int remote_restat(struct hs_tree *t, int fd, struct stat *st)
 {
     (void)fd;
@@ -1457,6 +1607,8 @@ static void remote_free(struct hs_tree *t)
     rebuild_free(rm);
     free(rm->fatal_msg);
     hs_xattrs_free(&rm->xa);
+    if (rm->bh_ready)
+        hs_blockhash_free(&rm->bh);
     hs_buf_free(&rm->msg);
     int fds[] = {rm->listfd, rm->gotfd, rm->dirfd, rm->spoolfd, rm->emptyfd};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
@@ -1476,6 +1628,7 @@ static const struct hs_tree_ops remote_ops = {
     .readlink = remote_readlink,
     .known_hash = remote_known_hash,
     .adopt = remote_adopt,
+    .blocks = remote_blocks,
     .free = remote_free,
 };
 

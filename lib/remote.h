@@ -55,6 +55,11 @@ struct hs_remote_opts {
     const char *prev;    /* its name: the base list is used only if it is of that one */
     /* The store's file with this content, opened for reading, or -1. */
     int (*local_content)(void *user, const uint8_t hash[16], uint64_t size);
+    /* The previous snapshot's file at a snapshot path, opened for reading,
+     * or -1: a changed big file's base, of which only the changed blocks
+     * are asked for (remote_blocks.h). */
+    int (*prev_file)(void *user, const char *path, size_t len);
+    int manifestsfd; /* its block map is there (-1: the bases are read) */
     void *user;
     /* A problem the server met (a directory that moved during its walk). */
     void (*warn)(void *user, int errnum, const char *what, const char *path);
@@ -63,6 +68,8 @@ struct hs_remote_opts {
     bool *remote_failed;
     /* Counters: bytes over the connection, files sent. */
     uint64_t *bytes_in, *bytes_out, *files_fetched;
+    /* changed big files rebuilt from their blocks: count, size, bytes written */
+    uint64_t *delta_files, *delta_bytes, *delta_written;
 };
 
 /* Connects, rebuilds the list, fetches what is wanted (streaming: only up

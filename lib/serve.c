@@ -16,6 +16,8 @@
  * then opened component by component from that tree's fd with O_NOFOLLOW,
  * so a symlink swapped in after the check is refused, not followed.
  */
+#include "blockhash.h"
+#include "bytes.h"
 #include "copy.h"
 #include "err.h"
 #include "exclude.h"
@@ -37,6 +39,15 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
+
+/* The block hashes of the client's version of a wanted file. */
+struct base_blocks {
+    uint64_t index, size;
+    uint32_t bs;
+    uint64_t *h;
+    size_t n, have;
+};
 
 struct server {
     const struct hs_serve_opts *o;
@@ -62,6 +73,10 @@ struct server {
     int dirfd;
     uint64_t count;
     unsigned char *want;
+    /* the client's bases of changed big files (BLOCKS), in index order */
+    struct base_blocks *bases;
+    size_t n_bases, cap_bases, base_at;
+    uint64_t base_hashes;
     bool told; /* the client was sent the error: it says it */
 };
 
@@ -630,6 +645,60 @@ static int send_list(struct server *s)
 
 /* ---- the data --------------------------------------------------------- */
 
+static bool wants(const struct server *s, uint64_t index)
+{
+    return index < s->count && (s->want[index / 8] & (1u << (index % 8)));
+}
+
+static struct base_blocks *new_base(struct server *s)
+{
+    if (s->n_bases == s->cap_bases) {
+        size_t cap = s->cap_bases ? 2 * s->cap_bases : 16;
+        struct base_blocks *nb = realloc(s->bases, cap * sizeof *nb);
+        if (!nb)
+            return NULL;
+        s->bases = nb;
+        s->cap_bases = cap;
+    }
+    struct base_blocks *b = &s->bases[s->n_bases];
+    *b = (struct base_blocks){0};
+    return b;
+}
+
+/* BLOCKS: a wanted file's base, in one or more messages; bounded in all by
+ * HS_WIRE_MAX_BASE_HASHES. */
+static int read_blocks(struct server *s)
+{
+    struct hs_dec d;
+    hs_dec_init(&d, s->msg.data, s->msg.len);
+    uint64_t index = hs_get_varint(&d), size = hs_get_varint(&d), bs = hs_get_varint(&d),
+             first = hs_get_varint(&d);
+    size_t k = (size_t)(d.end - d.p) / 8;
+    struct base_blocks *last = s->n_bases ? &s->bases[s->n_bases - 1] : NULL;
+    if (d.bad || (size_t)(d.end - d.p) % 8 || !wants(s, index) || bs < 4096 || bs > HS_BLOCK_MAX ||
+        bs % 4096 || size == 0 || size > INT64_MAX)
+        return hs_err_setf(s->err, EPROTO, "bad block list from the client");
+    if (first == 0) {
+        uint64_t n = size / bs + (size % bs != 0);
+        if ((last && (last->have != last->n || index <= last->index)) ||
+            n > HS_WIRE_MAX_BASE_HASHES - s->base_hashes)
+            return hs_err_setf(s->err, EPROTO, "bad block list from the client");
+        if (!(last = new_base(s)) || !(last->h = malloc((size_t)n * 8)))
+            return hs_err_setf(s->err, ENOMEM, "serve");
+        *last = (struct base_blocks){index, size, (uint32_t)bs, last->h, (size_t)n, 0};
+        s->n_bases++;
+        s->base_hashes += n;
+    } else if (!last || last->index != index || last->size != size || last->bs != bs ||
+               first != last->have) {
+        return hs_err_setf(s->err, EPROTO, "bad block list from the client");
+    }
+    if (k > last->n - last->have)
+        return hs_err_setf(s->err, EPROTO, "bad block list from the client");
+    for (size_t i = 0; i < k; i++)
+        last->h[last->have++] = hs_le64_load((const unsigned char *)d.p + 8 * i);
+    return 0;
+}
+
 static int read_wants(struct server *s)
 {
     size_t bytes = (size_t)(s->count / 8 + 1);
@@ -644,10 +713,17 @@ static int read_wants(struct server *s)
         if (r < 0)
             return r;
         if (type == HS_MSG_WANT_END)
-            return 0;
+            return s->n_bases && s->bases[s->n_bases - 1].have != s->bases[s->n_bases - 1].n
+                       ? hs_err_setf(s->err, EPROTO, "bad block list from the client")
+                       : 0;
         if (type == HS_MSG_BYE)
             return 1;
-        if (type != HS_MSG_WANT)
+        if (type == HS_MSG_BLOCKS) {
+            if ((r = read_blocks(s)) < 0)
+                return r;
+            continue;
+        }
+        if (type != HS_MSG_WANT || s->n_bases)
             return hs_err_setf(s->err, EPROTO, "unexpected message from the client");
         struct hs_dec d;
         hs_dec_init(&d, s->msg.data, s->msg.len);
@@ -843,43 +919,137 @@ static int send_failure(struct pax_out *p, uint64_t index, int errnum)
                : hs_err_setf(p->s->err, EIO, "data stream: %s", archive_error_string(p->a));
 }
 
-static int send_file(struct pax_out *p, uint64_t index, const struct hs_rec *w)
+/* The listed file, opened and checked to be the one listed, its size the
+ * list's: 0 and *fd, or 0 and *fd -1 when its failure was sent instead. */
+static int open_listed(struct pax_out *p, uint64_t index, const struct hs_rec *w, struct stat *st,
+                       int *fd)
 {
-    struct server *s = p->s;
-    int fd = open_in_tree(s, w->path, w->path_len);
-    struct stat st;
-    if (fd < 0)
-        return send_failure(p, index, fd == -ELOOP ? ESTALE : -fd);
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_ino != w->st.st_ino ||
-        st.st_dev != w->st.st_dev) {
-        close(fd);
+    *fd = open_in_tree(p->s, w->path, w->path_len);
+    if (*fd < 0) {
+        int err = *fd == -ELOOP ? ESTALE : -*fd;
+        *fd = -1;
+        return send_failure(p, index, err);
+    }
+    if (fstat(*fd, st) < 0 || !S_ISREG(st->st_mode) || st->st_ino != w->st.st_ino ||
+        st->st_dev != w->st.st_dev) {
+        close(*fd);
+        *fd = -1;
         return send_failure(p, index, ESTALE);
     }
     /* exactly the size the list said: the client takes no other (a file
      * that changed since is cut or padded, and its next pull sees it) */
-    st.st_size = w->st.st_size;
-    char name[32];
-    snprintf(name, sizeof name, "%" PRIu64, index);
+    st->st_size = w->st.st_size;
+    return 0;
+}
+
+static void member_head(struct pax_out *p, const char *name, const struct stat *st)
+{
     archive_entry_clear(p->ent);
     archive_entry_set_pathname(p->ent, name);
     archive_entry_set_filetype(p->ent, AE_IFREG);
-    archive_entry_set_perm(p->ent, st.st_mode & 07777);
-    archive_entry_set_size(p->ent, st.st_size);
-    archive_entry_set_mtime(p->ent, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-    bool sparse = (off_t)st.st_blocks * 512 < st.st_size && map_holes(p, fd, &st);
-    if (archive_write_header(p->a, p->ent) != ARCHIVE_OK) {
-        close(fd);
-        return hs_err_setf(s->err, EIO, "data stream: %s", archive_error_string(p->a));
-    }
-    int r = sparse ? send_sparse(p, fd, &st) : send_range(p, fd, 0, st.st_size);
-    if (r < 0) {
-        close(fd);
-        return r;
-    }
+    archive_entry_set_perm(p->ent, st->st_mode & 07777);
+    archive_entry_set_size(p->ent, st->st_size);
+    archive_entry_set_mtime(p->ent, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+}
+
+/* The member whose head is in p->ent, its data from fd (only the segments
+ * of its sparse map if sparse); fd is closed. */
+static int member_body(struct pax_out *p, int fd, const struct stat *st, bool sparse)
+{
+    int r = archive_write_header(p->a, p->ent) == ARCHIVE_OK
+                ? 0
+                : hs_err_setf(p->s->err, EIO, "data stream: %s", archive_error_string(p->a));
+    if (r == 0)
+        r = sparse ? send_sparse(p, fd, st) : send_range(p, fd, 0, st->st_size);
     close(fd);
-    return archive_write_finish_entry(p->a) == ARCHIVE_OK
-               ? 0
-               : hs_err_setf(s->err, EIO, "data stream: %s", archive_error_string(p->a));
+    if (r == 0 && archive_write_finish_entry(p->a) != ARCHIVE_OK)
+        r = hs_err_setf(p->s->err, EIO, "data stream: %s", archive_error_string(p->a));
+    return r;
+}
+
+static int send_file(struct pax_out *p, uint64_t index, const struct hs_rec *w)
+{
+    struct stat st;
+    int fd;
+    int r = open_listed(p, index, w, &st, &fd);
+    if (r < 0 || fd < 0)
+        return r;
+    char name[32];
+    snprintf(name, sizeof name, "%" PRIu64, index);
+    member_head(p, name, &st);
+    bool sparse = (off_t)st.st_blocks * 512 < st.st_size && map_holes(p, fd, &st);
+    return member_body(p, fd, &st, sparse);
+}
+
+/* The blocks of fd (of the listed size) that differ from the client's base
+ * into the entry's sparse map, runs of them as one segment: false when
+ * there are too many (the file is then sent whole). A block is the base's
+ * only if it is whole in both and its hash is the base's: the partial last
+ * block is always sent. */
+static bool map_changed(struct pax_out *p, int fd, const struct stat *st,
+                        const struct base_blocks *bb)
+{
+    const uint64_t size = (uint64_t)st->st_size, bs = bb->bs;
+    const size_t chunk = (1u << 20) / bs * bs;
+    uint64_t seg_off = 0, seg_len = 0;
+    size_t segs = 0;
+    for (uint64_t at = 0; at < size; at += chunk) {
+        size_t want = size - at < chunk ? (size_t)(size - at) : chunk;
+        ssize_t n = hs_pread_full(fd, p->buf, want, (off_t)at);
+        if (n < (ssize_t)want) /* shrank or unreadable: zeros, as send_range sends */
+            memset(p->buf + (n > 0 ? n : 0), 0, want - (size_t)(n > 0 ? n : 0));
+        for (uint64_t o = 0; o < want; o += bs) {
+            uint64_t i = (at + o) / bs, len = want - o < bs ? want - o : bs;
+            if (len == bs && i < bb->n && (i + 1) * bs <= bb->size &&
+                XXH3_64bits(p->buf + o, bs) == bb->h[i])
+                continue;
+            if (seg_len && seg_off + seg_len == at + o) {
+                seg_len += len;
+                continue;
+            }
+            if (seg_len)
+                archive_entry_sparse_add_entry(p->ent, (la_int64_t)seg_off, (la_int64_t)seg_len);
+            if (++segs > HS_WIRE_MAX_SEGMENTS) {
+                archive_entry_sparse_clear(p->ent);
+                return false;
+            }
+            seg_off = at + o;
+            seg_len = len;
+        }
+    }
+    if (seg_len)
+        archive_entry_sparse_add_entry(p->ent, (la_int64_t)seg_off, (la_int64_t)seg_len);
+    else if (segs == 0) /* nothing changed: one empty segment at the end keeps the size */
+        archive_entry_sparse_add_entry(p->ent, (la_int64_t)size, 0);
+    return true;
+}
+
+/* A wanted file the client holds a base of: the member "INDEX.d" of the
+ * blocks that differ, or (too many runs of them) the whole file. */
+static int send_delta(struct pax_out *p, uint64_t index, const struct hs_rec *w,
+                      const struct base_blocks *bb)
+{
+    struct stat st;
+    int fd;
+    int r = open_listed(p, index, w, &st, &fd);
+    if (r < 0 || fd < 0)
+        return r;
+    char name[40];
+    snprintf(name, sizeof name, "%" PRIu64 ".d", index);
+    member_head(p, name, &st);
+    if (map_changed(p, fd, &st, bb))
+        return member_body(p, fd, &st, true);
+    close(fd);
+    return send_file(p, index, w);
+}
+
+/* The base the client sent for index, if any (asked in rising order). */
+static const struct base_blocks *base_of(struct server *s, uint64_t index)
+{
+    while (s->base_at < s->n_bases && s->bases[s->base_at].index < index)
+        s->base_at++;
+    return s->base_at < s->n_bases && s->bases[s->base_at].index == index ? &s->bases[s->base_at]
+                                                                          : NULL;
 }
 
 static int send_wanted(struct server *s)
@@ -901,9 +1071,9 @@ static int send_wanted(struct server *s)
             r = k;
             break;
         }
-        if (index < s->count && (s->want[index / 8] & (1u << (index % 8))) &&
-            S_ISREG(w.st.st_mode) && w.kind == HS_REC_ENTRY)
-            r = send_file(&p, index, &w);
+        const struct base_blocks *bb;
+        if (wants(s, index) && S_ISREG(w.st.st_mode) && w.kind == HS_REC_ENTRY)
+            r = (bb = base_of(s, index)) ? send_delta(&p, index, &w, bb) : send_file(&p, index, &w);
         index++;
     }
     int k = pax_close(&p);
@@ -982,6 +1152,9 @@ enum hs_status hs_serve(const struct hs_serve_opts *o, struct hs_err *err)
     if (s.listfd >= 0)
         close(s.listfd);
     free(s.want);
+    for (size_t i = 0; i < s.n_bases; i++)
+        free(s.bases[i].h);
+    free(s.bases);
     hs_req_free(&s.req);
     hs_conn_free(&s.c);
     hs_buf_free(&s.msg);

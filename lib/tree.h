@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+struct hs_blockhash;
 struct hs_copier;
 struct hs_tree;
 
@@ -46,6 +47,10 @@ struct hs_tree_ops {
      * written again): 0 with the directory and name to link it from and its
      * content hash, else <0. */
     int (*adopt)(struct hs_tree *t, int fd, int *dirfd, char name[64], uint8_t hash[16]);
+    /* Optional: the block hashes (HS_DELTA_BLOCK) of the content adopted
+     * last, when the tree made them as it arrived: 0 and out filled, else
+     * <0 (the caller has none). */
+    int (*blocks)(struct hs_tree *t, struct hs_blockhash *out);
     /* Optional: the content hash of the regular file it, when the tree knows
      * it without reading (0 and hash), else -ENODATA. */
     int (*known_hash)(struct hs_tree *t, const struct hs_walk_item *it, uint8_t hash[16]);

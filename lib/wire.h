@@ -9,7 +9,8 @@
  * the other on a full pipe:
  *
  *   C: HELLO REQUEST          S: HELLO, then LIST... LIST_END (or ERROR)
- *   C: WANT... WANT_END       S: DATA... DATA_END
+ *   C: WANT... BLOCKS... WANT_END
+ *                             S: DATA... DATA_END
  *   C: FETCH path             S: DATA... DATA_END (one file, on demand)
  *   C: BYE
  *
@@ -25,6 +26,12 @@
  * rebuilt against it, so a damaged base on either end is found, never used.
  * DATA is a pax archive, zstd-compressed (libarchive), whose members are
  * named by their record's index in the list.
+ *
+ * A changed big file the client holds an earlier version of comes as its
+ * changed blocks only: BLOCKS gives the block hashes of that version (its
+ * base, lib/blockhash.h), and the member is then named "INDEX.d": a sparse
+ * member whose data segments are the blocks that differ, whose gaps are the
+ * base's blocks (see remote_blocks.h).
  */
 #ifndef HS_WIRE_H
 #define HS_WIRE_H
@@ -37,7 +44,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#define HS_PROTO_VERSION  1
+#define HS_PROTO_VERSION  2 /* 2: BLOCKS */
 #define HS_WIRE_MAX_FRAME (4u << 20)
 /* Records are cut into frames of about this size. */
 #define HS_WIRE_FRAME_FILL (64u << 10)
@@ -46,6 +53,13 @@
 #define HS_WIRE_MAX_TARGET 4096
 #define HS_WIRE_MAX_XATTRS (1u << 20)
 #define HS_WIRE_MAX_WHAT   1024
+/* Block hashes a pull may send in BLOCKS, all files together (32 MiB held
+ * by the server: 256 GiB of changed big files in 64 KiB blocks); files past
+ * it come whole. */
+#define HS_WIRE_MAX_BASE_HASHES (4u << 20)
+/* A delta member's data segments at most (runs of changed blocks); more,
+ * and the file comes whole. */
+#define HS_WIRE_MAX_SEGMENTS (64u << 10)
 
 enum hs_msg {
     HS_MSG_HELLO = 'H',
@@ -56,6 +70,11 @@ enum hs_msg {
     HS_MSG_LIST_END = 'l', /* u64 records, id[16] */
     HS_MSG_WANT = 'N',     /* varint pairs (gap, run) of wanted record indexes */
     HS_MSG_WANT_END = 'n',
+    /* varint index (a wanted one, rising), base size, block size, first
+     * block; then u64 hashes to the frame's end (little-endian): the blocks
+     * first.. of the client's base of that file, all of them over one or
+     * more frames */
+    HS_MSG_BLOCKS = 'b',
     HS_MSG_DATA = 'D',
     HS_MSG_DATA_END = 'd',
     HS_MSG_FETCH = 'F', /* varint index, dev, ino, size, path */

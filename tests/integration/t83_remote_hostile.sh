@@ -172,7 +172,7 @@ check 2 honest 0
 SRC=host:/whatever
 n=10
 # the handshake
-check $((n++)) version 3 "$SRC" 'version 1' 'version 99' '9.9.9'
+check $((n++)) version 3 "$SRC" 'version 2' 'version 99' '9.9.9'
 check $((n++)) garbage 3 "$SRC"
 check $((n++)) bigframe 3 "$SRC" 'frame'
 # the list
