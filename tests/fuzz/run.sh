@@ -10,8 +10,8 @@ secs=${1:-60}
 command -v clang >/dev/null || { echo "fuzz: clang is needed" >&2; exit 2; }
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DHS_FUZZ=ON -DHS_SANITIZE=ON \
 	-DCMAKE_BUILD_TYPE=Debug >/dev/null
-cmake --build build-fuzz -j"$(nproc)" --target fuzz_manifest fuzz_cindex fuzz_config fuzz_wire >/dev/null
-for t in manifest cindex config wire; do
+cmake --build build-fuzz -j"$(nproc)" --target fuzz_manifest fuzz_cindex fuzz_config fuzz_wire fuzz_blockmap >/dev/null
+for t in manifest cindex config wire blockmap; do
 	work=build-fuzz/corpus/$t
 	mkdir -p "$work" build-fuzz/crashes
 	echo "== fuzz_$t for ${secs}s" >&2

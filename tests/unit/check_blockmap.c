@@ -206,6 +206,58 @@ START_TEST(damage_is_never_data)
 }
 END_TEST
 
+/* The fuzz target's seeds (tests/fuzz/corpus/blockmap), written by the real
+ * writer and read back whole: the sample map, an empty one, and big blocks
+ * (the largest block size, an empty file's record). With HS_BLOCKMAP_SEEDS
+ * set to a directory they are also written there, which is how the corpus
+ * was made: HS_BLOCKMAP_SEEDS=tests/fuzz/corpus/blockmap build/tests/hs_unit blockmap */
+START_TEST(fuzz_seeds)
+{
+    static const char *const names[] = {"sample.hsb", "empty.hsb", "big-blocks.hsb"};
+    struct hs_err e = {0};
+    write_sample(names[0]);
+    struct hs_blockmap_writer *w;
+    ck_assert_int_eq(hs_blockmap_writer_open(&w, tu_tmpfd, names[1], &e), 0);
+    ck_assert_int_eq(hs_blockmap_writer_finish(w, false, &e), 0);
+    hs_blockmap_writer_free(w);
+    ck_assert_int_eq(hs_blockmap_writer_open(&w, tu_tmpfd, names[2], &e), 0);
+    uint8_t hash[16] = {0xab};
+    struct hs_blocks b = {
+        .block_size = HS_BLOCK_MAX, .size = 3ull * HS_BLOCK_MAX + 1, .n = 4, .h = hashes[0]};
+    ck_assert_int_eq(hs_blockmap_put(w, "dir/disk.img", 12, hash, &b, &e), 0);
+    b = (struct hs_blocks){.block_size = 65536, .size = 0, .n = 0, .h = hashes[0]};
+    ck_assert_int_eq(hs_blockmap_put(w, "dir2/empty", 10, hash, &b, &e), 0);
+    ck_assert_int_eq(hs_blockmap_writer_finish(w, false, &e), 0);
+    hs_blockmap_writer_free(w);
+
+    unsigned want[] = {NREC, 0, 2};
+    const char *out = getenv("HS_BLOCKMAP_SEEDS");
+    for (unsigned i = 0; i < 3; i++) {
+        struct hs_blockmap_reader *rd;
+        const struct hs_bmentry *m;
+        ck_assert_int_eq(hs_blockmap_reader_open(&rd, tu_tmpfd, names[i], &e), 0);
+        unsigned n = 0;
+        int r;
+        while ((r = hs_blockmap_next(rd, &m, &e)) == 1)
+            n++;
+        ck_assert_int_eq(r, 0);
+        ck_assert_uint_eq(n, want[i]);
+        hs_blockmap_reader_free(rd);
+        if (out && *out) {
+            size_t len;
+            char *d = tu_read(names[i], &len);
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s", out, names[i]);
+            FILE *f = fopen(path, "wb");
+            ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+            ck_assert_uint_eq(fwrite(d, 1, len, f), len);
+            ck_assert_int_eq(fclose(f), 0);
+            free(d);
+        }
+    }
+}
+END_TEST
+
 Suite *blockmap_suite(void)
 {
     Suite *s = suite_create("blockmap");
@@ -215,6 +267,7 @@ Suite *blockmap_suite(void)
     tcase_add_test(tc, carry_records);
     tcase_add_test(tc, bad_records_refused);
     tcase_add_test(tc, damage_is_never_data);
+    tcase_add_test(tc, fuzz_seeds);
     suite_add_tcase(s, tc);
     return s;
 }
