@@ -279,7 +279,8 @@ static int take_base(struct build *u, uint64_t from, uint64_t to)
         if (at + len > u->b->cur_size || (len < bs && at + len != u->b->cur_size))
             return hs_err_setf(u->e, EBADMSG, "data from %s: a block kept that the base lacks",
                                u->peer);
-        ssize_t n = pread(u->base, u->b->buf, len, (off_t)at);
+        /* a clone is checked itself: the base may change after it was taken */
+        ssize_t n = pread(u->cloned ? u->fd : u->base, u->b->buf, len, (off_t)at);
         if (n != (ssize_t)len || XXH3_64bits(u->b->buf, len) != sent_hash(u, at / bs)) {
             u->stale = true;
             break;
