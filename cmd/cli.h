@@ -72,6 +72,7 @@ bool cli_import_from(int argc, char **argv);
 int cmd_import_from(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_replicate(int argc, char **argv);
 
 /* prune dest by policy, printing as the prune verb does; the exit status. */
 int cli_prune(const char *dest, const struct hs_retain *policy, bool dry_run, bool quiet,

@@ -28,6 +28,7 @@ static const char main_usage[] =
     "                                     store a hardsnap store, in place\n"
     "  status DEST [--max-age D] [--json] is the store healthy (for monitoring)\n"
     "  report DEST -o FILE.html           the store in one HTML page (charts)\n"
+    "  replicate STORE DEST2              add the snapshots DEST2 lacks, links kept\n"
     "  serve [--allow PATH]...            the remote end of a pull, started by ssh\n"
     "\n"
     "hardsnap COMMAND --help shows the command's options; hardsnap --version the\n"
@@ -47,7 +48,7 @@ static const struct verb verbs[] = {
     {"prune", cmd_prune, true},     {"run", cmd_run, true},
     {"export", cmd_export, true},   {"import", cmd_import, true},
     {"status", cmd_status, false},  {"serve", cmd_serve, true},
-    {"report", cmd_report, true},
+    {"report", cmd_report, true},   {"replicate", cmd_replicate, true},
 };
 
 /* Output that could not all be written: for a command whose output is its

@@ -299,9 +299,42 @@ static int remote_prev_file(void *user, const char *path, size_t len)
     return hs_eng_prev_file(user, path, len);
 }
 
+/* A replica's source: the snapshot src->snapshot of the store src->path,
+ * from its manifest (carry.h); without a manifest to trust, its directory
+ * walked (correct, but it reads every file whose ctime changed and keeps
+ * every inode of more than one name in the link table). */
+static int open_snapshot_tree(struct engine *g, struct source_ctx *sc, struct stat *st)
+{
+    const struct hs_source *src = sc->src;
+    int destfd = open(src->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (destfd < 0)
+        return hs_err_path(g->err, errno, "cannot open store", src->path);
+    int mfd =
+        hs_open_dir_beneath(destfd, HS_STORE_DIR "/manifests", strlen(HS_STORE_DIR "/manifests"));
+    int r = mfd < 0 ? -ENOENT
+                    : hs_tree_open_snapshot(&sc->tree, mfd, destfd, src->snapshot,
+                                            (uint64_t)(sc - g->sources + 1) << 56, st, g->err);
+    if (mfd >= 0)
+        close(mfd);
+    if (r == -ENOENT) {
+        hs_err_clear(g->err);
+        char msg[400];
+        snprintf(msg, sizeof msg, "%s/%s has no manifest to trust: its files are read", src->path,
+                 src->snapshot);
+        hs_report_notice_once(&g->rep, NOTICE_REPLICA_WALK, msg);
+        int fd = hs_open_dir_stat(destfd, src->snapshot, st);
+        r = fd < 0 ? hs_err_path(g->err, errno, "cannot open snapshot", src->snapshot)
+                   : hs_tree_open_local(&sc->tree, fd, st, "", g->err);
+    }
+    close(destfd);
+    return r;
+}
+
 /* The tree of a source: its directory, or the host's over the connection. */
 static int open_tree(struct engine *g, struct source_ctx *sc, struct stat *st, bool *remote_failed)
 {
+    if (sc->src->snapshot)
+        return open_snapshot_tree(g, sc, st);
     struct hs_source hooked;
     const struct hs_source *src = sc->src;
     if (sc->hook_path) {

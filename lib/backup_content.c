@@ -47,6 +47,11 @@ static int prev_root(struct engine *g)
     return g->prevrootfd = fd;
 }
 
+static bool replica(const struct engine *g)
+{
+    return g->o->flags & HS_BACKUP_REPLICA;
+}
+
 static bool open_cindex(struct engine *g)
 {
     if (g->cindex_state != 0)
@@ -55,8 +60,13 @@ static bool open_cindex(struct engine *g)
     if (!g->prev_root_ino)
         return false;
     struct hs_err e = {0};
-    if (prev_root(g) < 0 || hs_cindex_open_or_build(&g->cindex, g->store.manifestsfd, g->prev_name,
-                                                    g->prev_root_ino, &e) < 0) {
+    /* a replica links by its store's inodes, never by content alone */
+    int k = prev_root(g) < 0 ? -ENOENT
+            : replica(g)     ? hs_cindex_open_or_build_by_inode(&g->cindex, g->store.manifestsfd,
+                                                                g->prev_name, g->prev_root_ino, &e)
+                         : hs_cindex_open_or_build(&g->cindex, g->store.manifestsfd, g->prev_name,
+                                                   g->prev_root_ino, &e);
+    if (k < 0) {
         if (e.msg) {
             char msg[512];
             snprintf(msg, sizeof msg, "no content links this run (%s)", e.msg);
@@ -365,10 +375,32 @@ bool hs_eng_content_copy_first(const struct engine *g, bool same_size_before)
     }
 }
 
+/* A replica's file that is not the same inode at its path: the previous
+ * snapshot's copy of the same inode of the store, found by that inode
+ * wherever it was (a file the store moved and linked). */
+static int link_same_inode(struct engine *g, const struct hs_walk_item *it, uint64_t tried_ino)
+{
+    struct hs_tree *t = g->cur->tree;
+    uint8_t key[16];
+    hs_cindex_inode_key((uint64_t)it->st.st_ino, key);
+    uint64_t xh = t->ops->xattrs(t, it, -1, &g->xa, g->root) == 0 ? hs_xattr_hash(&g->xa) : 0;
+    int r = link_first(g, it, key, (uint64_t)it->st.st_size, xh, &it->st, tried_ino, false);
+    /* the index's key is no content hash: the record takes the store's
+     * (a snapshot walked without its manifest: the file is read) */
+    struct stat hst;
+    uint64_t hxh;
+    if (r == HS_DONE && (!t->ops->known_hash || t->ops->known_hash(t, it, g->rec.hash) < 0) &&
+        hs_eng_hash_source(g, it, g->rec.hash, &hst, &hxh) < 0)
+        g->rec.flags &= ~(uint32_t)HS_ME_HASH;
+    return r;
+}
+
 int hs_eng_link_by_content(struct engine *g, const struct hs_walk_item *it, uint64_t tried_ino)
 {
     if (!content_candidate(g, (uint64_t)it->st.st_size))
         return HS_NO_LINK;
+    if (replica(g))
+        return link_same_inode(g, it, tried_ino);
     uint8_t h[16];
     struct stat hst;
     uint64_t xh = 0;
@@ -390,7 +422,7 @@ int hs_eng_link_by_content(struct engine *g, const struct hs_walk_item *it, uint
 int hs_eng_content_after_copy(struct engine *g, const struct hs_walk_item *it,
                               const struct stat *st, uint64_t tried_ino)
 {
-    if (!content_candidate(g, g->rec.size))
+    if (replica(g) || !content_candidate(g, g->rec.size))
         return HS_NO_LINK;
     uint8_t h[16];
     memcpy(h, g->rec.hash, 16);

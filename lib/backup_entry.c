@@ -390,6 +390,9 @@ static int reg_against_manifest(struct engine *g, const struct hs_walk_item *it,
                                 const struct hs_mentry *m)
 {
     enum hs_verdict v = hs_change_regular(&it->st, m, g->checksum);
+    /* a replica shares an inode between snapshots only where its store does */
+    if ((g->o->flags & HS_BACKUP_REPLICA) && m->ino != (uint64_t)it->st.st_ino)
+        v = HS_VERDICT_COPY;
     if (v == HS_VERDICT_VERIFY && !source_matches(g, it, m->hash, hs_mentry_xattr_hash(m)))
         v = HS_VERDICT_COPY;
     if (v == HS_VERDICT_COPY)
@@ -538,8 +541,10 @@ static int join_group(struct engine *g, const struct hs_walk_item *it, struct hs
 {
     const struct leader *ld = l->data;
     const struct stat *s = &it->st;
+    /* (a replica's group is one inode of its store, whatever ctimes the
+     * names had in their sources: --dedup joined separate files) */
     if (ld->size != s->st_size || !same_timespec(&ld->mtime, &s->st_mtim) ||
-        !same_timespec(&ld->ctime, &s->st_ctim))
+        (!(g->o->flags & HS_BACKUP_REPLICA) && !same_timespec(&ld->ctime, &s->st_ctim)))
         return HS_CHANGED;
     if (!g->dry_run) {
         int r = hs_writer_link_path(&g->wr, l->path, l->path_len, it->name, NULL, it->path);
@@ -611,7 +616,9 @@ static int reg_place(struct engine *g, const struct hs_walk_item *it, struct sta
     }
     if (!fresh && (r = reg_from_resume(g, it, prev_ino)) != HS_NO_LINK)
         return r;
-    bool copy_first = hs_eng_content_copy_first(g, same_size_before);
+    /* (a replica finds the same inode elsewhere without reading: first) */
+    bool copy_first =
+        !(g->o->flags & HS_BACKUP_REPLICA) && hs_eng_content_copy_first(g, same_size_before);
     if (!fresh && !copy_first && (r = hs_eng_link_by_content(g, it, prev_ino)) != HS_NO_LINK)
         return r;
     if ((r = copy_file(g, it, st)) != HS_DONE)

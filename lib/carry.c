@@ -12,6 +12,7 @@
 #include "fsutil.h"
 #include "listwalk.h"
 #include "manifest.h"
+#include "store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct carry {
@@ -30,7 +32,9 @@ struct carry {
     char *prefix; /* "NAME/" */
     size_t nlen;
     bool first;
-    bool missing; /* the manifest has no directory NAME */
+    bool missing;               /* the manifest has no directory NAME */
+    bool by_sino;               /* a replica's source: the store's inode is the entry's */
+    struct hs_mentry_copy root; /* the manifest's first record (read by the trust check) */
     struct stat opened;
 };
 
@@ -59,8 +63,9 @@ static mode_t type_bits(uint8_t type)
     }
 }
 
-/* The recorded entry as the source looked when it was recorded. */
-static void rec_of(struct hs_rec *r, const struct hs_mentry *m, size_t skip)
+/* The recorded entry as the source looked when it was recorded (by_sino:
+ * with the snapshot's inode in place of the source's). */
+static void rec_of(struct hs_rec *r, const struct hs_mentry *m, size_t skip, bool by_sino)
 {
     memset(r, 0, sizeof *r);
     r->kind = HS_REC_ENTRY;
@@ -75,8 +80,11 @@ static void rec_of(struct hs_rec *r, const struct hs_mentry *m, size_t skip)
     st->st_mtim.tv_nsec = m->mtime_nsec;
     st->st_ctim.tv_sec = m->ctime_sec;
     st->st_ctim.tv_nsec = m->ctime_nsec;
-    st->st_ino = m->ino;
+    st->st_ino = by_sino && m->sino ? m->sino : m->ino;
     st->st_nlink = m->nlink ? m->nlink : 1;
+    /* names --dedup made share one inode of the store: a group in a replica */
+    if (by_sino && (m->flags & HS_ME_SHARED) && st->st_nlink < 2)
+        st->st_nlink = 2;
     st->st_rdev = m->rdev;
     st->st_blocks = (blkcnt_t)m->sblocks;
     r->target = m->target;
@@ -92,7 +100,11 @@ static int read_manifest(void *user, struct hs_rec_copy *into, struct hs_err *e)
     struct carry *c = user;
     const struct hs_mentry *m;
     int k;
-    if (c->first) {
+    if (c->first && !c->nlen) { /* the whole snapshot: from its root */
+        c->first = false;
+        m = &c->root.m;
+        k = 1;
+    } else if (c->first) {
         c->first = false;
         k = hs_manifest_seek(c->mr, c->name, c->nlen, &m, e);
         if (k == 1 && m->type != HS_FT_DIR)
@@ -100,14 +112,16 @@ static int read_manifest(void *user, struct hs_rec_copy *into, struct hs_err *e)
         c->missing = k == 0;
     } else {
         k = hs_manifest_next(c->mr, &m, e);
-        if (k == 1 && (m->path_len <= c->nlen + 1 || memcmp(m->path, c->name, c->nlen) != 0 ||
-                       m->path[c->nlen] != '/'))
+        /* (the whole snapshot, name "": every record is in it) */
+        if (k == 1 && c->nlen &&
+            (m->path_len <= c->nlen + 1 || memcmp(m->path, c->name, c->nlen) != 0 ||
+             m->path[c->nlen] != '/'))
             k = 0;
     }
     if (k <= 0)
         return k;
     struct hs_rec r;
-    rec_of(&r, m, m->path_len == c->nlen ? c->nlen : c->nlen + 1);
+    rec_of(&r, m, m->path_len == c->nlen || !c->nlen ? c->nlen : c->nlen + 1, c->by_sino);
     return hs_rec_copy_set(into, &r) < 0 ? hs_err_setf(e, ENOMEM, "carry") : 1;
 }
 
@@ -215,6 +229,7 @@ static void carry_free(struct hs_tree *t)
     struct carry *c = of(t);
     hs_listwalk_free(&c->w);
     hs_manifest_reader_free(c->mr);
+    hs_mentry_copy_free(&c->root);
     if (c->rootfd >= 0)
         close(c->rootfd);
     free(c->name);
@@ -233,26 +248,30 @@ static const struct hs_tree_ops carry_ops = {
     .free = carry_free,
 };
 
-int hs_tree_open_carried(struct hs_tree **t, int manifestsfd, const char *mname, int destfd,
-                         const char *prev, uint64_t root_ino, const char *name, uint64_t dev_mask,
-                         struct stat *root_st, struct hs_err *e)
+static int open_carried(struct hs_tree **t, int manifestsfd, const char *mname, int destfd,
+                        const char *prev, uint64_t root_ino, const char *name, bool by_sino,
+                        uint64_t dev_mask, struct stat *root_st, struct hs_err *e)
 {
     *t = NULL;
     struct carry *c = calloc(1, sizeof *c);
     if (!c)
         return hs_err_setf(e, ENOMEM, "carry");
     c->t.ops = &carry_ops;
+    /* a replica's source: its inode numbers are the other store's, never
+     * this one's, and its content is read only through the tree's ops */
+    c->t.remote = by_sino;
     c->rootfd = -1;
     c->first = true;
+    c->by_sino = by_sino;
     c->name = strdup(name);
     c->nlen = strlen(name);
-    if (asprintf(&c->prefix, "%s/", name) < 0)
+    if (asprintf(&c->prefix, "%s%s", name, *name ? "/" : "") < 0)
         c->prefix = NULL;
     int r = c->name && c->prefix ? 0 : hs_err_setf(e, ENOMEM, "carry");
     struct stat st;
     if (r == 0 && ((c->rootfd = hs_open_dir_stat(destfd, prev, &st)) < 0 || st.st_ino != root_ino))
         r = -ENOENT;
-    if (r == 0 && !hs_manifest_open_trusted(manifestsfd, mname, root_ino, &c->mr, NULL))
+    if (r == 0 && !hs_manifest_open_trusted(manifestsfd, mname, root_ino, &c->mr, &c->root))
         r = -ENOENT;
     c->w = (struct hs_listwalk){.read = read_manifest,
                                 .user = c,
@@ -275,4 +294,24 @@ int hs_tree_open_carried(struct hs_tree **t, int manifestsfd, const char *mname,
     hs_listwalk_rewind_root(&c->w);
     *t = &c->t;
     return 0;
+}
+
+int hs_tree_open_carried(struct hs_tree **t, int manifestsfd, const char *mname, int destfd,
+                         const char *prev, uint64_t root_ino, const char *name, uint64_t dev_mask,
+                         struct stat *root_st, struct hs_err *e)
+{
+    return open_carried(t, manifestsfd, mname, destfd, prev, root_ino, name, false, dev_mask,
+                        root_st, e);
+}
+
+int hs_tree_open_snapshot(struct hs_tree **t, int manifestsfd, int destfd, const char *snap,
+                          uint64_t dev_mask, struct stat *root_st, struct hs_err *e)
+{
+    char mname[64];
+    struct stat st;
+    if (fstatat(destfd, snap, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+        return -ENOENT;
+    hs_store_manifest_name(snap, mname);
+    return open_carried(t, manifestsfd, mname, destfd, snap, (uint64_t)st.st_ino, "", true,
+                        dev_mask, root_st, e);
 }

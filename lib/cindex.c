@@ -16,6 +16,7 @@
 #include <xxhash.h>
 
 static const char cindex_magic[8] = {'H', 'S', 'N', 'A', 'P', 'C', 'X', 1};
+static const char inode_magic[8] = {'H', 'S', 'N', 'A', 'P', 'I', 'X', 1};
 
 #define HEADER_SIZE 32
 #define RECORD_SIZE 56
@@ -43,6 +44,7 @@ struct hs_cindex {
     size_t block_first, block_n;
     struct hs_buf path; /* the last path read */
     uint64_t size_bits[SIZE_BITS / 64];
+    bool by_inode;
 };
 
 static uint64_t be64(const unsigned char *p)
@@ -53,19 +55,33 @@ static uint64_t be64(const unsigned char *p)
     return v;
 }
 
-static void index_name(const char *snap, const char *suffix, char *out)
+static void index_name(const char *snap, bool by_inode, const char *suffix, char *out)
 {
-    snprintf(out, 80, "%s%s%s", snap, HS_CINDEX_SUFFIX, suffix);
+    snprintf(out, 80, "%s%s%s", snap, by_inode ? HS_INODE_INDEX_SUFFIX : HS_CINDEX_SUFFIX, suffix);
 }
 
 void hs_cindex_name(const char *snap, char out[80])
 {
-    index_name(snap, "", out);
+    index_name(snap, false, "", out);
 }
 
-static bool indexed(const struct hs_mentry *m)
+void hs_cindex_inode_name(const char *snap, char out[80])
 {
-    return m->type == HS_FT_REG && (m->flags & HS_ME_HASH);
+    index_name(snap, true, "", out);
+}
+
+void hs_cindex_inode_key(uint64_t ino, uint8_t key[16])
+{
+    unsigned char v[8];
+    hs_le64_store(v, ino);
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits(v, sizeof v));
+    memcpy(key, c.digest, 16);
+}
+
+static bool indexed(const struct hs_mentry *m, bool by_inode)
+{
+    return m->type == HS_FT_REG && (by_inode || (m->flags & HS_ME_HASH));
 }
 
 /* ---- building ---------------------------------------------------------- */
@@ -84,7 +100,18 @@ struct builder {
     unsigned char *v;    /* the pass's records */
     size_t n, cap;
     struct hs_buf out; /* paths not yet written (first pass) */
+    bool by_inode;     /* keyed by hs_cindex_inode_key(source inode), not the hash */
+    uint8_t key[16];   /* the current record's */
 };
+
+/* The key the record is sorted and found by, into b->key. */
+static const uint8_t *key_of(struct builder *b, const struct hs_mentry *m)
+{
+    if (!b->by_inode)
+        return m->hash;
+    hs_cindex_inode_key(m->ino, b->key);
+    return b->key;
+}
 
 static int cmp_record(const void *a, const void *b)
 {
@@ -122,7 +149,7 @@ static int flush_paths(struct builder *b)
 static int take_path(struct builder *b, const struct hs_mentry *m)
 {
     b->count++;
-    b->part_count[m->hash[0]]++;
+    b->part_count[key_of(b, m)[0]]++;
     if (hs_buf_append(&b->out, m->path, m->path_len) < 0)
         return -ENOMEM;
     b->path_at += m->path_len;
@@ -134,12 +161,13 @@ static int take_record(struct builder *b, const struct hs_mentry *m)
 {
     uint64_t at = b->path_at;
     b->path_at += m->path_len;
-    if (b->bits && (unsigned)(m->hash[0] >> (8 - b->bits)) != b->part)
+    const uint8_t *key = key_of(b, m);
+    if (b->bits && (unsigned)(key[0] >> (8 - b->bits)) != b->part)
         return 0;
     if (b->n == b->cap)
         return -EBADMSG; /* more than the first pass counted */
     unsigned char *r = b->v + b->n++ * RECORD_SIZE;
-    memcpy(r, m->hash, 16);
+    memcpy(r, key, 16);
     hs_le64_store(r + 16, m->size);
     hs_le64_store(r + 24, m->sino);
     hs_le64_store(r + 32, hs_mentry_xattr_hash(m));
@@ -163,7 +191,7 @@ static int manifest_pass(int manifestsfd, const char *mname, struct builder *b,
     while ((k = hs_manifest_next(rd, &m, e)) == 1) {
         if (m->path_len == 0)
             b->root_ino = m->sino;
-        if (indexed(m) && (k = take(b, m)) < 0)
+        if (indexed(m, b->by_inode) && (k = take(b, m)) < 0)
             break;
     }
     hs_manifest_reader_free(rd);
@@ -213,7 +241,7 @@ static int hash_range(int fd, uint64_t len, uint64_t *sum)
 static int finish_file(struct builder *b)
 {
     unsigned char hdr[HEADER_SIZE] = {0};
-    memcpy(hdr, cindex_magic, sizeof cindex_magic);
+    memcpy(hdr, b->by_inode ? inode_magic : cindex_magic, sizeof cindex_magic);
     hs_le64_store(hdr + 8, b->count);
     hs_le64_store(hdr + 16, b->records_off);
     hs_le64_store(hdr + 24, b->root_ino);
@@ -258,13 +286,13 @@ static int sort_passes(int manifestsfd, const char *mname, struct builder *b, st
     return k;
 }
 
-int hs_cindex_build(int manifestsfd, const char *snap, struct hs_err *e)
+static int build(int manifestsfd, const char *snap, bool by_inode, struct hs_err *e)
 {
     char mname[80], tmp[80], final[80];
     snprintf(mname, sizeof mname, "%s%s", snap, ".hsm");
-    index_name(snap, ".tmp", tmp);
-    index_name(snap, "", final);
-    struct builder b = {.fd = -1};
+    index_name(snap, by_inode, ".tmp", tmp);
+    index_name(snap, by_inode, "", final);
+    struct builder b = {.fd = -1, .by_inode = by_inode};
     /* whatever a killed build (or anything else) left under the temp name
      * goes: never opened, so never waited on */
     unlinkat(manifestsfd, tmp, 0);
@@ -287,6 +315,11 @@ int hs_cindex_build(int manifestsfd, const char *snap, struct hs_err *e)
     if (k < 0)
         unlinkat(manifestsfd, tmp, 0);
     return k;
+}
+
+int hs_cindex_build(int manifestsfd, const char *snap, struct hs_err *e)
+{
+    return build(manifestsfd, snap, false, e);
 }
 
 /* ---- reading ------------------------------------------------------------- */
@@ -338,7 +371,7 @@ static int check_file(struct hs_cindex *ci, int fd, uint64_t root_ino)
     uint64_t sum;
     if (len < HEADER_SIZE + FOOTER_SIZE || pread(fd, p, sizeof p, 0) != (ssize_t)sizeof p ||
         pread(fd, foot, sizeof foot, (off_t)(len - FOOTER_SIZE)) != (ssize_t)sizeof foot ||
-        memcmp(p, cindex_magic, sizeof cindex_magic) != 0)
+        memcmp(p, ci->by_inode ? inode_magic : cindex_magic, sizeof cindex_magic) != 0)
         return -EBADMSG;
     uint64_t count = hs_le64_load(p + 8), roff = hs_le64_load(p + 16);
     if (hs_le64_load(p + 24) != root_ino || roff < HEADER_SIZE || roff > len - FOOTER_SIZE ||
@@ -358,11 +391,11 @@ static int check_file(struct hs_cindex *ci, int fd, uint64_t root_ino)
     return ci->fence ? check_records(ci, fd) : -ENOMEM;
 }
 
-int hs_cindex_open(struct hs_cindex **out, int manifestsfd, const char *snap, uint64_t root_ino,
-                   struct hs_err *e)
+static int open_index(struct hs_cindex **out, int manifestsfd, const char *snap, bool by_inode,
+                      uint64_t root_ino, struct hs_err *e)
 {
     char name[80];
-    index_name(snap, "", name);
+    index_name(snap, by_inode, "", name);
     /* no regular file: damaged, and rebuilt (the rename replaces it) */
     int fd = hs_open_regular(manifestsfd, name, O_RDONLY, 0);
     if (fd == -ENOENT)
@@ -374,8 +407,10 @@ int hs_cindex_open(struct hs_cindex **out, int manifestsfd, const char *snap, ui
     struct stat st;
     struct hs_cindex *ci = calloc(1, sizeof *ci);
     int k = ci ? 0 : -ENOMEM;
-    if (ci)
+    if (ci) {
         ci->fd = -1;
+        ci->by_inode = by_inode;
+    }
     if (k == 0 && fstat(fd, &st) < 0)
         k = -errno;
     if (k == 0) {
@@ -398,15 +433,33 @@ int hs_cindex_open(struct hs_cindex **out, int manifestsfd, const char *snap, ui
     return 0;
 }
 
-int hs_cindex_open_or_build(struct hs_cindex **ci, int manifestsfd, const char *snap,
-                            uint64_t root_ino, struct hs_err *e)
+int hs_cindex_open(struct hs_cindex **out, int manifestsfd, const char *snap, uint64_t root_ino,
+                   struct hs_err *e)
 {
-    int k = hs_cindex_open(ci, manifestsfd, snap, root_ino, e);
+    return open_index(out, manifestsfd, snap, false, root_ino, e);
+}
+
+static int open_or_build(struct hs_cindex **ci, int manifestsfd, const char *snap, bool by_inode,
+                         uint64_t root_ino, struct hs_err *e)
+{
+    int k = open_index(ci, manifestsfd, snap, by_inode, root_ino, e);
     if (k != -ENOENT && k != -EBADMSG)
         return k;
     hs_err_clear(e);
-    k = hs_cindex_build(manifestsfd, snap, e);
-    return k < 0 ? k : hs_cindex_open(ci, manifestsfd, snap, root_ino, e);
+    k = build(manifestsfd, snap, by_inode, e);
+    return k < 0 ? k : open_index(ci, manifestsfd, snap, by_inode, root_ino, e);
+}
+
+int hs_cindex_open_or_build(struct hs_cindex **ci, int manifestsfd, const char *snap,
+                            uint64_t root_ino, struct hs_err *e)
+{
+    return open_or_build(ci, manifestsfd, snap, false, root_ino, e);
+}
+
+int hs_cindex_open_or_build_by_inode(struct hs_cindex **ci, int manifestsfd, const char *snap,
+                                     uint64_t root_ino, struct hs_err *e)
+{
+    return open_or_build(ci, manifestsfd, snap, true, root_ino, e);
 }
 
 bool hs_cindex_maybe_size(const struct hs_cindex *ci, uint64_t size)

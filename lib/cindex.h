@@ -21,6 +21,9 @@
 #include <stdint.h>
 
 #define HS_CINDEX_SUFFIX ".hsi"
+/* The same index keyed by the recorded source inode instead of the content
+ * (a replica's: hs_replicate), NAME.hsr. */
+#define HS_INODE_INDEX_SUFFIX ".hsr"
 
 struct hs_centry {
     uint8_t hash[16]; /* canonical */
@@ -49,6 +52,16 @@ int hs_cindex_open(struct hs_cindex **ci, int manifestsfd, const char *snap, uin
 /* Opens the index, building it first when it is missing or damaged. */
 int hs_cindex_open_or_build(struct hs_cindex **ci, int manifestsfd, const char *snap,
                             uint64_t root_ino, struct hs_err *e);
+/* The same for the index by source inode (NAME.hsr): every regular file's
+ * record under hs_cindex_inode_key(its recorded source inode) in place of
+ * its hash (hs_centry.hash is that key). In a replica the recorded inode
+ * is the replicated store's, so the lookup finds where the replica already
+ * holds a copy of that inode. */
+int hs_cindex_open_or_build_by_inode(struct hs_cindex **ci, int manifestsfd, const char *snap,
+                                     uint64_t root_ino, struct hs_err *e);
+/* The key of a source inode in the index by inode (a hash, so the index's
+ * passes split it evenly). */
+void hs_cindex_inode_key(uint64_t ino, uint8_t key[16]);
 
 /* False when no file of this size is in the index (a filter: true may be a
  * false positive), so most files need no hashing to know there is no match. */
@@ -64,6 +77,7 @@ int hs_cindex_read_path(struct hs_cindex *ci, struct hs_centry *c);
 size_t hs_cindex_count(const struct hs_cindex *ci);
 /* The file name of snapshot snap's index (NAME.hsi) into out. */
 void hs_cindex_name(const char *snap, char out[80]);
+void hs_cindex_inode_name(const char *snap, char out[80]);
 
 void hs_cindex_close(struct hs_cindex *ci);
 

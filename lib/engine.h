@@ -125,6 +125,7 @@ enum {
     NOTICE_CINDEX = 1u << 4,
     NOTICE_OLDER = 1u << 5,
     NOTICE_BLOCKMAP = 1u << 6,
+    NOTICE_REPLICA_WALK = 1u << 7,
 };
 
 /* The top directory fd of each tree on the current branch (-1: absent). */

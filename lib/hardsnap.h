@@ -146,6 +146,10 @@ enum hs_backup_flags {
     HS_BACKUP_CHECKSUM = 1u << 1, /* hash every file; link only on equal hash */
     HS_BACKUP_ONE_FS = 1u << 2,   /* do not cross filesystem boundaries */
     HS_BACKUP_DEDUP = 1u << 3,    /* equal files (content and metadata) share an inode */
+    /* a replica (hs_replicate): the one source is a snapshot of another
+     * store; a file is linked from the previous snapshot only when it is
+     * the same inode of that store, never by content alone */
+    HS_BACKUP_REPLICA = 1u << 4,
 };
 
 /* How file data is copied and hashed (for measurement; AUTO picks the best). */
@@ -180,6 +184,9 @@ struct hs_source {
      * the source, another failure fails it: its tree is then carried forward
      * from the previous snapshot. after runs when before did not fail. */
     const char *before, *after;
+    /* A snapshot of the store at path (its name), walked from its manifest:
+     * the source of a replica (hs_replicate). */
+    const char *snapshot;
 };
 
 /* A SOURCE argument as rsync spells a remote one: "[USER@]HOST:PATH" has a
@@ -244,6 +251,44 @@ void hs_backup_result_free(struct hs_backup_result *res);
  */
 enum hs_status hs_backup(const struct hs_backup_opts *opts, struct hs_backup_result *res,
                          struct hs_err *err);
+
+/* ---- replicas: a store copied snapshot by snapshot ------------------- */
+
+struct hs_replicate_opts {
+    const char *store; /* whose snapshots are copied */
+    const char *dest;  /* the replica: a store, or a directory made one */
+    bool dry_run;
+    enum hs_copy_method copy_method;
+    hs_event_fn on_event; /* may be NULL */
+    void *user;
+    bool verbose_events;
+    /* After each snapshot added (or failed): its name, its status and its
+     * backup's result (err set when it failed). May be NULL. */
+    void (*on_snapshot)(void *user, const char *name, enum hs_status st,
+                        const struct hs_backup_result *res, const struct hs_err *err);
+};
+
+struct hs_replicate_result {
+    size_t added;   /* snapshots added to the replica */
+    size_t present; /* already in the replica */
+    /* older than the replica's newest snapshot and not in it (pruned by the
+     * replica's own policy, or older than its first replication): left out */
+    size_t older;
+    char newest[32];              /* the replica's newest snapshot before the run ("": none) */
+    struct hs_backup_stats stats; /* the added snapshots' together */
+};
+
+/*
+ * Adds to opts->dest every snapshot of opts->store that is newer than the
+ * replica's newest, oldest first, each built by the backup engine from the
+ * store's snapshot and its manifest and published as a backup's is: a file
+ * is linked from the replica's previous snapshot when it is the same inode
+ * of the store (so names share an inode in the replica exactly when they
+ * do in the store), otherwise copied. Stops at the first snapshot that
+ * fails (err; the ones before it stay). HS_OK, HS_WARN, or the failure.
+ */
+enum hs_status hs_replicate(const struct hs_replicate_opts *opts, struct hs_replicate_result *res,
+                            struct hs_err *err);
 
 /* ---- living with snapshots: list, diff, versions, verify, restore ------ */
 /*

@@ -628,6 +628,8 @@ int hs_store_publish(struct hs_store *s, const char *name, struct hs_err *e, str
     char iname[80];
     hs_cindex_name(name, iname);
     unlinkat(s->manifestsfd, iname, 0);
+    hs_cindex_inode_name(name, iname);
+    unlinkat(s->manifestsfd, iname, 0);
     /* the block map first: a committed manifest finds its own, or none */
     char bname[64];
     hs_blockmap_name(name, bname);
@@ -673,7 +675,7 @@ static bool is_manifest_name(const char *name, char *snap)
     const char *suffix = name + HS_SNAPSHOT_NAME_LEN;
     if (n <= HS_SNAPSHOT_NAME_LEN ||
         (strcmp(suffix, HS_MANIFEST_SUFFIX) != 0 && strcmp(suffix, HS_CINDEX_SUFFIX) != 0 &&
-         strcmp(suffix, HS_BLOCKMAP_SUFFIX) != 0))
+         strcmp(suffix, HS_INODE_INDEX_SUFFIX) != 0 && strcmp(suffix, HS_BLOCKMAP_SUFFIX) != 0))
         return false;
     memcpy(snap, name, HS_SNAPSHOT_NAME_LEN);
     snap[HS_SNAPSHOT_NAME_LEN] = '\0';
@@ -900,6 +902,9 @@ static int drop_manifest_of(struct hs_store *s, const char *name, struct hs_err 
     hs_blockmap_name(name, bname);
     if (unlinkat(s->manifestsfd, iname, 0) < 0 && errno != ENOENT)
         return hs_err_path(e, errno, "cannot remove content index", iname);
+    hs_cindex_inode_name(name, iname);
+    if (unlinkat(s->manifestsfd, iname, 0) < 0 && errno != ENOENT)
+        return hs_err_path(e, errno, "cannot remove inode index", iname);
     if (unlinkat(s->manifestsfd, bname, 0) < 0 && errno != ENOENT)
         return hs_err_path(e, errno, "cannot remove block map", bname);
     if (unlinkat(s->manifestsfd, mname, 0) < 0 && errno != ENOENT)

@@ -57,7 +57,7 @@ run_checks() {
     mapfile -t cmds < <(sed -n 's/^  \([a-z][a-z]*\) .*/\1/p' "$HS_OUT" | sort -u)
     [ ${#cmds[@]} -ge 12 ] || fail "only ${#cmds[@]} commands found in hardsnap --help"
     offers '' "${cmds[@]}" report
-    expect 're' restore report
+    expect 're' replicate restore report
     expect 'ba' backup
     expect '--v' --version
 
