@@ -623,7 +623,8 @@ static const char run_usage[] =
     "usage: hardsnap run -c FILE [OPTIONS]\n"
     "\n"
     "The nightly command: a backup of the config file's sources, then a prune by\n"
-    "its [retain] rules (none: no prune). Takes the options of hardsnap backup.\n"
+    "its [retain] rules (none: no prune), then each replicate = replica brought up\n"
+    "to date. Takes the options of hardsnap backup.\n"
     "With -q, prints nothing unless something needs a person.\n";
 
 int cmd_run(int argc, char **argv)
@@ -650,6 +651,16 @@ int cmd_run(int argc, char **argv)
             /* the snapshot is made: a prune that failed (its error printed)
              * is a warning, as exit 3 would say there is no new snapshot */
             int st = cli_prune(dest, &cf.retain, dry, a.out.quiet || a.json, &pres);
+            st = st > HS_WARN ? HS_WARN : st;
+            status = st > status ? st : status;
+        }
+        /* the replicas, after the prune: the snapshot is made, so a replica
+         * that fails (said) is a warning */
+        for (size_t i = 0;
+             (status == HS_OK || status == HS_WARN) && !a.skipped && i < cf.n_replicate; i++) {
+            struct cli_out out = a.out;
+            out.quiet = a.out.quiet || a.json;
+            int st = cli_replicate(dest, cf.replicate[i], dry, &out);
             st = st > HS_WARN ? HS_WARN : st;
             status = st > status ? st : status;
         }

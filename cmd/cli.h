@@ -74,6 +74,10 @@ int cmd_serve(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_replicate(int argc, char **argv);
 
+/* The replicas of store brought up to date, printing as the replicate verb
+ * does; the exit status. */
+int cli_replicate(const char *store, const char *dest, bool dry_run, struct cli_out *out);
+
 /* prune dest by policy, printing as the prune verb does; the exit status. */
 int cli_prune(const char *dest, const struct hs_retain *policy, bool dry_run, bool quiet,
               struct hs_prune_result *res);

@@ -106,15 +106,9 @@ static void print_summary(const struct replicate_args *a, const char *dest,
     printf("\n");
 }
 
-int cmd_replicate(int argc, char **argv)
+int cli_replicate(const char *store, const char *dest, bool dry_run, struct cli_out *out)
 {
-    struct replicate_args a = {0};
     struct hs_err err = {0};
-    int p = parse_args(argc, argv, &a);
-    int status = p > 0 ? HS_OK : HS_USAGE;
-    if (p != 0)
-        goto out;
-    const char *store = a.positional[0], *dest = a.positional[1];
     char *host = NULL, *path = NULL;
     int k = hs_source_parse_remote(dest, &host, &path, &err);
     free(host);
@@ -124,32 +118,43 @@ int cmd_replicate(int argc, char **argv)
             cli_error_arg("replicate: %s: a replica on another host is not supported yet", dest);
         else
             cli_fail(&err, HS_USAGE);
-        status = HS_USAGE;
-        goto out;
+        hs_err_clear(&err);
+        return HS_USAGE;
     }
+    struct replicate_args a = {.dry_run = dry_run, .out = *out};
     struct replicate_run run = {
-        .out = a.out, .a = &a, .dest = dest, .start = time(NULL), .status = HS_OK};
+        .out = *out, .a = &a, .dest = dest, .start = time(NULL), .status = HS_OK};
     struct hs_replicate_opts o = {
         .store = store,
         .dest = dest,
-        .dry_run = a.dry_run,
+        .dry_run = dry_run,
         .on_event = cli_on_event,
         .user = &run,
-        .verbose_events = a.out.verbose && !a.out.quiet,
+        .verbose_events = out->verbose && !out->quiet,
         .on_snapshot = on_snapshot,
     };
     struct hs_replicate_result res;
     enum hs_status st = hs_replicate(&o, &res, &err);
     cli_progress_done(&run.out);
+    int status;
     if (st == HS_OK || st == HS_WARN) {
-        if (!a.out.quiet)
+        if (!out->quiet)
             print_summary(&a, dest, &res);
         status = st == HS_OK && run.status == HS_WARN ? HS_WARN : st;
     } else {
         status = run.failed_shown ? (int)st : cli_fail(&err, st);
     }
-out:
-    free(a.positional);
     hs_err_clear(&err);
+    return status;
+}
+
+int cmd_replicate(int argc, char **argv)
+{
+    struct replicate_args a = {0};
+    int p = parse_args(argc, argv, &a);
+    int status = p > 0 ? HS_OK : HS_USAGE;
+    if (p == 0)
+        status = cli_replicate(a.positional[0], a.positional[1], a.dry_run, &a.out);
+    free(a.positional);
     return status;
 }

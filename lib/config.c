@@ -58,6 +58,7 @@ enum val_type {
     V_STRING, /* taken as written (a command: rsh, hardsnap-path) */
     V_SECONDS,
     V_HOOK_TIME, /* 30s, 10min, 2h */
+    V_REPLICA,   /* a list of replicas: local (resolved) or [USER@]HOST:PATH as written */
 };
 
 /* A key of a section: where its value goes, as offsets into the section's struct. */
@@ -81,6 +82,8 @@ static const struct key_def hardsnap_keys[] = {
     {"after", V_STRING, offsetof(struct hs_config, after), 0},
     {"on-failure", V_STRING, offsetof(struct hs_config, on_failure), 0},
     {"hook-timeout", V_HOOK_TIME, offsetof(struct hs_config, hook_timeout), 0},
+    {"replicate", V_REPLICA, offsetof(struct hs_config, replicate),
+     offsetof(struct hs_config, n_replicate)},
     {NULL, 0, 0, 0},
 };
 
@@ -366,6 +369,28 @@ static int set_source_path(struct parse *p, struct hs_config_source *s, const ch
     return s->path ? 0 : oom(p);
 }
 
+/* replicate = in [hardsnap] (repeatable): a local one next to this file
+ * when relative, a remote one as written. */
+static int add_replica(struct parse *p, const struct key_def *k, const char *v)
+{
+    struct hs_err e = {0};
+    char *host = NULL, *path = NULL;
+    int r = hs_source_parse_remote(v, &host, &path, &e);
+    free(host);
+    free(path);
+    if (r < 0) {
+        r = e.code == ENOMEM ? oom(p) : fail(p, p->lineno, "%s", e.msg ? e.msg : "bad replica");
+        hs_err_clear(&e);
+        return r;
+    }
+    char *value = r > 0 ? strdup(v) : resolve_path(p->file, v);
+    r = value ? push_str((char ***)((char *)p->c + k->off), (size_t *)((char *)p->c + k->n_off),
+                         value)
+              : -ENOMEM;
+    free(value);
+    return r < 0 ? oom(p) : 0;
+}
+
 static int set_value(struct parse *p, const struct key_def *k, const char *v)
 {
     char *field = (char *)section_base(p) + k->off;
@@ -391,6 +416,8 @@ static int set_value(struct parse *p, const struct key_def *k, const char *v)
             return fail(p, line, "bad duration \"%s\" for %s (use 30s, 10min, 2h: up to a day)", v,
                         k->name);
         return 0;
+    case V_REPLICA:
+        return add_replica(p, k, v);
     case V_LIST:
         if ((r = check_pattern(p, line, v)) != 0)
             return r;
@@ -425,7 +452,7 @@ static int on_key(struct parse *p, const char *name, const char *value)
     const struct key_def *k = &p->keys[i];
     if (!k->name)
         return fail(p, line, "unknown key \"%s\" in [%s]", name, p->label);
-    if (k->type != V_LIST && p->key_line[i])
+    if (k->type != V_LIST && k->type != V_REPLICA && p->key_line[i])
         return fail(p, line, "duplicate key \"%s\" in [%s] (first at line %u)", name, p->label,
                     p->key_line[i]);
     if (!*value)
@@ -733,6 +760,7 @@ void hs_config_free(struct hs_config *c)
     free(c->after);
     free(c->on_failure);
     free_strv(c->exclude, c->n_exclude);
+    free_strv(c->replicate, c->n_replicate);
     for (size_t i = 0; i < c->n_sources; i++) {
         free(c->sources[i].name);
         free(c->sources[i].path);

@@ -714,6 +714,10 @@ struct hs_config {
     size_t n_sources;
     struct hs_retain retain;
     bool has_retain;
+    /* [hardsnap] replicate = (repeatable): replicas run -c brings up to date
+     * after its prune (local ones resolved; [USER@]HOST:PATH as written) */
+    char **replicate;
+    size_t n_replicate;
 };
 
 /*

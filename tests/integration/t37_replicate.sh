@@ -165,6 +165,33 @@ grep -q "added 0 snapshots.*7 already there" "$HS_OUT" || fail "recovered: $(cat
 assert_latest replica2 "$(now 7)"
 compare_trees "store/$(now 7)" "replica2/$(now 7)"
 
+# ---- run -c replicates after its prune (replicate = , relative to the file)
+mkdir cfg
+cat >cfg/hs.conf <<EOF
+[hardsnap]
+dest = $HS_TMP/store
+replicate = ../replica-cfg
+[source src]
+path = $HS_TMP/src
+[retain]
+keep-last = 100
+EOF
+chmod -R go-w cfg
+HARDSNAP_NOW=$(now 8) hs_rc 0 run -c cfg/hs.conf -q
+assert_latest replica-cfg "$(now 8)"
+same_sharing store replica-cfg
+same_snapshots store replica-cfg
+grep -q replicate replica-cfg/.hardsnap/log || fail "the replica's log has no replicate line"
+# a replica that fails is a warning: the snapshot is made
+sed -i "s|^\[source src\]|replicate = $HS_TMP/busy\nreplicate = host:/offsite\n&|" cfg/hs.conf
+mkdir busy && printf 'x\n' >busy/file
+HARDSNAP_NOW=$(now 9) hs_rc 1 run -c cfg/hs.conf -q
+[ -d "store/$(now 9)" ] || fail "no snapshot when a replica failed"
+assert_latest replica-cfg "$(now 9)"
+grep -q "host:/offsite: a replica on another host is not supported yet" "$HS_ERR" ||
+    fail "remote replica in the config: $(cat "$HS_ERR")"
+[ "$(ls busy)" = file ] || fail "a non-empty directory that is no store was written"
+
 # ---- what it refuses
 hs_rc 2 replicate store store
 grep -q "the replica is the store itself" "$HS_ERR" || fail "store into itself: $(cat "$HS_ERR")"
@@ -172,7 +199,6 @@ mkdir notastore
 hs_rc 2 replicate notastore replica3
 grep -q "not a hardsnap store" "$HS_ERR" || fail "not a store: $(cat "$HS_ERR")"
 assert_absent replica3
-mkdir busy && printf 'x\n' >busy/file
 hs_rc 2 replicate store busy
 [ "$(ls busy)" = file ] || fail "a non-empty directory that is no store was written"
 hs_rc 2 replicate store host:/backups
