@@ -49,6 +49,10 @@ for blk in 5 90; do
     head -c 65536 /dev/urandom | dd of=bigv1/big bs=65536 seek=$blk conv=notrunc status=none
 done
 head -c 100000 /dev/urandom >>bigv1/big
+# and big rewritten in full (every block changed), for the real serve
+mkdir bigall
+random_file bigall/big $((8 << 20))
+printf hello >bigall/f
 export HS_HOSTILE_BIG=$HS_TMP/bigv1/big
 mkdir -p outside/dir
 printf 'precious\n' >outside/keep.txt
@@ -302,6 +306,15 @@ finish_case delta-grown
 delta_case 113 delta-size 3 "$CASE_SRC" 'unexpected member'
 finish_case delta-size
 hs_rc 0 verify dstore --all
+# the real serve, big rewritten in full: its changed blocks are all of it,
+# one data segment that libarchive makes a plain member (serve.c send_sparse
+# once sent zeros for it, and the client published them)
+rm -rf dstore
+HARDSNAP_NOW=$(now 120) hs_rc 0 backup -e "$RSH" --hardsnap-path "$HARDSNAP" "host:$HS_TMP/bigv0" dstore
+HARDSNAP_NOW=$(now 121) hs_rc 0 backup -e "$RSH" --hardsnap-path "$HARDSNAP" "host:$HS_TMP/bigall" dstore
+cmp -s bigall/big "dstore/$(now 121)/big" || fail "big rewritten in full: the pulled file is wrong"
+[ ! -s "$HS_ERR" ] || fail "big rewritten in full: $(head -c 1000 "$HS_ERR")"
+note "real serve, big rewritten in full: ok"
 CASE_SRC=host:/whatever
 CASE_DEST=dest
 

@@ -449,6 +449,12 @@ START_TEST(bases_beyond_max_hashes)
 }
 END_TEST
 
+START_TEST(bases_at_max_hashes)
+{
+    two_bases(1, true);
+}
+END_TEST
+
 START_TEST(blocks_then_want)
 {
     struct srv s;
@@ -672,6 +678,22 @@ START_TEST(delta_shrunk)
 }
 END_TEST
 
+START_TEST(delta_all_changed)
+{
+    /* every block differs: one data segment, the whole file (which the pax
+     * writer then writes as a plain member) with the file's content */
+    unsigned char *base = big_content();
+    for (size_t at = 0; at < BIG_SZ; at += BS)
+        base[at] ^= 1;
+    char name[32];
+    int64_t seg[16][2];
+    size_t n = pull_big(base, BIG_SZ, name, seg, 16);
+    ck_assert_str_eq(name, "1.d");
+    expect_segments(seg, n, (const int64_t[][2]){{0, BIG_SZ}}, 1);
+    free(base);
+}
+END_TEST
+
 Suite *serve_suite(void)
 {
     Suite *s = suite_create("serve");
@@ -689,6 +711,7 @@ Suite *serve_suite(void)
     tcase_add_test(tc, bad_base_size);
     tcase_add_test(tc, base_beyond_max_hashes);
     tcase_add_test(tc, bases_beyond_max_hashes);
+    tcase_add_test(tc, bases_at_max_hashes);
     tcase_add_test(tc, blocks_then_want);
     tcase_add_test(tc, truncated_last_base);
     tcase_add_test(tc, truncated_base_then_next);
@@ -701,6 +724,7 @@ Suite *serve_suite(void)
     tcase_add_test(tc, delta_changed_blocks);
     tcase_add_test(tc, delta_grown);
     tcase_add_test(tc, delta_shrunk);
+    tcase_add_test(tc, delta_all_changed);
     suite_add_tcase(s, tc);
     return s;
 }
