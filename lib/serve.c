@@ -886,7 +886,12 @@ static int send_sparse(struct pax_out *p, int fd, const struct stat *st)
 {
     off_t at = 0;
     int r = 0;
-    archive_entry_sparse_reset(p->ent);
+    /* A map of one segment, the whole file (every block of a delta
+     * changed, a compressed file with no holes), is dropped by libarchive
+     * (the member is plain) when counted, here by the reset itself, which
+     * leaves its cursor on the freed segment: never read it then. */
+    if (archive_entry_sparse_reset(p->ent) == 0)
+        return send_range(p, fd, 0, st->st_size);
     la_int64_t off, len;
     while (r == 0 && archive_entry_sparse_next(p->ent, &off, &len) == ARCHIVE_OK) {
         if (off > at)

@@ -7,15 +7,23 @@
  *
  * Environment: HS_HOSTILE_TARGET  a directory outside the store that the
  *                                 crafted paths and symlinks aim at
- *              HS_HOSTILE_LOG     appended "MODE sent BYTES" at the end
+ *              HS_HOSTILE_LOG     appended "MODE sent BYTES blocks N" at the
+ *                                 end (N: the block hashes the client sent)
+ *              HS_HOSTILE_BIG     the delta-* modes: a file of at least
+ *                                 4 MiB, listed as "big" (the file the
+ *                                 client's previous snapshot holds an older
+ *                                 version of), its content what an honest
+ *                                 server sends
  */
 #include "bytes.h"
+#include "fsutil.h"
 #include "wire.h"
 #include "xattr.h"
 
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
@@ -23,7 +31,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 static const char *const modes[] = {
     "honest",        /* a correct pull of "", f (5 bytes): the harness works */
@@ -48,6 +58,16 @@ static const char *const modes[] = {
     "data-endless",  /* a member that never ends (random data) */
     "cut-list",      /* the connection ends mid-list */
     "cut-data",      /* the connection ends mid-data */
+    /* The changed blocks of a big file (BLOCKS, "INDEX.d"): the list is "",
+     * big (HS_HOSTILE_BIG), f (5 bytes); the client must have sent BLOCKS
+     * for big. */
+    "delta-honest",   /* big's changed blocks, as hardsnap serve sends them */
+    "delta-whole",    /* big whole, a plain member: the server may */
+    "delta-unasked",  /* big right, then "2.d" for f: no BLOCKS were sent for it */
+    "delta-gapstart", /* a gap (blocks left to the base) from inside a block */
+    "delta-gapend",   /* a gap up to inside a block (a changed run cut short) */
+    "delta-grown",    /* big grew: its new blocks left to the base, which lacks them */
+    "delta-size",     /* big's blocks right, but the member's size is not the list's */
 };
 
 struct hostile {
@@ -59,6 +79,13 @@ struct hostile {
     uint64_t inode;
     uint8_t *want; /* wanted indexes, a byte each, up to nwant */
     size_t nwant;
+    /* the delta-* modes: big's content, and the base the client sent */
+    unsigned char *big;
+    size_t big_size;
+    uint64_t base_index, base_size, base_bs;
+    uint64_t *base_h;
+    size_t base_n, base_have;
+    uint64_t hashes; /* in all BLOCKS */
 };
 
 static bool is(const struct hostile *h, const char *m)
@@ -78,7 +105,7 @@ static void done(struct hostile *h)
     const char *log = getenv("HS_HOSTILE_LOG");
     FILE *f = log ? fopen(log, "a") : NULL;
     if (f) {
-        fprintf(f, "%s sent %" PRIu64 "\n", h->mode, h->c.bytes_out);
+        fprintf(f, "%s sent %" PRIu64 " blocks %" PRIu64 "\n", h->mode, h->c.bytes_out, h->hashes);
         fclose(f);
     }
     exit(0);
@@ -188,6 +215,9 @@ static void make_list(struct hostile *h, int fd)
             snprintf(path, sizeof path, "file-with-a-long-name-%06d", i);
             add(h, &l, path, reg, 5, NULL, 0, NULL);
         }
+    } else if (strncmp(h->mode, "delta-", 6) == 0) {
+        add(h, &l, "big", reg, (off_t)h->big_size, NULL, 0, NULL);
+        add(h, &l, "f", reg, 5, NULL, 0, NULL);
     } else {
         add(h, &l, "f", reg, 5, NULL, 0, NULL);
         if (is(h, "cut-data"))
@@ -239,7 +269,36 @@ static void send_list(struct hostile *h)
     close(fd);
 }
 
-/* WANT... WANT_END: the indexes into h->want. */
+/* BLOCKS: the hashes of the client's base of big (index 1) into h->base_*;
+ * only what the tests need checked (hardsnap serve checks it all). */
+static void read_blocks(struct hostile *h)
+{
+    struct hs_dec d;
+    hs_dec_init(&d, h->msg.data, h->msg.len);
+    uint64_t index = hs_get_varint(&d), size = hs_get_varint(&d), bs = hs_get_varint(&d),
+             first = hs_get_varint(&d);
+    size_t k = (size_t)(d.end - d.p) / 8;
+    if (d.bad || index != 1 || bs < 4096 || bs > (1u << 20) || bs % 4096 || !size ||
+        size > ((uint64_t)1 << 40))
+        die(h, "bad BLOCKS");
+    if (first == 0) {
+        free(h->base_h);
+        h->base_index = index;
+        h->base_size = size;
+        h->base_bs = bs;
+        h->base_n = (size_t)(size / bs + (size % bs != 0));
+        h->base_have = 0;
+        if (!(h->base_h = calloc(h->base_n, 8)))
+            die(h, "memory");
+    }
+    if (!h->base_h || first != h->base_have || k > h->base_n - h->base_have)
+        die(h, "bad BLOCKS");
+    for (size_t i = 0; i < k; i++)
+        h->base_h[h->base_have++] = hs_le64_load((const unsigned char *)d.p + 8 * i);
+    h->hashes += k;
+}
+
+/* WANT... BLOCKS... WANT_END: the indexes into h->want, the base of big. */
 static void read_wants(struct hostile *h)
 {
     for (;;) {
@@ -247,6 +306,10 @@ static void read_wants(struct hostile *h)
         recv_or_die(h, &type);
         if (type == HS_MSG_WANT_END)
             return;
+        if (type == HS_MSG_BLOCKS) {
+            read_blocks(h);
+            continue;
+        }
         if (type != HS_MSG_WANT)
             die(h, "not a WANT");
         struct hs_dec d;
@@ -351,6 +414,112 @@ static void random_member(struct pax *p, const char *name, int64_t size, uint64_
     archive_write_finish_entry(p->a);
 }
 
+/* The runs of big's blocks that differ from the base the client sent, as
+ * hardsnap serve finds them (a block is the base's only if whole in both and
+ * of the base's hash): at most max (offset, length) pairs into seg, their
+ * count returned. */
+static size_t changed_runs(struct hostile *h, int64_t (*seg)[2], size_t max)
+{
+    const uint64_t bs = h->base_bs, size = h->big_size;
+    size_t n = 0;
+    for (uint64_t at = 0; at < size; at += bs) {
+        uint64_t i = at / bs, len = size - at < bs ? size - at : bs;
+        if (len == bs && i < h->base_n && at + bs <= h->base_size &&
+            XXH3_64bits(h->big + at, bs) == h->base_h[i])
+            continue;
+        if (n && (uint64_t)(seg[n - 1][0] + seg[n - 1][1]) == at) {
+            seg[n - 1][1] += (int64_t)len;
+            continue;
+        }
+        if (n == max)
+            die(h, "too many changed runs");
+        seg[n][0] = (int64_t)at;
+        seg[n][1] = (int64_t)len;
+        n++;
+    }
+    return n;
+}
+
+/* big as the sparse member name of size bytes whose data segments are seg
+ * (its content: big's, zeros past its end); the rest is left to the base. */
+static void sparse_member(struct pax *p, const char *name, int64_t size, int64_t (*seg)[2],
+                          size_t n)
+{
+    struct hostile *h = p->h;
+    archive_entry_clear(p->ent);
+    archive_entry_set_pathname(p->ent, name);
+    archive_entry_set_filetype(p->ent, AE_IFREG);
+    archive_entry_set_perm(p->ent, 0644);
+    archive_entry_set_size(p->ent, size);
+    for (size_t i = 0; i < n; i++)
+        archive_entry_sparse_add_entry(p->ent, seg[i][0], seg[i][1]);
+    if (n == 0 || seg[n - 1][0] + seg[n - 1][1] < size)
+        archive_entry_sparse_add_entry(p->ent, size, 0);
+    if (archive_write_header(p->a, p->ent) != ARCHIVE_OK)
+        die(h, "archive header");
+    /* the whole content, holes too: the pax writer drops what its map calls
+     * a hole (as hardsnap serve's send_sparse) */
+    static const unsigned char zeros[65536];
+    for (int64_t at = 0; at < size;) {
+        const void *d = (uint64_t)at < h->big_size ? (const void *)(h->big + at) : zeros;
+        int64_t k = (uint64_t)at < h->big_size ? (int64_t)h->big_size - at : size - at;
+        if (k > (int64_t)sizeof zeros)
+            k = (int64_t)sizeof zeros;
+        if (at + k > size)
+            k = size - at;
+        if (archive_write_data(p->a, d, (size_t)k) != (la_ssize_t)k)
+            done(h);
+        at += k;
+    }
+    archive_write_finish_entry(p->a);
+}
+
+static void send_delta(struct hostile *h, struct pax *p)
+{
+    if (h->base_index != 1 || !h->base_h || h->base_have != h->base_n)
+        die(h, "the client sent no BLOCKS for big");
+    int64_t(*seg)[2] = calloc(4096, sizeof *seg);
+    if (!seg)
+        die(h, "memory");
+    size_t n = changed_runs(h, seg, 4096 - 1);
+    const int64_t bs = (int64_t)h->base_bs, size = (int64_t)h->big_size;
+    if (n == 0)
+        die(h, "big is the base: nothing to attack with");
+    int64_t size_claimed = size;
+    if (is(h, "delta-gapstart")) {
+        /* 4 KiB of block 0 sent (its content is right): the rest of block 0
+         * would be the base's, from an offset inside a block */
+        if (seg[0][0] < 2 * bs)
+            die(h, "block 0 or 1 changed: no room for the gap");
+        memmove(seg + 1, seg, n * sizeof *seg);
+        seg[0][0] = 0;
+        seg[0][1] = 4096;
+        n++;
+    } else if (is(h, "delta-gapend")) {
+        /* the first changed run starts 4 KiB late: those 4 KiB would be
+         * the base's (wrong content), up to an offset inside a block */
+        if (seg[0][1] <= 4096)
+            die(h, "the first changed run is too short");
+        seg[0][0] += 4096;
+        seg[0][1] -= 4096;
+    } else if (is(h, "delta-grown")) {
+        /* the runs clipped to the base's size: what big grew by is left to
+         * the base, which ends before it (whole blocks: the gap's own
+         * bounds are fine) */
+        int64_t end = (int64_t)h->base_size / bs * bs;
+        if (end >= size)
+            die(h, "big did not grow past the base");
+        while (n && seg[n - 1][0] >= end)
+            n--;
+        if (n && seg[n - 1][0] + seg[n - 1][1] > end)
+            seg[n - 1][1] = end - seg[n - 1][0];
+    } else if (is(h, "delta-size")) {
+        size_claimed = size + bs; /* the runs all fit: only the size lies */
+    }
+    sparse_member(p, "1.d", size_claimed, seg, n);
+    free(seg);
+}
+
 static void send_data(struct hostile *h)
 {
     struct pax p;
@@ -381,6 +550,14 @@ static void send_data(struct hostile *h)
         free(half);
         hs_conn_flush(&h->c, &h->e);
         done(h); /* no end of the member, no DATA_END */
+    } else if (is(h, "delta-whole")) {
+        if (!h->base_h)
+            die(h, "the client sent no BLOCKS for big");
+        member(&p, "1", (const char *)h->big, h->big_size);
+        member(&p, "2", "hello", 5);
+    } else if (strncmp(h->mode, "delta-", 6) == 0) {
+        send_delta(h, &p);
+        member(&p, is(h, "delta-unasked") ? "2.d" : "2", "hello", 5);
     } else {
         for (size_t i = 0; i < h->nwant; i++)
             if (h->want[i]) {
@@ -408,6 +585,21 @@ static void serve_rest(struct hostile *h)
     }
 }
 
+/* HS_HOSTILE_BIG into h->big. */
+static void load_big(struct hostile *h)
+{
+    const char *path = getenv("HS_HOSTILE_BIG");
+    int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || st.st_size < (4 << 20))
+        die(h, "HS_HOSTILE_BIG is not a file of 4 MiB or more");
+    h->big_size = (size_t)st.st_size;
+    if (!(h->big = malloc(h->big_size)) ||
+        hs_read_full(fd, h->big, h->big_size) != (ssize_t)h->big_size)
+        die(h, "cannot read HS_HOSTILE_BIG");
+    close(fd);
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -426,6 +618,8 @@ int main(int argc, char **argv)
     if (!h.target)
         h.target = "/tmp/hs-hostile-target";
     hs_conn_init(&h.c, 0, 1, 0, "client");
+    if (strncmp(h.mode, "delta-", 6) == 0)
+        load_big(&h);
 
     if (is(&h, "garbage")) {
         static const char g[] = "SSH-2.0-OpenSSH_9.2\r\nProtocol mismatch.\n";
