@@ -892,8 +892,9 @@ static int spool_open(struct remote *rm, char tmp[64])
 /* After r (0: tmp holds the content of hash): named by its hash, or removed. */
 static int spool_close(struct remote *rm, const char *tmp, int r, const uint8_t hash[16])
 {
-    char hex[33];
-    hs_wire_hex(hash, 16, hex);
+    char hex[33] = "";
+    if (r == 0)
+        hs_wire_hex(hash, 16, hex);
     if (r == 0 && renameat(rm->spoolfd, tmp, rm->spoolfd, hex) < 0)
         r = store_fail(rm, errno, "cannot write", ".hardsnap/remote/spool");
     if (r != 0)
@@ -1577,11 +1578,15 @@ static int remote_known_hash(struct hs_tree *t, const struct hs_walk_item *it, u
 {
     struct remote *rm = of(t);
     (void)it;
+    /* what arrived, if it did: the list's hash was made earlier, and the
+     * file may have changed since (or the server be wrong) */
+    if (got_hash(rm, hash) == 1)
+        return 0;
     if (rm->w.cur.r.has_hash) {
         memcpy(hash, rm->w.cur.r.hash, 16);
         return 0;
     }
-    return got_hash(rm, hash) == 1 ? 0 : -ENODATA;
+    return -ENODATA;
 }
 
 static void remote_free(struct hs_tree *t)

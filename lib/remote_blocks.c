@@ -136,7 +136,7 @@ static int put_record(struct hs_rblocks *b, uint64_t index, int fd, const struct
         r = put_hashes(b, h);
     if (r < 0)
         return r;
-    b->hashes += h->n;
+    b->hashes += h->n + HS_WIRE_BASE_COST;
     b->count++;
     return 1;
 }
@@ -144,7 +144,8 @@ static int put_record(struct hs_rblocks *b, uint64_t index, int fd, const struct
 int hs_rblocks_want(struct hs_rblocks *b, uint64_t index, const char *path, size_t len,
                     uint64_t size, struct hs_err *e)
 {
-    if (size < HS_DELTA_MIN_SIZE || !b->o.prev_file || b->hashes >= HS_WIRE_MAX_BASE_HASHES)
+    if (size < HS_DELTA_MIN_SIZE || !b->o.prev_file ||
+        b->hashes + HS_WIRE_BASE_COST >= HS_WIRE_MAX_BASE_HASHES)
         return 0;
     hs_buf_truncate(&b->path, 0);
     if (hs_buf_puts(&b->path, b->o.prefix) < 0 || hs_buf_append(&b->path, path, len) < 0)
@@ -155,7 +156,7 @@ int hs_rblocks_want(struct hs_rblocks *b, uint64_t index, const char *path, size
     struct stat st;
     int r = 0;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-        hs_blocks_count((uint64_t)st.st_size, HS_DELTA_BLOCK) <=
+        hs_blocks_count((uint64_t)st.st_size, HS_DELTA_BLOCK) + HS_WIRE_BASE_COST <=
             HS_WIRE_MAX_BASE_HASHES - b->hashes) {
         r = ready(b);
         off_t start = r == 0 ? lseek(b->fd, 0, SEEK_END) : 0;

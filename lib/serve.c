@@ -681,13 +681,13 @@ static int read_blocks(struct server *s)
     if (first == 0) {
         uint64_t n = size / bs + (size % bs != 0);
         if ((last && (last->have != last->n || index <= last->index)) ||
-            n > HS_WIRE_MAX_BASE_HASHES - s->base_hashes)
+            n + HS_WIRE_BASE_COST > HS_WIRE_MAX_BASE_HASHES - s->base_hashes)
             return hs_err_setf(s->err, EPROTO, "bad block list from the client");
         if (!(last = new_base(s)) || !(last->h = malloc((size_t)n * 8)))
             return hs_err_setf(s->err, ENOMEM, "serve");
         *last = (struct base_blocks){index, size, (uint32_t)bs, last->h, (size_t)n, 0};
         s->n_bases++;
-        s->base_hashes += n;
+        s->base_hashes += n + HS_WIRE_BASE_COST;
     } else if (!last || last->index != index || last->size != size || last->bs != bs ||
                first != last->have) {
         return hs_err_setf(s->err, EPROTO, "bad block list from the client");

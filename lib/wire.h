@@ -57,6 +57,10 @@
  * by the server: 256 GiB of changed big files in 64 KiB blocks); files past
  * it come whole. */
 #define HS_WIRE_MAX_BASE_HASHES (4u << 20)
+/* What a base costs besides its hashes, counted against that bound as
+ * hashes: the server's record of it (so a million one-block bases cannot
+ * make it hold 80 bytes each beyond the bound). */
+#define HS_WIRE_BASE_COST 16
 /* A delta member's data segments at most (runs of changed blocks); more,
  * and the file comes whole. */
 #define HS_WIRE_MAX_SEGMENTS (64u << 10)

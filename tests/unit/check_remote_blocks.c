@@ -535,7 +535,7 @@ START_TEST(blocks_frames)
     ck_assert(memcmp(got, wa.h, 8 * wa.n) == 0);
     ck_assert(memcmp(got + wa.n, bh, 8 * nbig) == 0);
     ck_assert_uint_eq(b.count, 2);
-    ck_assert_uint_eq(b.hashes, wa.n + nbig);
+    ck_assert_uint_eq(b.hashes, wa.n + nbig + 2 * HS_WIRE_BASE_COST);
     hs_buf_free(&f);
     hs_conn_free(&c);
     close(out);

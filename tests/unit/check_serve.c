@@ -451,16 +451,17 @@ START_TEST(base_beyond_max_hashes)
 }
 END_TEST
 
-/* Two bases whose hashes together pass HS_WIRE_MAX_BASE_HASHES: the second
- * is refused (the first, all its hashes sent, is 32 MiB the server holds);
- * one hash fewer and the pull goes on. */
+/* Two bases whose hashes and costs together pass HS_WIRE_MAX_BASE_HASHES:
+ * the second is refused (the first, all its hashes sent, is 32 MiB the
+ * server holds); one hash fewer and the pull goes on. */
 static void two_bases(uint64_t second_blocks, bool ok)
 {
     struct srv s;
     start(&s);
     handshake(&s);
     want(&s, (uint64_t[]){1, 2}, 2);
-    const uint64_t n = HS_WIRE_MAX_BASE_HASHES - 1;
+    /* with the second base of one block, exactly the bound */
+    const uint64_t n = HS_WIRE_MAX_BASE_HASHES - 2 * HS_WIRE_BASE_COST - 1;
     const size_t per = 65536;
     uint64_t *h = calloc(per, 8);
     ck_assert_ptr_nonnull(h);
