@@ -415,19 +415,10 @@ static int damaged(struct hs_manifest_reader *rd, struct hs_err *e, const char *
 /* Reads and verifies the next block; 1 = records available, 0 = verified end. */
 static ssize_t read_at(struct hs_manifest_reader *rd, void *buf, size_t n)
 {
-    size_t got = 0;
-    while (got < n) {
-        ssize_t k = pread(rd->fd, (char *)buf + got, n - got, (off_t)(rd->off + got));
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return -errno;
-        if (k == 0)
-            break;
-        got += (size_t)k;
-    }
-    rd->off += got;
-    return (ssize_t)got;
+    ssize_t got = hs_pread_full(rd->fd, buf, n, (off_t)rd->off);
+    if (got > 0)
+        rd->off += (uint64_t)got;
+    return got;
 }
 
 static int load_block(struct hs_manifest_reader *rd, struct hs_err *e)

@@ -12,6 +12,8 @@
 set -euo pipefail
 HS=$(realpath "${1:?usage: bench_delta_peers.sh HARDSNAP [OLD_HARDSNAP]}")
 OLD=${2:+$(realpath "$2")}
+# shellcheck source=tests/bench_lib.sh
+source "$(dirname "$0")/bench_lib.sh"
 W=${WORK:-/tmp/hs-delta-peers}
 M=$W/mnt
 mkdir -p "$W/srcA" "$W/srcB" "$M"
@@ -30,18 +32,6 @@ timed() {
 	sync -f "$M"
 	printf '%.1f s' "$(echo "$(date +%s.%N) - $s" | bc)"
 	[ "$rc" = 0 ] || printf ' (exit %s)' "$rc"
-}
-# change FILE PCT: rewrites PCT % of FILE's 64 KiB blocks
-change() {
-	python3 - "$1" "$2" <<'EOF'
-import os, random, sys
-path, pct, bs = sys.argv[1], float(sys.argv[2]), 65536
-n = os.path.getsize(path) // bs
-fd = os.open(path, os.O_WRONLY)
-for i in sorted(random.Random(17).sample(range(n), int(n * pct / 100))):
-    os.pwrite(fd, os.urandom(bs), i * bs)
-os.close(fd)
-EOF
 }
 # measure NAME CMD...: "NAME T s, N MiB" for CMD
 measure() {
@@ -71,7 +61,7 @@ for fs in btrfs xfs ext4; do
 	if [ "$fs" = ext4 ] && [ -n "$OLD" ]; then HARDSNAP_NOW=2026-01-01T000000Z "$OLD" backup -q srcA "$M/old"; fi
 	for pct in 1 10 50; do
 		cp srcA/vm.img srcB/vm.img
-		change srcB/vm.img "$pct"
+		bench_change_blocks srcB/vm.img "$pct"
 		touch -d 2026-01-02 srcB/vm.img
 		sync
 		line="$fs $pct %: $(HARDSNAP_NOW=2026-01-02T000000Z measure hardsnap "$HS" backup -q srcB "$M/hs")"

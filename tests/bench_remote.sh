@@ -34,23 +34,7 @@ GTIME=/usr/bin/time
 hs=${HARDSNAP:-$(bench_build)}
 hs=$(realpath "$hs")
 
-# ---- what remote_lib.sh expects from lib.sh, for a script
-HS_TMP=$(mktemp -d /tmp/bench-remote.XXXXXX)
-HS_AT_EXIT=()
-RL_SKIP_RETURNS=1
-at_exit() { HS_AT_EXIT+=("$*"); }
-skip() { echo "SKIP: $*" >&2; return 77; }
-note() { echo "# $*" >&2; }
-have() { command -v "$1" >/dev/null 2>&1; }
-cleanup() {
-	local i
-	set +e
-	for ((i = ${#HS_AT_EXIT[@]} - 1; i >= 0; i--)); do eval "${HS_AT_EXIT[i]}" >/dev/null 2>&1; done
-	rm -rf "$HS_TMP"
-}
-trap cleanup EXIT
-HS_FAKE_RELAY=$HS_TMP/fake_relay
-cc -O2 -pthread -o "$HS_FAKE_RELAY" "$here/tests/fault/fake_relay.c"
+bench_remote_env bench-remote
 # shellcheck source=tests/integration/remote_lib.sh
 source "$here/tests/integration/remote_lib.sh"
 

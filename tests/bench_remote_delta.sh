@@ -13,30 +13,18 @@
 # image, of which up to 13 GiB get written (removed after). Not in ctest.
 set -euo pipefail
 HS=$(realpath "${1:?usage: bench_remote_delta.sh HARDSNAP}")
-here=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=tests/bench_lib.sh
+source "$(dirname "$0")/bench_lib.sh"
 W=${WORK:-/tmp/hs-remote-delta}
 M=$W/mnt
 mkdir -p "$W/srcA" "$W/srcB" "$M"
 cd "$W"
 
-# ---- what remote_lib.sh expects from lib.sh, for a script
-HS_TMP=$(mktemp -d /tmp/bench-rdelta.XXXXXX)
-HS_AT_EXIT=()
-RL_SKIP_RETURNS=1
-at_exit() { HS_AT_EXIT+=("$*"); }
-skip() { echo "SKIP: $*" >&2; return 77; }
-note() { echo "# $*" >&2; }
-have() { command -v "$1" >/dev/null 2>&1; }
-cleanup() {
-	local i
-	set +e
-	for ((i = ${#HS_AT_EXIT[@]} - 1; i >= 0; i--)); do eval "${HS_AT_EXIT[i]}" >/dev/null 2>&1; done
+bench_cleanup() {
 	umount "$M" 2>/dev/null
-	rm -rf "$HS_TMP" "$W"/*.img
+	rm -rf "$W"/*.img
 }
-trap cleanup EXIT
-HS_FAKE_RELAY=$HS_TMP/fake_relay
-cc -O2 -pthread -o "$HS_FAKE_RELAY" "$here/tests/fault/fake_relay.c"
+bench_remote_env bench-rdelta
 # shellcheck source=tests/integration/remote_lib.sh
 source "$here/tests/integration/remote_lib.sh"
 sshd_start
@@ -61,18 +49,6 @@ measure() {
 	t=$(awk -v a="$s" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
 	sent=$(awk '{ s += $2 } END { printf "%.1f", s / 1048576 }' "$FAKE_RSH_COUNT")
 	echo "$name $t s, $sent MiB sent, $((($(used "$M") - u) / 1048576)) MiB new$([ $rc = 0 ] || echo " (exit $rc)")"
-}
-# change FILE PCT: rewrites PCT % of FILE's 64 KiB blocks
-change() {
-	python3 - "$1" "$2" <<'EOF'
-import os, random, sys
-path, pct, bs = sys.argv[1], float(sys.argv[2]), 65536
-n = os.path.getsize(path) // bs
-fd = os.open(path, os.O_WRONLY)
-for i in sorted(random.Random(17).sample(range(n), int(n * pct / 100))):
-    os.pwrite(fd, os.urandom(bs), i * bs)
-os.close(fd)
-EOF
 }
 hs_pull() {
 	HARDSNAP_NOW=$1 "$HS" backup -q -e "$RSH" --hardsnap-path "$HS" "$HOST:$2" "$M/hs"
@@ -102,7 +78,7 @@ for fs in btrfs ext4; do
 	cp -a "$M/hs/.hardsnap/remote" "$W/remote-saved"
 	for pct in 1 10 50; do
 		cp srcA/vm.img srcB/vm.img
-		change srcB/vm.img "$pct"
+		bench_change_blocks srcB/vm.img "$pct"
 		touch -d 2026-01-02 srcB/vm.img
 		sync
 		line="$fs $pct %: $(measure hardsnap hs_pull 2026-01-02T000000Z "$W/srcB")"

@@ -291,6 +291,28 @@ random_file() {
     head -c "$2" /dev/urandom >"$1"
 }
 
+# big_change FILE: twenty 64 KiB writes at offsets spread over 128 MiB, not
+# aligned to the block size (each touches two 64 KiB blocks at most): the
+# changed big file of the block tests (1 %)
+big_change() {
+    local i
+    for i in $(seq 0 19); do
+        head -c 65536 /dev/urandom |
+            dd of="$1" bs=65536 seek=$((i * 6 * 1048576 + 12345)) oflag=seek_bytes conv=notrunc status=none
+    done
+}
+
+# used_bytes DIR: the space in use on DIR's file system, after a sync
+used_bytes() {
+    sync -f "$1"
+    df --output=used -B1 "$1" | tail -1 | tr -d ' '
+}
+
+# json_stat KEY: the last run's totals[KEY] from its --json output ($HS_OUT)
+json_stat() {
+    python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["totals"][sys.argv[2]])' "$HS_OUT" "$1"
+}
+
 # The tree of mktree_deep: HS_DEEP_LEVELS directories named HS_DEEP_NAME, one
 # in the other; 20 bytes a level with the "/", 6000 bytes in all: deeper than
 # PATH_MAX, so no path from the top reaches the bottom.

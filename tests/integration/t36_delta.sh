@@ -13,27 +13,6 @@ source "$HS_TEST_LIB"
 
 MIB=$((1024 * 1024))
 
-# big_change FILE: twenty 64 KiB writes at offsets spread over 128 MiB, not
-# aligned to the block size (each touches two 64 KiB blocks at most)
-big_change() {
-    local i
-    for i in $(seq 0 19); do
-        head -c 65536 /dev/urandom |
-            dd of="$1" bs=65536 seek=$((i * 6 * MIB + 12345)) oflag=seek_bytes conv=notrunc status=none
-    done
-}
-
-# used_bytes DIR: the space in use on DIR's file system, after a sync
-used_bytes() {
-    sync -f "$1"
-    df --output=used -B1 "$1" | tail -1 | tr -d ' '
-}
-
-# json_stat KEY: the run's totals[KEY] from its --json output
-json_stat() {
-    python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["totals"][sys.argv[2]])' "$HS_OUT" "$1"
-}
-
 # delta_on DIR: backups into DIR/dest of src with the big file, changed
 delta_on() {
     local fs=$1 dir=$2 dest=$2/dest n0 s1 s2 h1 grew w

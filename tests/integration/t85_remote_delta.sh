@@ -36,21 +36,6 @@ pull() {
 s2c() {
     rsh_bytes "$count" | cut -d' ' -f2
 }
-json_stat() {
-    python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["totals"][sys.argv[2]])' "$HS_OUT" "$1"
-}
-# big_change FILE: twenty 64 KiB writes spread over 128 MiB, not aligned
-big_change() {
-    local i
-    for i in $(seq 0 19); do
-        head -c 65536 /dev/urandom |
-            dd of="$1" bs=65536 seek=$((i * 6 * MIB + 12345)) oflag=seek_bytes conv=notrunc status=none
-    done
-}
-used_bytes() {
-    sync -f "$1"
-    df --output=used -B1 "$1" | tail -1 | tr -d ' '
-}
 # delta_pull DEST WHAT: a pull of the changed file moves under 4 MiB
 delta_pull() {
     local dest=$1 what=$2 prev=$snap moved
