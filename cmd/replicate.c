@@ -87,9 +87,11 @@ static void on_snapshot(void *user, const char *name, enum hs_status st,
                s->copied, hs_bytes_text(b, sizeof b, s->bytes_copied), s->seconds);
         fflush(stdout);
     }
-    if (!run->a->dry_run && st != HS_USAGE)
-        run->status = cli_log_run(run->dest, run->start, "replicate", st, res, NULL,
-                                  st == HS_OK || st == HS_WARN ? NULL : err->msg);
+    if (!run->a->dry_run && st != HS_USAGE) {
+        int logged = cli_log_run(run->dest, run->start, "replicate", st, res, NULL,
+                                 st == HS_OK || st == HS_WARN ? NULL : err->msg);
+        run->status = logged > run->status ? logged : run->status;
+    }
     run->start = time(NULL);
 }
 
@@ -101,9 +103,24 @@ static void print_summary(const struct replicate_args *a, const char *dest,
            res->added == 1 ? "" : "s", dest, hs_bytes_text(b, sizeof b, res->stats.bytes_copied));
     if (res->present)
         printf("; %zu already there", res->present);
+    if (res->vanished)
+        printf("; %zu pruned from the store meanwhile", res->vanished);
     if (res->older)
         printf("; %zu older than its newest (%s) left out", res->older, res->newest);
     printf("\n");
+}
+
+/* What leaves the replica behind the store, said even with -q. */
+static void warn_behind(const char *dest, const struct hs_replicate_result *res)
+{
+    if (res->future)
+        cli_error("replicate: %zu snapshot%s of the store named in the future left out "
+                  "(a clock that ran ahead)",
+                  res->future, res->future == 1 ? "" : "s");
+    if (res->behind)
+        cli_error_arg("replicate: %s has snapshots newer than the store's newest, which it "
+                      "therefore lacks",
+                      dest);
 }
 
 int cli_replicate(const char *store, const char *dest, bool dry_run, struct cli_out *out)
@@ -140,6 +157,7 @@ int cli_replicate(const char *store, const char *dest, bool dry_run, struct cli_
     if (st == HS_OK || st == HS_WARN) {
         if (!out->quiet)
             print_summary(&a, dest, &res);
+        warn_behind(dest, &res);
         status = st == HS_OK && run.status == HS_WARN ? HS_WARN : st;
     } else {
         status = run.failed_shown ? (int)st : cli_fail(&err, st);

@@ -309,6 +309,13 @@ static int open_snapshot_tree(struct engine *g, struct source_ctx *sc, struct st
     int destfd = open(src->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (destfd < 0)
         return hs_err_path(g->err, errno, "cannot open store", src->path);
+    struct stat sst;
+    if (fstatat(destfd, src->snapshot, &sst, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(sst.st_mode)) {
+        int err = errno;
+        close(destfd);
+        return hs_err_path_why(g->err, err ? err : ENOTDIR, "cannot open snapshot", src->snapshot,
+                               "no longer in the store");
+    }
     int mfd =
         hs_open_dir_beneath(destfd, HS_STORE_DIR "/manifests", strlen(HS_STORE_DIR "/manifests"));
     int r = mfd < 0 ? -ENOENT
@@ -778,7 +785,9 @@ static int choose_name(struct engine *g)
         struct timespec wait = {0, 1000000000L - now.tv_nsec};
         nanosleep(&wait, NULL);
     }
-    return hs_err_path(g->err, 0, "a snapshot of this time already exists", g->name);
+    int r = hs_err_path(g->err, 0, "a snapshot of this time already exists", g->name);
+    g->err->code = EEXIST; /* (not said: the message is the whole story) */
+    return r;
 }
 
 /* Snapshots named after the clock (it ran ahead, then was set back) are no
@@ -1132,6 +1141,14 @@ enum hs_status hs_backup(const struct hs_backup_opts *o, struct hs_backup_result
     }
     if (r == 0)
         warn_anomalies(&g, res);
+    /* a replica is the store's snapshot exactly or nothing: an entry that
+     * could not be copied (pruned from the store meanwhile, unreadable)
+     * leaves it unpublished, for the next run to finish */
+    if (r == 0 && (o->flags & HS_BACKUP_REPLICA) && res->stats.warnings && !g.dry_run)
+        r = hs_err_setf(err, EIO,
+                        "%s: %" PRIu64 " entr%s of the store's snapshot could not be copied as "
+                        "recorded (said above): not published",
+                        g.name, res->stats.warnings, res->stats.warnings == 1 ? "y" : "ies");
     if (r == 0)
         r = finish_snapshot(&g);
     if (r == 0)

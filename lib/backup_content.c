@@ -380,18 +380,17 @@ bool hs_eng_content_copy_first(const struct engine *g, bool same_size_before)
  * wherever it was (a file the store moved and linked). */
 static int link_same_inode(struct engine *g, const struct hs_walk_item *it, uint64_t tried_ino)
 {
-    struct hs_tree *t = g->cur->tree;
-    uint8_t key[16];
-    hs_cindex_inode_key((uint64_t)it->st.st_ino, key);
-    uint64_t xh = t->ops->xattrs(t, it, -1, &g->xa, g->root) == 0 ? hs_xattr_hash(&g->xa) : 0;
-    int r = link_first(g, it, key, (uint64_t)it->st.st_size, xh, &it->st, tried_ino, false);
-    /* the index's key is no content hash: the record takes the store's
-     * (a snapshot walked without its manifest: the file is read) */
+    uint8_t h[16], key[16];
     struct stat hst;
-    uint64_t hxh;
-    if (r == HS_DONE && (!t->ops->known_hash || t->ops->known_hash(t, it, g->rec.hash) < 0) &&
-        hs_eng_hash_source(g, it, g->rec.hash, &hst, &hxh) < 0)
-        g->rec.flags &= ~(uint32_t)HS_ME_HASH;
+    uint64_t xh = 0;
+    /* the store's hash, from its manifest (a snapshot walked without one:
+     * the file is read) */
+    if (hs_eng_hash_source(g, it, h, &hst, &xh) < 0)
+        return HS_NO_LINK;
+    hs_cindex_inode_key((uint64_t)it->st.st_ino, h, key);
+    int r = link_first(g, it, key, (uint64_t)it->st.st_size, xh, &it->st, tried_ino, false);
+    if (r == HS_DONE)
+        memcpy(g->rec.hash, h, 16); /* the index's key is no content hash */
     return r;
 }
 

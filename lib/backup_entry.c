@@ -390,9 +390,13 @@ static int reg_against_manifest(struct engine *g, const struct hs_walk_item *it,
                                 const struct hs_mentry *m)
 {
     enum hs_verdict v = hs_change_regular(&it->st, m, g->checksum);
-    /* a replica shares an inode between snapshots only where its store does */
+    /* a replica shares an inode between snapshots only where its store does,
+     * and only while it holds the content recorded (an inode number its
+     * store freed and gave to another file must not link the old one) */
     if ((g->o->flags & HS_BACKUP_REPLICA) && m->ino != (uint64_t)it->st.st_ino)
         v = HS_VERDICT_COPY;
+    else if ((g->o->flags & HS_BACKUP_REPLICA) && v == HS_VERDICT_LINK)
+        v = HS_VERDICT_VERIFY;
     if (v == HS_VERDICT_VERIFY && !source_matches(g, it, m->hash, hs_mentry_xattr_hash(m)))
         v = HS_VERDICT_COPY;
     if (v == HS_VERDICT_COPY)
@@ -443,7 +447,9 @@ static int reg_against_file(struct engine *g, const struct hs_walk_item *it, uin
     struct stat pst, hst;
     uint8_t ph[16];
     uint64_t pxh = 0;
-    if (prev_top(g) < 0 || fstatat(prev_top(g), it->name, &pst, AT_SYMLINK_NOFOLLOW) < 0)
+    /* (a replica without its base's manifest knows no store inodes there) */
+    if ((g->o->flags & HS_BACKUP_REPLICA) || prev_top(g) < 0 ||
+        fstatat(prev_top(g), it->name, &pst, AT_SYMLINK_NOFOLLOW) < 0)
         return HS_NO_LINK;
     *prev_ino = pst.st_ino;
     enum hs_verdict v = hs_change_against_file(&it->st, &pst, g->checksum);
@@ -716,10 +722,12 @@ static int other_leader(struct engine *g, const struct hs_walk_item *it, bool fr
             return r;
         if (m) {
             same = hs_change_other(&it->st, g->target.data, g->target.len, m) == HS_VERDICT_LINK &&
+                   (!(g->o->flags & HS_BACKUP_REPLICA) || m->ino == (uint64_t)it->st.st_ino) &&
                    prev_still_recorded(g, it, m);
             sino = m->sino;
             multi = hs_mentry_multi(m);
-        } else if (!g->mr && other_matches_file(g, it, &pst)) {
+        } else if (!g->mr && !(g->o->flags & HS_BACKUP_REPLICA) &&
+                   other_matches_file(g, it, &pst)) {
             same = true;
             sino = pst.st_ino;
             multi = pst.st_nlink > 1;

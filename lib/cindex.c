@@ -70,18 +70,19 @@ void hs_cindex_inode_name(const char *snap, char out[80])
     index_name(snap, true, "", out);
 }
 
-void hs_cindex_inode_key(uint64_t ino, uint8_t key[16])
+void hs_cindex_inode_key(uint64_t ino, const uint8_t hash[16], uint8_t key[16])
 {
-    unsigned char v[8];
+    unsigned char v[24];
     hs_le64_store(v, ino);
+    memcpy(v + 8, hash, 16);
     XXH128_canonical_t c;
     XXH128_canonicalFromHash(&c, XXH3_128bits(v, sizeof v));
     memcpy(key, c.digest, 16);
 }
 
-static bool indexed(const struct hs_mentry *m, bool by_inode)
+static bool indexed(const struct hs_mentry *m)
 {
-    return m->type == HS_FT_REG && (by_inode || (m->flags & HS_ME_HASH));
+    return m->type == HS_FT_REG && (m->flags & HS_ME_HASH);
 }
 
 /* ---- building ---------------------------------------------------------- */
@@ -109,7 +110,7 @@ static const uint8_t *key_of(struct builder *b, const struct hs_mentry *m)
 {
     if (!b->by_inode)
         return m->hash;
-    hs_cindex_inode_key(m->ino, b->key);
+    hs_cindex_inode_key(m->ino, m->hash, b->key);
     return b->key;
 }
 
@@ -191,7 +192,7 @@ static int manifest_pass(int manifestsfd, const char *mname, struct builder *b,
     while ((k = hs_manifest_next(rd, &m, e)) == 1) {
         if (m->path_len == 0)
             b->root_ino = m->sino;
-        if (indexed(m, b->by_inode) && (k = take(b, m)) < 0)
+        if (indexed(m) && (k = take(b, m)) < 0)
             break;
     }
     hs_manifest_reader_free(rd);

@@ -53,15 +53,16 @@ int hs_cindex_open(struct hs_cindex **ci, int manifestsfd, const char *snap, uin
 int hs_cindex_open_or_build(struct hs_cindex **ci, int manifestsfd, const char *snap,
                             uint64_t root_ino, struct hs_err *e);
 /* The same for the index by source inode (NAME.hsr): every regular file's
- * record under hs_cindex_inode_key(its recorded source inode) in place of
- * its hash (hs_centry.hash is that key). In a replica the recorded inode
+ * record under hs_cindex_inode_key(its recorded source inode, its hash) in
+ * place of its hash (hs_centry.hash is that key). In a replica the recorded inode
  * is the replicated store's, so the lookup finds where the replica already
  * holds a copy of that inode. */
 int hs_cindex_open_or_build_by_inode(struct hs_cindex **ci, int manifestsfd, const char *snap,
                                      uint64_t root_ino, struct hs_err *e);
-/* The key of a source inode in the index by inode (a hash, so the index's
- * passes split it evenly). */
-void hs_cindex_inode_key(uint64_t ino, uint8_t key[16]);
+/* The key of a source inode with this content in the index by inode (a
+ * hash, so the index's passes split it evenly): an inode number the store
+ * freed and gave to other content never finds the old one. */
+void hs_cindex_inode_key(uint64_t ino, const uint8_t hash[16], uint8_t key[16]);
 
 /* False when no file of this size is in the index (a filter: true may be a
  * false positive), so most files need no hashing to know there is no match. */

@@ -274,7 +274,10 @@ struct hs_replicate_result {
     /* older than the replica's newest snapshot and not in it (pruned by the
      * replica's own policy, or older than its first replication): left out */
     size_t older;
-    char newest[32];              /* the replica's newest snapshot before the run ("": none) */
+    size_t future;   /* named later than the clock: not added (a clock that ran ahead) */
+    bool behind;     /* the store's newest left out: the replica has newer snapshots */
+    size_t vanished; /* pruned from the store while this run added the ones before */
+    char newest[32]; /* the replica's newest snapshot before the run ("": none) */
     struct hs_backup_stats stats; /* the added snapshots' together */
 };
 

@@ -30,8 +30,14 @@ static int replica_names(const char *dest, char ***names, size_t *n, struct hs_e
     struct hs_store s;
     struct hs_err oe = {0};
     if (hs_store_open(&s, dest, 0, &oe) < 0) {
-        /* an empty directory becomes the replica; anything else is said by
-         * the backup that would refuse it */
+        /* not a store: an empty directory becomes the replica, anything
+         * else is refused by the backup; a store that cannot be read is
+         * an error (taken for empty, it would get back what it pruned) */
+        bool usage = oe.kind == HS_USAGE;
+        if (!usage) {
+            *e = oe;
+            return -EIO;
+        }
         hs_err_clear(&oe);
         return 0;
     }
@@ -95,7 +101,7 @@ static enum hs_status add_one(const struct hs_replicate_opts *o, const char *nam
     };
     struct hs_backup_result br;
     enum hs_status st = hs_backup(&bo, &br, err);
-    if (st != HS_OK && st != HS_WARN && in_store(o->dest, name)) {
+    if (st != HS_OK && st != HS_WARN && err->code == EEXIST && in_store(o->dest, name)) {
         /* a replication killed after the snapshot was complete (the
          * backup's recovery has just published it), or another one that
          * added it meanwhile */
@@ -140,7 +146,8 @@ enum hs_status hs_replicate(const struct hs_replicate_opts *o, struct hs_replica
         hs_store_list_free(names, n);
         return err->kind ? err->kind : HS_FAILED;
     }
-    const char *newest = nhave ? have[nhave - 1] : NULL;
+    /* (a name in the future is nobody's base: as for a backup) */
+    const char *newest = nhave ? have[hs_snapshot_newest_current(have, nhave)] : NULL;
     if (newest)
         snprintf(res->newest, sizeof res->newest, "%s", newest);
     enum hs_status worst = HS_OK;
@@ -153,13 +160,31 @@ enum hs_status hs_replicate(const struct hs_replicate_opts *o, struct hs_replica
             res->older++;
             continue;
         }
+        if (hs_snapshot_in_future(names[i])) {
+            res->future++;
+            worst = HS_WARN;
+            continue;
+        }
         enum hs_status st = add_one(o, names[i], res, err);
+        if (st != HS_OK && st != HS_WARN && !in_store(o->store, names[i])) {
+            /* pruned from the store meanwhile: nothing to add (said) */
+            hs_err_clear(err);
+            res->vanished++;
+            continue;
+        }
         if (st != HS_OK && st != HS_WARN) {
             worst = st;
             break;
         }
         if (st == HS_WARN)
             worst = HS_WARN;
+    }
+    /* the store's newest left out (the replica has newer ones of its own):
+     * the replica is not up to date, which must not pass in silence */
+    if (worst != HS_FAILED && n && newest && !has_name(have, nhave, names[n - 1]) &&
+        strcmp(names[n - 1], newest) < 0) {
+        res->behind = true;
+        worst = HS_WARN;
     }
     hs_store_list_free(names, n);
     hs_store_list_free(have, nhave);

@@ -67,6 +67,9 @@ store_at 3
 touch -d '2030-01-01' src/one-byte                # mtime only
 rm -rf 'src/dir with space'
 store_at 4
+# the store linked the moved file by content: the replica must find it by inode
+same_inode "store/$(now 1)/big-a.bin" "store/$(now 2)/sub/big-moved.bin"
+not_same_inode "store/$(now 1)/mode-0600" "store/$(now 2)/mode-0600"
 
 # ---- the first replication: all of them, into a missing directory
 hs_rc 0 replicate store replica
@@ -129,13 +132,14 @@ same_snapshots dstore dreplica
 same_sharing dstore dreplica
 
 # ---- a snapshot without a manifest to trust: its tree is walked instead
-cp -a store store-nomf
-rm "store-nomf/.hardsnap/manifests/$(now 2).hsm"
-hs_rc 0 replicate store-nomf replica-nomf
+mv "store/.hardsnap/manifests/$(now 2).hsm" nomf.hsm
+hs_rc 0 replicate store replica-nomf
+mv nomf.hsm "store/.hardsnap/manifests/$(now 2).hsm"
 grep -q "$(now 2) has no manifest to trust" "$HS_ERR" || fail "no notice: $(cat "$HS_ERR")"
-same_snapshots store-nomf replica-nomf
-same_sharing store-nomf replica-nomf
-rm -rf store-nomf replica-nomf
+[ "$(grep -c "no manifest to trust" "$HS_ERR")" = 1 ] || fail "walked more: $(cat "$HS_ERR")"
+same_snapshots store replica-nomf
+same_sharing store replica-nomf
+rm -rf replica-nomf
 
 # ---- killed midway, then resumed: the same end as without the kill
 rm -rf replica2
@@ -149,7 +153,9 @@ for _ in $(seq 1 100); do
 done
 kill -9 "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
-note "killed with $(count_snapshots replica2 2>/dev/null || echo 0) snapshots replicated"
+killed_at=$(count_snapshots replica2)
+note "killed with $killed_at snapshots replicated"
+[ "$killed_at" -lt "$(count_snapshots store)" ] || fail "the kill came after the replication ended"
 hs_rc 0 replicate store replica2
 [ "$(snapshots replica2 | tr '\n' ' ')" = "$(snapshots store | tr '\n' ' ')" ] ||
     fail "after the kill the replica holds $(snapshots replica2 | tr '\n' ' ')"
@@ -191,6 +197,28 @@ assert_latest replica-cfg "$(now 9)"
 grep -q "host:/offsite: a replica on another host is not supported yet" "$HS_ERR" ||
     fail "remote replica in the config: $(cat "$HS_ERR")"
 [ "$(ls busy)" = file ] || fail "a non-empty directory that is no store was written"
+
+# ---- a store's file gone (pruned meanwhile, damaged): nothing published
+touch -r "store/$(now 2)" dir.time
+mv "store/$(now 2)/file.txt" gone.txt
+hs_rc 3 replicate store replica-gone
+mv gone.txt "store/$(now 2)/file.txt"
+touch -r dir.time "store/$(now 2)"
+grep -q "could not be copied as recorded" "$HS_ERR" || fail "a missing file: $(cat "$HS_ERR")"
+[ "$(snapshots replica-gone | tr '\n' ' ')" = "$(now 1) " ] ||
+    fail "published with a file missing: $(snapshots replica-gone | tr '\n' ' ')"
+hs_rc 0 replicate store replica-gone
+same_snapshots store replica-gone
+same_sharing store replica-gone
+rm -rf replica-gone
+
+# ---- a replica with snapshots newer than the store's: said, exit 1
+HARDSNAP_NOW=$(now 20) hs_rc 0 backup -q src replica-cfg
+printf 'later\n' >src/later
+store_at 10
+hs_rc 1 replicate store replica-cfg
+grep -q "has snapshots newer than the store's newest" "$HS_ERR" || fail "ahead: $(cat "$HS_ERR")"
+assert_absent "replica-cfg/$(now 10)"
 
 # ---- what it refuses
 hs_rc 2 replicate store store

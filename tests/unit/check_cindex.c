@@ -107,6 +107,73 @@ START_TEST(built_and_found)
 END_TEST
 
 /* Larger than one sorting pass: the passes join into one sorted index. */
+/* The index by source inode (a replica's): found by (inode, content), so
+ * an inode number given to other content finds nothing; files share a
+ * key exactly when both match; a separate file (.hsr) beside the other. */
+START_TEST(by_inode)
+{
+    /* a snapshot whose files' source inodes are 500 + i % 50 */
+    struct hs_mentry *m = calloc(302, sizeof *m);
+    char(*names)[32] = malloc(300 * sizeof *names);
+    m[0] = (struct hs_mentry){.path = "", .type = HS_FT_DIR, .sino = ROOT_INO};
+    m[1] = (struct hs_mentry){.path = "d", .path_len = 1, .type = HS_FT_DIR, .sino = 7};
+    for (unsigned i = 0; i < 300; i++) {
+        snprintf(names[i], sizeof names[i], "d/f%06u", i);
+        m[i + 2] = (struct hs_mentry){.path = names[i],
+                                      .path_len = strlen(names[i]),
+                                      .type = HS_FT_REG,
+                                      .ino = 500 + i % 50,
+                                      .sino = 100000 + i,
+                                      .nlink = 1};
+        content(&m[i + 2], i % 100); /* inode 500 + k holds contents k and k + 50 */
+    }
+    struct hs_manifest_writer *w;
+    struct hs_err e = {0};
+    ck_assert_int_eq(hs_manifest_writer_open(&w, tu_tmpfd, SNAP ".hsm", &e), 0);
+    for (size_t i = 0; i < 302; i++)
+        ck_assert_msg(hs_manifest_put(w, &m[i], &e) == 0, "put: %s", e.msg);
+    ck_assert_int_eq(hs_manifest_writer_finish(w, false, &e), 0);
+    hs_manifest_writer_free(w);
+    struct hs_cindex *ci = NULL;
+    ck_assert_int_eq(hs_cindex_open_or_build_by_inode(&ci, tu_tmpfd, SNAP, ROOT_INO, &e), 0);
+    ck_assert_uint_eq(hs_cindex_count(ci), 300);
+    for (unsigned k = 0; k < 100; k++) {
+        struct hs_mentry c = {0};
+        content(&c, k);
+        uint8_t key[16];
+        hs_cindex_inode_key(500 + k % 50, c.hash, key);
+        size_t first, n = hs_cindex_find(ci, key, c.size, &first);
+        ck_assert_uint_eq(n, 3); /* files k, k + 100, k + 200 */
+        for (size_t i = first; i < first + n; i++) {
+            struct hs_centry ce;
+            ck_assert_int_eq(hs_cindex_get(ci, i, &ce), 0);
+            ck_assert_uint_eq((ce.sino - 100000) % 100, k);
+        }
+        /* the same inode with the other content it held: not these files */
+        struct hs_mentry other = {0};
+        content(&other, (k + 50) % 100);
+        hs_cindex_inode_key(500 + k % 50, other.hash, key);
+        n = hs_cindex_find(ci, key, c.size, &first);
+        for (size_t i = first; i < first + n; i++) {
+            struct hs_centry ce;
+            ck_assert_int_eq(hs_cindex_get(ci, i, &ce), 0);
+            ck_assert_uint_ne((ce.sino - 100000) % 100, k);
+        }
+        /* the content under another inode: nothing */
+        hs_cindex_inode_key(499, c.hash, key);
+        ck_assert_uint_eq(hs_cindex_find(ci, key, c.size, &first), 0);
+    }
+    hs_cindex_close(ci);
+    char name[80];
+    hs_cindex_inode_name(SNAP, name);
+    struct stat st;
+    ck_assert_int_eq(fstatat(tu_tmpfd, name, &st, 0), 0);
+    ck_assert(strstr(name, HS_INODE_INDEX_SUFFIX) != NULL);
+    free(names);
+    free(m);
+}
+END_TEST
+
 START_TEST(built_in_passes)
 {
     write_snapshot(200000, 150001);
@@ -205,6 +272,7 @@ Suite *cindex_suite(void)
     TCase *tc = tu_tcase("cindex");
     tcase_add_test(tc, built_and_found);
     tcase_add_test(tc, built_in_passes);
+    tcase_add_test(tc, by_inode);
     tcase_add_test(tc, damage_and_staleness_detected);
     tcase_add_test(tc, fifos_are_damage);
     suite_add_tcase(s, tc);
