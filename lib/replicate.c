@@ -34,6 +34,7 @@ static int replica_names(const char *dest, char ***names, size_t *n, struct hs_e
          * else is refused by the backup; a store that cannot be read is
          * an error (taken for empty, it would get back what it pruned) */
         bool usage = oe.kind == HS_USAGE;
+        hs_store_close(&s); /* (what opening took before it failed) */
         if (!usage) {
             *e = oe;
             return -EIO;
@@ -134,8 +135,10 @@ enum hs_status hs_replicate(const struct hs_replicate_opts *o, struct hs_replica
         return HS_USAGE;
     }
     struct hs_store s;
-    if (hs_store_open(&s, o->store, 0, err) < 0)
+    if (hs_store_open(&s, o->store, 0, err) < 0) {
+        hs_store_close(&s);
         return err->kind ? err->kind : HS_FAILED;
+    }
     char **names = NULL, **have = NULL;
     size_t n = 0, nhave = 0;
     int r = hs_store_list(&s, &names, &n, err);
