@@ -384,6 +384,21 @@ static bool prev_still_recorded(struct engine *g, const struct hs_walk_item *it,
     return false;
 }
 
+/* An unchanged entry of a replica's source (same inode, ctime and
+ * metadata): LINK when the store's recorded hash is the one recorded here,
+ * compared without reading anything (not even xattrs: the ctime covers
+ * them); VERIFY when the tree knows no hash (a snapshot walked). */
+static enum hs_verdict replica_same_content(struct engine *g, const struct hs_walk_item *it,
+                                            const struct hs_mentry *m)
+{
+    struct hs_tree *t = g->cur->tree;
+    uint8_t h[16];
+    if (!t->ops->known_hash || t->ops->known_hash(t, it, h) < 0)
+        return HS_VERDICT_VERIFY;
+    return (m->flags & HS_ME_HASH) && memcmp(h, m->hash, 16) == 0 ? HS_VERDICT_LINK
+                                                                  : HS_VERDICT_COPY;
+}
+
 /* A manifest record says what the previous snapshot holds at this path:
  * HS_DONE linked, HS_NO_LINK a copy must do, <0 fatal. */
 static int reg_against_manifest(struct engine *g, const struct hs_walk_item *it,
@@ -396,7 +411,7 @@ static int reg_against_manifest(struct engine *g, const struct hs_walk_item *it,
     if ((g->o->flags & HS_BACKUP_REPLICA) && m->ino != (uint64_t)it->st.st_ino)
         v = HS_VERDICT_COPY;
     else if ((g->o->flags & HS_BACKUP_REPLICA) && v == HS_VERDICT_LINK)
-        v = HS_VERDICT_VERIFY;
+        v = replica_same_content(g, it, m);
     if (v == HS_VERDICT_VERIFY && !source_matches(g, it, m->hash, hs_mentry_xattr_hash(m)))
         v = HS_VERDICT_COPY;
     if (v == HS_VERDICT_COPY)

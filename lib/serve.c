@@ -972,18 +972,22 @@ static int member_body(struct pax_out *p, int fd, const struct stat *st, bool sp
     return r;
 }
 
+/* The member "INDEX" of the listed file open at fd (closed). */
+static int send_whole(struct pax_out *p, uint64_t index, int fd, const struct stat *st)
+{
+    char name[32];
+    snprintf(name, sizeof name, "%" PRIu64, index);
+    member_head(p, name, st);
+    bool sparse = (off_t)st->st_blocks * 512 < st->st_size && map_holes(p, fd, st);
+    return member_body(p, fd, st, sparse);
+}
+
 static int send_file(struct pax_out *p, uint64_t index, const struct hs_rec *w)
 {
     struct stat st;
     int fd;
     int r = open_listed(p, index, w, &st, &fd);
-    if (r < 0 || fd < 0)
-        return r;
-    char name[32];
-    snprintf(name, sizeof name, "%" PRIu64, index);
-    member_head(p, name, &st);
-    bool sparse = (off_t)st.st_blocks * 512 < st.st_size && map_holes(p, fd, &st);
-    return member_body(p, fd, &st, sparse);
+    return r < 0 || fd < 0 ? r : send_whole(p, index, fd, &st);
 }
 
 /* The blocks of fd (of the listed size) that differ from the client's base
@@ -1044,8 +1048,7 @@ static int send_delta(struct pax_out *p, uint64_t index, const struct hs_rec *w,
     member_head(p, name, &st);
     if (map_changed(p, fd, &st, bb))
         return member_body(p, fd, &st, true);
-    close(fd);
-    return send_file(p, index, w);
+    return send_whole(p, index, fd, &st); /* the same fd: not opened twice */
 }
 
 /* The base the client sent for index, if any (asked in rising order). */
